@@ -1,0 +1,350 @@
+#pragma version ~=0.4.3
+"""
+@title llmnet task escrow and batched settlement
+@notice Requesters escrow a fee per task. Authorised settlers (validators)
+        settle many tasks in one transaction: the batch's fees are paid out to
+        respondents and validators, reputation is updated through the
+        reputation book, and the Merkle root of the batch's receipts is
+        committed so any single receipt can be proven later. Unsettled tasks
+        are refundable after their deadline.
+
+        Task fees live four to a storage word (64-bit lanes: 62 bits of fee in
+        gwei, a settled bit and a refunded bit) so settling consecutive tasks
+        touches one word per four tasks.
+"""
+
+MAX_BATCH: constant(uint256) = 1024
+MAX_OPEN: constant(uint256) = 256
+MAX_PAYOUTS: constant(uint256) = 256
+MAX_UPDATES: constant(uint256) = 512
+MAX_PROOF: constant(uint256) = 32
+MAX_RESPONDENTS: constant(uint256) = 32
+
+FEE_UNIT: constant(uint256) = 10**9
+FEE_MASK: constant(uint256) = 2**62 - 1
+SETTLED: constant(uint256) = 2**62
+REFUNDED: constant(uint256) = 2**63
+LANE: constant(uint256) = 2**64 - 1
+
+STATUS_OPEN: constant(uint8) = 0
+STATUS_SETTLED: constant(uint8) = 1
+STATUS_REFUNDED: constant(uint8) = 2
+
+struct RepUpdate:
+    provider: address
+    domain: bytes32
+    count: uint256
+    successes: uint256
+    failures: uint256
+
+interface Registry:
+    def domain_index(domain: bytes32) -> uint256: view
+    def domains() -> DynArray[String[32], 64]: view
+
+interface Reputation:
+    def apply(updates: DynArray[RepUpdate, MAX_UPDATES]): nonpayable
+
+struct Payout:
+    payee: address
+    amount: uint256
+
+struct TaskView:
+    requester: address
+    domain_index: uint256
+    fee: uint256
+    deadline: uint256
+    n_respondents: uint256
+    status: uint8
+
+struct Batch:
+    receipts_root: bytes32
+    task_count: uint256
+    total_fees: uint256
+    settled_at: uint256
+    settler: address
+
+event TaskOpened:
+    task_id: indexed(uint256)
+    requester: indexed(address)
+    domain: indexed(bytes32)
+    content_hash: bytes32
+    fee: uint256
+    n_respondents: uint256
+    deadline: uint256
+
+event TaskRefunded:
+    task_id: indexed(uint256)
+    requester: indexed(address)
+    amount: uint256
+
+event BatchSettled:
+    batch_id: indexed(uint256)
+    settler: indexed(address)
+    receipts_root: bytes32
+    total_fees: uint256
+    task_ids: DynArray[uint256, MAX_BATCH]
+
+event Deposited:
+    account: indexed(address)
+    amount: uint256
+
+event DepositWithdrawn:
+    account: indexed(address)
+    amount: uint256
+
+event Approval:
+    owner: indexed(address)
+    spender: indexed(address)
+    amount: uint256
+
+event CreditsWithdrawn:
+    account: indexed(address)
+    amount: uint256
+
+event SettlerChanged:
+    settler: indexed(address)
+    allowed: bool
+
+governance: public(address)
+registry: public(address)
+reputation: public(address)
+settlers: public(HashMap[address, bool])
+
+next_task_id: public(uint256)
+batch_count: public(uint256)
+deposits: public(HashMap[address, uint256])
+allowance: public(HashMap[address, HashMap[address, uint256]])
+credits: public(HashMap[address, uint256])
+
+# four 64-bit fee lanes per word, indexed by task_id >> 2
+fee_words: HashMap[uint256, uint256]
+# requester (160) | deadline (48) | n_respondents (8) | domain index (16)
+task_meta: HashMap[uint256, uint256]
+batches: HashMap[uint256, Batch]
+
+
+@deploy
+def __init__(registry: address, reputation: address):
+    self.governance = msg.sender
+    self.registry = registry
+    self.reputation = reputation
+
+
+@external
+def set_settler(settler: address, allowed: bool):
+    assert msg.sender == self.governance, "only governance may do this"
+    assert settler != empty(address), "settler address is empty"
+    self.settlers[settler] = allowed
+    log SettlerChanged(settler=settler, allowed=allowed)
+
+
+# ---------------------------------------------------------------- balances
+
+@external
+@payable
+def deposit():
+    assert msg.value > 0, "no value sent"
+    self.deposits[msg.sender] += msg.value
+    log Deposited(account=msg.sender, amount=msg.value)
+
+
+@external
+@nonreentrant
+def withdraw_deposit(amount: uint256):
+    assert amount > 0, "amount must be positive"
+    assert amount <= self.deposits[msg.sender], "amount exceeds deposit"
+    self.deposits[msg.sender] -= amount
+    send(msg.sender, amount)
+    log DepositWithdrawn(account=msg.sender, amount=amount)
+
+
+@external
+def approve(spender: address, amount: uint256):
+    assert spender != empty(address), "spender address is empty"
+    self.allowance[msg.sender][spender] = amount
+    log Approval(owner=msg.sender, spender=spender, amount=amount)
+
+
+@external
+@nonreentrant
+def withdraw_credits():
+    amount: uint256 = self.credits[msg.sender]
+    assert amount > 0, "no credits to withdraw"
+    self.credits[msg.sender] = 0
+    send(msg.sender, amount)
+    log CreditsWithdrawn(account=msg.sender, amount=amount)
+
+
+# ---------------------------------------------------------------- opening
+
+@internal
+def _open(requester: address, domain: bytes32, content_hash: bytes32, fee: uint256,
+          n_respondents: uint256, deadline: uint256, domain_index: uint256) -> uint256:
+    assert fee > 0, "fee must be positive"
+    assert fee % FEE_UNIT == 0, "fee must be a whole number of gwei"
+    assert fee // FEE_UNIT <= FEE_MASK, "fee too large"
+    task_id: uint256 = self.next_task_id
+    self.next_task_id = task_id + 1
+    lane_shift: uint256 = (task_id & 3) * 64
+    self.fee_words[task_id >> 2] |= (fee // FEE_UNIT) << lane_shift
+    self.task_meta[task_id] = convert(requester, uint256) | (deadline << 160) | (n_respondents << 208) | (domain_index << 216)
+    log TaskOpened(task_id=task_id, requester=requester, domain=domain, content_hash=content_hash,
+                   fee=fee, n_respondents=n_respondents, deadline=deadline)
+    return task_id
+
+
+@view
+@internal
+def _check_task_params(domain: bytes32, n_respondents: uint256, deadline: uint256) -> uint256:
+    index: uint256 = staticcall Registry(self.registry).domain_index(domain)
+    assert index != 0, "unknown domain"
+    assert n_respondents > 0 and n_respondents <= MAX_RESPONDENTS, "n_respondents must be 1..32"
+    assert deadline > block.timestamp, "deadline must be in the future"
+    assert deadline < 2**48, "deadline too large"
+    return index
+
+
+@external
+@payable
+def open_task(domain: bytes32, content_hash: bytes32, n_respondents: uint256, deadline: uint256) -> uint256:
+    index: uint256 = self._check_task_params(domain, n_respondents, deadline)
+    return self._open(msg.sender, domain, content_hash, msg.value, n_respondents, deadline, index)
+
+
+@external
+def open_tasks(requester: address, domain: bytes32, content_hashes: DynArray[bytes32, MAX_OPEN],
+               fees: DynArray[uint256, MAX_OPEN], n_respondents: uint256, deadline: uint256) -> uint256:
+    """
+    @notice Open several tasks paid from `requester`'s deposit. The caller is
+            the requester or a spender it approved (a coordinator).
+    @return the id of the first task; the others follow consecutively
+    """
+    assert len(content_hashes) > 0, "no tasks given"
+    assert len(content_hashes) == len(fees), "content_hashes and fees differ in length"
+    index: uint256 = self._check_task_params(domain, n_respondents, deadline)
+    total: uint256 = 0
+    for f: uint256 in fees:
+        total += f
+    assert total <= self.deposits[requester], "fees exceed the requester's deposit"
+    if msg.sender != requester:
+        assert total <= self.allowance[requester][msg.sender], "fees exceed the caller's allowance"
+        self.allowance[requester][msg.sender] -= total
+    self.deposits[requester] -= total
+    first: uint256 = self.next_task_id
+    for i: uint256 in range(len(fees), bound=MAX_OPEN):
+        self._open(requester, domain, content_hashes[i], fees[i], n_respondents, deadline, index)
+    return first
+
+
+@view
+@internal
+def _lane(task_id: uint256) -> uint256:
+    return (self.fee_words[task_id >> 2] >> ((task_id & 3) * 64)) & LANE
+
+
+@external
+def refund(task_id: uint256):
+    lane: uint256 = self._lane(task_id)
+    assert lane != 0, "unknown task"
+    assert lane & SETTLED == 0, "task already settled"
+    assert lane & REFUNDED == 0, "task already refunded"
+    meta: uint256 = self.task_meta[task_id]
+    assert block.timestamp > (meta >> 160) & (2**48 - 1), "deadline not reached"
+    self.fee_words[task_id >> 2] |= REFUNDED << ((task_id & 3) * 64)
+    requester: address = convert(convert(meta & (2**160 - 1), uint160), address)
+    amount: uint256 = (lane & FEE_MASK) * FEE_UNIT
+    self.deposits[requester] += amount
+    log TaskRefunded(task_id=task_id, requester=requester, amount=amount)
+
+
+# ---------------------------------------------------------------- settlement
+
+@external
+def settle_batch(task_ids: DynArray[uint256, MAX_BATCH], payouts: DynArray[Payout, MAX_PAYOUTS],
+                 updates: DynArray[RepUpdate, MAX_UPDATES], receipts_root: bytes32) -> uint256:
+    """
+    @notice Settle every task in `task_ids` at once. `payouts` must add up to
+            exactly the escrowed fees of those tasks; credits are withdrawn by
+            the payees with withdraw_credits().
+    @return the batch id
+    """
+    assert self.settlers[msg.sender], "only an authorised settler may settle"
+    assert len(task_ids) > 0, "empty batch"
+    total: uint256 = 0
+    for task_id: uint256 in task_ids:
+        lane_shift: uint256 = (task_id & 3) * 64
+        word: uint256 = self.fee_words[task_id >> 2]
+        lane: uint256 = (word >> lane_shift) & LANE
+        assert lane != 0, "unknown task"
+        assert lane & SETTLED == 0, "task already settled"
+        assert lane & REFUNDED == 0, "task already refunded"
+        total += (lane & FEE_MASK) * FEE_UNIT
+        self.fee_words[task_id >> 2] = word | (SETTLED << lane_shift)
+    paid: uint256 = 0
+    for p: Payout in payouts:
+        assert p.payee != empty(address), "payout to the empty address"
+        self.credits[p.payee] += p.amount
+        paid += p.amount
+    assert paid == total, "payouts must equal the batch's escrowed fees"
+    if len(updates) > 0:
+        extcall Reputation(self.reputation).apply(updates)
+    batch_id: uint256 = self.batch_count
+    self.batch_count = batch_id + 1
+    self.batches[batch_id] = Batch(receipts_root=receipts_root, task_count=len(task_ids),
+                                   total_fees=total, settled_at=block.timestamp, settler=msg.sender)
+    log BatchSettled(batch_id=batch_id, settler=msg.sender, receipts_root=receipts_root,
+                     total_fees=total, task_ids=task_ids)
+    return batch_id
+
+
+# ---------------------------------------------------------------- views
+
+@view
+@external
+def get_task(task_id: uint256) -> TaskView:
+    lane: uint256 = self._lane(task_id)
+    assert lane != 0, "unknown task"
+    meta: uint256 = self.task_meta[task_id]
+    status: uint8 = STATUS_OPEN
+    if lane & SETTLED != 0:
+        status = STATUS_SETTLED
+    elif lane & REFUNDED != 0:
+        status = STATUS_REFUNDED
+    return TaskView(
+        requester=convert(convert(meta & (2**160 - 1), uint160), address),
+        domain_index=(meta >> 216) & (2**16 - 1),
+        fee=(lane & FEE_MASK) * FEE_UNIT,
+        deadline=(meta >> 160) & (2**48 - 1),
+        n_respondents=(meta >> 208) & 255,
+        status=status,
+    )
+
+
+@view
+@external
+def get_batch(batch_id: uint256) -> Batch:
+    assert batch_id < self.batch_count, "unknown batch"
+    return self.batches[batch_id]
+
+
+@pure
+@internal
+def _hash_pair(a: bytes32, b: bytes32) -> bytes32:
+    if convert(a, uint256) < convert(b, uint256):
+        return keccak256(concat(b"\x01", a, b))
+    return keccak256(concat(b"\x01", b, a))
+
+
+@view
+@external
+def verify_receipt(batch_id: uint256, receipt_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
+    """
+    @notice True when `receipt_hash` is a leaf of the batch's receipts tree.
+            Leaves are keccak256(0x00 ++ receipt_hash); inner nodes are
+            keccak256(0x01 ++ min(a, b) ++ max(a, b)).
+    """
+    assert batch_id < self.batch_count, "unknown batch"
+    node: bytes32 = keccak256(concat(b"\x00", receipt_hash))
+    for sibling: bytes32 in proof:
+        node = self._hash_pair(node, sibling)
+    return node == self.batches[batch_id].receipts_root

@@ -1,0 +1,168 @@
+"""Every error llmnet raises on purpose derives from :class:`LlmnetError`.
+
+    LlmnetError
+    ├── ConfigError              bad or missing configuration, files, tools
+    ├── InputError               a value supplied by a user or client is malformed
+    ├── KeystoreError            a key cannot be loaded (missing, wrong password)
+    ├── SignatureError           a signed message does not verify
+    ├── StoreError               the off-chain content store
+    │   └── ContentNotFound      no content under that hash
+    ├── OutboxError              the durable chain-write queue
+    └── ChainError               talking to an Ethereum node
+        ├── ChainUnavailable     the node does not answer
+        ├── NotDeployed          no llmnet contracts recorded for this chain
+        └── ContractRevert       a contract refused the call; ``.reason`` says why
+            ├── NotAuthorized    the sender may not do this
+            ├── StakeTooLow      stake under the registry's minimum
+            ├── UnknownDomain    the domain was never added
+            ├── UnknownTask      no such task id
+            ├── UnknownProvider  the address is not a registered provider
+            ├── AlreadyExists    duplicate registration or domain
+            ├── AlreadySettled   the task was settled before
+            ├── AlreadyRefunded  the task was refunded before
+            ├── CooldownActive   withdrawal before the unstake cooldown ends
+            ├── DeadlineNotReached  refund before the task's deadline
+            ├── InsufficientFunds   deposit, allowance or stake too small
+            └── PayoutMismatch   batch payouts differ from the escrowed fees
+
+Messages name the bad value and how to fix it. Third-party errors (web3,
+httpx, sqlite) are translated into this tree where they cross into llmnet.
+"""
+
+from __future__ import annotations
+
+
+class LlmnetError(Exception):
+    """Base of every error llmnet raises on purpose."""
+
+
+class ConfigError(LlmnetError):
+    pass
+
+
+class InputError(LlmnetError, ValueError):
+    pass
+
+
+class KeystoreError(LlmnetError):
+    pass
+
+
+class SignatureError(LlmnetError):
+    pass
+
+
+class StoreError(LlmnetError):
+    pass
+
+
+class ContentNotFound(StoreError, KeyError):
+    def __init__(self, content_hash: str) -> None:
+        super().__init__(f"no content stored under hash {content_hash}")
+        self.content_hash = content_hash
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class OutboxError(LlmnetError):
+    pass
+
+
+class ChainError(LlmnetError):
+    pass
+
+
+class ChainUnavailable(ChainError):
+    pass
+
+
+class NotDeployed(ChainError):
+    pass
+
+
+class ContractRevert(ChainError):
+    """A contract reverted. ``reason`` is the contract's own revert string."""
+
+    def __init__(self, reason: str, context: str = "") -> None:
+        self.reason = reason
+        self.context = context
+        message = f"contract reverted: {reason}"
+        if context:
+            message += f" ({context})"
+        super().__init__(message)
+
+
+class NotAuthorized(ContractRevert):
+    pass
+
+
+class StakeTooLow(ContractRevert):
+    pass
+
+
+class UnknownDomain(ContractRevert):
+    pass
+
+
+class UnknownTask(ContractRevert):
+    pass
+
+
+class UnknownProvider(ContractRevert):
+    pass
+
+
+class AlreadyExists(ContractRevert):
+    pass
+
+
+class AlreadySettled(ContractRevert):
+    pass
+
+
+class AlreadyRefunded(ContractRevert):
+    pass
+
+
+class CooldownActive(ContractRevert):
+    pass
+
+
+class DeadlineNotReached(ContractRevert):
+    pass
+
+
+class InsufficientFunds(ContractRevert):
+    pass
+
+
+class PayoutMismatch(ContractRevert):
+    pass
+
+
+# revert-string fragment -> error class; first match wins
+_REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
+    ("only ", NotAuthorized),
+    ("stake below", StakeTooLow),
+    ("unknown domain", UnknownDomain),
+    ("unknown task", UnknownTask),
+    ("unknown batch", UnknownTask),
+    ("not registered", UnknownProvider),
+    ("already registered", AlreadyExists),
+    ("already exists", AlreadyExists),
+    ("already settled", AlreadySettled),
+    ("already refunded", AlreadyRefunded),
+    ("cooldown not over", CooldownActive),
+    ("deadline not reached", DeadlineNotReached),
+    ("exceeds", InsufficientFunds),
+    ("payouts must equal", PayoutMismatch),
+)
+
+
+def revert_error(reason: str, context: str = "") -> ContractRevert:
+    """Build the most specific :class:`ContractRevert` for a revert string."""
+    for fragment, cls in _REVERT_CLASSES:
+        if fragment in reason:
+            return cls(reason, context)
+    return ContractRevert(reason, context)
