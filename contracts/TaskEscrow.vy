@@ -1,12 +1,20 @@
 #pragma version ~=0.4.3
 """
-@title llmnet task escrow and batched settlement
+@title llmnet task escrow, batched settlement and the reputation book
 @notice Requesters escrow a fee per task. Authorised settlers (validators)
         settle many tasks in one transaction: the batch's fees are paid out to
-        respondents and validators, reputation is updated through the
-        reputation book, and the Merkle root of the batch's receipts is
-        committed so any single receipt can be proven later. Unsettled tasks
-        are refundable after their deadline.
+        respondents and validators, reputation is updated, and the Merkle root
+        of the batch's receipts is committed so any single receipt can be
+        proven later. Unsettled tasks are refundable after their deadline.
+
+        Reputation lives here so that only settlement can change it, without a
+        cross-contract call per batch. Per (provider, domain) it keeps Beta
+        evidence with exponential decay, alpha/beta in units of 1e-9:
+            alpha <- alpha * decay^m + successes
+            beta  <- beta  * decay^m + failures
+        for an update carrying m observations whose successes/failures are
+        already decay-weighted inside the batch, so one aggregated update
+        equals m sequential ones. llmnet.reputation.beta mirrors this.
 
         Task fees live four to a storage word (64-bit lanes: 62 bits of fee in
         gwei, a settled bit and a refunded bit) so settling consecutive tasks
@@ -15,8 +23,9 @@
 
 MAX_BATCH: constant(uint256) = 1024
 MAX_OPEN: constant(uint256) = 256
-MAX_PAYOUTS: constant(uint256) = 256
-MAX_UPDATES: constant(uint256) = 512
+MAX_PAYOUTS: constant(uint256) = 128
+MAX_UPDATES: constant(uint256) = 128
+MAX_DOMAIN_MEMBERS: constant(uint256) = 1024
 MAX_PROOF: constant(uint256) = 32
 MAX_RESPONDENTS: constant(uint256) = 32
 
@@ -25,6 +34,10 @@ FEE_MASK: constant(uint256) = 2**62 - 1
 SETTLED: constant(uint256) = 2**62
 REFUNDED: constant(uint256) = 2**63
 LANE: constant(uint256) = 2**64 - 1
+
+ONE: constant(uint256) = 10**18
+MASK80: constant(uint256) = 2**80 - 1
+MASK48: constant(uint256) = 2**48 - 1
 
 STATUS_OPEN: constant(uint8) = 0
 STATUS_SETTLED: constant(uint8) = 1
@@ -37,12 +50,27 @@ struct RepUpdate:
     successes: uint256
     failures: uint256
 
+struct Member:
+    provider: address
+    stake: uint256
+
+struct RepState:
+    alpha: uint256
+    beta: uint256
+    count: uint256
+    updated_at: uint256
+
+struct Candidate:
+    provider: address
+    stake: uint256
+    alpha: uint256
+    beta: uint256
+    count: uint256
+    updated_at: uint256
+
 interface Registry:
     def domain_index(domain: bytes32) -> uint256: view
-    def domains() -> DynArray[String[32], 64]: view
-
-interface Reputation:
-    def apply(updates: DynArray[RepUpdate, MAX_UPDATES]): nonpayable
+    def domain_members(domain: bytes32) -> DynArray[Member, MAX_DOMAIN_MEMBERS]: view
 
 struct Payout:
     payee: address
@@ -61,7 +89,6 @@ struct Batch:
     task_count: uint256
     total_fees: uint256
     settled_at: uint256
-    settler: address
 
 event TaskOpened:
     task_id: indexed(uint256)
@@ -81,8 +108,19 @@ event BatchSettled:
     batch_id: indexed(uint256)
     settler: indexed(address)
     receipts_root: bytes32
+    task_count: uint256
     total_fees: uint256
-    task_ids: DynArray[uint256, MAX_BATCH]
+
+event ReputationUpdated:
+    provider: indexed(address)
+    domain: indexed(bytes32)
+    alpha: uint256
+    beta: uint256
+    count: uint256
+
+event ReputationReset:
+    provider: indexed(address)
+    domain: indexed(bytes32)
 
 event Deposited:
     account: indexed(address)
@@ -107,7 +145,7 @@ event SettlerChanged:
 
 governance: public(address)
 registry: public(address)
-reputation: public(address)
+decay: public(uint256)
 settlers: public(HashMap[address, bool])
 
 next_task_id: public(uint256)
@@ -120,14 +158,19 @@ credits: public(HashMap[address, uint256])
 fee_words: HashMap[uint256, uint256]
 # requester (160) | deadline (48) | n_respondents (8) | domain index (16)
 task_meta: HashMap[uint256, uint256]
-batches: HashMap[uint256, Batch]
+batch_roots: HashMap[uint256, bytes32]
+# task_count (16) | settled_at (48) | total fees in gwei (96)
+batch_words: HashMap[uint256, uint256]
+# alpha (80) | beta (80) | count (48) | updated_at (48)
+reputation_words: HashMap[address, HashMap[bytes32, uint256]]
 
 
 @deploy
-def __init__(registry: address, reputation: address):
+def __init__(registry: address, decay: uint256):
+    assert decay > 0 and decay <= ONE, "decay must be in (0, 1e18]"
     self.governance = msg.sender
     self.registry = registry
-    self.reputation = reputation
+    self.decay = decay
 
 
 @external
@@ -286,15 +329,82 @@ def settle_batch(task_ids: DynArray[uint256, MAX_BATCH], payouts: DynArray[Payou
         self.credits[p.payee] += p.amount
         paid += p.amount
     assert paid == total, "payouts must equal the batch's escrowed fees"
-    if len(updates) > 0:
-        extcall Reputation(self.reputation).apply(updates)
+    self._apply_reputation(updates)
     batch_id: uint256 = self.batch_count
     self.batch_count = batch_id + 1
-    self.batches[batch_id] = Batch(receipts_root=receipts_root, task_count=len(task_ids),
-                                   total_fees=total, settled_at=block.timestamp, settler=msg.sender)
+    self.batch_roots[batch_id] = receipts_root
+    self.batch_words[batch_id] = len(task_ids) | (block.timestamp << 16) | ((total // FEE_UNIT) << 64)
     log BatchSettled(batch_id=batch_id, settler=msg.sender, receipts_root=receipts_root,
-                     total_fees=total, task_ids=task_ids)
+                     task_count=len(task_ids), total_fees=total)
     return batch_id
+
+
+# ---------------------------------------------------------------- reputation
+
+@pure
+@internal
+def _pow(x: uint256, n: uint256) -> uint256:
+    result: uint256 = ONE
+    base: uint256 = x
+    e: uint256 = n
+    for i: uint256 in range(64):
+        if e == 0:
+            break
+        if e & 1 == 1:
+            result = result * base // ONE
+        base = base * base // ONE
+        e = e >> 1
+    return result
+
+
+@view
+@internal
+def _reputation(provider: address, domain: bytes32) -> RepState:
+    w: uint256 = self.reputation_words[provider][domain]
+    return RepState(alpha=w & MASK80, beta=(w >> 80) & MASK80, count=(w >> 160) & MASK48,
+                    updated_at=(w >> 208) & MASK48)
+
+
+@internal
+def _apply_reputation(updates: DynArray[RepUpdate, MAX_UPDATES]):
+    d: uint256 = self.decay
+    for u: RepUpdate in updates:
+        s: RepState = self._reputation(u.provider, u.domain)
+        f: uint256 = self._pow(d, u.count)
+        alpha: uint256 = s.alpha * f // ONE + u.successes
+        beta: uint256 = s.beta * f // ONE + u.failures
+        count: uint256 = s.count + u.count
+        assert alpha <= MASK80 and beta <= MASK80 and count <= MASK48, "reputation overflow"
+        self.reputation_words[u.provider][u.domain] = alpha | (beta << 80) | (count << 160) | (block.timestamp << 208)
+        log ReputationUpdated(provider=u.provider, domain=u.domain, alpha=alpha, beta=beta, count=count)
+
+
+@external
+def reset_reputation(provider: address, domain: bytes32):
+    assert msg.sender == self.governance, "only governance may reset reputation"
+    self.reputation_words[provider][domain] = 0
+    log ReputationReset(provider=provider, domain=domain)
+
+
+@view
+@external
+def get_reputation(provider: address, domain: bytes32) -> RepState:
+    return self._reputation(provider, domain)
+
+
+@view
+@external
+def domain_candidates(domain: bytes32) -> DynArray[Candidate, MAX_DOMAIN_MEMBERS]:
+    """
+    @notice Every provider of `domain` with its stake and reputation, in one call.
+    """
+    members: DynArray[Member, MAX_DOMAIN_MEMBERS] = staticcall Registry(self.registry).domain_members(domain)
+    out: DynArray[Candidate, MAX_DOMAIN_MEMBERS] = []
+    for m: Member in members:
+        s: RepState = self._reputation(m.provider, domain)
+        out.append(Candidate(provider=m.provider, stake=m.stake, alpha=s.alpha, beta=s.beta,
+                             count=s.count, updated_at=s.updated_at))
+    return out
 
 
 # ---------------------------------------------------------------- views
@@ -324,7 +434,9 @@ def get_task(task_id: uint256) -> TaskView:
 @external
 def get_batch(batch_id: uint256) -> Batch:
     assert batch_id < self.batch_count, "unknown batch"
-    return self.batches[batch_id]
+    w: uint256 = self.batch_words[batch_id]
+    return Batch(receipts_root=self.batch_roots[batch_id], task_count=w & (2**16 - 1),
+                 total_fees=(w >> 64) * FEE_UNIT, settled_at=(w >> 16) & MASK48)
 
 
 @pure
@@ -347,4 +459,4 @@ def verify_receipt(batch_id: uint256, receipt_hash: bytes32, proof: DynArray[byt
     node: bytes32 = keccak256(concat(b"\x00", receipt_hash))
     for sibling: bytes32 in proof:
         node = self._hash_pair(node, sibling)
-    return node == self.batches[batch_id].receipts_root
+    return node == self.batch_roots[batch_id]

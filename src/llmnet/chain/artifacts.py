@@ -11,7 +11,7 @@ from typing import Any
 
 from llmnet.errors import ConfigError
 
-CONTRACT_NAMES = ("ProviderRegistry", "Reputation", "TaskEscrow")
+CONTRACT_NAMES = ("ProviderRegistry", "TaskEscrow")
 ARTIFACT_DIR = Path(__file__).parent / "artifact_files"
 SOURCE_DIR = Path(__file__).resolve().parents[3] / "contracts"
 

@@ -1,0 +1,171 @@
+"""The one interface every part of llmnet uses to read and write the ledger.
+
+``Web3Ledger`` implements it against any Ethereum JSON-RPC node (the embedded
+anvil by default) and an in-process EVM for unit tests; the simulation uses an
+in-memory implementation with the same semantics. Write methods take the
+sending account (an ``eth_account`` LocalAccount or anything with
+``.address`` and ``.key``) and raise the typed errors of :mod:`llmnet.errors`
+when the contract refuses; a refused write changes nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol
+
+from llmnet.reputation.beta import RepState
+from llmnet.types import (
+    BatchInfo,
+    Candidate,
+    ProviderInfo,
+    ProviderProfile,
+    SettlementBatch,
+    TaskInfo,
+    TxReceipt,
+)
+
+
+class Account(Protocol):
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def key(self) -> bytes: ...
+
+
+class Ledger(ABC):
+    """Providers, escrowed tasks, batched settlement and reputation."""
+
+    # ---- chain facts
+    @property
+    @abstractmethod
+    def chain_id(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def min_stake(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def decay(self) -> int: ...
+
+    @abstractmethod
+    def now(self) -> int:
+        """The chain's current timestamp (latest block)."""
+
+    # ---- governance
+    @abstractmethod
+    def add_domain(self, name: str, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def domains(self) -> list[str]: ...
+
+    @abstractmethod
+    def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def is_settler(self, account: str) -> bool: ...
+
+    # ---- providers
+    @abstractmethod
+    def register_provider(self, profile: ProviderProfile, stake: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def add_stake(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def request_unstake(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def withdraw_stake(self, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def get_provider(self, address: str) -> ProviderInfo: ...
+
+    @abstractmethod
+    def is_registered(self, address: str) -> bool: ...
+
+    @abstractmethod
+    def providers(self, domain: str | None = None) -> list[ProviderInfo]: ...
+
+    @abstractmethod
+    def candidates(self, domain: str) -> list[Candidate]:
+        """Every provider of ``domain`` with stake and reputation, in one read."""
+
+    @abstractmethod
+    def reputation(self, provider: str, domain: str) -> RepState: ...
+
+    # ---- requesters and escrow
+    @abstractmethod
+    def deposit(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def deposit_of(self, account: str) -> int: ...
+
+    @abstractmethod
+    def allowance(self, owner: str, spender: str) -> int: ...
+
+    @abstractmethod
+    def open_task(
+        self, domain: str, content_hash: str, n_respondents: int, deadline: int, fee: int, sender: Account
+    ) -> TxReceipt:
+        """Open one task paid with ``fee`` sent along; ``TxReceipt.value`` is the task id."""
+
+    @abstractmethod
+    def open_tasks(
+        self,
+        requester: str,
+        domain: str,
+        content_hashes: Sequence[str],
+        fees: Sequence[int],
+        n_respondents: int,
+        deadline: int,
+        sender: Account,
+    ) -> TxReceipt:
+        """Open tasks paid from ``requester``'s deposit; ``value`` is the first task id."""
+
+    @abstractmethod
+    def refund(self, task_id: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def get_task(self, task_id: int) -> TaskInfo: ...
+
+    @abstractmethod
+    def task_count(self) -> int: ...
+
+    # ---- settlement
+    @abstractmethod
+    def settle_batch(self, batch: SettlementBatch, sender: Account) -> TxReceipt:
+        """Settle many tasks in one write; ``value`` is the batch id."""
+
+    @abstractmethod
+    def get_batch(self, batch_id: int) -> BatchInfo: ...
+
+    @abstractmethod
+    def batch_count(self) -> int: ...
+
+    @abstractmethod
+    def verify_receipt(self, batch_id: int, receipt_hash: str, proof: Sequence[str]) -> bool: ...
+
+    @abstractmethod
+    def credits_of(self, account: str) -> int: ...
+
+    @abstractmethod
+    def withdraw_credits(self, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def balance_of(self, account: str) -> int:
+        """Native-currency balance of an account."""

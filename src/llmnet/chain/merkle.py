@@ -1,0 +1,63 @@
+"""Merkle trees over receipt hashes, hashed exactly as TaskEscrow.verify_receipt does.
+
+Leaves are ``keccak256(0x00 ++ receipt_hash)``; an inner node is
+``keccak256(0x01 ++ min(a, b) ++ max(a, b))``, so a proof is just the list of
+siblings from leaf to root. An odd node at a level is carried up unchanged.
+
+>>> tree = MerkleTree(["0x" + "11" * 32, "0x" + "22" * 32, "0x" + "33" * 32])
+>>> verify_proof(tree.root, "0x" + "22" * 32, tree.proof(1))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eth_utils import keccak
+
+from llmnet.errors import InputError
+from llmnet.types import ZERO_HASH, check_hash
+
+
+def leaf_hash(receipt_hash: str) -> bytes:
+    return keccak(b"\x00" + bytes.fromhex(check_hash(receipt_hash, "receipt hash")[2:]))
+
+
+def node_hash(a: bytes, b: bytes) -> bytes:
+    return keccak(b"\x01" + min(a, b) + max(a, b))
+
+
+class MerkleTree:
+    def __init__(self, receipt_hashes: Sequence[str]) -> None:
+        self.leaves = [leaf_hash(h) for h in receipt_hashes]
+        self.levels: list[list[bytes]] = [self.leaves]
+        while len(self.levels[-1]) > 1:
+            level = self.levels[-1]
+            up = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                up.append(level[-1])
+            self.levels.append(up)
+
+    @property
+    def root(self) -> str:
+        if not self.leaves:
+            return ZERO_HASH
+        return "0x" + self.levels[-1][0].hex()
+
+    def proof(self, index: int) -> list[str]:
+        if not 0 <= index < len(self.leaves):
+            raise InputError(f"leaf index {index} is outside the tree of {len(self.leaves)} receipts")
+        siblings = []
+        for level in self.levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                siblings.append("0x" + level[sibling].hex())
+            index //= 2
+        return siblings
+
+
+def verify_proof(root: str, receipt_hash: str, proof: Sequence[str]) -> bool:
+    node = leaf_hash(receipt_hash)
+    for sibling in proof:
+        node = node_hash(node, bytes.fromhex(check_hash(sibling, "proof node")[2:]))
+    return "0x" + node.hex() == root.lower()

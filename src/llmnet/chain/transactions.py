@@ -1,0 +1,178 @@
+"""Build, simulate, sign, send and confirm transactions; translate web3 errors.
+
+Every write is simulated first (``eth_estimateGas``), so a call the contract
+would refuse raises its typed error before anything is sent and nothing
+changes. Nonces are tracked locally per account so many writes can be in
+flight at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account as EthAccount
+from requests.exceptions import RequestException
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+
+from llmnet.chain.ledger import Account
+from llmnet.errors import ChainError, ChainUnavailable, ContractRevert, revert_error
+
+GAS_MARGIN = 1.25
+GAS_PAD = 20_000
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class MinedTx:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    contract_address: str | None
+    logs: list[Any] = field(default_factory=list)
+
+
+def revert_reason(exc: Exception) -> str:
+    """The contract's revert string out of a web3 error."""
+    message = getattr(exc, "message", None) or str(exc)
+    for prefix in ("execution reverted: ", "execution reverted:"):
+        if prefix in message:
+            return message.split(prefix, 1)[1].strip().strip("'\"")
+    return message.strip()
+
+
+def translate(exc: Exception, context: str = "") -> ChainError:
+    """Map a third-party exception raised while talking to a node onto llmnet's tree."""
+    if isinstance(exc, ContractLogicError):
+        return revert_error(revert_reason(exc), context)
+    if isinstance(exc, RequestException | ConnectionError | OSError):
+        return ChainUnavailable(f"the Ethereum node does not answer ({type(exc).__name__}); is it running?")
+    if "execution reverted" in str(exc):  # eth-tester's TransactionFailed, RPC errors
+        return revert_error(revert_reason(exc), context)
+    return ChainError(f"{context + ': ' if context else ''}{exc}")
+
+
+class TxSender:
+    def __init__(self, w3: Web3, *, poll_latency: float = 0.005, timeout: float = 60.0) -> None:
+        self.w3 = w3
+        self.poll_latency = poll_latency
+        self.timeout = timeout
+        self._nonces: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._chain_id = w3.eth.chain_id
+        self._gas_price: tuple[float, int] | None = None
+
+    def next_nonce(self, address: str) -> int:
+        with self._lock:
+            if address not in self._nonces:
+                self._nonces[address] = self.w3.eth.get_transaction_count(address, "pending")
+            nonce = self._nonces[address]
+            self._nonces[address] = nonce + 1
+            return nonce
+
+    def forget_nonce(self, address: str) -> None:
+        with self._lock:
+            self._nonces.pop(address, None)
+
+    def gas_price(self) -> int:
+        # refreshed every two seconds: one RPC per write would halve throughput
+        now = time.monotonic()
+        if self._gas_price is None or now - self._gas_price[0] > 2.0:
+            self._gas_price = (now, max(2 * self.w3.eth.gas_price, 10**9))
+        return self._gas_price[1]
+
+    def prepare(
+        self, fn: Any, account: Account, *, value: int = 0, context: str = "", nonce: int | None = None
+    ) -> SignedTx:
+        """Simulate ``fn`` from ``account`` and sign it; raises the typed revert if it would fail."""
+        params = {"from": account.address, "value": value}
+        try:
+            gas = fn.estimate_gas(params)
+        except Exception as exc:  # web3 raises many kinds; all are translated
+            raise translate(exc, context) from None
+        tx = fn.build_transaction(
+            {
+                **params,
+                "gas": int(gas * GAS_MARGIN) + GAS_PAD,
+                "gasPrice": self.gas_price(),
+                "chainId": self._chain_id,
+                "nonce": self.next_nonce(account.address) if nonce is None else nonce,
+            }
+        )
+        signed = EthAccount.sign_transaction(tx, account.key)
+        return SignedTx(account.address, tx["nonce"], signed.hash.to_0x_hex(), bytes(signed.raw_transaction))
+
+    def submit(self, tx: SignedTx) -> None:
+        try:
+            self.w3.eth.send_raw_transaction(tx.raw)
+        except Web3RPCError as exc:
+            if "already known" in str(exc) or "already imported" in str(exc):
+                return  # resubmitting the same signed bytes is harmless
+            self.forget_nonce(tx.sender)
+            raise translate(exc) from None
+        except Exception as exc:
+            self.forget_nonce(tx.sender)
+            raise translate(exc) from None
+
+    def receipt(self, tx_hash: str) -> MinedTx | None:
+        """The mined receipt of ``tx_hash``, or None if the chain does not have it."""
+        try:
+            r = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except Exception as exc:
+            if type(exc).__name__ == "TransactionNotFound":
+                return None
+            raise translate(exc) from None
+        return self._mined(r)
+
+    def wait(self, tx: SignedTx, fn: Any = None, context: str = "") -> MinedTx:
+        try:
+            r = self.w3.eth.wait_for_transaction_receipt(
+                tx.tx_hash,  # type: ignore[arg-type]
+                timeout=self.timeout,
+                poll_latency=self.poll_latency,
+            )
+        except TimeExhausted:
+            raise ChainError(f"transaction {tx.tx_hash} was not mined within {self.timeout:.0f}s") from None
+        except Exception as exc:
+            raise translate(exc, context) from None
+        if r["status"] != 1:
+            raise self._failure(r, fn, tx, context)
+        return self._mined(r)
+
+    def _failure(self, r: Any, fn: Any, tx: SignedTx, context: str) -> ChainError:
+        # the simulation passed but the mined call failed: replay it at that block for the reason
+        if fn is not None:
+            try:
+                fn.call({"from": tx.sender}, block_identifier=r["blockNumber"])
+            except Exception as exc:
+                err = translate(exc, context)
+                if isinstance(err, ContractRevert):
+                    return err
+        return ChainError(f"transaction {tx.tx_hash} reverted when mined{f' ({context})' if context else ''}")
+
+    @staticmethod
+    def _mined(r: Any) -> MinedTx:
+        address = r.get("contractAddress")
+        return MinedTx(
+            tx_hash=r["transactionHash"].to_0x_hex(),
+            block_number=r["blockNumber"],
+            gas_used=r["gasUsed"],
+            contract_address=str(address) if address else None,
+            logs=list(r["logs"]),
+        )
+
+    def send(self, fn: Any, account: Account, *, value: int = 0, context: str = "") -> MinedTx:
+        """Simulate, sign, send and wait for one write."""
+        tx = self.prepare(fn, account, value=value, context=context)
+        self.submit(tx)
+        return self.wait(tx, fn, context)

@@ -1,0 +1,300 @@
+"""The Ledger on a real EVM through web3.py (anvil, any JSON-RPC node, or eth-tester)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from web3 import Web3
+from web3.logs import DISCARD as _DISCARD
+
+from llmnet.chain.artifacts import load_artifact
+from llmnet.chain.deploy import Deployment
+from llmnet.chain.ledger import Account, Ledger
+from llmnet.chain.transactions import MinedTx, TxSender, translate
+from llmnet.errors import InputError, UnknownDomain
+from llmnet.reputation.beta import RepState
+from llmnet.types import (
+    BatchInfo,
+    Candidate,
+    ProviderInfo,
+    ProviderProfile,
+    SettlementBatch,
+    TaskInfo,
+    TaskStatus,
+    TxReceipt,
+    check_hash,
+    checksum,
+    domain_id,
+)
+
+
+def _b32(value: str, what: str) -> bytes:
+    return bytes.fromhex(check_hash(value, what)[2:])
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _amount(value: int, what: str) -> int:
+    if not isinstance(value, int) or value < 0:
+        raise InputError(f"{what} must be a non-negative integer amount in wei, got {value!r}")
+    return value
+
+
+class Web3Ledger(Ledger):
+    """>>> ledger = Web3Ledger(Web3(Web3.HTTPProvider(url)), deployment)   # doctest: +SKIP"""
+
+    def __init__(self, w3: Web3, deployment: Deployment, *, poll_latency: float = 0.005) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.tx = TxSender(w3, poll_latency=poll_latency)
+        self.registry = self._contract("ProviderRegistry", deployment.registry)
+        self.escrow = self._contract("TaskEscrow", deployment.escrow)
+        self._domain_names: dict[str, str] = {}
+
+    def _contract(self, name: str, address: str) -> Any:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name)["abi"])
+
+    def _call(self, fn: Any, context: str = "") -> Any:
+        try:
+            return fn.call()
+        except Exception as exc:
+            raise translate(exc, context) from None
+
+    def _send(self, fn: Any, sender: Account, *, value: int = 0, context: str = "") -> MinedTx:
+        return self.tx.send(fn, sender, value=value, context=context)
+
+    @staticmethod
+    def _receipt(mined: MinedTx, value: int | None = None) -> TxReceipt:
+        return TxReceipt(mined.tx_hash, mined.block_number, mined.gas_used, value)
+
+    # ---- chain facts
+    @property
+    def chain_id(self) -> int:
+        return self.deployment.chain_id
+
+    @cached_property
+    def min_stake(self) -> int:
+        return int(self._call(self.registry.functions.min_stake()))
+
+    @cached_property
+    def decay(self) -> int:
+        return int(self._call(self.escrow.functions.decay()))
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def balance_of(self, account: str) -> int:
+        return int(self.w3.eth.get_balance(checksum(account)))  # type: ignore[arg-type]
+
+    # ---- domains
+    def _domain(self, name: str) -> bytes:
+        if name not in self._domain_names:
+            self._domain_names = {d: domain_id(d) for d in self.domains()}
+        if name not in self._domain_names:
+            raise UnknownDomain(
+                "unknown domain", f"{name!r} is not one of {sorted(self._domain_names)}; governance adds domains"
+            )
+        return bytes.fromhex(self._domain_names[name][2:])
+
+    def _domain_name(self, ident: bytes) -> str:
+        wanted = _hex(ident)
+        for name, d in self._domain_names.items():
+            if d == wanted:
+                return name
+        self._domain_names = {d: domain_id(d) for d in self.domains()}
+        return next((n for n, d in self._domain_names.items() if d == wanted), wanted)
+
+    def add_domain(self, name: str, sender: Account) -> TxReceipt:
+        domain_id(name)  # validates the name
+        return self._receipt(self._send(self.registry.functions.add_domain(name), sender, context=name))
+
+    def domains(self) -> list[str]:
+        return list(self._call(self.registry.functions.domains()))
+
+    def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt:
+        fn = self.escrow.functions.set_settler(checksum(settler, "settler"), allowed)
+        return self._receipt(self._send(fn, sender))
+
+    def is_settler(self, account: str) -> bool:
+        return bool(self._call(self.escrow.functions.settlers(checksum(account))))
+
+    # ---- providers
+    def _profile_args(self, profile: ProviderProfile) -> tuple[Any, ...]:
+        domains = [self._domain(d) for d in profile.domains]
+        return (
+            profile.endpoint,
+            domains,
+            profile.model_id,
+            _b32(profile.weights_hash, "weights hash"),
+            profile.model_version,
+            profile.licence,
+        )
+
+    def register_provider(self, profile: ProviderProfile, stake: int, sender: Account) -> TxReceipt:
+        fn = self.registry.functions.register(*self._profile_args(profile))
+        context = f"registering {sender.address} with stake {_amount(stake, 'stake')} wei, minimum {self.min_stake}"
+        return self._receipt(self._send(fn, sender, value=stake, context=context))
+
+    def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt:
+        fn = self.registry.functions.update(*self._profile_args(profile))
+        return self._receipt(self._send(fn, sender, context=f"updating {sender.address}"))
+
+    def add_stake(self, amount: int, sender: Account) -> TxReceipt:
+        fn = self.registry.functions.add_stake()
+        return self._receipt(self._send(fn, sender, value=_amount(amount, "amount")))
+
+    def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
+        fn = self.registry.functions.request_unstake(_amount(amount, "amount"))
+        return self._receipt(self._send(fn, sender, context=f"unstaking {amount} wei"))
+
+    def withdraw_stake(self, sender: Account) -> TxReceipt:
+        return self._receipt(self._send(self.registry.functions.withdraw(), sender))
+
+    def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt:
+        fn = self.registry.functions.slash(checksum(provider, "provider"), _amount(amount, "amount"), reason)
+        return self._receipt(self._send(fn, sender, context=f"slashing {provider}"))
+
+    def get_provider(self, address: str) -> ProviderInfo:
+        address = checksum(address, "provider")
+        raw = self._call(self.registry.functions.get_provider(address), f"provider {address}")
+        return self._provider_info(address, raw)
+
+    def _provider_info(self, address: str, raw: Sequence[Any]) -> ProviderInfo:
+        endpoint, model_id, weights, version, licence, stake, unstaking, unlock_at, registered_at, domains = raw
+        profile = ProviderProfile(
+            endpoint=endpoint,
+            domains=tuple(self._domain_name(d) for d in domains),
+            model_id=model_id,
+            weights_hash=_hex(weights),
+            model_version=version,
+            licence=licence,
+        )
+        return ProviderInfo(address, profile, stake, unstaking, unlock_at, registered_at)
+
+    def is_registered(self, address: str) -> bool:
+        return bool(self._call(self.registry.functions.is_registered(checksum(address, "provider"))))
+
+    def providers(self, domain: str | None = None) -> list[ProviderInfo]:
+        if domain is None:
+            addresses = self._call(self.registry.functions.all_providers())
+        else:
+            members = self._call(self.registry.functions.domain_members(self._domain(domain)))
+            addresses = [m[0] for m in members]
+        return [self.get_provider(a) for a in addresses]
+
+    def candidates(self, domain: str) -> list[Candidate]:
+        rows = self._call(self.escrow.functions.domain_candidates(self._domain(domain)), domain)
+        return [
+            Candidate(provider=r[0], stake=r[1], reputation=RepState(r[2], r[3], r[4], r[5])) for r in rows
+        ]
+
+    def reputation(self, provider: str, domain: str) -> RepState:
+        fn = self.escrow.functions.get_reputation(checksum(provider, "provider"), self._domain(domain))
+        return RepState(*self._call(fn))
+
+    # ---- requesters and escrow
+    def deposit(self, amount: int, sender: Account) -> TxReceipt:
+        fn = self.escrow.functions.deposit()
+        return self._receipt(self._send(fn, sender, value=_amount(amount, "amount")))
+
+    def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt:
+        fn = self.escrow.functions.withdraw_deposit(_amount(amount, "amount"))
+        return self._receipt(self._send(fn, sender, context=f"withdrawing {amount} wei"))
+
+    def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt:
+        fn = self.escrow.functions.approve(checksum(spender, "spender"), _amount(amount, "amount"))
+        return self._receipt(self._send(fn, sender))
+
+    def deposit_of(self, account: str) -> int:
+        return int(self._call(self.escrow.functions.deposits(checksum(account))))
+
+    def allowance(self, owner: str, spender: str) -> int:
+        return int(self._call(self.escrow.functions.allowance(checksum(owner), checksum(spender))))
+
+    def _opened_ids(self, mined: MinedTx) -> list[int]:
+        events = self.escrow.events.TaskOpened().process_receipt({"logs": mined.logs}, errors=_DISCARD)
+        return [int(e["args"]["task_id"]) for e in events]
+
+    def open_task(
+        self, domain: str, content_hash: str, n_respondents: int, deadline: int, fee: int, sender: Account
+    ) -> TxReceipt:
+        fn = self.escrow.functions.open_task(
+            self._domain(domain), _b32(content_hash, "content hash"), n_respondents, deadline
+        )
+        mined = self._send(fn, sender, value=_amount(fee, "fee"), context=f"opening a task in {domain!r}")
+        return self._receipt(mined, self._opened_ids(mined)[0])
+
+    def open_tasks(
+        self,
+        requester: str,
+        domain: str,
+        content_hashes: Sequence[str],
+        fees: Sequence[int],
+        n_respondents: int,
+        deadline: int,
+        sender: Account,
+    ) -> TxReceipt:
+        fn = self.escrow.functions.open_tasks(
+            checksum(requester, "requester"),
+            self._domain(domain),
+            [_b32(h, "content hash") for h in content_hashes],
+            [_amount(f, "fee") for f in fees],
+            n_respondents,
+            deadline,
+        )
+        mined = self._send(fn, sender, context=f"opening {len(fees)} tasks for {requester}")
+        return self._receipt(mined, self._opened_ids(mined)[0])
+
+    def refund(self, task_id: int, sender: Account) -> TxReceipt:
+        fn = self.escrow.functions.refund(task_id)
+        return self._receipt(self._send(fn, sender, context=f"refunding task {task_id}"))
+
+    def get_task(self, task_id: int) -> TaskInfo:
+        raw = self._call(self.escrow.functions.get_task(task_id), f"task {task_id}")
+        requester, domain_index, fee, deadline, n, status = raw
+        names = self.domains()
+        domain = names[domain_index - 1] if 0 < domain_index <= len(names) else str(domain_index)
+        return TaskInfo(task_id, requester, domain, fee, deadline, n, TaskStatus(status))
+
+    def task_count(self) -> int:
+        return int(self._call(self.escrow.functions.next_task_id()))
+
+    # ---- settlement
+    def settlement_call(self, batch: SettlementBatch) -> Any:
+        """The contract call for ``batch`` (the outbox signs and sends it)."""
+        payouts = [(checksum(p.payee, "payee"), _amount(p.amount, "payout")) for p in batch.payouts]
+        updates = [
+            (checksum(u.provider, "provider"), self._domain(u.domain), u.delta.count, u.delta.successes,
+             u.delta.failures)
+            for u in batch.updates
+        ]  # fmt: skip
+        root = _b32(batch.receipts_root, "receipts root")
+        return self.escrow.functions.settle_batch(list(batch.task_ids), payouts, updates, root)
+
+    def settle_batch(self, batch: SettlementBatch, sender: Account) -> TxReceipt:
+        mined = self._send(self.settlement_call(batch), sender, context=f"settling {len(batch.task_ids)} tasks")
+        events = self.escrow.events.BatchSettled().process_receipt({"logs": mined.logs}, errors=_DISCARD)
+        return self._receipt(mined, int(events[0]["args"]["batch_id"]))
+
+    def get_batch(self, batch_id: int) -> BatchInfo:
+        root, count, total, settled_at = self._call(self.escrow.functions.get_batch(batch_id), f"batch {batch_id}")
+        return BatchInfo(batch_id, _hex(root), count, total, settled_at)
+
+    def batch_count(self) -> int:
+        return int(self._call(self.escrow.functions.batch_count()))
+
+    def verify_receipt(self, batch_id: int, receipt_hash: str, proof: Sequence[str]) -> bool:
+        fn = self.escrow.functions.verify_receipt(
+            batch_id, _b32(receipt_hash, "receipt hash"), [_b32(p, "proof node") for p in proof]
+        )
+        return bool(self._call(fn, f"batch {batch_id}"))
+
+    def credits_of(self, account: str) -> int:
+        return int(self._call(self.escrow.functions.credits(checksum(account))))
+
+    def withdraw_credits(self, sender: Account) -> TxReceipt:
+        return self._receipt(self._send(self.escrow.functions.withdraw_credits(), sender))

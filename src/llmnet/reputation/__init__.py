@@ -1,0 +1,1 @@
+"""Where reputation changes: pure update rules, selection policies, consensus."""

@@ -1,0 +1,162 @@
+"""Plain value objects shared by the chain layer, the roles and the simulation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from eth_utils import is_hex_address, keccak, to_checksum_address
+
+from llmnet.errors import InputError
+from llmnet.reputation.beta import RepDelta, RepState
+
+ETHER = 10**18
+GWEI = 10**9
+ZERO_HASH = "0x" + "00" * 32
+_HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+
+
+def checksum(address: str, what: str = "address") -> str:
+    """Return the checksummed form of ``address`` or raise InputError naming it."""
+    if not isinstance(address, str) or not is_hex_address(address):
+        raise InputError(f"{what} {address!r} is not an Ethereum address (expected 0x followed by 40 hex digits)")
+    return to_checksum_address(address)
+
+
+def check_hash(value: str, what: str = "hash") -> str:
+    if not isinstance(value, str) or not _HASH_RE.match(value):
+        raise InputError(f"{what} {value!r} is not a 32-byte hash (expected 0x followed by 64 hex digits)")
+    return value.lower()
+
+
+def check_domain_name(name: str) -> str:
+    if not isinstance(name, str) or not _DOMAIN_RE.match(name):
+        raise InputError(
+            f"domain {name!r} is not a valid domain name "
+            "(1-32 characters: lowercase letters, digits, '_', '-', '.', starting with a letter or digit)"
+        )
+    return name
+
+
+def domain_id(name: str) -> str:
+    """The bytes32 id of a domain on chain: keccak256 of its name."""
+    return "0x" + keccak(text=check_domain_name(name)).hex()
+
+
+class TaskStatus(IntEnum):
+    OPEN = 0
+    SETTLED = 1
+    REFUNDED = 2
+
+
+class SlashReason(IntEnum):
+    OTHER = 0
+    WRONG_MODEL = 1
+    FAILED_DELIVERY = 2
+    FRAUD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProfile:
+    """What a respondent declares when it registers."""
+
+    endpoint: str
+    domains: tuple[str, ...]
+    model_id: str
+    weights_hash: str = ZERO_HASH
+    model_version: str = ""
+    licence: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.endpoint:
+            raise InputError("endpoint is empty: give the URL the respondent serves on")
+        if len(self.endpoint) > 256:
+            raise InputError(f"endpoint is {len(self.endpoint)} characters; the limit is 256")
+        if not self.model_id or len(self.model_id) > 128:
+            raise InputError("model id must be 1-128 characters")
+        if not self.domains or len(self.domains) > 8:
+            raise InputError(f"a provider needs 1-8 domains, got {len(self.domains)}")
+        for d in self.domains:
+            check_domain_name(d)
+        if len(set(self.domains)) != len(self.domains):
+            raise InputError(f"duplicate domain in {list(self.domains)}")
+        check_hash(self.weights_hash, "weights hash")
+        if len(self.model_version) > 64 or len(self.licence) > 64:
+            raise InputError("model version and licence must be at most 64 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    address: str
+    profile: ProviderProfile
+    stake: int
+    unstaking: int
+    unlock_at: int
+    registered_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A provider of one domain with its stake and reputation, as selection sees it."""
+
+    provider: str
+    stake: int
+    reputation: RepState
+
+    @property
+    def mean(self) -> float:
+        return self.reputation.mean()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    task_id: int
+    requester: str
+    domain: str
+    fee: int
+    deadline: int
+    n_respondents: int
+    status: TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    payee: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepUpdate:
+    provider: str
+    domain: str
+    delta: RepDelta
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementBatch:
+    task_ids: tuple[int, ...]
+    payouts: tuple[Payout, ...]
+    updates: tuple[RepUpdate, ...]
+    receipts_root: str = ZERO_HASH
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    batch_id: int
+    receipts_root: str
+    task_count: int
+    total_fees: int
+    settled_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class TxReceipt:
+    """What a write returned: its transaction and, for calls with a result, the value."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    value: int | None = None
+    logs: tuple[dict[str, object], ...] = field(default=())

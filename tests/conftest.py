@@ -1,0 +1,67 @@
+"""Shared fixtures: a real anvil node per test session, a fresh deployment per test."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from llmnet.chain.deploy import DeployParams, deploy_contracts
+from llmnet.chain.network import dev_account
+from llmnet.chain.node import LocalNode
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.types import ETHER
+
+TEST_DOMAINS = ("general", "medicine", "law")
+TEST_PARAMS = DeployParams(min_stake=ETHER // 10, cooldown=3600, decay=0.9, domains=TEST_DOMAINS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
+    node = LocalNode(tmp_path_factory.mktemp("anvil"), port=free_port(), chain_id=31337)
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def w3(anvil: LocalNode) -> Web3:
+    return Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture
+def governance() -> LocalAccount:
+    return dev_account(0)
+
+
+@pytest.fixture
+def accounts() -> list[LocalAccount]:
+    """Funded development accounts 1..9 (account 0 is governance)."""
+    return [dev_account(i) for i in range(1, 10)]
+
+
+@pytest.fixture
+def ledger(w3: Web3, governance: LocalAccount) -> Web3Ledger:
+    """A fresh deployment on the session's anvil node."""
+    return Web3Ledger(w3, deploy_contracts(w3, governance, TEST_PARAMS))
+
+
+def advance_time(w3: Web3, seconds: int) -> None:
+    """Move the chain's clock forward and mine a block (anvil)."""
+    w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "llmnet-data"
