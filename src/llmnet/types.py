@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from eth_utils import is_hex_address, keccak, to_checksum_address
+from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from llmnet.errors import InputError
 from llmnet.reputation.beta import RepDelta, RepState
@@ -20,19 +21,22 @@ _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 def checksum(address: str, what: str = "address") -> str:
     """Return the checksummed form of ``address`` or raise InputError naming it."""
-    if not isinstance(address, str) or not is_hex_address(address):
+    if not isinstance(address, str) or not address.startswith("0x") or not is_hex_address(address):
         raise InputError(f"{what} {address!r} is not an Ethereum address (expected 0x followed by 40 hex digits)")
+    mixed_case = address[2:] != address[2:].lower() and address[2:] != address[2:].upper()
+    if mixed_case and not is_checksum_address(address):
+        raise InputError(f"{what} {address!r} has a wrong EIP-55 checksum; copy the address again")
     return to_checksum_address(address)
 
 
 def check_hash(value: str, what: str = "hash") -> str:
-    if not isinstance(value, str) or not _HASH_RE.match(value):
+    if not isinstance(value, str) or not _HASH_RE.fullmatch(value):
         raise InputError(f"{what} {value!r} is not a 32-byte hash (expected 0x followed by 64 hex digits)")
     return value.lower()
 
 
 def check_domain_name(name: str) -> str:
-    if not isinstance(name, str) or not _DOMAIN_RE.match(name):
+    if not isinstance(name, str) or not _DOMAIN_RE.fullmatch(name):
         raise InputError(
             f"domain {name!r} is not a valid domain name "
             "(1-32 characters: lowercase letters, digits, '_', '-', '.', starting with a letter or digit)"

@@ -19,15 +19,24 @@ KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 KEY_ADDRESS = Account.from_key(KEY).address
 
 
+def _chain(err: BaseException | None) -> list[BaseException]:
+    links: list[BaseException] = []
+    while err is not None and err not in links:
+        links.append(err)
+        err = err.__cause__ or err.__context__
+    return links
+
+
 def assert_secret_absent(err: BaseException, *secrets: str) -> None:
-    rendered = "".join(traceback.format_exception(err))
-    for secret in secrets:
-        bare = secret.removeprefix("0x")
-        for text in (str(err), repr(err), rendered):
-            assert secret not in text
-            assert bare not in text
+    """No secret in the message, the repr, the traceback or any chained exception."""
     assert err.__cause__ is None
-    assert err.__context__ is None
+    assert err.__suppress_context__ or err.__context__ is None
+    texts = ["".join(traceback.format_exception(err))]
+    texts += [text for link in _chain(err) for text in (str(link), repr(link))]
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text
+            assert secret.removeprefix("0x") not in text
 
 
 @pytest.fixture

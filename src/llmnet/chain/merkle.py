@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from llmnet.errors import InputError
 from llmnet.types import ZERO_HASH, check_hash

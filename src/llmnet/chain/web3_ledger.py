@@ -10,6 +10,7 @@ from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
 from llmnet.chain.artifacts import load_artifact
+from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
@@ -28,6 +29,10 @@ from llmnet.types import (
     checksum,
     domain_id,
 )
+
+
+REGISTRY = "ProviderRegistry"
+ESCROW = "TaskEscrow"
 
 
 def _b32(value: str, what: str) -> bytes:
@@ -53,6 +58,7 @@ class Web3Ledger(Ledger):
         self.tx = TxSender(w3, poll_latency=poll_latency)
         self.registry = self._contract("ProviderRegistry", deployment.registry)
         self.escrow = self._contract("TaskEscrow", deployment.escrow)
+        self._contracts = {REGISTRY: self.registry, ESCROW: self.escrow}
         self._domain_names: dict[str, str] = {}
 
     def _contract(self, name: str, address: str) -> Any:
@@ -64,8 +70,13 @@ class Web3Ledger(Ledger):
         except Exception as exc:
             raise translate(exc, context) from None
 
-    def _send(self, fn: Any, sender: Account, *, value: int = 0, context: str = "") -> MinedTx:
-        return self.tx.send(fn, sender, value=value, context=context)
+    def function(self, call: ChainCall) -> Any:
+        """The web3 contract function object for ``call``."""
+        return getattr(self._contracts[call.contract].functions, call.function)(*call.args)
+
+    def execute(self, call: ChainCall, sender: Account) -> MinedTx:
+        """Simulate, sign, send and confirm ``call`` now (no outbox)."""
+        return self.tx.send(self.function(call), sender, value=call.value, context=call.context)
 
     @staticmethod
     def _receipt(mined: MinedTx, value: int | None = None) -> TxReceipt:
@@ -110,14 +121,14 @@ class Web3Ledger(Ledger):
 
     def add_domain(self, name: str, sender: Account) -> TxReceipt:
         domain_id(name)  # validates the name
-        return self._receipt(self._send(self.registry.functions.add_domain(name), sender, context=name))
+        return self._receipt(self.execute(ChainCall(REGISTRY, "add_domain", (name,), context=name), sender))
 
     def domains(self) -> list[str]:
         return list(self._call(self.registry.functions.domains()))
 
     def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt:
-        fn = self.escrow.functions.set_settler(checksum(settler, "settler"), allowed)
-        return self._receipt(self._send(fn, sender))
+        call = ChainCall(ESCROW, "set_settler", (checksum(settler, "settler"), allowed))
+        return self._receipt(self.execute(call, sender))
 
     def is_settler(self, account: str) -> bool:
         return bool(self._call(self.escrow.functions.settlers(checksum(account))))
@@ -134,29 +145,30 @@ class Web3Ledger(Ledger):
             profile.licence,
         )
 
+    def register_call(self, profile: ProviderProfile, stake: int) -> ChainCall:
+        context = f"registering with stake {_amount(stake, 'stake')} wei, minimum {self.min_stake}"
+        return ChainCall(REGISTRY, "register", self._profile_args(profile), stake, context)
+
     def register_provider(self, profile: ProviderProfile, stake: int, sender: Account) -> TxReceipt:
-        fn = self.registry.functions.register(*self._profile_args(profile))
-        context = f"registering {sender.address} with stake {_amount(stake, 'stake')} wei, minimum {self.min_stake}"
-        return self._receipt(self._send(fn, sender, value=stake, context=context))
+        return self._receipt(self.execute(self.register_call(profile, stake), sender))
 
     def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt:
-        fn = self.registry.functions.update(*self._profile_args(profile))
-        return self._receipt(self._send(fn, sender, context=f"updating {sender.address}"))
+        call = ChainCall(REGISTRY, "update", self._profile_args(profile), context=f"updating {sender.address}")
+        return self._receipt(self.execute(call, sender))
 
     def add_stake(self, amount: int, sender: Account) -> TxReceipt:
-        fn = self.registry.functions.add_stake()
-        return self._receipt(self._send(fn, sender, value=_amount(amount, "amount")))
+        return self._receipt(self.execute(ChainCall(REGISTRY, "add_stake", (), _amount(amount, "amount")), sender))
 
     def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
-        fn = self.registry.functions.request_unstake(_amount(amount, "amount"))
-        return self._receipt(self._send(fn, sender, context=f"unstaking {amount} wei"))
+        call = ChainCall(REGISTRY, "request_unstake", (_amount(amount, "amount"),), context=f"unstaking {amount} wei")
+        return self._receipt(self.execute(call, sender))
 
     def withdraw_stake(self, sender: Account) -> TxReceipt:
-        return self._receipt(self._send(self.registry.functions.withdraw(), sender))
+        return self._receipt(self.execute(ChainCall(REGISTRY, "withdraw"), sender))
 
     def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt:
-        fn = self.registry.functions.slash(checksum(provider, "provider"), _amount(amount, "amount"), reason)
-        return self._receipt(self._send(fn, sender, context=f"slashing {provider}"))
+        args = (checksum(provider, "provider"), _amount(amount, "amount"), reason)
+        return self._receipt(self.execute(ChainCall(REGISTRY, "slash", args, context=f"slashing {provider}"), sender))
 
     def get_provider(self, address: str) -> ProviderInfo:
         address = checksum(address, "provider")
@@ -198,16 +210,15 @@ class Web3Ledger(Ledger):
 
     # ---- requesters and escrow
     def deposit(self, amount: int, sender: Account) -> TxReceipt:
-        fn = self.escrow.functions.deposit()
-        return self._receipt(self._send(fn, sender, value=_amount(amount, "amount")))
+        return self._receipt(self.execute(ChainCall(ESCROW, "deposit", (), _amount(amount, "amount")), sender))
 
     def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt:
-        fn = self.escrow.functions.withdraw_deposit(_amount(amount, "amount"))
-        return self._receipt(self._send(fn, sender, context=f"withdrawing {amount} wei"))
+        call = ChainCall(ESCROW, "withdraw_deposit", (_amount(amount, "amount"),), context=f"withdrawing {amount} wei")
+        return self._receipt(self.execute(call, sender))
 
     def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt:
-        fn = self.escrow.functions.approve(checksum(spender, "spender"), _amount(amount, "amount"))
-        return self._receipt(self._send(fn, sender))
+        call = ChainCall(ESCROW, "approve", (checksum(spender, "spender"), _amount(amount, "amount")))
+        return self._receipt(self.execute(call, sender))
 
     def deposit_of(self, account: str) -> int:
         return int(self._call(self.escrow.functions.deposits(checksum(account))))
@@ -215,18 +226,36 @@ class Web3Ledger(Ledger):
     def allowance(self, owner: str, spender: str) -> int:
         return int(self._call(self.escrow.functions.allowance(checksum(owner), checksum(spender))))
 
-    def _opened_ids(self, mined: MinedTx) -> list[int]:
-        events = self.escrow.events.TaskOpened().process_receipt({"logs": mined.logs}, errors=_DISCARD)
-        return [int(e["args"]["task_id"]) for e in events]
+    def open_task_call(
+        self, domain: str, content_hash: str, n_respondents: int, deadline: int, fee: int
+    ) -> ChainCall:
+        args = (self._domain(domain), _b32(content_hash, "content hash"), n_respondents, deadline)
+        return ChainCall(ESCROW, "open_task", args, _amount(fee, "fee"), f"opening a task in {domain!r}")
 
     def open_task(
         self, domain: str, content_hash: str, n_respondents: int, deadline: int, fee: int, sender: Account
     ) -> TxReceipt:
-        fn = self.escrow.functions.open_task(
-            self._domain(domain), _b32(content_hash, "content hash"), n_respondents, deadline
+        mined = self.execute(self.open_task_call(domain, content_hash, n_respondents, deadline, fee), sender)
+        return self._receipt(mined, self.opened_task_ids(mined.logs)[0])
+
+    def open_tasks_call(
+        self,
+        requester: str,
+        domain: str,
+        content_hashes: Sequence[str],
+        fees: Sequence[int],
+        n_respondents: int,
+        deadline: int,
+    ) -> ChainCall:
+        args = (
+            checksum(requester, "requester"),
+            self._domain(domain),
+            [_b32(h, "content hash") for h in content_hashes],
+            [_amount(f, "fee") for f in fees],
+            n_respondents,
+            deadline,
         )
-        mined = self._send(fn, sender, value=_amount(fee, "fee"), context=f"opening a task in {domain!r}")
-        return self._receipt(mined, self._opened_ids(mined)[0])
+        return ChainCall(ESCROW, "open_tasks", args, context=f"opening {len(fees)} tasks for {requester}")
 
     def open_tasks(
         self,
@@ -238,20 +267,13 @@ class Web3Ledger(Ledger):
         deadline: int,
         sender: Account,
     ) -> TxReceipt:
-        fn = self.escrow.functions.open_tasks(
-            checksum(requester, "requester"),
-            self._domain(domain),
-            [_b32(h, "content hash") for h in content_hashes],
-            [_amount(f, "fee") for f in fees],
-            n_respondents,
-            deadline,
-        )
-        mined = self._send(fn, sender, context=f"opening {len(fees)} tasks for {requester}")
-        return self._receipt(mined, self._opened_ids(mined)[0])
+        call = self.open_tasks_call(requester, domain, content_hashes, fees, n_respondents, deadline)
+        mined = self.execute(call, sender)
+        return self._receipt(mined, self.opened_task_ids(mined.logs)[0])
 
     def refund(self, task_id: int, sender: Account) -> TxReceipt:
-        fn = self.escrow.functions.refund(task_id)
-        return self._receipt(self._send(fn, sender, context=f"refunding task {task_id}"))
+        call = ChainCall(ESCROW, "refund", (task_id,), context=f"refunding task {task_id}")
+        return self._receipt(self.execute(call, sender))
 
     def get_task(self, task_id: int) -> TaskInfo:
         raw = self._call(self.escrow.functions.get_task(task_id), f"task {task_id}")
@@ -264,8 +286,8 @@ class Web3Ledger(Ledger):
         return int(self._call(self.escrow.functions.next_task_id()))
 
     # ---- settlement
-    def settlement_call(self, batch: SettlementBatch) -> Any:
-        """The contract call for ``batch`` (the outbox signs and sends it)."""
+    def settlement_call(self, batch: SettlementBatch) -> ChainCall:
+        """The contract call that settles ``batch``."""
         payouts = [(checksum(p.payee, "payee"), _amount(p.amount, "payout")) for p in batch.payouts]
         updates = [
             (checksum(u.provider, "provider"), self._domain(u.domain), u.delta.count, u.delta.successes,
@@ -273,12 +295,12 @@ class Web3Ledger(Ledger):
             for u in batch.updates
         ]  # fmt: skip
         root = _b32(batch.receipts_root, "receipts root")
-        return self.escrow.functions.settle_batch(list(batch.task_ids), payouts, updates, root)
+        args = (list(batch.task_ids), payouts, updates, root)
+        return ChainCall(ESCROW, "settle_batch", args, context=f"settling {len(batch.task_ids)} tasks")
 
     def settle_batch(self, batch: SettlementBatch, sender: Account) -> TxReceipt:
-        mined = self._send(self.settlement_call(batch), sender, context=f"settling {len(batch.task_ids)} tasks")
-        events = self.escrow.events.BatchSettled().process_receipt({"logs": mined.logs}, errors=_DISCARD)
-        return self._receipt(mined, int(events[0]["args"]["batch_id"]))
+        mined = self.execute(self.settlement_call(batch), sender)
+        return self._receipt(mined, self.settled_batch_ids(mined.logs)[0])
 
     def get_batch(self, batch_id: int) -> BatchInfo:
         root, count, total, settled_at = self._call(self.escrow.functions.get_batch(batch_id), f"batch {batch_id}")
@@ -297,4 +319,13 @@ class Web3Ledger(Ledger):
         return int(self._call(self.escrow.functions.credits(checksum(account))))
 
     def withdraw_credits(self, sender: Account) -> TxReceipt:
-        return self._receipt(self._send(self.escrow.functions.withdraw_credits(), sender))
+        return self._receipt(self.execute(ChainCall(ESCROW, "withdraw_credits"), sender))
+
+    # ---- events
+    def opened_task_ids(self, logs: Sequence[Any]) -> list[int]:
+        events = self.escrow.events.TaskOpened().process_receipt({"logs": logs}, errors=_DISCARD)
+        return [int(e["args"]["task_id"]) for e in events]
+
+    def settled_batch_ids(self, logs: Sequence[Any]) -> list[int]:
+        events = self.escrow.events.BatchSettled().process_receipt({"logs": logs}, errors=_DISCARD)
+        return [int(e["args"]["batch_id"]) for e in events]
