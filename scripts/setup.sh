@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up llmnet on a fresh machine: a virtualenv with the package and its test
+# tools, and the anvil node from npm. Idempotent; run from anywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -c "import llmnet, web3, vyper" # fail loudly if the install did not happen
+
+# anvil ships as a prebuilt binary inside its npm platform package; its
+# postinstall script only links it, so scripts are not needed.
+npm install --no-audit --no-fund --ignore-scripts --loglevel=error
+ls node_modules/@foundry-rs/anvil-*/bin/anvil >/dev/null

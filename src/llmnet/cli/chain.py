@@ -1,0 +1,100 @@
+"""``llmnet chain``: the embedded node and the contracts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmnet.chain.network import chain_url, connect, deploy, embedded_node, open_ledger
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
+from llmnet.errors import NotDeployed
+
+app = typer.Typer(help="Run the embedded Ethereum node and deploy llmnet's contracts.", no_args_is_help=True)
+console = Console()
+
+
+def print_status(ledger: Web3Ledger, url: str) -> None:
+    d = ledger.deployment
+    table = Table(title="llmnet chain", show_header=False)
+    table.add_row("rpc url", url)
+    table.add_row("chain id", str(ledger.chain_id))
+    table.add_row("block", str(ledger.w3.eth.block_number))
+    table.add_row("registry", d.registry)
+    table.add_row("escrow + reputation", d.escrow)
+    table.add_row("governance", d.governance)
+    table.add_row("minimum stake", ether(ledger.min_stake))
+    table.add_row("domains", ", ".join(ledger.domains()))
+    table.add_row("providers", str(len(ledger.providers())))
+    table.add_row("tasks", str(ledger.task_count()))
+    table.add_row("settled batches", str(ledger.batch_count()))
+    console.print(table)
+
+
+@app.command()
+def up(data_dir: DataDir = None, port: Port = None) -> None:
+    """Start the embedded node in the background, deploy the contracts if needed, print the status.
+
+    Example: llmnet chain up --port 8645
+    """
+    s = settings(data_dir=data_dir, chain_port=port)
+    ledger = open_ledger(s, start=True, deploy_missing=True)
+    print_status(ledger, chain_url(s))
+
+
+@app.command()
+def down(data_dir: DataDir = None, port: Port = None) -> None:
+    """Stop the embedded node (its state is dumped and kept for the next `up`).
+
+    Example: llmnet chain down
+    """
+    node = embedded_node(settings(data_dir=data_dir, chain_port=port))
+    if node.running_pid() is None:
+        console.print("the embedded node is not running")
+        return
+    node.stop()
+    console.print(f"stopped the embedded node at {node.url}")
+
+
+@app.command()
+def status(rpc_url: RpcUrl = None, data_dir: DataDir = None, port: Port = None) -> None:
+    """Show the chain, the contracts and what they hold.
+
+    Example: llmnet chain status --rpc-url http://127.0.0.1:8545
+    """
+    s = settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port)
+    url = chain_url(s)
+    print_status(open_ledger(s), url)
+
+
+@app.command(name="deploy")
+def deploy_command(
+    rpc_url: RpcUrl = None,
+    data_dir: DataDir = None,
+    port: Port = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="a domain to create (repeatable)")] = None,
+    force: Annotated[bool, typer.Option(help="deploy again even if contracts are recorded")] = False,
+) -> None:
+    """Deploy llmnet's contracts to a node and record their addresses for its chain id.
+
+    Uses $LLMNET_PRIVATE_KEY or $LLMNET_KEYSTORE as governance; on a local dev chain
+    (chain id 1337 or 31337) the development account is used when neither is set.
+
+    Example: llmnet chain deploy --rpc-url http://127.0.0.1:8545 --domain general --domain law
+    """
+    s = settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port, domains=tuple(domain) if domain else None)
+    url = chain_url(s, start=rpc_url is None)
+    if not force:
+        try:
+            ledger = open_ledger(s)
+            console.print(f"contracts already deployed on chain {ledger.chain_id}; use --force to deploy again")
+            print_status(ledger, url)
+            return
+        except NotDeployed:
+            pass
+    ledger = deploy(s, connect(url))
+    console.print(f"[green]deployed[/] to chain {ledger.chain_id}; addresses recorded in {s.deployments_file}")
+    print_status(ledger, url)

@@ -1,0 +1,36 @@
+"""The ``llmnet`` command line; errors from the exception tree are printed here, once."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from llmnet.cli import chain, providers
+from llmnet.errors import LlmnetError
+
+app = typer.Typer(
+    name="llmnet",
+    help="LLM-Net: a decentralized network of LLM providers kept honest by an EVM ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(chain.app, name="chain")
+app.add_typer(providers.app, name="providers")
+
+_err = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point: run the app and turn llmnet errors into one clear line and exit code 1."""
+    try:
+        app()
+    except LlmnetError as exc:
+        _err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Options shared by command groups, and turning them into Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from llmnet.config import Settings, load_settings
+
+RpcUrl = Annotated[
+    str | None,
+    typer.Option("--rpc-url", help="Ethereum JSON-RPC URL; default: the embedded node", envvar="LLMNET_RPC_URL"),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="llmnet state directory (default ~/.llmnet)", envvar="LLMNET_DATA_DIR"),
+]
+Port = Annotated[int | None, typer.Option("--port", help="port of the embedded node on 127.0.0.1")]
+
+
+def settings(**flags: Any) -> Settings:
+    return load_settings(**flags)
+
+
+def ether(wei: int) -> str:
+    return f"{wei / 10**18:.4f} ETH"
