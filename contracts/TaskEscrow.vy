@@ -84,12 +84,6 @@ struct TaskView:
     n_respondents: uint256
     status: uint8
 
-struct Batch:
-    receipts_root: bytes32
-    task_count: uint256
-    total_fees: uint256
-    settled_at: uint256
-
 event TaskOpened:
     task_id: indexed(uint256)
     requester: indexed(address)
@@ -158,9 +152,8 @@ credits: public(HashMap[address, uint256])
 fee_words: HashMap[uint256, uint256]
 # requester (160) | deadline (48) | n_respondents (8) | domain index (16)
 task_meta: HashMap[uint256, uint256]
-batch_roots: HashMap[uint256, bytes32]
-# task_count (16) | settled_at (48) | total fees in gwei (96)
-batch_words: HashMap[uint256, uint256]
+# only the root is stored; a batch's task count, fees and settler are in its BatchSettled event
+batch_roots: public(HashMap[uint256, bytes32])
 # alpha (80) | beta (80) | count (48) | updated_at (48)
 reputation_words: HashMap[address, HashMap[bytes32, uint256]]
 
@@ -333,7 +326,6 @@ def settle_batch(task_ids: DynArray[uint256, MAX_BATCH], payouts: DynArray[Payou
     batch_id: uint256 = self.batch_count
     self.batch_count = batch_id + 1
     self.batch_roots[batch_id] = receipts_root
-    self.batch_words[batch_id] = len(task_ids) | (block.timestamp << 16) | ((total // FEE_UNIT) << 64)
     log BatchSettled(batch_id=batch_id, settler=msg.sender, receipts_root=receipts_root,
                      task_count=len(task_ids), total_fees=total)
     return batch_id
@@ -428,15 +420,6 @@ def get_task(task_id: uint256) -> TaskView:
         n_respondents=(meta >> 208) & 255,
         status=status,
     )
-
-
-@view
-@external
-def get_batch(batch_id: uint256) -> Batch:
-    assert batch_id < self.batch_count, "unknown batch"
-    w: uint256 = self.batch_words[batch_id]
-    return Batch(receipts_root=self.batch_roots[batch_id], task_count=w & (2**16 - 1),
-                 total_fees=(w >> 64) * FEE_UNIT, settled_at=(w >> 16) & MASK48)
 
 
 @pure

@@ -1,6 +1,6 @@
 """Regenerate the checked-in contract artifacts from contracts/*.vy.
 
-    python scripts/compile_contracts.py
+python scripts/compile_contracts.py
 """
 
 from llmnet.chain.artifacts import write_artifacts

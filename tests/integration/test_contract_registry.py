@@ -8,6 +8,8 @@ contract's own revert string in ``err.reason``, and an unchanged registry
 
 from __future__ import annotations
 
+import gzip
+import json
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +19,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from llmnet.chain.deploy import Deployment, deploy_contracts
+from llmnet.chain.network import dev_account
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import (
     AlreadyExists,
@@ -40,11 +44,38 @@ ZERO_ADDRESS = "0x" + "00" * 20
 WEIGHTS = "0x" + "ab" * 32
 
 
+@pytest.fixture(scope="module")
+def deployment(w3: Web3) -> Deployment:
+    deployed = deploy_contracts(w3, dev_account(0), TEST_PARAMS)
+    # end on an empty block: anvil suggests the base fee plus the last block's tip (see
+    # test_gas_price_stays_bounded_over_many_writes)
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    return deployed
+
+
+@pytest.fixture
+def ledger(w3: Web3, deployment: Deployment) -> Iterator[Web3Ledger]:
+    """Like conftest's fresh deployment per test, but deployed once per module and rolled back after
+    each test with evm_snapshot/evm_revert (3 ms instead of 200 ms). A new Web3Ledger per test, so
+    no nonce cached before the rollback survives it."""
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    yield Web3Ledger(w3, deployment)
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
+
+
+def world_state(w3: Web3) -> Any:
+    """Every account's balance, nonce, code and storage on the node (anvil_dumpState)."""
+    dump = w3.provider.make_request("anvil_dumpState", [])["result"]  # type: ignore[arg-type]
+    return json.loads(gzip.decompress(bytes.fromhex(dump[2:])))["accounts"]
+
+
 def did(name: str) -> bytes:
     return bytes.fromhex(domain_id(name)[2:])
 
 
-def profile(*domains: str, endpoint: str = "http://127.0.0.1:8001", model_id: str = "tiny-llm") -> ProviderProfile:
+def profile(
+    *domains: str, endpoint: str = "http://127.0.0.1:8001", model_id: str = "tiny-llm"
+) -> ProviderProfile:
     return ProviderProfile(
         endpoint=endpoint,
         domains=domains or ("general",),
@@ -89,37 +120,17 @@ def members(ledger: Web3Ledger, domain: str) -> list[str]:
     return [c.provider for c in ledger.candidates(domain)]
 
 
-def registry_state(ledger: Web3Ledger, addresses: Sequence[str]) -> dict[str, Any]:
-    """Everything a refused registry call must leave alone."""
-    fns = ledger.registry.functions
-    providers = {
-        a: fns.get_provider(a).call() if fns.is_registered(a).call() else None for a in addresses
-    }
-    return {
-        "providers": providers,
-        "all": fns.all_providers().call(),
-        "domains": fns.domains().call(),
-        "members": {d: fns.domain_members(did(d)).call() for d in fns.domains().call()},
-        "slashed_total": fns.slashed_total().call(),
-        "governance": fns.governance().call(),
-        "settlement": fns.settlement().call(),
-        "balances": {a: ledger.balance_of(a) for a in [*addresses, ledger.registry.address]},
-    }
-
-
 @contextmanager
-def refused(
-    ledger: Web3Ledger, error: type[Exception], reason: str | None, addresses: Sequence[str]
-) -> Iterator[None]:
-    """Expect exactly ``error`` (carrying ``reason``) and no change to the registry."""
-    before = registry_state(ledger, addresses)
+def refused(ledger: Web3Ledger, error: type[Exception], reason: str | None) -> Iterator[None]:
+    """Expect exactly ``error`` carrying the contract's ``reason``, and nothing changed on chain."""
+    before = world_state(ledger.w3)
     with pytest.raises(error) as info:
         yield
     assert type(info.value) is error
     if reason is not None:
         assert isinstance(info.value, ContractRevert)
         assert info.value.reason == reason
-    assert registry_state(ledger, addresses) == before
+    assert world_state(ledger.w3) == before
 
 
 def gas_cost(w3: Web3, tx_hash: str) -> int:
@@ -164,12 +175,12 @@ def test_add_domain_returns_its_id(ledger: Web3Ledger, governance: LocalAccount)
 
 
 def test_add_domain_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, NotAuthorized, "only governance may do this", [accounts[0].address]):
+    with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.add_domain("code", accounts[0])
 
 
 def test_add_domain_twice_is_refused(ledger: Web3Ledger, governance: LocalAccount) -> None:
-    with refused(ledger, AlreadyExists, "domain already exists", [governance.address]):
+    with refused(ledger, AlreadyExists, "domain already exists"):
         ledger.add_domain("medicine", governance)
 
 
@@ -177,12 +188,12 @@ def test_add_domain_twice_is_refused(ledger: Web3Ledger, governance: LocalAccoun
 def test_add_domain_with_a_bad_name_fails_in_python(
     ledger: Web3Ledger, governance: LocalAccount, name: str
 ) -> None:
-    with refused(ledger, InputError, None, [governance.address]):
+    with refused(ledger, InputError, None):
         ledger.add_domain(name, governance)
 
 
 def test_add_empty_domain_is_refused_by_the_contract(ledger: Web3Ledger, governance: LocalAccount) -> None:
-    with refused(ledger, ContractRevert, "domain name is empty", [governance.address]):
+    with refused(ledger, ContractRevert, "domain name is empty"):
         ledger.tx.send(ledger.registry.functions.add_domain(""), governance)
 
 
@@ -226,60 +237,59 @@ def test_register_records_the_profile_and_stake(ledger: Web3Ledger, w3: Web3, ac
 
 @pytest.mark.parametrize("stake", [0, MIN_STAKE - 1])
 def test_register_below_minimum_stake_is_refused(ledger: Web3Ledger, accounts: list, stake: int) -> None:
-    with refused(ledger, StakeTooLow, "stake below the minimum", [accounts[0].address]):
+    with refused(ledger, StakeTooLow, "stake below the minimum"):
         register(ledger, accounts[0], "general", stake=stake)
     assert not ledger.is_registered(accounts[0].address)
 
 
 def test_register_with_negative_stake_fails_in_python(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, InputError, None, [accounts[0].address]):
+    with refused(ledger, InputError, None):
         register(ledger, accounts[0], "general", stake=-1)
 
 
 def test_register_in_an_unknown_domain_fails_before_the_chain(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, UnknownDomain, "unknown domain", [accounts[0].address]):
+    with refused(ledger, UnknownDomain, "unknown domain"):
         register(ledger, accounts[0], "general", "astrology")
 
 
 def test_register_in_an_unknown_domain_is_refused_by_the_contract(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, UnknownDomain, "unknown domain", [accounts[0].address]):
+    with refused(ledger, UnknownDomain, "unknown domain"):
         raw_register(ledger, accounts[0], domains=[did("general"), did("astrology")])
 
 
 def test_register_twice_in_one_domain_is_refused(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, InputError, None, [accounts[0].address]):
+    with refused(ledger, InputError, None):
         register(ledger, accounts[0], "law", "law")
-    with refused(ledger, ContractRevert, "duplicate domain", [accounts[0].address]):
+    with refused(ledger, ContractRevert, "duplicate domain"):
         raw_register(ledger, accounts[0], domains=[did("law"), did("general"), did("law")])
 
 
 def test_register_without_domains_is_refused(ledger: Web3Ledger, accounts: list) -> None:
     with pytest.raises(InputError):
         ProviderProfile(endpoint="http://x", domains=(), model_id="m")
-    with refused(ledger, ContractRevert, "at least one domain is required", [accounts[0].address]):
+    with refused(ledger, ContractRevert, "at least one domain is required"):
         raw_register(ledger, accounts[0], domains=[])
 
 
 def test_register_with_empty_endpoint_is_refused(ledger: Web3Ledger, accounts: list) -> None:
     with pytest.raises(InputError, match="endpoint is empty"):
         profile("general", endpoint="")
-    with refused(ledger, ContractRevert, "endpoint is empty", [accounts[0].address]):
+    with refused(ledger, ContractRevert, "endpoint is empty"):
         raw_register(ledger, accounts[0], endpoint="", domains=[did("general")])
 
 
 def test_register_with_empty_model_id_is_refused(ledger: Web3Ledger, accounts: list) -> None:
     with pytest.raises(InputError, match="model id"):
         profile("general", model_id="")
-    with refused(ledger, ContractRevert, "model id is empty", [accounts[0].address]):
+    with refused(ledger, ContractRevert, "model id is empty"):
         raw_register(ledger, accounts[0], model_id="", domains=[did("general")])
 
 
 def test_register_checks_registration_before_stake(ledger: Web3Ledger, accounts: list) -> None:
     register(ledger, accounts[0], "general")
-    addresses = [accounts[0].address]
-    with refused(ledger, AlreadyExists, "provider already registered", addresses):
+    with refused(ledger, AlreadyExists, "provider already registered"):
         register(ledger, accounts[0], "law", stake=ETHER)
-    with refused(ledger, AlreadyExists, "provider already registered", addresses):
+    with refused(ledger, AlreadyExists, "provider already registered"):
         register(ledger, accounts[0], "law", stake=0)
 
 
@@ -309,7 +319,7 @@ def test_register_with_more_than_eight_domains_is_refused_by_the_contract(
     nine = [did(d) for d in ledger.domains()]
     assert len(nine) == 9
     # a DynArray[bytes32, 8] argument of length 9 fails ABI decoding: a revert without a reason
-    with refused(ledger, ContractRevert, None, [accounts[0].address]):
+    with refused(ledger, ContractRevert, None):
         raw_register(ledger, accounts[0], domains=nine)
 
 
@@ -332,7 +342,7 @@ def test_update_replaces_profile_and_domains(ledger: Web3Ledger, accounts: list)
 
 
 def test_update_of_an_unregistered_provider_is_refused(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, UnknownProvider, "provider not registered", [accounts[0].address]):
+    with refused(ledger, UnknownProvider, "provider not registered"):
         ledger.update_provider(profile("general"), accounts[0])
 
 
@@ -351,7 +361,7 @@ def test_invalid_update_is_refused_and_keeps_memberships(
 ) -> None:
     register(ledger, accounts[0], "general", "medicine")
     register(ledger, accounts[1], "general")
-    with refused(ledger, error, reason, [accounts[0].address, accounts[1].address]):
+    with refused(ledger, error, reason):
         raw_update(ledger, accounts[0], **kwargs)
 
 
@@ -432,12 +442,11 @@ def test_add_stake(ledger: Web3Ledger, accounts: list) -> None:
 def test_add_stake_refusals(ledger: Web3Ledger, accounts: list) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
-    addresses = [a.address, stranger.address]
-    with refused(ledger, ContractRevert, "no value sent", addresses):
+    with refused(ledger, ContractRevert, "no value sent"):
         ledger.add_stake(0, a)
-    with refused(ledger, UnknownProvider, "provider not registered", addresses):
+    with refused(ledger, UnknownProvider, "provider not registered"):
         ledger.add_stake(ETHER, stranger)
-    with refused(ledger, InputError, None, addresses):
+    with refused(ledger, InputError, None):
         ledger.add_stake(-5, a)
 
 
@@ -452,7 +461,9 @@ def test_request_unstake(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
     assert ledger.balance_of(ledger.registry.address) == 3 * MIN_STAKE  # nothing leaves before withdraw
 
 
-def test_unstaking_below_the_minimum_deactivates_but_keeps_membership(ledger: Web3Ledger, accounts: list) -> None:
+def test_unstaking_below_the_minimum_deactivates_but_keeps_membership(
+    ledger: Web3Ledger, accounts: list
+) -> None:
     a = accounts[0]
     register(ledger, a, "general")
     ledger.request_unstake(1, a)
@@ -467,29 +478,27 @@ def test_unstaking_below_the_minimum_deactivates_but_keeps_membership(ledger: We
 def test_request_unstake_refusals(ledger: Web3Ledger, accounts: list) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
-    addresses = [a.address, stranger.address]
-    with refused(ledger, ContractRevert, "unstake amount must be positive", addresses):
+    with refused(ledger, ContractRevert, "unstake amount must be positive"):
         ledger.request_unstake(0, a)
-    with refused(ledger, InsufficientFunds, "unstake amount exceeds stake", addresses):
+    with refused(ledger, InsufficientFunds, "unstake amount exceeds stake"):
         ledger.request_unstake(MIN_STAKE + 1, a)
-    with refused(ledger, UnknownProvider, "provider not registered", addresses):
+    with refused(ledger, UnknownProvider, "provider not registered"):
         ledger.request_unstake(1, stranger)
-    with refused(ledger, InputError, None, addresses):
+    with refused(ledger, InputError, None):
         ledger.request_unstake(-1, a)
 
 
 def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
-    addresses = [a.address]
-    with refused(ledger, ContractRevert, "nothing to withdraw", addresses):
+    with refused(ledger, ContractRevert, "nothing to withdraw"):
         ledger.withdraw_stake(a)
 
     ledger.request_unstake(MIN_STAKE, a)
-    with refused(ledger, CooldownActive, "cooldown not over", addresses):
+    with refused(ledger, CooldownActive, "cooldown not over"):
         ledger.withdraw_stake(a)
     advance_time(w3, COOLDOWN - 60)
-    with refused(ledger, CooldownActive, "cooldown not over", addresses):
+    with refused(ledger, CooldownActive, "cooldown not over"):
         ledger.withdraw_stake(a)
 
     advance_time(w3, 60)
@@ -499,12 +508,12 @@ def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3,
     info = ledger.get_provider(a.address)
     assert (info.stake, info.unstaking) == (MIN_STAKE, 0)
     assert ledger.balance_of(ledger.registry.address) == MIN_STAKE
-    with refused(ledger, ContractRevert, "nothing to withdraw", addresses):
+    with refused(ledger, ContractRevert, "nothing to withdraw"):
         ledger.withdraw_stake(a)
 
 
 def test_withdraw_by_an_unregistered_account_has_nothing(ledger: Web3Ledger, accounts: list) -> None:
-    with refused(ledger, ContractRevert, "nothing to withdraw", [accounts[0].address]):
+    with refused(ledger, ContractRevert, "nothing to withdraw"):
         ledger.withdraw_stake(accounts[0])
 
 
@@ -517,7 +526,7 @@ def test_a_second_unstake_request_restarts_the_whole_cooldown(
     advance_time(w3, COOLDOWN - 100)
     ledger.request_unstake(MIN_STAKE, a)
     advance_time(w3, 200)  # the first request's cooldown is over, but unlock_at moved for both
-    with refused(ledger, CooldownActive, "cooldown not over", [a.address]):
+    with refused(ledger, CooldownActive, "cooldown not over"):
         ledger.withdraw_stake(a)
     advance_time(w3, COOLDOWN)
     ledger.withdraw_stake(a)
@@ -530,9 +539,9 @@ def test_a_second_unstake_request_restarts_the_whole_cooldown(
 def test_slash_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
-    with refused(ledger, NotAuthorized, "only settlement or governance may slash", [a.address, stranger.address]):
+    with refused(ledger, NotAuthorized, "only settlement or governance may slash"):
         ledger.slash(a.address, 1, 1, stranger)
-    with refused(ledger, NotAuthorized, "only settlement or governance may slash", [a.address]):
+    with refused(ledger, NotAuthorized, "only settlement or governance may slash"):
         ledger.slash(a.address, 1, 1, a)  # nor by the provider itself
 
 
@@ -576,7 +585,7 @@ def test_slash_more_than_everything_takes_everything(
     info = ledger.get_provider(a.address)
     assert (info.stake, info.unstaking) == (0, 0)
     assert ledger.registry.functions.slashed_total().call() == 2 * MIN_STAKE
-    with refused(ledger, ContractRevert, "nothing to withdraw", [a.address]):
+    with refused(ledger, ContractRevert, "nothing to withdraw"):
         ledger.withdraw_stake(a)
     # slashing an emptied provider succeeds and takes nothing
     ledger.slash(a.address, 1, 0, governance)
@@ -586,16 +595,17 @@ def test_slash_more_than_everything_takes_everything(
 def test_slash_refusals(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
-    addresses = [a.address, stranger.address]
-    with refused(ledger, UnknownProvider, "provider not registered", addresses):
+    with refused(ledger, UnknownProvider, "provider not registered"):
         ledger.slash(stranger.address, 1, 0, governance)
-    with refused(ledger, ContractRevert, "slash amount must be positive", addresses):
+    with refused(ledger, ContractRevert, "slash amount must be positive"):
         ledger.slash(a.address, 0, 0, governance)
-    with refused(ledger, InputError, None, addresses):
+    with refused(ledger, InputError, None):
         ledger.slash("0x1234", 1, 0, governance)
 
 
-def test_the_settlement_address_may_slash(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_the_settlement_address_may_slash(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list
+) -> None:
     a, settler = accounts[0], accounts[1]
     register(ledger, a, "general")
     ledger.tx.send(ledger.registry.functions.set_settlement(settler.address), governance)
@@ -608,11 +618,10 @@ def test_withdraw_slashed(ledger: Web3Ledger, governance: LocalAccount, accounts
     register(ledger, a, "general")
     ledger.slash(a.address, MIN_STAKE // 2, 3, governance)
     fns = ledger.registry.functions
-    addresses = [a.address, treasury.address, stranger.address]
 
-    with refused(ledger, NotAuthorized, "only governance may do this", addresses):
+    with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.tx.send(fns.withdraw_slashed(stranger.address, 1), stranger)
-    with refused(ledger, InsufficientFunds, "amount exceeds slashed funds", addresses):
+    with refused(ledger, InsufficientFunds, "amount exceeds slashed funds"):
         ledger.tx.send(fns.withdraw_slashed(treasury.address, MIN_STAKE // 2 + 1), governance)
 
     balance = ledger.balance_of(treasury.address)
@@ -627,10 +636,9 @@ def test_withdraw_slashed(ledger: Web3Ledger, governance: LocalAccount, accounts
 
 def test_set_settlement(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
     fns = ledger.registry.functions
-    addresses = [accounts[0].address]
-    with refused(ledger, NotAuthorized, "only governance may do this", addresses):
+    with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.tx.send(fns.set_settlement(accounts[0].address), accounts[0])
-    with refused(ledger, ContractRevert, "settlement address is empty", addresses):
+    with refused(ledger, ContractRevert, "settlement address is empty"):
         ledger.tx.send(fns.set_settlement(ZERO_ADDRESS), governance)
     ledger.tx.send(fns.set_settlement(accounts[0].address), governance)
     assert fns.settlement().call() == accounts[0].address
@@ -639,15 +647,14 @@ def test_set_settlement(ledger: Web3Ledger, governance: LocalAccount, accounts: 
 def test_transfer_governance(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
     fns = ledger.registry.functions
     heir = accounts[0]
-    addresses = [heir.address]
-    with refused(ledger, NotAuthorized, "only governance may do this", addresses):
+    with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.tx.send(fns.transfer_governance(heir.address), heir)
-    with refused(ledger, ContractRevert, "governance address is empty", addresses):
+    with refused(ledger, ContractRevert, "governance address is empty"):
         ledger.tx.send(fns.transfer_governance(ZERO_ADDRESS), governance)
 
     ledger.tx.send(fns.transfer_governance(heir.address), governance)
     assert fns.governance().call() == heir.address
-    with refused(ledger, NotAuthorized, "only governance may do this", addresses):
+    with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.add_domain("code", governance)
     ledger.add_domain("code", heir)
     assert "code" in ledger.domains()
@@ -697,3 +704,22 @@ def test_weights_hash_default_round_trips(ledger: Web3Ledger, accounts: list) ->
     ledger.register_provider(plain, MIN_STAKE, accounts[0])
     assert ledger.get_provider(accounts[0].address).profile == plain
     assert plain.weights_hash == ZERO_HASH
+
+
+# ------------------------------------------------------------------ the client's transactions
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="TxSender.gas_price bids twice eth_gasPrice, and anvil's eth_gasPrice is the base fee plus the "
+    "last block's tip, so the price doubles with every refresh (2 s cache, or a new Web3Ledger): "
+    "after ~17 deployments the 10,000 ETH dev account cannot pay for gas",
+)
+def test_gas_price_stays_bounded_over_many_writes(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
+    register(ledger, accounts[0], "general")
+    prices = []
+    for _ in range(8):
+        client = Web3Ledger(w3, ledger.deployment)  # as a new CLI invocation or a restarted service would
+        receipt = client.add_stake(1, accounts[0])
+        prices.append(int(w3.eth.get_transaction_receipt(receipt.tx_hash)["effectiveGasPrice"]))  # type: ignore[arg-type]
+    assert max(prices) <= 4 * min(prices), prices

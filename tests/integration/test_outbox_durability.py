@@ -74,7 +74,9 @@ def recover_and_check(url: str, deployment: Path, db: Path, acked: set[int], led
     print(out.splitlines()[0])
     seen = opened_contents(ledger)
     for i in acked:
-        assert seen["0x" + f"{i + 1:064x}"] == 1, f"acknowledged record {i} is on chain {seen[f'{i + 1:064x}']} times"
+        assert seen["0x" + f"{i + 1:064x}"] == 1, (
+            f"acknowledged record {i} is on chain {seen['0x' + f'{i + 1:064x}']} times"
+        )
     assert all(count == 1 for count in seen.values()), "a record was written twice"
     assert ledger.task_count() == sum(seen.values())
 

@@ -47,8 +47,7 @@ def load_artifact(name: str) -> dict[str, Any]:
     path = ARTIFACT_DIR / f"{name}.json"
     if not path.exists():
         raise ConfigError(
-            f"contract artifact {path} is missing; regenerate it with "
-            "`python scripts/compile_contracts.py`"
+            f"contract artifact {path} is missing; regenerate it with `python scripts/compile_contracts.py`"
         )
     data: dict[str, Any] = json.loads(path.read_text())
     return data

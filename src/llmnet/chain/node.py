@@ -79,6 +79,7 @@ class LocalNode:
     chain_id: int = EMBEDDED_CHAIN_ID
     anvil_path: str | None = None
     state_interval: int = 1
+    accounts: int = 20
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,6 +102,7 @@ class LocalNode:
             "--chain-id", str(self.chain_id),
             "--state", str(self.state_file),
             "--state-interval", str(self.state_interval),
+            "--accounts", str(self.accounts),
             "--silent",
         ]  # fmt: skip
 

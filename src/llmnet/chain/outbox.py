@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from web3 import Web3
+
 from llmnet.chain.calls import ChainCall
 from llmnet.chain.ledger import Account
 from llmnet.chain.transactions import SignedTx
@@ -46,6 +48,7 @@ CREATE TABLE IF NOT EXISTS records (
     sender TEXT NOT NULL,
     call TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending',
+    gas INTEGER,
     nonce INTEGER,
     tx_hash TEXT,
     raw BLOB,
@@ -97,7 +100,9 @@ class Outbox:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------- intake
-    def submit(self, call: ChainCall, sender: Account, *, key: str | None = None, simulate: bool = True) -> int:
+    def submit(
+        self, call: ChainCall, sender: Account, *, key: str | None = None, simulate: bool = True
+    ) -> int:
         """Persist ``call`` from ``sender``; returning is the acknowledgement.
 
         ``key`` makes submission idempotent: the same key returns the same record.
@@ -107,26 +112,21 @@ class Outbox:
             existing = self._record_id_by_key(key)
             if existing is not None:
                 return existing
+        gas = None
         if simulate:
-            self._simulate(call, sender)
+            gas = self.ledger.tx.estimate(
+                self.ledger.function(call), sender, value=call.value, context=call.context
+            )
         now = time.time()
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO records (key, sender, call, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (key, sender.address, call.to_json(), now, now),
+                "INSERT INTO records (key, sender, call, gas, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, sender.address, call.to_json(), gas, now, now),
             )
         self._wake.set()
         assert cur.lastrowid is not None
         return cur.lastrowid
-
-    def _simulate(self, call: ChainCall, sender: Account) -> None:
-        from llmnet.chain.transactions import translate
-
-        fn = self.ledger.function(call)
-        try:
-            fn.estimate_gas({"from": sender.address, "value": call.value})
-        except Exception as exc:
-            raise translate(exc, call.context) from None
 
     def _record_id_by_key(self, key: str) -> int | None:
         with self._lock:
@@ -137,7 +137,8 @@ class Outbox:
     def get(self, record_id: int) -> OutboxRecord:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, key, sender, call, state, nonce, tx_hash, block_number, error FROM records WHERE id = ?",
+                "SELECT id, key, sender, call, state, nonce, tx_hash, block_number, error "
+                "FROM records WHERE id = ?",
                 (record_id,),
             ).fetchone()
         if row is None:
@@ -148,7 +149,9 @@ class Outbox:
         with self._lock:
             if state is None:
                 return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
-            return int(self._db.execute("SELECT COUNT(*) FROM records WHERE state = ?", (state,)).fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM records WHERE state = ?", (state,)).fetchone()[0]
+            )
 
     def unfinished(self) -> int:
         with self._lock:
@@ -173,7 +176,7 @@ class Outbox:
     def _rows(self, state: str, limit: int) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(
-                "SELECT id, sender, call, nonce, tx_hash, raw FROM records WHERE state = ? ORDER BY id LIMIT ?",
+                "SELECT id, sender, call, gas FROM records WHERE state = ? ORDER BY id LIMIT ?",
                 (state, limit),
             ).fetchall()
 
@@ -193,11 +196,13 @@ class Outbox:
 
     def _sign_pending(self) -> list[tuple[int, SignedTx, ChainCall]]:
         signed = []
-        for record_id, sender, call_json, *_ in self._rows("pending", self.window):
+        for record_id, sender, call_json, gas in self._rows("pending", self.window):
             call = ChainCall.from_json(call_json)
+            fn = self.ledger.function(call)
             try:
+                # state may have moved since submit; the estimate is redone only after a recovery
                 tx = self.ledger.tx.prepare(
-                    self.ledger.function(call), self._signer(sender), value=call.value, context=call.context
+                    fn, self._signer(sender), value=call.value, context=call.context, gas=gas
                 )
             except ContractRevert as exc:
                 self._update(record_id, state="failed", error=str(exc))
@@ -290,11 +295,11 @@ class Outbox:
     def _replay(self, sender: str, lost: list[tuple[Any, ...]], report: RecoveryReport) -> None:
         w3, tx = self.ledger.w3, self.ledger.tx
         account = self._signer(sender)
-        next_free = w3.eth.get_transaction_count(sender, "latest")  # type: ignore[arg-type]
+        next_free = int(w3.eth.get_transaction_count(Web3.to_checksum_address(sender), "latest"))
         for record_id, _, _, nonce, tx_hash, raw in sorted(lost, key=lambda r: r[3]):
             if nonce < next_free:
                 # that nonce was used by another transaction: ours can never run
-                self._update(record_id, state="pending", nonce=None, tx_hash=None, raw=None)
+                self._update(record_id, state="pending", nonce=None, tx_hash=None, raw=None, gas=None)
                 report.resigned += 1
                 continue
             while next_free < nonce:

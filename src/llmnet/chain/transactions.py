@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
 from llmnet.chain.ledger import Account
-from llmnet.errors import ChainError, ChainUnavailable, ContractRevert, revert_error
+from llmnet.errors import ChainError, ChainUnavailable, ContractRevert, InsufficientFunds, revert_error
 
 GAS_MARGIN = 1.25
 GAS_PAD = 20_000
@@ -57,6 +57,10 @@ def translate(exc: Exception, context: str = "") -> ChainError:
         return revert_error(revert_reason(exc), context)
     if isinstance(exc, RequestException | ConnectionError | OSError):
         return ChainUnavailable(f"the Ethereum node does not answer ({type(exc).__name__}); is it running?")
+    if "insufficient funds" in str(exc).lower():
+        return InsufficientFunds(
+            "insufficient funds for gas and value", context or "fund the sending account"
+        )
     if "execution reverted" in str(exc):  # eth-tester's TransactionFailed, RPC errors
         return revert_error(revert_reason(exc), context)
     return ChainError(f"{context + ': ' if context else ''}{exc}")
@@ -75,7 +79,9 @@ class TxSender:
     def next_nonce(self, address: str) -> int:
         with self._lock:
             if address not in self._nonces:
-                self._nonces[address] = self.w3.eth.get_transaction_count(address, "pending")
+                self._nonces[address] = int(
+                    self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
+                )
             nonce = self._nonces[address]
             self._nonces[address] = nonce + 1
             return nonce
@@ -91,15 +97,27 @@ class TxSender:
             self._gas_price = (now, max(2 * self.w3.eth.gas_price, 10**9))
         return self._gas_price[1]
 
-    def prepare(
-        self, fn: Any, account: Account, *, value: int = 0, context: str = "", nonce: int | None = None
-    ) -> SignedTx:
-        """Simulate ``fn`` from ``account`` and sign it; raises the typed revert if it would fail."""
-        params = {"from": account.address, "value": value}
+    def estimate(self, fn: Any, account: Account, *, value: int = 0, context: str = "") -> int:
+        """Simulate ``fn``: its gas, or the typed revert it would raise."""
         try:
-            gas = fn.estimate_gas(params)
+            return int(fn.estimate_gas({"from": account.address, "value": value}))
         except Exception as exc:  # web3 raises many kinds; all are translated
             raise translate(exc, context) from None
+
+    def prepare(
+        self,
+        fn: Any,
+        account: Account,
+        *,
+        value: int = 0,
+        context: str = "",
+        nonce: int | None = None,
+        gas: int | None = None,
+    ) -> SignedTx:
+        """Sign ``fn`` from ``account``, simulating it first unless ``gas`` is known."""
+        params = {"from": account.address, "value": value}
+        if gas is None:
+            gas = self.estimate(fn, account, value=value, context=context)
         tx = fn.build_transaction(
             {
                 **params,

@@ -14,7 +14,7 @@ from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
-from llmnet.errors import InputError, UnknownDomain
+from llmnet.errors import InputError, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
 from llmnet.types import (
     BatchInfo,
@@ -29,7 +29,6 @@ from llmnet.types import (
     checksum,
     domain_id,
 )
-
 
 REGISTRY = "ProviderRegistry"
 ESCROW = "TaskEscrow"
@@ -107,7 +106,8 @@ class Web3Ledger(Ledger):
             self._domain_names = {d: domain_id(d) for d in self.domains()}
         if name not in self._domain_names:
             raise UnknownDomain(
-                "unknown domain", f"{name!r} is not one of {sorted(self._domain_names)}; governance adds domains"
+                "unknown domain",
+                f"{name!r} is not one of {sorted(self._domain_names)}; governance adds domains",
             )
         return bytes.fromhex(self._domain_names[name][2:])
 
@@ -153,14 +153,20 @@ class Web3Ledger(Ledger):
         return self._receipt(self.execute(self.register_call(profile, stake), sender))
 
     def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt:
-        call = ChainCall(REGISTRY, "update", self._profile_args(profile), context=f"updating {sender.address}")
+        call = ChainCall(
+            REGISTRY, "update", self._profile_args(profile), context=f"updating {sender.address}"
+        )
         return self._receipt(self.execute(call, sender))
 
     def add_stake(self, amount: int, sender: Account) -> TxReceipt:
-        return self._receipt(self.execute(ChainCall(REGISTRY, "add_stake", (), _amount(amount, "amount")), sender))
+        return self._receipt(
+            self.execute(ChainCall(REGISTRY, "add_stake", (), _amount(amount, "amount")), sender)
+        )
 
     def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
-        call = ChainCall(REGISTRY, "request_unstake", (_amount(amount, "amount"),), context=f"unstaking {amount} wei")
+        call = ChainCall(
+            REGISTRY, "request_unstake", (_amount(amount, "amount"),), context=f"unstaking {amount} wei"
+        )
         return self._receipt(self.execute(call, sender))
 
     def withdraw_stake(self, sender: Account) -> TxReceipt:
@@ -168,7 +174,9 @@ class Web3Ledger(Ledger):
 
     def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt:
         args = (checksum(provider, "provider"), _amount(amount, "amount"), reason)
-        return self._receipt(self.execute(ChainCall(REGISTRY, "slash", args, context=f"slashing {provider}"), sender))
+        return self._receipt(
+            self.execute(ChainCall(REGISTRY, "slash", args, context=f"slashing {provider}"), sender)
+        )
 
     def get_provider(self, address: str) -> ProviderInfo:
         address = checksum(address, "provider")
@@ -176,7 +184,9 @@ class Web3Ledger(Ledger):
         return self._provider_info(address, raw)
 
     def _provider_info(self, address: str, raw: Sequence[Any]) -> ProviderInfo:
-        endpoint, model_id, weights, version, licence, stake, unstaking, unlock_at, registered_at, domains = raw
+        endpoint, model_id, weights, version, licence, stake, unstaking, unlock_at, registered_at, domains = (
+            raw
+        )
         profile = ProviderProfile(
             endpoint=endpoint,
             domains=tuple(self._domain_name(d) for d in domains),
@@ -210,10 +220,14 @@ class Web3Ledger(Ledger):
 
     # ---- requesters and escrow
     def deposit(self, amount: int, sender: Account) -> TxReceipt:
-        return self._receipt(self.execute(ChainCall(ESCROW, "deposit", (), _amount(amount, "amount")), sender))
+        return self._receipt(
+            self.execute(ChainCall(ESCROW, "deposit", (), _amount(amount, "amount")), sender)
+        )
 
     def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt:
-        call = ChainCall(ESCROW, "withdraw_deposit", (_amount(amount, "amount"),), context=f"withdrawing {amount} wei")
+        call = ChainCall(
+            ESCROW, "withdraw_deposit", (_amount(amount, "amount"),), context=f"withdrawing {amount} wei"
+        )
         return self._receipt(self.execute(call, sender))
 
     def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt:
@@ -303,8 +317,17 @@ class Web3Ledger(Ledger):
         return self._receipt(mined, self.settled_batch_ids(mined.logs)[0])
 
     def get_batch(self, batch_id: int) -> BatchInfo:
-        root, count, total, settled_at = self._call(self.escrow.functions.get_batch(batch_id), f"batch {batch_id}")
-        return BatchInfo(batch_id, _hex(root), count, total, settled_at)
+        if not 0 <= batch_id < self.batch_count():
+            raise UnknownTask("unknown batch", f"batch {batch_id}; {self.batch_count()} batches are settled")
+        logs = self.escrow.events.BatchSettled().get_logs(
+            from_block=self.deployment.block_number, argument_filters={"batch_id": batch_id}
+        )
+        args = logs[0]["args"]
+        settled_at = int(self.w3.eth.get_block(logs[0]["blockNumber"])["timestamp"])
+        return BatchInfo(
+            batch_id, _hex(args["receipts_root"]), args["task_count"], args["total_fees"], settled_at,
+            tx_hash=logs[0]["transactionHash"].to_0x_hex(), settler=args["settler"],
+        )  # fmt: skip
 
     def batch_count(self) -> int:
         return int(self._call(self.escrow.functions.batch_count()))

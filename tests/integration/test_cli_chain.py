@@ -1,0 +1,76 @@
+"""The CLI against real nodes: a separately started anvil, and the embedded one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from llmnet.chain.deploy import DeploymentBook
+from llmnet.chain.network import dev_account
+from llmnet.chain.node import LocalNode
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.types import ETHER, ProviderProfile
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def llmnet(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LLMNET_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    env.pop("LLMNET_RPC_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "llmnet.cli.main", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_deploy_to_a_separate_anvil_and_list_providers(tmp_path: Path) -> None:
+    node = LocalNode(tmp_path / "separate", port=free_port(), chain_id=31337)
+    node.start()
+    try:
+        data = tmp_path / "data"
+        out = llmnet(data, "chain", "deploy", "--rpc-url", node.url, "--domain", "general", "--domain", "law")
+        assert out.returncode == 0, out.stderr
+        assert "deployed" in out.stdout and "general, law" in out.stdout
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        ledger = Web3Ledger(w3, DeploymentBook(data / "deployments.json").find(w3))
+        profile = ProviderProfile(
+            endpoint="http://127.0.0.1:9101", domains=("law",), model_id="smollm2-135m", licence="Apache-2.0"
+        )
+        ledger.register_provider(profile, ETHER, dev_account(4))
+        listed = llmnet(data, "providers", "list", "--rpc-url", node.url, "--domain", "law")
+        assert listed.returncode == 0, listed.stderr
+        assert dev_account(4).address in listed.stdout
+        assert "http://127.0.0.1:9101" in listed.stdout and "1.0000 ETH" in listed.stdout
+        again = llmnet(data, "chain", "deploy", "--rpc-url", node.url)
+        assert "already deployed" in again.stdout
+    finally:
+        node.stop()
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
+    port = free_port()
+    out = llmnet(tmp_path, "providers", "list", "--rpc-url", f"http://127.0.0.1:{port}")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: no Ethereum node answers at")
+    assert "Traceback" not in out.stderr
+
+
+def test_chain_up_status_down_with_the_embedded_node(tmp_path: Path) -> None:
+    port = str(free_port())
+    try:
+        up = llmnet(tmp_path, "chain", "up", "--port", port)
+        assert up.returncode == 0, up.stderr
+        assert "1337" in up.stdout and "general, medicine, law, astronomy, code" in up.stdout
+        status = llmnet(tmp_path, "chain", "status", "--port", port)
+        assert status.returncode == 0 and "escrow" in status.stdout
+    finally:
+        down = llmnet(tmp_path, "chain", "down", "--port", port)
+    assert "stopped" in down.stdout
+    assert (tmp_path / "chain" / "state.json").exists()  # state kept for the next `up`
+    after = llmnet(tmp_path, "chain", "status", "--port", port)
+    assert after.returncode == 1 and "not running" in after.stderr
