@@ -52,6 +52,34 @@ def test_deploy_to_a_separate_anvil_and_list_providers(tmp_path: Path) -> None:
         node.stop()
 
 
+def test_register_through_the_cli_and_bad_input(tmp_path: Path) -> None:
+    node = LocalNode(tmp_path / "n", port=free_port(), chain_id=31337)
+    node.start()
+    try:
+        data = tmp_path / "data"
+        assert llmnet(data, "chain", "deploy", "--rpc-url", node.url).returncode == 0
+        base = [
+            "providers",
+            "register",
+            "--rpc-url",
+            node.url,
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--model-id",
+            "m",
+        ]
+        low = llmnet(data, *base, "--domain", "law", "--stake", "0.01", "--dev-account", "6")
+        assert low.returncode == 1 and "stake below the minimum" in low.stderr
+        unknown = llmnet(data, *base, "--domain", "cooking", "--dev-account", "6")
+        assert unknown.returncode == 1 and "unknown domain" in unknown.stderr and "cooking" in unknown.stderr
+        ok = llmnet(data, *base, "--domain", "law", "--stake", "0.5", "--dev-account", "6")
+        assert ok.returncode == 0, ok.stderr
+        listed = llmnet(data, "providers", "list", "--rpc-url", node.url)
+        assert dev_account(6).address in listed.stdout and "0.5000 ETH" in listed.stdout
+    finally:
+        node.stop()
+
+
 def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     port = free_port()
     out = llmnet(tmp_path, "providers", "list", "--rpc-url", f"http://127.0.0.1:{port}")

@@ -56,6 +56,11 @@ def connect(url: str) -> Web3:
 
 def governance_account(w3: Web3) -> LocalAccount:
     """The deploying/governance key: $LLMNET_PRIVATE_KEY or keystore, else the dev key on a dev chain."""
+    return configured_account(w3, dev_index=0)
+
+
+def configured_account(w3: Web3, dev_index: int) -> LocalAccount:
+    """$LLMNET_PRIVATE_KEY or $LLMNET_KEYSTORE; on a dev chain, development account ``dev_index``."""
     if os.environ.get("LLMNET_PRIVATE_KEY") or os.environ.get("LLMNET_KEYSTORE"):
         from llmnet.keys import load_account
 
@@ -63,10 +68,10 @@ def governance_account(w3: Web3) -> LocalAccount:
         return load_account(keystore=Path(keystore) if keystore else None)
     chain_id = w3.eth.chain_id
     if chain_id in DEV_CHAIN_IDS:
-        return dev_account(0)
+        return dev_account(dev_index)
     raise ConfigError(
         f"chain {chain_id} is not a local development chain: set LLMNET_PRIVATE_KEY or "
-        "LLMNET_KEYSTORE (with LLMNET_KEYSTORE_PASSWORD) to the governance account"
+        "LLMNET_KEYSTORE (with LLMNET_KEYSTORE_PASSWORD) to the account to use"
     )
 
 

@@ -8,8 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llmnet.chain.network import open_ledger
+from llmnet.chain.network import configured_account, open_ledger
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
+from llmnet.errors import InputError
+from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
 
 app = typer.Typer(help="List and inspect registered providers (respondents).", no_args_is_help=True)
 console = Console()
@@ -43,3 +45,34 @@ def list_providers(
     console.print(table)
     if not infos:
         console.print("no providers registered yet")
+
+
+@app.command()
+def register(
+    endpoint: Annotated[str, typer.Option(help="URL the respondent serves on")],
+    domain: Annotated[list[str], typer.Option("--domain", help="a domain it serves (repeatable, 1-8)")],
+    model_id: Annotated[str, typer.Option(help="model identifier, e.g. smollm2-135m-instruct")],
+    stake: Annotated[float, typer.Option(help="stake in ETH, at least the registry minimum")] = 0.1,
+    weights_sha256: Annotated[str, typer.Option(help="sha256 of the model weights, 0x + 64 hex")] = ZERO_HASH,
+    model_version: Annotated[str, typer.Option(help="model version")] = "",
+    licence: Annotated[str, typer.Option(help="model licence, e.g. Apache-2.0")] = "",
+    dev_account: Annotated[int, typer.Option(help="development account index on a local dev chain")] = 1,
+    rpc_url: RpcUrl = None,
+    data_dir: DataDir = None,
+    port: Port = None,
+) -> None:
+    """Register the configured account as a provider ($LLMNET_PRIVATE_KEY or $LLMNET_KEYSTORE;
+    on a local dev chain, development account --dev-account).
+
+    Example: llmnet providers register --endpoint http://127.0.0.1:8401 --domain law --model-id m --stake 1
+    """
+    if stake <= 0:
+        raise InputError(f"stake must be positive, got {stake} ETH")
+    ledger = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port))
+    account = configured_account(ledger.w3, dev_account)
+    profile = ProviderProfile(
+        endpoint=endpoint, domains=tuple(domain), model_id=model_id, weights_hash=weights_sha256,
+        model_version=model_version, licence=licence,
+    )  # fmt: skip
+    receipt = ledger.register_provider(profile, int(stake * ETHER), account)
+    console.print(f"[green]registered[/] {account.address} in {', '.join(domain)} (tx {receipt.tx_hash})")
