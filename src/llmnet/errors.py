@@ -8,6 +8,10 @@
     ├── StoreError               the off-chain content store
     │   └── ContentNotFound      no content under that hash
     ├── OutboxError              the durable chain-write queue
+    ├── BackendError             an LLM backend failed to generate
+    │   ├── BackendUnavailable   the model cannot be reached or loaded
+    │   ├── BackendRateLimited   the provider asks to slow down; ``.retry_after`` in seconds
+    │   └── BackendTimeout       the provider did not answer in time
     └── ChainError               talking to an Ethereum node
         ├── ChainUnavailable     the node does not answer
         ├── NotDeployed          no llmnet contracts recorded for this chain
@@ -26,7 +30,7 @@
             └── PayoutMismatch   batch payouts differ from the escrowed fees
 
 Messages name the bad value and how to fix it. Third-party errors (web3,
-httpx, sqlite) are translated into this tree where they cross into llmnet.
+httpx, sqlite, openai, llama.cpp) are translated into this tree where they cross into llmnet.
 """
 
 from __future__ import annotations
@@ -66,6 +70,26 @@ class ContentNotFound(StoreError, KeyError):
 
 
 class OutboxError(LlmnetError):
+    pass
+
+
+class BackendError(LlmnetError):
+    pass
+
+
+class BackendUnavailable(BackendError):
+    pass
+
+
+class BackendRateLimited(BackendError):
+    """The provider refused for now; ``retry_after`` is its hint in seconds, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BackendTimeout(BackendError):
     pass
 
 
@@ -155,7 +179,7 @@ _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("already refunded", AlreadyRefunded),
     ("cooldown not over", CooldownActive),
     ("deadline not reached", DeadlineNotReached),
-    ("exceeds", InsufficientFunds),
+    ("exceed", InsufficientFunds),
     ("payouts must equal", PayoutMismatch),
 )
 

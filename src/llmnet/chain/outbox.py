@@ -320,7 +320,7 @@ class Outbox:
             "to": account.address,
             "value": 0,
             "gas": 21_000,
-            "gasPrice": self.ledger.tx.gas_price(),
+            **self.ledger.tx.fee_fields(),
             "nonce": nonce,
             "chainId": self.ledger.chain_id,
         }

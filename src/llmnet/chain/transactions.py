@@ -23,6 +23,7 @@ from llmnet.errors import ChainError, ChainUnavailable, ContractRevert, Insuffic
 
 GAS_MARGIN = 1.25
 GAS_PAD = 20_000
+PRIORITY_FEE = 10**9
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class TxSender:
         self._nonces: dict[str, int] = {}
         self._lock = threading.Lock()
         self._chain_id = w3.eth.chain_id
-        self._gas_price: tuple[float, int] | None = None
+        self._fees: tuple[float, dict[str, int]] | None = None
 
     def next_nonce(self, address: str) -> int:
         with self._lock:
@@ -90,12 +91,19 @@ class TxSender:
         with self._lock:
             self._nonces.pop(address, None)
 
-    def gas_price(self) -> int:
-        # refreshed every two seconds: one RPC per write would halve throughput
+    def fee_fields(self) -> dict[str, int]:
+        """EIP-1559 fees: twice the latest base fee plus a fixed tip.
+
+        Bidding from eth_gasPrice would feed our own tips back into the next
+        quote and double the price on every refresh; the base fee does not.
+        Refreshed every two seconds: one extra RPC per write would halve throughput.
+        """
         now = time.monotonic()
-        if self._gas_price is None or now - self._gas_price[0] > 2.0:
-            self._gas_price = (now, max(2 * self.w3.eth.gas_price, 10**9))
-        return self._gas_price[1]
+        if self._fees is None or now - self._fees[0] > 2.0:
+            base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+            fees = {"maxFeePerGas": 2 * base + PRIORITY_FEE, "maxPriorityFeePerGas": PRIORITY_FEE}
+            self._fees = (now, fees)
+        return dict(self._fees[1])
 
     def estimate(self, fn: Any, account: Account, *, value: int = 0, context: str = "") -> int:
         """Simulate ``fn``: its gas, or the typed revert it would raise."""
@@ -122,7 +130,7 @@ class TxSender:
             {
                 **params,
                 "gas": int(gas * GAS_MARGIN) + GAS_PAD,
-                "gasPrice": self.gas_price(),
+                **self.fee_fields(),
                 "chainId": self._chain_id,
                 "nonce": self.next_nonce(account.address) if nonce is None else nonce,
             }

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
@@ -32,6 +33,11 @@ from llmnet.types import (
 
 REGISTRY = "ProviderRegistry"
 ESCROW = "TaskEscrow"
+
+
+def _name_id(name: str) -> str:
+    # the ids of names already on chain, whatever governance chose, unvalidated
+    return "0x" + keccak(text=name).hex()
 
 
 def _b32(value: str, what: str) -> bytes:
@@ -103,7 +109,7 @@ class Web3Ledger(Ledger):
     # ---- domains
     def _domain(self, name: str) -> bytes:
         if name not in self._domain_names:
-            self._domain_names = {d: domain_id(d) for d in self.domains()}
+            self._domain_names = {d: _name_id(d) for d in self.domains()}
         if name not in self._domain_names:
             raise UnknownDomain(
                 "unknown domain",
@@ -116,7 +122,7 @@ class Web3Ledger(Ledger):
         for name, d in self._domain_names.items():
             if d == wanted:
                 return name
-        self._domain_names = {d: domain_id(d) for d in self.domains()}
+        self._domain_names = {d: _name_id(d) for d in self.domains()}
         return next((n for n, d in self._domain_names.items() if d == wanted), wanted)
 
     def add_domain(self, name: str, sender: Account) -> TxReceipt:
