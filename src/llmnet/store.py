@@ -25,10 +25,10 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from llmnet.errors import ContentNotFound, InputError, StoreError
+from llmnet.types import check_hash
 
 __all__ = ["ContentStore", "canonical_json", "content_hash", "validate_hash"]
 
-_HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}")
 _KIND_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 _SCHEMA = """
@@ -63,9 +63,7 @@ def canonical_json(obj: Any) -> bytes:
 
 def validate_hash(value: object) -> str:
     """Return ``value`` as a lowercase content hash, or raise :class:`InputError`."""
-    if not isinstance(value, str) or not _HASH_RE.fullmatch(value):
-        raise InputError(f"invalid content hash {value!r}: expected 0x followed by 64 hex digits")
-    return value.lower()
+    return check_hash(value, "content hash")  # type: ignore[arg-type]
 
 
 def _validate_kind(kind: object) -> str:

@@ -15,7 +15,7 @@ from llmnet.reputation.beta import RepDelta, RepState
 ETHER = 10**18
 GWEI = 10**9
 ZERO_HASH = "0x" + "00" * 32
-_HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}")
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 
