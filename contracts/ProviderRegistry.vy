@@ -270,7 +270,7 @@ def withdraw():
     assert amount > 0, "nothing to withdraw"
     assert block.timestamp >= self.providers[msg.sender].unlock_at, "cooldown not over"
     self.providers[msg.sender].unstaking = 0
-    send(msg.sender, amount)
+    raw_call(msg.sender, b"", value=amount)  # all gas: contract wallets can receive
     log Withdrawn(provider=msg.sender, amount=amount)
 
 
@@ -294,7 +294,7 @@ def withdraw_slashed(to: address, amount: uint256):
     self._only_governance()
     assert amount <= self.slashed_total, "amount exceeds slashed funds"
     self.slashed_total -= amount
-    send(to, amount)
+    raw_call(to, b"", value=amount)  # all gas: contract wallets can receive
 
 
 @view

@@ -190,7 +190,7 @@ def withdraw_deposit(amount: uint256):
     assert amount > 0, "amount must be positive"
     assert amount <= self.deposits[msg.sender], "amount exceeds deposit"
     self.deposits[msg.sender] -= amount
-    send(msg.sender, amount)
+    raw_call(msg.sender, b"", value=amount)  # all gas: contract wallets can receive
     log DepositWithdrawn(account=msg.sender, amount=amount)
 
 
@@ -207,7 +207,7 @@ def withdraw_credits():
     amount: uint256 = self.credits[msg.sender]
     assert amount > 0, "no credits to withdraw"
     self.credits[msg.sender] = 0
-    send(msg.sender, amount)
+    raw_call(msg.sender, b"", value=amount)  # all gas: contract wallets can receive
     log CreditsWithdrawn(account=msg.sender, amount=amount)
 
 

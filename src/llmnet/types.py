@@ -46,6 +46,11 @@ def check_domain_name(name: str) -> str:
     return name
 
 
+def _utf8_len(text: str) -> int:
+    # the contracts' String[n] limits count bytes
+    return len(text.encode())
+
+
 def domain_id(name: str) -> str:
     """The bytes32 id of a domain on chain: keccak256 of its name."""
     return "0x" + keccak(text=check_domain_name(name)).hex()
@@ -78,10 +83,10 @@ class ProviderProfile:
     def __post_init__(self) -> None:
         if not self.endpoint:
             raise InputError("endpoint is empty: give the URL the respondent serves on")
-        if len(self.endpoint) > 256:
-            raise InputError(f"endpoint is {len(self.endpoint)} characters; the limit is 256")
-        if not self.model_id or len(self.model_id) > 128:
-            raise InputError("model id must be 1-128 characters")
+        if _utf8_len(self.endpoint) > 256:
+            raise InputError(f"endpoint is {_utf8_len(self.endpoint)} bytes in UTF-8; the limit is 256")
+        if not self.model_id or _utf8_len(self.model_id) > 128:
+            raise InputError("model id must be 1-128 bytes in UTF-8")
         if not self.domains or len(self.domains) > 8:
             raise InputError(f"a provider needs 1-8 domains, got {len(self.domains)}")
         for d in self.domains:
@@ -89,8 +94,17 @@ class ProviderProfile:
         if len(set(self.domains)) != len(self.domains):
             raise InputError(f"duplicate domain in {list(self.domains)}")
         check_hash(self.weights_hash, "weights hash")
-        if len(self.model_version) > 64 or len(self.licence) > 64:
-            raise InputError("model version and licence must be at most 64 characters")
+        if _utf8_len(self.model_version) > 64 or _utf8_len(self.licence) > 64:
+            raise InputError("model version and licence must be at most 64 bytes in UTF-8 each")
+
+    @classmethod
+    def from_chain(cls, **fields: object) -> ProviderProfile:
+        """A profile as the chain holds it, unvalidated: governance may have named domains
+        in ways this client would not accept for new input."""
+        profile = object.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(profile, name, value)
+        return profile
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,11 +370,6 @@ def test_open_task_with_malformed_input_fails_in_python(ledger: Web3Ledger, requ
         ledger.open_task("general", content(0), 3, deadline, -FEE, requester)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Web3Ledger builds the web3 function outside its error translation, so an out-of-range integer "
-    "argument escapes as web3.exceptions.MismatchedABI instead of an llmnet error",
-)
 @pytest.mark.parametrize("case", ["negative respondents", "negative deadline", "refund -1", "get_task -1"])
 def test_out_of_range_integers_are_input_errors(
     ledger: Web3Ledger, requester: LocalAccount, case: str
@@ -586,7 +581,7 @@ def test_payouts_must_equal_the_fees(
         ledger.settle_batch(pay(ids, (accounts[2].address, paid)), settler)
 
 
-def test_payouts_can_be_empty_only_for_free_work(
+def test_a_batch_without_payouts_is_refused(
     ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount
 ) -> None:
     task = open_one(ledger, requester)

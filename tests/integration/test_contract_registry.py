@@ -2,8 +2,8 @@
 contract checks something, through the raw contract call.
 
 Every refused call is checked three ways: the typed llmnet error, the
-contract's own revert string in ``err.reason``, and an unchanged registry
-(providers, domain member lists, slashed funds, balances).
+contract's own revert string in ``err.reason``, and an unchanged chain
+(every account's balance, nonce and storage).
 """
 
 from __future__ import annotations
@@ -744,12 +744,6 @@ def test_weights_hash_default_round_trips(ledger: Web3Ledger, accounts: list[Loc
     assert plain.weights_hash == ZERO_HASH
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Web3Ledger._provider_info rebuilds a ProviderProfile, whose check_domain_name rejects names "
-    "the contract accepted (e.g. 'Two Words'): get_provider and providers() raise InputError for such a "
-    "provider, and providers(domain) fails for every other member of its domains too",
-)
 def test_a_provider_in_a_domain_the_client_would_not_name_can_be_read(
     ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
@@ -761,12 +755,6 @@ def test_a_provider_in_a_domain_the_client_would_not_name_can_be_read(
     assert ledger.get_provider(accounts[1].address).profile.domains == ("general", "Two Words")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ProviderProfile limits endpoint/model id/version/licence by characters, the contract's String[n] "
-    "by UTF-8 bytes: 200 'é' pass the Python check and the contract refuses them with a bare "
-    "'execution reverted' instead of an InputError naming the field",
-)
 def test_a_multibyte_endpoint_over_256_bytes_fails_in_python(
     ledger: Web3Ledger, accounts: list[LocalAccount]
 ) -> None:
@@ -775,11 +763,6 @@ def test_a_multibyte_endpoint_over_256_bytes_fails_in_python(
         ledger.register_provider(register_profile, MIN_STAKE, accounts[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Web3Ledger builds the web3 function outside its error translation, so an out-of-range integer "
-    "escapes as web3.exceptions.MismatchedABI, not an llmnet error (here slash reason 256 for a uint8)",
-)
 def test_an_out_of_range_slash_reason_is_an_input_error(
     ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
@@ -820,12 +803,6 @@ def __default__():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ProviderRegistry.withdraw (like withdraw_slashed, TaskEscrow.withdraw_deposit and "
-    "withdraw_credits) pays with send(), which forwards only the 2300-gas stipend: a contract account "
-    "whose receive costs more (a multisig proxy, this wallet) can never get its stake back",
-)
 def test_a_contract_wallet_can_withdraw_its_stake(
     ledger: Web3Ledger, w3: Web3, governance: LocalAccount
 ) -> None:
@@ -851,7 +828,7 @@ def test_a_contract_wallet_can_withdraw_its_stake(
 def test_gas_price_stays_bounded_over_many_writes(
     ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
 ) -> None:
-    # a bid derived from eth_gasPrice fed anvil's quote with our own tips and doubled on every refresh
+    # bidding from eth_gasPrice would feed our own tips back into the quote and double it each refresh
     register(ledger, accounts[0], "general")
     prices = []
     for _ in range(8):

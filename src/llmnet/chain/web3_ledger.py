@@ -8,6 +8,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 from web3 import Web3
+from web3.exceptions import MismatchedABI, Web3ValidationError
 from web3.logs import DISCARD as _DISCARD
 
 from llmnet.chain.artifacts import load_artifact
@@ -76,8 +77,19 @@ class Web3Ledger(Ledger):
             raise translate(exc, context) from None
 
     def function(self, call: ChainCall) -> Any:
-        """The web3 contract function object for ``call``."""
-        return getattr(self._contracts[call.contract].functions, call.function)(*call.args)
+        """The web3 contract function object for ``call``; arguments that do not fit raise InputError."""
+        return self._bind(getattr(self._contracts[call.contract].functions, call.function), call.args)
+
+    @staticmethod
+    def _bind(fn: Any, args: Sequence[Any]) -> Any:
+        try:
+            return fn(*args)
+        except (MismatchedABI, Web3ValidationError, TypeError) as exc:
+            raise InputError(
+                f"arguments {list(args)!r} do not fit {fn.fn_name}'s parameter types: {exc}".replace(
+                    "\n", " "
+                )
+            ) from None
 
     def execute(self, call: ChainCall, sender: Account) -> MinedTx:
         """Simulate, sign, send and confirm ``call`` now (no outbox)."""
@@ -193,7 +205,7 @@ class Web3Ledger(Ledger):
         endpoint, model_id, weights, version, licence, stake, unstaking, unlock_at, registered_at, domains = (
             raw
         )
-        profile = ProviderProfile(
+        profile = ProviderProfile.from_chain(
             endpoint=endpoint,
             domains=tuple(self._domain_name(d) for d in domains),
             model_id=model_id,
@@ -296,7 +308,7 @@ class Web3Ledger(Ledger):
         return self._receipt(self.execute(call, sender))
 
     def get_task(self, task_id: int) -> TaskInfo:
-        raw = self._call(self.escrow.functions.get_task(task_id), f"task {task_id}")
+        raw = self._call(self._bind(self.escrow.functions.get_task, (task_id,)), f"task {task_id}")
         requester, domain_index, fee, deadline, n, status = raw
         names = self.domains()
         domain = names[domain_index - 1] if 0 < domain_index <= len(names) else str(domain_index)
@@ -339,9 +351,8 @@ class Web3Ledger(Ledger):
         return int(self._call(self.escrow.functions.batch_count()))
 
     def verify_receipt(self, batch_id: int, receipt_hash: str, proof: Sequence[str]) -> bool:
-        fn = self.escrow.functions.verify_receipt(
-            batch_id, _b32(receipt_hash, "receipt hash"), [_b32(p, "proof node") for p in proof]
-        )
+        args = (batch_id, _b32(receipt_hash, "receipt hash"), [_b32(p, "proof node") for p in proof])
+        fn = self._bind(self.escrow.functions.verify_receipt, args)
         return bool(self._call(fn, f"batch {batch_id}"))
 
     def credits_of(self, account: str) -> int:

@@ -1,6 +1,6 @@
 """Decayed Beta reputation in the same fixed-point integers as the chain.
 
-The on-chain reputation book (contracts/Reputation.vy) keeps, per
+The on-chain reputation book (kept by contracts/TaskEscrow.vy) keeps, per
 (provider, domain), Beta evidence ``alpha`` and ``beta`` in units of 1e-9 and
 a decay factor in units of 1e-18. Each observation with score ``s`` in [0, 1]
 does ``alpha <- alpha*decay + s`` and ``beta <- beta*decay + (1 - s)``.
