@@ -5,6 +5,9 @@
     ├── InputError               a value supplied by a user or client is malformed
     ├── KeystoreError            a key cannot be loaded (missing, wrong password)
     ├── SignatureError           a signed message does not verify
+    ├── AuthenticationError      an API key is missing or unknown
+    ├── NotFound                 no such model, task or route
+    ├── NoRespondents            no respondent could answer in time
     ├── StoreError               the off-chain content store
     │   └── ContentNotFound      no content under that hash
     ├── OutboxError              the durable chain-write queue
@@ -53,6 +56,18 @@ class KeystoreError(LlmnetError):
 
 
 class SignatureError(LlmnetError):
+    pass
+
+
+class AuthenticationError(LlmnetError):
+    pass
+
+
+class NotFound(LlmnetError):
+    pass
+
+
+class NoRespondents(LlmnetError):
     pass
 
 

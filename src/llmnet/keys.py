@@ -59,9 +59,7 @@ def _read_keystore(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise KeystoreError(f"keystore {path} does not exist; check the path or create one first") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise KeystoreError(
-            f"cannot read keystore {path}: {exc}; check the file and its permissions"
-        ) from None
+        raise KeystoreError(f"cannot read keystore {path}: {exc}; check the file and its permissions") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -82,9 +80,7 @@ def _decrypt(keyfile: dict[str, Any], password: str, path: Path) -> LocalAccount
         pass
     # raised outside the except blocks so the original error is not even the __context__
     if wrong_password:
-        raise KeystoreError(
-            f"wrong password for keystore {path}; try again with the password it was created with"
-        )
+        raise KeystoreError(f"wrong password for keystore {path}; try again with the password it was created with")
     if key is None:
         raise KeystoreError(f"keystore {path} is damaged and cannot be decrypted; restore it from a backup")
     return Account.from_key(key)
@@ -104,9 +100,7 @@ def _check_address(keyfile: dict[str, Any], account: LocalAccount, path: Path) -
 def _prefixed(address: str) -> str:
     candidate = address if address.startswith("0x") else "0x" + address
     if not is_hex_address(candidate):
-        raise KeystoreError(
-            f"keystore address {address!r} is not 40 hex digits; restore the file from a backup"
-        )
+        raise KeystoreError(f"keystore address {address!r} is not 40 hex digits; restore the file from a backup")
     return candidate
 
 
@@ -127,8 +121,7 @@ def _load_env_key(env: Mapping[str, str]) -> LocalAccount:
     account = _account_from_key(key)
     if account is None:
         raise KeystoreError(
-            f"{PRIVATE_KEY_ENV} is not a valid secp256k1 private key: "
-            "expected 64 hex digits, optionally 0x-prefixed"
+            f"{PRIVATE_KEY_ENV} is not a valid secp256k1 private key: expected 64 hex digits, optionally 0x-prefixed"
         )
     return account
 
@@ -175,9 +168,7 @@ def _write_private(path: Path, text: str) -> None:
         # O_EXCL makes the existence check and the creation one atomic step
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeystoreError(
-            f"keystore {path} already exists; choose another path or remove it first"
-        ) from None
+        raise KeystoreError(f"keystore {path} already exists; choose another path or remove it first") from None
     except OSError as exc:
         raise KeystoreError(f"cannot create keystore {path}: {exc}") from None
     try:

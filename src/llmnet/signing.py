@@ -339,9 +339,7 @@ def sign(message: M, account: LocalAccount, domain: SigningDomain) -> SignedMess
             f"account is {account.address}; set {message.SIGNER_FIELD} to the signing account's address"
         )
     signed = account.sign_message(_signable(message, domain))
-    return SignedMessage(
-        message=message, signature="0x" + bytes(signed.signature).hex(), signer=account.address
-    )
+    return SignedMessage(message=message, signature="0x" + bytes(signed.signature).hex(), signer=account.address)
 
 
 def _signature_bytes(signature: str) -> bytes:

@@ -207,7 +207,5 @@ class ContentStore:
             rows = self._execute("SELECT hash FROM content ORDER BY seq DESC LIMIT ?", (limit,))
         else:
             kind = _validate_kind(kind)
-            rows = self._execute(
-                "SELECT hash FROM content WHERE kind = ? ORDER BY seq DESC LIMIT ?", (kind, limit)
-            )
+            rows = self._execute("SELECT hash FROM content WHERE kind = ? ORDER BY seq DESC LIMIT ?", (kind, limit))
         return [row[0] for row in rows]

@@ -22,9 +22,7 @@ _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 def checksum(address: str, what: str = "address") -> str:
     """Return the checksummed form of ``address`` or raise InputError naming it."""
     if not isinstance(address, str) or not address.startswith("0x") or not is_hex_address(address):
-        raise InputError(
-            f"{what} {address!r} is not an Ethereum address (expected 0x followed by 40 hex digits)"
-        )
+        raise InputError(f"{what} {address!r} is not an Ethereum address (expected 0x followed by 40 hex digits)")
     mixed_case = address[2:] != address[2:].lower() and address[2:] != address[2:].upper()
     if mixed_case and not is_checksum_address(address):
         raise InputError(f"{what} {address!r} has a wrong EIP-55 checksum; copy the address again")

@@ -122,22 +122,16 @@ def gas_cost(w3: Web3, tx_hash: str) -> int:
 
 
 def open_one(ledger: Web3Ledger, requester: LocalAccount, fee: int = FEE, *, seconds: int = HOUR) -> int:
-    receipt = ledger.open_task(
-        "general", content(ledger.task_count()), 3, ledger.now() + seconds, fee, requester
-    )
+    receipt = ledger.open_task("general", content(ledger.task_count()), 3, ledger.now() + seconds, fee, requester)
     assert receipt.value is not None
     return receipt.value
 
 
-def open_many(
-    ledger: Web3Ledger, requester: LocalAccount, fees: Sequence[int], *, seconds: int = HOUR
-) -> list[int]:
+def open_many(ledger: Web3Ledger, requester: LocalAccount, fees: Sequence[int], *, seconds: int = HOUR) -> list[int]:
     """Tasks paid from ``requester``'s deposit (topped up here)."""
     ledger.deposit(sum(fees), requester)
     hashes = [content(i) for i in range(len(fees))]
-    first = ledger.open_tasks(
-        requester.address, "general", hashes, fees, 3, ledger.now() + seconds, requester
-    ).value
+    first = ledger.open_tasks(requester.address, "general", hashes, fees, 3, ledger.now() + seconds, requester).value
     assert first is not None
     return list(range(first, first + len(fees)))
 
@@ -215,9 +209,7 @@ def test_deposit_refusals(ledger: Web3Ledger, requester: LocalAccount) -> None:
         ledger.deposit(-1, requester)
 
 
-def test_withdraw_deposit_refusals(
-    ledger: Web3Ledger, requester: LocalAccount, stranger: LocalAccount
-) -> None:
+def test_withdraw_deposit_refusals(ledger: Web3Ledger, requester: LocalAccount, stranger: LocalAccount) -> None:
     ledger.deposit(ETHER, requester)
     with refused(ledger, InsufficientFunds, "amount exceeds deposit"):
         ledger.withdraw_deposit(ETHER + 1, requester)
@@ -229,9 +221,7 @@ def test_withdraw_deposit_refusals(
         ledger.withdraw_deposit(-1, requester)
 
 
-def test_approve_sets_and_overwrites(
-    ledger: Web3Ledger, requester: LocalAccount, coordinator: LocalAccount
-) -> None:
+def test_approve_sets_and_overwrites(ledger: Web3Ledger, requester: LocalAccount, coordinator: LocalAccount) -> None:
     assert ledger.allowance(requester.address, coordinator.address) == 0
     ledger.approve(coordinator.address, 5 * FEE, requester)
     assert ledger.allowance(requester.address, coordinator.address) == 5 * FEE
@@ -371,9 +361,7 @@ def test_open_task_with_malformed_input_fails_in_python(ledger: Web3Ledger, requ
 
 
 @pytest.mark.parametrize("case", ["negative respondents", "negative deadline", "refund -1", "get_task -1"])
-def test_out_of_range_integers_are_input_errors(
-    ledger: Web3Ledger, requester: LocalAccount, case: str
-) -> None:
+def test_out_of_range_integers_are_input_errors(ledger: Web3Ledger, requester: LocalAccount, case: str) -> None:
     deadline = ledger.now() + HOUR
     calls = {
         "negative respondents": lambda: ledger.open_task("general", content(0), -1, deadline, FEE, requester),
@@ -450,9 +438,7 @@ def test_refund_after_the_deadline_credits_the_deposit(
     assert ledger.balance_of(ledger.escrow.address) == 5 * FEE
 
 
-def test_refund_refusals(
-    ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount
-) -> None:
+def test_refund_refusals(ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount) -> None:
     task = open_one(ledger, requester)
     with refused(ledger, DeadlineNotReached, "deadline not reached"):
         ledger.refund(task, requester)
@@ -581,9 +567,7 @@ def test_payouts_must_equal_the_fees(
         ledger.settle_batch(pay(ids, (accounts[2].address, paid)), settler)
 
 
-def test_a_batch_without_payouts_is_refused(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount
-) -> None:
+def test_a_batch_without_payouts_is_refused(ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount) -> None:
     task = open_one(ledger, requester)
     with refused(ledger, PayoutMismatch, "payouts must equal the batch's escrowed fees"):
         ledger.settle_batch(pay([task]), settler)
@@ -629,9 +613,7 @@ def test_settling_some_lanes_leaves_their_neighbours_alone(
     ]
     assert [ledger.get_task(t).fee for t in ids] == fees
     assert ledger.deposit_of(requester.address) == fees[2] + fees[7]
-    ledger.settle_batch(
-        pay([0, 3, 4, 5], (accounts[2].address, fees[0] + fees[3] + fees[4] + fees[5])), settler
-    )
+    ledger.settle_batch(pay([0, 3, 4, 5], (accounts[2].address, fees[0] + fees[3] + fees[4] + fees[5])), settler)
     assert ledger.credits_of(accounts[2].address) == sum(fees) - fees[2] - fees[7]
 
 
@@ -674,9 +656,7 @@ def test_get_task_status_transitions(
         ledger.get_task(2)
 
 
-def test_get_batch_of_an_unknown_batch(
-    ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount
-) -> None:
+def test_get_batch_of_an_unknown_batch(ledger: Web3Ledger, requester: LocalAccount, settler: LocalAccount) -> None:
     with pytest.raises(UnknownTask) as info:  # errors.py maps "unknown batch" onto UnknownTask
         ledger.get_batch(0)
     assert info.value.reason == "unknown batch"
@@ -700,9 +680,7 @@ def test_verify_receipt_with_real_proofs(
     tree = MerkleTree(receipts)
     # another batch first, so the one under test is not batch 0
     ledger.settle_batch(pay([open_one(ledger, requester)], (settler.address, FEE), root=content(5)), settler)
-    batch_id = ledger.settle_batch(
-        pay([open_one(ledger, requester)], (settler.address, FEE), root=tree.root), settler
-    )
+    batch_id = ledger.settle_batch(pay([open_one(ledger, requester)], (settler.address, FEE), root=tree.root), settler)
     assert batch_id.value == 1
     assert "0x" + ledger.escrow.functions.batch_roots(1).call().hex() == tree.root
 

@@ -72,9 +72,7 @@ def did(name: str) -> bytes:
     return bytes.fromhex(domain_id(name)[2:])
 
 
-def profile(
-    *domains: str, endpoint: str = "http://127.0.0.1:8001", model_id: str = "tiny-llm"
-) -> ProviderProfile:
+def profile(*domains: str, endpoint: str = "http://127.0.0.1:8001", model_id: str = "tiny-llm") -> ProviderProfile:
     return ProviderProfile(
         endpoint=endpoint,
         domains=domains or ("general",),
@@ -173,9 +171,7 @@ def test_constructor_needs_a_positive_minimum_stake(ledger: Web3Ledger, governan
         ledger.tx.send(factory.constructor(0, COOLDOWN), governance)
 
 
-def test_add_domain_by_governance(
-    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
-) -> None:
+def test_add_domain_by_governance(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> None:
     receipt = ledger.add_domain("code", governance)
     assert receipt.block_number > 0
     assert ledger.domains() == [*TEST_DOMAINS, "code"]
@@ -201,9 +197,7 @@ def test_add_domain_twice_is_refused(ledger: Web3Ledger, governance: LocalAccoun
 
 
 @pytest.mark.parametrize("name", ["", "Medicine", "two words", "x" * 33, "-dash"])
-def test_add_domain_with_a_bad_name_fails_in_python(
-    ledger: Web3Ledger, governance: LocalAccount, name: str
-) -> None:
+def test_add_domain_with_a_bad_name_fails_in_python(ledger: Web3Ledger, governance: LocalAccount, name: str) -> None:
     with refused(ledger, InputError, None):
         ledger.add_domain(name, governance)
 
@@ -225,9 +219,7 @@ def test_a_domain_name_the_client_rejects_does_not_break_other_domains(
 # ------------------------------------------------------------------ register
 
 
-def test_register_records_the_profile_and_stake(
-    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
-) -> None:
+def test_register_records_the_profile_and_stake(ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]) -> None:
     provider = accounts[0]
     balance = ledger.balance_of(provider.address)
     receipt = ledger.register_provider(profile("medicine", "law"), MIN_STAKE, provider)
@@ -248,24 +240,18 @@ def test_register_records_the_profile_and_stake(
 
 
 @pytest.mark.parametrize("stake", [0, MIN_STAKE - 1])
-def test_register_below_minimum_stake_is_refused(
-    ledger: Web3Ledger, accounts: list[LocalAccount], stake: int
-) -> None:
+def test_register_below_minimum_stake_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount], stake: int) -> None:
     with refused(ledger, StakeTooLow, "stake below the minimum"):
         register(ledger, accounts[0], "general", stake=stake)
     assert not ledger.is_registered(accounts[0].address)
 
 
-def test_register_with_negative_stake_fails_in_python(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_register_with_negative_stake_fails_in_python(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, InputError, None):
         register(ledger, accounts[0], "general", stake=-1)
 
 
-def test_register_in_an_unknown_domain_fails_before_the_chain(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_register_in_an_unknown_domain_fails_before_the_chain(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, UnknownDomain, "unknown domain"):
         register(ledger, accounts[0], "general", "astrology")
 
@@ -361,9 +347,7 @@ def test_update_replaces_profile_and_domains(ledger: Web3Ledger, accounts: list[
     assert members(ledger, "medicine") == members(ledger, "law") == [a.address]
 
 
-def test_update_of_an_unregistered_provider_is_refused(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_update_of_an_unregistered_provider_is_refused(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, UnknownProvider, "provider not registered"):
         ledger.update_provider(profile("general"), accounts[0])
 
@@ -391,9 +375,7 @@ def test_invalid_update_is_refused_and_keeps_memberships(
         raw_update(ledger, accounts[0], **kwargs)
 
 
-def test_update_keeping_a_domain_stays_a_member_once(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_update_keeping_a_domain_stays_a_member_once(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a, b = accounts[0], accounts[1]
     register(ledger, a, "general")
     register(ledger, b, "general")
@@ -402,9 +384,7 @@ def test_update_keeping_a_domain_stays_a_member_once(
     assert members(ledger, "law") == [a.address]
 
 
-def test_leaving_from_the_middle_swaps_the_last_member_in(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_leaving_from_the_middle_swaps_the_last_member_in(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     a, b, c, d, e = accounts[:5]
     for p in (a, b, c, d):
         register(ledger, p, "general")
@@ -518,9 +498,7 @@ def test_request_unstake_refusals(ledger: Web3Ledger, accounts: list[LocalAccoun
         ledger.request_unstake(-1, a)
 
 
-def test_withdraw_waits_for_the_cooldown_then_pays(
-    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
-) -> None:
+def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
     with refused(ledger, ContractRevert, "nothing to withdraw"):
@@ -544,9 +522,7 @@ def test_withdraw_waits_for_the_cooldown_then_pays(
         ledger.withdraw_stake(a)
 
 
-def test_withdraw_by_an_unregistered_account_has_nothing(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_withdraw_by_an_unregistered_account_has_nothing(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, ContractRevert, "nothing to withdraw"):
         ledger.withdraw_stake(accounts[0])
 
@@ -579,9 +555,7 @@ def test_slash_by_a_stranger_is_refused(ledger: Web3Ledger, accounts: list[Local
         ledger.slash(a.address, 1, 1, a)  # nor by the provider itself
 
 
-def test_governance_slashes_stake(
-    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
-) -> None:
+def test_governance_slashes_stake(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
     fn = ledger.registry.functions.slash(a.address, MIN_STAKE + 1, 3)
@@ -680,9 +654,7 @@ def test_set_settlement(ledger: Web3Ledger, governance: LocalAccount, accounts: 
     assert fns.settlement().call() == accounts[0].address
 
 
-def test_transfer_governance(
-    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
-) -> None:
+def test_transfer_governance(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> None:
     fns = ledger.registry.functions
     heir = accounts[0]
     with refused(ledger, NotAuthorized, "only governance may do this"):
@@ -755,9 +727,7 @@ def test_a_provider_in_a_domain_the_client_would_not_name_can_be_read(
     assert ledger.get_provider(accounts[1].address).profile.domains == ("general", "Two Words")
 
 
-def test_a_multibyte_endpoint_over_256_bytes_fails_in_python(
-    ledger: Web3Ledger, accounts: list[LocalAccount]
-) -> None:
+def test_a_multibyte_endpoint_over_256_bytes_fails_in_python(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, InputError, None):
         register_profile = ProviderProfile(endpoint="é" * 200, domains=("general",), model_id="m")
         ledger.register_provider(register_profile, MIN_STAKE, accounts[0])
@@ -803,9 +773,7 @@ def __default__():
 """
 
 
-def test_a_contract_wallet_can_withdraw_its_stake(
-    ledger: Web3Ledger, w3: Web3, governance: LocalAccount
-) -> None:
+def test_a_contract_wallet_can_withdraw_its_stake(ledger: Web3Ledger, w3: Web3, governance: LocalAccount) -> None:
     import vyper  # a dev dependency, only needed to build the wallet
 
     out = vyper.compile_code(WALLET, output_formats=["abi", "bytecode"])
@@ -825,9 +793,7 @@ def test_a_contract_wallet_can_withdraw_its_stake(
 # ------------------------------------------------------------------ the client's transactions
 
 
-def test_gas_price_stays_bounded_over_many_writes(
-    ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]
-) -> None:
+def test_gas_price_stays_bounded_over_many_writes(ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]) -> None:
     # bidding from eth_gasPrice would feed our own tips back into the quote and double it each refresh
     register(ledger, accounts[0], "general")
     prices = []

@@ -107,9 +107,7 @@ def open_task(ledger: Web3Ledger, requester: LocalAccount) -> int:
     return task.value
 
 
-def settle(
-    ledger: Web3Ledger, settler: LocalAccount, requester: LocalAccount, updates: Sequence[RepUpdate]
-) -> int:
+def settle(ledger: Web3Ledger, settler: LocalAccount, requester: LocalAccount, updates: Sequence[RepUpdate]) -> int:
     """Settle one fresh task carrying ``updates``; the block timestamp it happened at."""
     batch = SettlementBatch((open_task(ledger, requester),), (Payout(settler.address, GWEI),), tuple(updates))
     receipt = ledger.settle_batch(batch, settler)
@@ -198,9 +196,7 @@ def test_one_aggregated_update_equals_m_sequential_ones_within_m_units(
     assert abs(aggregated.beta - sequential.beta) <= m
     d = Fraction(decay, DECAY_ONE)
     exact_alpha = state.alpha * d**m + sum(score_to_fixed(s) * d ** (m - 1 - i) for i, s in enumerate(scores))
-    exact_beta = state.beta * d**m + sum(
-        (UNIT - score_to_fixed(s)) * d ** (m - 1 - i) for i, s in enumerate(scores)
-    )
+    exact_beta = state.beta * d**m + sum((UNIT - score_to_fixed(s)) * d ** (m - 1 - i) for i, s in enumerate(scores))
     for got in (aggregated, sequential):
         assert 0 <= exact_alpha - got.alpha < m + 1
         assert 0 <= exact_beta - got.beta < m + 1
@@ -257,9 +253,7 @@ def test_reset_reputation_is_for_governance_only(
 ) -> None:
     p = providers[0]
     decay = ledger.decay
-    settle(
-        ledger, settler, requester, [update(p, "general", [1.0, 0.0], decay), update(p, "law", [1.0], decay)]
-    )
+    settle(ledger, settler, requester, [update(p, "general", [1.0, 0.0], decay), update(p, "law", [1.0], decay)])
     law = ledger.reputation(p.address, "law")
     reset = ledger.escrow.functions.reset_reputation(p.address, bytes.fromhex(domain_id("general")[2:]))
     for outsider in (p, settler):

@@ -43,9 +43,7 @@ def test_background_drainer_mines_in_order(ledger: Web3Ledger, tmp_path: Path) -
     outbox.start()
     deadline = ledger.now() + 600
     ids = [
-        outbox.submit(
-            ledger.open_task_call("law", "0x" + f"{i + 1:064x}", 2, deadline, 10**15), dev_account(6)
-        )
+        outbox.submit(ledger.open_task_call("law", "0x" + f"{i + 1:064x}", 2, deadline, 10**15), dev_account(6))
         for i in range(20)
     ]
     records = [outbox.wait(i, timeout=60) for i in ids]

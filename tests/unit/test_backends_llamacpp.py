@@ -39,9 +39,7 @@ def test_weights_hash_is_cached_next_to_the_file(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_completion_mode_answers_after_a_few_shot_prompt() -> None:
     backend = LlamaCppBackend(smollm2_path(), mode="completion")
-    completion = backend.complete(
-        GenerationRequest.from_prompt("What is the capital of France?", max_tokens=12)
-    )
+    completion = backend.complete(GenerationRequest.from_prompt("What is the capital of France?", max_tokens=12))
     assert "Paris" in completion.text
     assert "\nQ:" not in completion.text
     assert completion.usage.completion_tokens <= 12

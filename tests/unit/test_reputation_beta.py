@@ -39,9 +39,7 @@ def random_scores(rng: random.Random, m: int) -> list[float]:
 
 
 def random_state(rng: random.Random) -> RepState:
-    return RepState(
-        rng.randint(0, 10**12), rng.randint(0, 10**12), rng.randint(0, 10**6), rng.randint(0, 2**40)
-    )
+    return RepState(rng.randint(0, 10**12), rng.randint(0, 10**12), rng.randint(0, 10**6), rng.randint(0, 2**40))
 
 
 def exact_update(state: RepState, scores: Sequence[float], decay: int) -> tuple[Fraction, Fraction]:
@@ -164,9 +162,7 @@ def test_aggregate_bounds_and_recency() -> None:
         assert 0 <= delta.successes + delta.failures <= weight * UNIT // DECAY_ONE
         assert weight * UNIT // DECAY_ONE - (delta.successes + delta.failures) <= 2 * len(scores)
     decay = 9 * DECAY_ONE // 10
-    assert (
-        aggregate([1.0, 0.0], decay).successes < aggregate([0.0, 1.0], decay).successes
-    )  # newer counts more
+    assert aggregate([1.0, 0.0], decay).successes < aggregate([0.0, 1.0], decay).successes  # newer counts more
     assert aggregate([1.0] * 10, decay).failures == 0
     assert aggregate([0.0] * 10, decay).successes == 0
 

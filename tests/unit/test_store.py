@@ -91,9 +91,7 @@ def test_uppercase_hash_is_accepted_and_normalised(store: ContentStore) -> None:
     assert validate_hash(upper) == digest
 
 
-@pytest.mark.parametrize(
-    "bad", ["", "0x", "ab" * 32, "0x" + "ab" * 31, "0x" + "zz" * 32, "0x" + "ab" * 33, 42, None]
-)
+@pytest.mark.parametrize("bad", ["", "0x", "ab" * 32, "0x" + "ab" * 31, "0x" + "zz" * 32, "0x" + "ab" * 33, 42, None])
 def test_bad_hash_raises_input_error_naming_value(store: ContentStore, bad: object) -> None:
     with pytest.raises(InputError) as info:
         store.get(bad)  # type: ignore[arg-type]

@@ -96,9 +96,7 @@ def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = Deplo
     sender = TxSender(w3)
     registry = _deploy_one(w3, sender, "ProviderRegistry", governance, params.min_stake, params.cooldown)
     escrow = _deploy_one(w3, sender, "TaskEscrow", governance, registry, decay_from_float(params.decay))
-    reg = w3.eth.contract(
-        address=Web3.to_checksum_address(registry), abi=load_artifact("ProviderRegistry")["abi"]
-    )
+    reg = w3.eth.contract(address=Web3.to_checksum_address(registry), abi=load_artifact("ProviderRegistry")["abi"])
     sender.send(reg.functions.set_settlement(escrow), governance)
     for name in params.domains:
         sender.send(reg.functions.add_domain(name), governance)

@@ -39,18 +39,14 @@ def chain_url(settings: Settings, *, start: bool = False) -> str:
     node = embedded_node(settings)
     if not node_answers(node.url):
         if not start:
-            raise ChainUnavailable(
-                f"the embedded node at {node.url} is not running; start it with `llmnet chain up`"
-            )
+            raise ChainUnavailable(f"the embedded node at {node.url} is not running; start it with `llmnet chain up`")
         node.start(detach=True)
     return node.url
 
 
 def connect(url: str) -> Web3:
     if not node_answers(url):
-        raise ChainUnavailable(
-            f"no Ethereum node answers at {url}; check the URL or start one (`llmnet chain up`)"
-        )
+        raise ChainUnavailable(f"no Ethereum node answers at {url}; check the URL or start one (`llmnet chain up`)")
     return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
 
 

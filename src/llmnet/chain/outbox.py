@@ -100,9 +100,7 @@ class Outbox:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------- intake
-    def submit(
-        self, call: ChainCall, sender: Account, *, key: str | None = None, simulate: bool = True
-    ) -> int:
+    def submit(self, call: ChainCall, sender: Account, *, key: str | None = None, simulate: bool = True) -> int:
         """Persist ``call`` from ``sender``; returning is the acknowledgement.
 
         ``key`` makes submission idempotent: the same key returns the same record.
@@ -114,14 +112,11 @@ class Outbox:
                 return existing
         gas = None
         if simulate:
-            gas = self.ledger.tx.estimate(
-                self.ledger.function(call), sender, value=call.value, context=call.context
-            )
+            gas = self.ledger.tx.estimate(self.ledger.function(call), sender, value=call.value, context=call.context)
         now = time.time()
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO records (key, sender, call, gas, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO records (key, sender, call, gas, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (key, sender.address, call.to_json(), gas, now, now),
             )
         self._wake.set()
@@ -137,8 +132,7 @@ class Outbox:
     def get(self, record_id: int) -> OutboxRecord:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, key, sender, call, state, nonce, tx_hash, block_number, error "
-                "FROM records WHERE id = ?",
+                "SELECT id, key, sender, call, state, nonce, tx_hash, block_number, error FROM records WHERE id = ?",
                 (record_id,),
             ).fetchone()
         if row is None:
@@ -149,9 +143,7 @@ class Outbox:
         with self._lock:
             if state is None:
                 return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
-            return int(
-                self._db.execute("SELECT COUNT(*) FROM records WHERE state = ?", (state,)).fetchone()[0]
-            )
+            return int(self._db.execute("SELECT COUNT(*) FROM records WHERE state = ?", (state,)).fetchone()[0])
 
     def unfinished(self) -> int:
         with self._lock:
@@ -201,9 +193,7 @@ class Outbox:
             fn = self.ledger.function(call)
             try:
                 # state may have moved since submit; the estimate is redone only after a recovery
-                tx = self.ledger.tx.prepare(
-                    fn, self._signer(sender), value=call.value, context=call.context, gas=gas
-                )
+                tx = self.ledger.tx.prepare(fn, self._signer(sender), value=call.value, context=call.context, gas=gas)
             except ContractRevert as exc:
                 self._update(record_id, state="failed", error=str(exc))
                 continue

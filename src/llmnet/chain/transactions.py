@@ -59,9 +59,7 @@ def translate(exc: Exception, context: str = "") -> ChainError:
     if isinstance(exc, RequestException | ConnectionError | OSError):
         return ChainUnavailable(f"the Ethereum node does not answer ({type(exc).__name__}); is it running?")
     if "insufficient funds" in str(exc).lower():
-        return InsufficientFunds(
-            "insufficient funds for gas and value", context or "fund the sending account"
-        )
+        return InsufficientFunds("insufficient funds for gas and value", context or "fund the sending account")
     if "execution reverted" in str(exc):  # eth-tester's TransactionFailed, RPC errors
         return revert_error(revert_reason(exc), context)
     return ChainError(f"{context + ': ' if context else ''}{exc}")

@@ -86,9 +86,7 @@ class Web3Ledger(Ledger):
             return fn(*args)
         except (MismatchedABI, Web3ValidationError, TypeError) as exc:
             raise InputError(
-                f"arguments {list(args)!r} do not fit {fn.fn_name}'s parameter types: {exc}".replace(
-                    "\n", " "
-                )
+                f"arguments {list(args)!r} do not fit {fn.fn_name}'s parameter types: {exc}".replace("\n", " ")
             ) from None
 
     def execute(self, call: ChainCall, sender: Account) -> MinedTx:
@@ -171,20 +169,14 @@ class Web3Ledger(Ledger):
         return self._receipt(self.execute(self.register_call(profile, stake), sender))
 
     def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt:
-        call = ChainCall(
-            REGISTRY, "update", self._profile_args(profile), context=f"updating {sender.address}"
-        )
+        call = ChainCall(REGISTRY, "update", self._profile_args(profile), context=f"updating {sender.address}")
         return self._receipt(self.execute(call, sender))
 
     def add_stake(self, amount: int, sender: Account) -> TxReceipt:
-        return self._receipt(
-            self.execute(ChainCall(REGISTRY, "add_stake", (), _amount(amount, "amount")), sender)
-        )
+        return self._receipt(self.execute(ChainCall(REGISTRY, "add_stake", (), _amount(amount, "amount")), sender))
 
     def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
-        call = ChainCall(
-            REGISTRY, "request_unstake", (_amount(amount, "amount"),), context=f"unstaking {amount} wei"
-        )
+        call = ChainCall(REGISTRY, "request_unstake", (_amount(amount, "amount"),), context=f"unstaking {amount} wei")
         return self._receipt(self.execute(call, sender))
 
     def withdraw_stake(self, sender: Account) -> TxReceipt:
@@ -192,9 +184,7 @@ class Web3Ledger(Ledger):
 
     def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt:
         args = (checksum(provider, "provider"), _amount(amount, "amount"), reason)
-        return self._receipt(
-            self.execute(ChainCall(REGISTRY, "slash", args, context=f"slashing {provider}"), sender)
-        )
+        return self._receipt(self.execute(ChainCall(REGISTRY, "slash", args, context=f"slashing {provider}"), sender))
 
     def get_provider(self, address: str) -> ProviderInfo:
         address = checksum(address, "provider")
@@ -202,9 +192,7 @@ class Web3Ledger(Ledger):
         return self._provider_info(address, raw)
 
     def _provider_info(self, address: str, raw: Sequence[Any]) -> ProviderInfo:
-        endpoint, model_id, weights, version, licence, stake, unstaking, unlock_at, registered_at, domains = (
-            raw
-        )
+        endpoint, model_id, weights, version, licence, stake, unstaking, unlock_at, registered_at, domains = raw
         profile = ProviderProfile.from_chain(
             endpoint=endpoint,
             domains=tuple(self._domain_name(d) for d in domains),
@@ -228,9 +216,7 @@ class Web3Ledger(Ledger):
 
     def candidates(self, domain: str) -> list[Candidate]:
         rows = self._call(self.escrow.functions.domain_candidates(self._domain(domain)), domain)
-        return [
-            Candidate(provider=r[0], stake=r[1], reputation=RepState(r[2], r[3], r[4], r[5])) for r in rows
-        ]
+        return [Candidate(provider=r[0], stake=r[1], reputation=RepState(r[2], r[3], r[4], r[5])) for r in rows]
 
     def reputation(self, provider: str, domain: str) -> RepState:
         fn = self.escrow.functions.get_reputation(checksum(provider, "provider"), self._domain(domain))
@@ -238,14 +224,10 @@ class Web3Ledger(Ledger):
 
     # ---- requesters and escrow
     def deposit(self, amount: int, sender: Account) -> TxReceipt:
-        return self._receipt(
-            self.execute(ChainCall(ESCROW, "deposit", (), _amount(amount, "amount")), sender)
-        )
+        return self._receipt(self.execute(ChainCall(ESCROW, "deposit", (), _amount(amount, "amount")), sender))
 
     def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt:
-        call = ChainCall(
-            ESCROW, "withdraw_deposit", (_amount(amount, "amount"),), context=f"withdrawing {amount} wei"
-        )
+        call = ChainCall(ESCROW, "withdraw_deposit", (_amount(amount, "amount"),), context=f"withdrawing {amount} wei")
         return self._receipt(self.execute(call, sender))
 
     def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt:
@@ -258,9 +240,7 @@ class Web3Ledger(Ledger):
     def allowance(self, owner: str, spender: str) -> int:
         return int(self._call(self.escrow.functions.allowance(checksum(owner), checksum(spender))))
 
-    def open_task_call(
-        self, domain: str, content_hash: str, n_respondents: int, deadline: int, fee: int
-    ) -> ChainCall:
+    def open_task_call(self, domain: str, content_hash: str, n_respondents: int, deadline: int, fee: int) -> ChainCall:
         args = (self._domain(domain), _b32(content_hash, "content hash"), n_respondents, deadline)
         return ChainCall(ESCROW, "open_task", args, _amount(fee, "fee"), f"opening a task in {domain!r}")
 

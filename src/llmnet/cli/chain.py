@@ -75,9 +75,7 @@ def deploy_command(
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
-    domain: Annotated[
-        list[str] | None, typer.Option("--domain", help="a domain to create (repeatable)")
-    ] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="a domain to create (repeatable)")] = None,
     force: Annotated[bool, typer.Option(help="deploy again even if contracts are recorded")] = False,
 ) -> None:
     """Deploy llmnet's contracts to a node and record their addresses for its chain id.
@@ -87,22 +85,16 @@ def deploy_command(
 
     Example: llmnet chain deploy --rpc-url http://127.0.0.1:8545 --domain general --domain law
     """
-    s = settings(
-        rpc_url=rpc_url, data_dir=data_dir, chain_port=port, domains=tuple(domain) if domain else None
-    )
+    s = settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port, domains=tuple(domain) if domain else None)
     url = chain_url(s, start=rpc_url is None)
     if not force:
         try:
             ledger = open_ledger(s)
-            console.print(
-                f"contracts already deployed on chain {ledger.chain_id}; use --force to deploy again"
-            )
+            console.print(f"contracts already deployed on chain {ledger.chain_id}; use --force to deploy again")
             print_status(ledger, url)
             return
         except NotDeployed:
             pass
     ledger = deploy(s, connect(url))
-    console.print(
-        f"[green]deployed[/] to chain {ledger.chain_id}; addresses recorded in {s.deployments_file}"
-    )
+    console.print(f"[green]deployed[/] to chain {ledger.chain_id}; addresses recorded in {s.deployments_file}")
     print_status(ledger, url)

@@ -11,9 +11,7 @@ from llmnet.config import Settings, load_settings
 
 RpcUrl = Annotated[
     str | None,
-    typer.Option(
-        "--rpc-url", help="Ethereum JSON-RPC URL; default: the embedded node", envvar="LLMNET_RPC_URL"
-    ),
+    typer.Option("--rpc-url", help="Ethereum JSON-RPC URL; default: the embedded node", envvar="LLMNET_RPC_URL"),
 ]
 DataDir = Annotated[
     Path | None,

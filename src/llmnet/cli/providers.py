@@ -39,9 +39,7 @@ def list_providers(
             r = ledger.reputation(p.address, d)
             reps.append(f"{d}: {r.mean():.2f} ({r.count})")
         model = f"{p.profile.model_id} {p.profile.model_version}".strip()
-        table.add_row(
-            p.address, p.profile.endpoint, model, p.profile.licence, ether(p.stake), "\n".join(reps)
-        )
+        table.add_row(p.address, p.profile.endpoint, model, p.profile.licence, ether(p.stake), "\n".join(reps))
     console.print(table)
     if not infos:
         console.print("no providers registered yet")

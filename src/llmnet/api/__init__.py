@@ -1,0 +1,1 @@
+"""HTTP surfaces: the coordinator's OpenAI-compatible API and the error mapping every service shares."""

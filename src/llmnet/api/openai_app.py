@@ -1,0 +1,278 @@
+"""The coordinator's HTTP service: an OpenAI-compatible API over the whole network.
+
+    POST /v1/chat/completions   (streaming and not; model "llmnet/auto" or "llmnet/<domain>")
+    GET  /v1/models             llmnet/auto and llmnet/<domain> for every domain with providers
+    GET  /tasks/{task_key}      a task's receipt and how far its settlement got
+    GET  /health
+
+Requests authenticate with ``Authorization: Bearer sk-llmnet-…``. Bad input is
+refused with an OpenAI-style error body before anything is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from fastapi import FastAPI, Header
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, field_validator
+
+from llmnet.api.errors import install_error_handlers, sse_error
+from llmnet.api.keys import KeyBook
+from llmnet.errors import InputError, LlmnetError, NotFound
+from llmnet.reputation.selection import policy_from_name
+from llmnet.roles.accountant import Accountant, sign_receipt
+from llmnet.roles.common import ServiceSpec, signing_domain
+from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
+from llmnet.roles.protocol import Message
+from llmnet.store import canonical_json, content_hash
+
+AUTO = "llmnet/auto"
+
+
+class CoordinatorSpec(ServiceSpec):
+    k: int = Field(default=3, ge=1, le=16)
+    rounds: int = Field(default=1, ge=0, le=5)
+    final: Literal["best", "synthesis"] = "best"
+    policy: str = "thompson"
+    validators: list[str] = Field(default_factory=list)  # validator base URLs
+    settler_url: str | None = None
+    fee_per_respondent_wei: int = 10**13
+    max_prompt_chars: int = 8000
+    max_tokens: int = 96
+    respondent_timeout_s: float = 60.0
+    knowledge_root: Path | None = None  # for the domain classifier
+    references_file: Path | None = None  # question -> reference answer, for validators
+    seed: int | None = None
+
+
+class ContentPart(BaseModel):
+    type: str
+    text: str = ""
+
+
+class ChatMessageIn(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str | list[ContentPart]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if p.type == "text")
+
+
+class NetworkOptions(BaseModel):
+    k: int | None = Field(default=None, ge=1, le=16)
+    rounds: int | None = Field(default=None, ge=0, le=5)
+
+
+class ChatCompletionRequest(BaseModel):
+    model: str
+    messages: list[ChatMessageIn]
+    stream: bool = False
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    llmnet: NetworkOptions = Field(default_factory=NetworkOptions)
+
+    @field_validator("messages")
+    @classmethod
+    def _not_empty(cls, value: list[ChatMessageIn]) -> list[ChatMessageIn]:
+        if not value:
+            raise ValueError("messages must contain at least one message")
+        if not any(m.role == "user" and m.text().strip() for m in value):
+            raise ValueError("messages must contain a non-empty user message")
+        return value
+
+
+def load_references(path: Path | None) -> dict[str, str]:
+    if path is None or not path.exists():
+        return {}
+    refs = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            refs[row["question"].strip().lower()] = row["reference"]
+    return refs
+
+
+class Gateway:
+    """Request handling between the HTTP layer and the coordinator."""
+
+    def __init__(self, spec: CoordinatorSpec, coordinator: Coordinator, accountant: Accountant, keys: KeyBook,
+                 classifier: Any, references: dict[str, str]) -> None:  # fmt: skip
+        self.spec, self.coordinator, self.accountant, self.keys = spec, coordinator, accountant, keys
+        self.classifier, self.references = classifier, references
+
+    def domain_of(self, model: str, question: str) -> str:
+        served = self.coordinator.directory.served_domains()
+        if model in (AUTO, "auto"):
+            if self.classifier is None:
+                return "general" if "general" in served else (served[0] if served else "general")
+            guess = self.classifier.classify(question).domain
+            return guess if guess in served else ("general" if "general" in served else guess)
+        domain = model.removeprefix("llmnet/")
+        if not model.startswith("llmnet/") or domain not in self.coordinator.directory.domains():
+            known = [AUTO] + [f"llmnet/{d}" for d in served]
+            raise NotFound(f"model {model!r} does not exist; use one of {known}")
+        return domain
+
+    def start(self, req: ChatCompletionRequest, requester: str) -> tuple[TaskRun, int]:
+        messages = [Message(role=m.role, content=m.text()) for m in req.messages]
+        size = sum(len(m.content) for m in messages)
+        if size > self.spec.max_prompt_chars:
+            raise InputError(
+                f"the prompt is {size} characters; this coordinator accepts at most {self.spec.max_prompt_chars}"
+            )
+        question = next(m.content for m in reversed(messages) if m.role == "user")
+        domain = self.domain_of(req.model, question)
+        k = req.llmnet.k or self.spec.k
+        rounds = self.spec.rounds if req.llmnet.rounds is None else req.llmnet.rounds
+        run = TaskRun(new_task_key(), domain, requester, messages, k, rounds)
+        run.reference = self.references.get(question.strip().lower())
+        return run, req.max_completion_tokens or req.max_tokens or self.spec.max_tokens
+
+    def finish(self, run: TaskRun) -> dict[str, Any]:
+        """Receipt, durable record, and the llmnet block of the response."""
+        fee = self.spec.fee_per_respondent_wei * run.k
+        ledger = self.coordinator.directory.ledger
+        receipt = receipt_of(run, fee, ledger.chain_id)
+        receipt_hash = content_hash(canonical_json(receipt))
+        outcome = {
+            "task_key": run.task_key, "domain": run.domain, "fee": fee, "requester": run.requester,
+            "coordinator": self.coordinator.account.address,
+            "responses": [a.reply.response for a in run.answers.values()],
+            "ratings": run.ratings, "failed": sorted(run.failed), "receipt": receipt,
+            "receipt_hash": receipt_hash, "signature": sign_receipt(receipt_hash, self.coordinator.account),
+        }  # fmt: skip
+        self.accountant.record(
+            run.task_key, run.requester, run.domain, fee, len(run.chosen), receipt["prompt_hash"], outcome
+        )
+        return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt}
+
+    def usage(self, run: TaskRun) -> dict[str, int]:
+        final = run.answers.get(run.final_respondent)
+        p = final.reply.response["message"]["prompt_tokens"] if final else 0
+        c = final.reply.response["message"]["completion_tokens"] if final else 0
+        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+def completion_body(run: TaskRun, model: str, llmnet: dict[str, Any], usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{run.task_key:032x}",
+        "object": "chat.completion",
+        "created": int(run.started),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": run.final}, "finish_reason": "stop"}],
+        "usage": usage,
+        "llmnet": llmnet,
+    }
+
+
+def chunk_body(run: TaskRun, model: str, delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {
+        "id": f"chatcmpl-{run.task_key:032x}",
+        "object": "chat.completion.chunk",
+        "created": int(run.started),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) -> AsyncIterator[str]:
+    yield chunk_body(run, model, {"role": "assistant", "content": ""})
+    try:
+        if run.k == 1 and run.rounds == 0:
+            async for delta in gw.coordinator.stream_single(run, max_tokens):
+                yield chunk_body(run, model, {"content": delta})
+        else:
+            await gw.coordinator.run(run, max_tokens)
+            if gw.spec.final == "synthesis" and len(run.answers) > 1:
+                async for delta in gw.coordinator.synthesize(run, max_tokens):
+                    yield chunk_body(run, model, {"content": delta})
+            else:
+                for word in run.final.split(" "):
+                    yield chunk_body(run, model, {"content": word + " "})
+        llmnet = await asyncio.to_thread(gw.finish, run)
+    except LlmnetError as exc:
+        yield sse_error(exc)
+        yield "data: [DONE]\n\n"
+        return
+    last = json.loads(chunk_body(run, model, {}, "stop")[6:])
+    last |= {"usage": gw.usage(run), "llmnet": llmnet}
+    yield f"data: {json.dumps(last)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> FastAPI:
+    account = spec.account.load()
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        ledger = spec.chain.ledger()
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))
+        settings = CoordinatorSettings(k=spec.k, rounds=spec.rounds, final=spec.final,
+                                       respondent_timeout_s=spec.respondent_timeout_s,
+                                       max_tokens=spec.max_tokens)  # fmt: skip
+        coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
+                                  spec.validators, settings, http, seed=spec.seed)  # fmt: skip
+        accountant = Accountant(spec.data_dir / f"{spec.name}-tasks.sqlite", ledger, account, spec.settler_url)
+        accountant.start()
+        nonlocal classifier
+        if classifier is None and spec.knowledge_root is not None:
+            from llmnet.experts.classifier import DomainClassifier
+
+            root = spec.knowledge_root
+            classifier = DomainClassifier.from_knowledge(root, [d for d in ledger.domains() if (root / d).is_dir()])
+        keys = KeyBook(spec.data_dir / "keys.sqlite")
+        state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file))
+        yield
+        accountant.stop()
+        await http.aclose()
+
+    app = FastAPI(title="llmnet coordinator", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        gw: Gateway = state["gw"]
+        return {"role": "coordinator", "address": account.address, "tasks": gw.accountant.counts(),
+                "last_error": gw.accountant.last_error}  # fmt: skip
+
+    @app.get("/v1/models")
+    def models(authorization: str | None = Header(None)) -> dict[str, Any]:
+        gw: Gateway = state["gw"]
+        gw.keys.account_for(authorization)
+        ids = [AUTO] + [f"llmnet/{d}" for d in gw.coordinator.directory.served_domains()]
+        created = int(time.time())
+        return {"object": "list", "data": [{"id": i, "object": "model", "created": created,
+                                            "owned_by": "llmnet"} for i in ids]}  # fmt: skip
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(req: ChatCompletionRequest, authorization: str | None = Header(None)) -> Any:
+        gw: Gateway = state["gw"]
+        requester = gw.keys.account_for(authorization)
+        run, max_tokens = await asyncio.to_thread(gw.start, req, requester)
+        if req.stream:
+            return StreamingResponse(stream_events(gw, run, req.model, max_tokens), media_type="text/event-stream")
+        await gw.coordinator.run(run, max_tokens)
+        if spec.final == "synthesis" and len(run.answers) > 1:
+            run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
+        llmnet = await asyncio.to_thread(gw.finish, run)
+        return completion_body(run, req.model, llmnet, gw.usage(run))
+
+    @app.get("/tasks/{task_key}")
+    def task(task_key: str) -> dict[str, Any]:
+        result: dict[str, Any] = state["gw"].accountant.task(task_key)
+        return result
+
+    return app

@@ -1,0 +1,237 @@
+"""Bring a whole local network up as separate processes on 127.0.0.1.
+
+The embedded chain, respondents (experts with knowledge folders and a general
+model), validators (the first one settles) and the coordinator, each its own
+process with its own development account. ``Network.start`` returns once
+every service answers; ``Network.stop`` shuts them all down.
+
+Development accounts: 0 governance, 1-5 respondents, 6-7 validators,
+8 coordinator, 9 the demo requester.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from llmnet.api.keys import KeyBook
+from llmnet.api.openai_app import CoordinatorSpec
+from llmnet.chain.deploy import DeploymentBook
+from llmnet.chain.network import chain_url, connect, deploy, dev_account, embedded_node
+from llmnet.chain.node import node_answers
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.config import Settings
+from llmnet.errors import ConfigError, NotDeployed
+from llmnet.roles.common import AccountSpec, ChainSpec
+from llmnet.roles.respondent import BackendSpec, RespondentSpec
+from llmnet.roles.validator import JudgeSpec, ValidatorSpec
+from llmnet.types import ETHER
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KNOWLEDGE = REPO_ROOT / "knowledge"
+COORDINATOR_DEV, REQUESTER_DEV, VALIDATOR_DEVS = 8, 9, (6, 7)
+
+
+@dataclass(frozen=True)
+class RespondentPlan:
+    name: str
+    domains: tuple[str, ...]
+    knowledge: str | None = None  # folder under knowledge/
+    backend: str = "llamacpp"
+    # one thread each: several models share two cores, and oversubscription slows them all
+    options: dict[str, Any] = field(default_factory=lambda: {"n_threads": 1})
+
+
+DEFAULT_RESPONDENTS = (
+    RespondentPlan("medicine-expert", ("medicine",), "medicine"),
+    RespondentPlan("astronomy-expert", ("astronomy",), "astronomy"),
+    RespondentPlan("law-expert", ("law",), "law"),
+    RespondentPlan("general", ("general", "medicine", "astronomy", "law", "code")),
+)
+
+
+@dataclass
+class NetworkOptions:
+    coordinator_port: int = 8300
+    respondent_base_port: int = 8401
+    validator_base_port: int = 8501
+    respondents: tuple[RespondentPlan, ...] = DEFAULT_RESPONDENTS
+    validators: int = 2
+    judge: str = "combined"
+    k: int = 3
+    rounds: int = 1
+    max_tokens: int = 64
+    fee_per_respondent_wei: int = 10**13
+    seed: int | None = 7
+
+
+class Service(BaseModel):
+    role: str
+    name: str
+    url: str
+    spec_file: Path
+
+
+@dataclass
+class Network:
+    settings: Settings
+    options: NetworkOptions = field(default_factory=NetworkOptions)
+    services: list[Service] = field(default_factory=list)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    api_key: str = ""
+    ledger: Web3Ledger | None = None
+    started_node: bool = False
+
+    @property
+    def root(self) -> Path:
+        return self.settings.data_dir / "network"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.options.coordinator_port}/v1"
+
+    # ------------------------------------------------------------- chain
+    def _chain(self) -> Web3Ledger:
+        node = embedded_node(self.settings)
+        if self.settings.rpc_url is None and not node_answers(node.url):
+            node.start()
+            self.started_node = True
+        w3 = connect(chain_url(self.settings))
+        try:
+            return Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
+        except NotDeployed:
+            return deploy(self.settings, w3)
+
+    def _prepare_accounts(self, ledger: Web3Ledger) -> None:
+        gov = dev_account(0)
+        settler = dev_account(VALIDATOR_DEVS[0]).address
+        if not ledger.is_settler(settler):
+            ledger.set_settler(settler, True, gov)
+        requester, coordinator = dev_account(REQUESTER_DEV), dev_account(COORDINATOR_DEV).address
+        if ledger.deposit_of(requester.address) < ETHER:
+            ledger.deposit(5 * ETHER, requester)
+        if ledger.allowance(requester.address, coordinator) < ETHER:
+            ledger.approve(coordinator, 5 * ETHER, requester)
+
+    # ------------------------------------------------------------- specs
+    def _common(self, name: str, port: int, dev: int) -> dict[str, Any]:
+        assert self.ledger is not None
+        chain = ChainSpec(rpc_url=chain_url(self.settings), deployments_file=self.settings.deployments_file)
+        return {"name": name, "port": port, "account": AccountSpec(dev_index=dev), "chain": chain,
+                "data_dir": self.root / "state"}  # fmt: skip
+
+    def _specs(self) -> list[tuple[str, BaseModel]]:
+        o = self.options
+        coordinator = dev_account(COORDINATOR_DEV).address
+        specs: list[tuple[str, BaseModel]] = []
+        for i, plan in enumerate(o.respondents):
+            knowledge = KNOWLEDGE / plan.knowledge if plan.knowledge else None
+            backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge)
+            respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, 1 + i), backend=backend,
+                                  domains=list(plan.domains), trusted_coordinators=[coordinator],
+                                  licence="Apache-2.0", model_version="SmolLM2-135M-Instruct Q4_1")  # fmt: skip
+            specs.append(("respondent", respondent))
+        validator_urls: list[str] = []
+        validator_addresses: list[str] = []
+        for i in range(o.validators):
+            dev = VALIDATOR_DEVS[i % len(VALIDATOR_DEVS)]
+            port = o.validator_base_port + i
+            validator_urls.append(f"http://127.0.0.1:{port}")
+            validator_addresses.append(str(dev_account(dev).address))
+        for i in range(o.validators):
+            validator = ValidatorSpec(**self._common(f"validator-{i + 1}", o.validator_base_port + i,
+                                                VALIDATOR_DEVS[i % len(VALIDATOR_DEVS)]),
+                                 judge=JudgeSpec(kind=o.judge, backend=BackendSpec(options={"n_threads": 1})),
+                                 settler=i == 0, validators=validator_addresses,
+                                 trusted_coordinators=[coordinator])  # fmt: skip
+            specs.append(("validator", validator))
+        questions = KNOWLEDGE / "questions.jsonl"
+        coordinator_spec = CoordinatorSpec(**self._common("coordinator", o.coordinator_port, COORDINATOR_DEV), k=o.k,
+                               rounds=o.rounds, validators=validator_urls, settler_url=validator_urls[0] if
+                               validator_urls else None, fee_per_respondent_wei=o.fee_per_respondent_wei,
+                               max_tokens=o.max_tokens, knowledge_root=KNOWLEDGE if KNOWLEDGE.exists() else None,
+                               references_file=questions if questions.exists() else None, seed=o.seed)  # fmt: skip
+        specs.append(("coordinator", coordinator_spec))
+        return specs
+
+    # ------------------------------------------------------------- processes
+    def _spawn(self, role: str, spec: BaseModel) -> Service:
+        name = spec.name  # type: ignore[attr-defined]
+        spec_file = self.root / "specs" / f"{name}.json"
+        spec_file.parent.mkdir(parents=True, exist_ok=True)
+        spec_file.write_text(spec.model_dump_json(indent=1))
+        log = open(self.root / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "llmnet.roles.serve", role, str(spec_file)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        return Service(role=role, name=name, url=spec.url, spec_file=spec_file)  # type: ignore[attr-defined]
+
+    def _wait_healthy(self, services: list[Service], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(services)
+        while waiting:
+            for service in list(waiting):
+                proc = self.processes[service.name]
+                if proc.poll() is not None:
+                    log = (self.root / "logs" / f"{service.name}.log").read_text()[-2000:]
+                    raise ConfigError(f"{service.role} {service.name} exited with code {proc.returncode}:\n{log}")
+                if _answers(f"{service.url}/health"):
+                    waiting.remove(service)
+            if time.monotonic() > deadline:
+                raise ConfigError(f"services did not come up within {timeout:.0f}s: {[s.name for s in waiting]}")
+            time.sleep(0.2)
+
+    def start(self, timeout: float = 180.0) -> None:
+        (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        self.ledger = self._chain()
+        self._prepare_accounts(self.ledger)
+        specs = self._specs()
+        first = [self._spawn(role, spec) for role, spec in specs if role != "coordinator"]
+        self._wait_healthy(first, timeout)  # respondents register on start; the coordinator reads them
+        last = [self._spawn(role, spec) for role, spec in specs if role == "coordinator"]
+        self._wait_healthy(last, timeout)
+        self.services = first + last
+        keys = KeyBook(self.root / "state" / "keys.sqlite")
+        self.api_key = keys.create("demo", dev_account(REQUESTER_DEV).address)
+        key_file = self.root / "requester.key"
+        key_file.write_text(self.api_key)
+        key_file.chmod(0o600)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.processes.clear()
+        if self.started_node:
+            embedded_node(self.settings).stop()
+            self.started_node = False
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash would."""
+        os.kill(self.processes[name].pid, signal.SIGKILL)
+        self.processes[name].wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).status_code < 500
+    except httpx.HTTPError:
+        return False

@@ -1,0 +1,102 @@
+"""Many validators' ratings reduced to one score per respondent (pure, no I/O).
+
+The rule: for each respondent, take the median of the scores given by the validators that
+rated it; a validator that did not rate a respondent is left out of that respondent's
+median rather than counted as zero. With an even number of scores the median is the mean
+of the two middle ones. A median ignores a minority of outlying validators, so one lazy or
+dishonest validator cannot move a respondent's score far.
+
+With ``weights`` (say, each validator's stake) the median is weighted: the smallest score
+at which the weight of the scores at or below it reaches half of the total; when it reaches
+exactly half, the mean of that score and the next, so equal weights give the plain median.
+
+Validators score 1-10; :func:`normalize_score` maps that onto the [0, 1] the reputation
+book records.
+
+>>> median_consensus({"v1": {"a": 8, "b": 2}, "v2": {"a": 6}, "v3": {"a": 9, "b": 4}})
+{'a': 8.0, 'b': 3.0}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from llmnet.errors import InputError
+
+MIN_RATING = 1.0
+MAX_RATING = 10.0
+
+
+def _check_finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise InputError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def median(values: Sequence[float]) -> float:
+    """The plain median; the mean of the two middle values for an even count."""
+    if not values:
+        raise InputError("cannot take the median of no values")
+    ordered = sorted(_check_finite(v, "a rating") for v in values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
+    """The weighted median (see the module docstring); zero-weight values do not count.
+
+    >>> weighted_median([1.0, 5.0, 9.0], [1, 1, 5])
+    9.0
+    """
+    if len(values) != len(weights):
+        raise InputError(f"got {len(values)} values but {len(weights)} weights; give one weight per value")
+    pairs = sorted(
+        (_check_finite(v, "a value"), _check_finite(w, "a weight")) for v, w in zip(values, weights, strict=True)
+    )
+    if any(w < 0 for _, w in pairs):
+        raise InputError(f"weights must be 0 or more, got {list(weights)}")
+    pairs = [(v, w) for v, w in pairs if w > 0]
+    total = sum(w for _, w in pairs)
+    if not pairs:
+        raise InputError("cannot take a weighted median without any positive weight")
+    cumulative = 0.0
+    for i, (value, weight) in enumerate(pairs):
+        cumulative += weight
+        if math.isclose(2 * cumulative, total, rel_tol=1e-12) and i + 1 < len(pairs):
+            return (value + pairs[i + 1][0]) / 2
+        if 2 * cumulative >= total:
+            return value
+    return pairs[-1][0]  # unreachable except through float rounding
+
+
+def median_consensus(
+    ratings: Mapping[str, Mapping[str, float]], weights: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """validator -> respondent -> score, reduced to respondent -> median score.
+
+    ``weights`` (validator -> weight, e.g. stake) makes it a weighted median; a validator
+    missing from ``weights`` weighs 0.
+    """
+    if not ratings:
+        raise InputError("no ratings to combine: need at least one validator's scores")
+    by_respondent: dict[str, list[tuple[float, float]]] = {}
+    for validator, scores in ratings.items():
+        weight = 1.0 if weights is None else weights.get(validator, 0.0)
+        for respondent, score in scores.items():
+            by_respondent.setdefault(respondent, []).append((score, weight))
+    if weights is None:
+        return {r: median([s for s, _ in pairs]) for r, pairs in by_respondent.items()}
+    return {r: weighted_median([s for s, _ in ps], [w for _, w in ps]) for r, ps in by_respondent.items()}
+
+
+def normalize_score(score: float) -> float:
+    """A 1-10 rating mapped onto [0, 1] as ``(score - 1) / 9``, clamped.
+
+    >>> normalize_score(10), normalize_score(5.5), normalize_score(0)
+    (1.0, 0.5, 0.0)
+    """
+    value = _check_finite(score, "a rating")
+    return min(1.0, max(0.0, (value - MIN_RATING) / (MAX_RATING - MIN_RATING)))

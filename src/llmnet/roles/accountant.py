@@ -1,0 +1,224 @@
+"""The coordinator's books: every answered task reaches the chain, in batches.
+
+A task is written to SQLite (``synchronous=FULL``) before its answer is
+returned. A background loop then
+
+1. opens the answered tasks on chain, many per transaction, paid from each
+   requester's deposit under the allowance it gave this coordinator
+   (``open_tasks`` through the outbox, so a crash loses nothing);
+2. hands each opened task's outcome (signed responses, signed ratings, the
+   receipt and the coordinator's signature over its hash) to the settling
+   validator, which settles them in batches;
+3. asks the settling validator how far settlement got, for ``/tasks/{id}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from llmnet.chain.outbox import Outbox
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.errors import NotFound
+from llmnet.roles.protocol import Outcome
+
+OPEN_DEADLINE_S = 3600
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_key TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    fee INTEGER NOT NULL,
+    n_respondents INTEGER NOT NULL,
+    prompt_hash TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'answered',
+    open_record INTEGER,
+    chain_task_id INTEGER,
+    settlement TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+"""
+
+
+def sign_receipt(receipt_hash: str, account: LocalAccount) -> str:
+    signed = Account.sign_message(encode_defunct(hexstr=receipt_hash), account.key)
+    return "0x" + bytes(signed.signature).hex()
+
+
+class Accountant:
+    def __init__(
+        self, path: Path, ledger: Web3Ledger, account: LocalAccount, settler_url: str | None, batch: int = 200
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.ledger, self.account, self.settler_url, self.batch = ledger, account, settler_url, batch
+        self.outbox = Outbox(path.with_name("coordinator-outbox.sqlite"), ledger, [account])
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+        self.lock = threading.Lock()
+        self.http = httpx.Client(timeout=30)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------- intake
+    def record(self, task_key: int, requester: str, domain: str, fee: int, n: int, prompt_hash: str,
+               outcome: dict[str, Any]) -> None:  # fmt: skip
+        """Durably note an answered task (before its answer is returned)."""
+        with self.lock:
+            self.db.execute(
+                "INSERT INTO tasks (task_key, requester, domain, fee, n_respondents, prompt_hash, outcome, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (hex(task_key), requester, domain, fee, n, prompt_hash, json.dumps(outcome), time.time()),
+            )
+
+    def task(self, task_key: str) -> dict[str, Any]:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT state, chain_task_id, settlement, outcome FROM tasks WHERE task_key = ?", (task_key,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no task {task_key} at this coordinator")
+        state, chain_id, settlement, outcome = row
+        return {
+            "state": state,
+            "chain_task_id": chain_id,
+            "settlement": json.loads(settlement) if settlement else None,
+            "receipt": json.loads(outcome)["receipt"],
+            "receipt_hash": json.loads(outcome)["receipt_hash"],
+        }
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            rows = self.db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()
+        return {state: n for state, n in rows}
+
+    # ------------------------------------------------------------- the loop
+    def step(self) -> int:
+        """One pass of open, hand over, follow up; returns how many tasks moved."""
+        return self._open() + self._hand_over() + self._follow_up()
+
+    def _resume_opening(self) -> None:
+        """Tasks whose opening was in flight at a crash: finish it from the outbox record."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_key, requester, domain, fee, n_respondents, prompt_hash, open_record FROM tasks "
+                "WHERE state = 'opening' ORDER BY created"
+            ).fetchall()
+        by_record: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            by_record[row[6]].append(row[:6])
+        for record_id, group in by_record.items():
+            self._finish_open(record_id, group[0][1], group)
+
+    def _open(self) -> int:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_key, requester, domain, fee, n_respondents, prompt_hash FROM tasks "
+                "WHERE state = 'answered' ORDER BY created LIMIT ?",
+                (self.batch,),
+            ).fetchall()
+        groups: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            groups[(row[1], row[2])].append(row)
+        moved = 0
+        for (requester, domain), group in groups.items():
+            for start in range(0, len(group), 256):
+                moved += self._open_group(requester, domain, group[start : start + 256])
+        return moved
+
+    def _open_group(self, requester: str, domain: str, group: list[tuple[Any, ...]]) -> int:
+        n = max(r[4] for r in group)
+        call = self.ledger.open_tasks_call(
+            requester, domain, [r[5] for r in group], [r[3] for r in group], n, self.ledger.now() + OPEN_DEADLINE_S
+        )
+        record_id = self.outbox.submit(call, self.account, key=f"open-{group[0][0]}")
+        with self.lock:
+            self.db.executemany(
+                "UPDATE tasks SET state = 'opening', open_record = ? WHERE task_key = ?",
+                [(record_id, r[0]) for r in group],
+            )
+        return self._finish_open(record_id, requester, group)
+
+    def _finish_open(self, record_id: int, requester: str, group: list[tuple[Any, ...]]) -> int:
+        record = self.outbox.wait(record_id)
+        receipt = self.ledger.tx.receipt(record.tx_hash) if record.tx_hash else None
+        ids = self.ledger.opened_task_ids(receipt.logs) if receipt else []
+        if len(ids) != len(group):
+            self.last_error = f"opening {len(group)} tasks for {requester} failed: {record.error}"
+            return 0
+        with self.lock:
+            self.db.executemany(
+                "UPDATE tasks SET state = 'opened', chain_task_id = ? WHERE task_key = ?",
+                [(task_id, r[0]) for task_id, r in zip(ids, group, strict=True)],
+            )
+        return len(group)
+
+    def _hand_over(self) -> int:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_key, chain_task_id, outcome FROM tasks WHERE state = 'opened' LIMIT ?", (self.batch,)
+            ).fetchall()
+        if not rows or self.settler_url is None:
+            return 0
+        outcomes = []
+        for _, chain_task_id, text in rows:
+            data = json.loads(text)
+            outcomes.append(Outcome(task_id=chain_task_id, **data).model_dump())
+        resp = self.http.post(f"{self.settler_url}/v1/settle", json={"outcomes": outcomes})
+        resp.raise_for_status()
+        with self.lock:
+            self.db.executemany("UPDATE tasks SET state = 'sent' WHERE task_key = ?", [(r[0],) for r in rows])
+        return len(rows)
+
+    def _follow_up(self) -> int:
+        if self.settler_url is None:
+            return 0
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_key, chain_task_id FROM tasks WHERE state = 'sent' ORDER BY created LIMIT 50"
+            ).fetchall()
+        moved = 0
+        for task_key, chain_task_id in rows:
+            resp = self.http.get(f"{self.settler_url}/v1/settlements/{chain_task_id}")
+            if resp.status_code != 200 or resp.json()["state"] != "settled":
+                continue
+            with self.lock:
+                self.db.execute(
+                    "UPDATE tasks SET state = 'settled', settlement = ? WHERE task_key = ?",
+                    (json.dumps(resp.json()), task_key),
+                )
+            moved += 1
+        return moved
+
+    def start(self, interval_s: float = 1.0) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    while self.step():
+                        pass
+                except Exception as exc:  # keep the books; retry next interval
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+
+        self.outbox.recover()
+        self._resume_opening()
+        self._thread = threading.Thread(target=loop, name="llmnet-accountant", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)

@@ -1,0 +1,73 @@
+"""What every service process needs: its account, its chain, its signing domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, Field
+from web3 import Web3
+
+from llmnet.chain.deploy import DeploymentBook
+from llmnet.chain.network import connect, dev_account
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.errors import ConfigError, SignatureError
+from llmnet.signing import SignedMessage, SigningDomain, TypedMessage, verify
+
+
+class AccountSpec(BaseModel):
+    """A development account by index, or an encrypted keystore (password from the environment)."""
+
+    dev_index: int | None = None
+    keystore: Path | None = None
+
+    def load(self) -> LocalAccount:
+        if self.keystore is not None:
+            from llmnet.keys import load_account
+
+            return load_account(keystore=self.keystore)
+        if self.dev_index is not None:
+            return dev_account(self.dev_index)
+        raise ConfigError("an account needs either dev_index or keystore")
+
+
+class ChainSpec(BaseModel):
+    rpc_url: str
+    deployments_file: Path
+
+    def ledger(self) -> Web3Ledger:
+        w3: Web3 = connect(self.rpc_url)
+        return Web3Ledger(w3, DeploymentBook(self.deployments_file).find(w3))
+
+
+class ServiceSpec(BaseModel):
+    name: str
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    account: AccountSpec
+    chain: ChainSpec
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def signing_domain(ledger: Web3Ledger) -> SigningDomain:
+    """Signatures are bound to this chain and this escrow contract."""
+    return SigningDomain(chain_id=ledger.chain_id, verifying_contract=ledger.deployment.escrow)
+
+
+M = TypeVar("M", bound=TypedMessage)
+
+
+def verified(
+    data: dict[str, object], cls: type[M], domain: SigningDomain, trusted: frozenset[str] | None = None
+) -> SignedMessage[M]:
+    """Parse and verify a signed message; with ``trusted``, its signer must be one of them."""
+    signed = SignedMessage.from_dict(data, cls)
+    signer = verify(signed, domain)
+    if trusted is not None and signer not in trusted:
+        raise SignatureError(f"{cls.__name__} signed by {signer}, which is not a trusted signer here")
+    return signed

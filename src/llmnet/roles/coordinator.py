@@ -1,0 +1,347 @@
+"""The coordinator: who chooses respondents, runs the debate, and returns the best answer.
+
+For each query: the domain (from the model name or a classifier), the
+candidates of that domain with stake and reputation read from the chain, a
+ranking by the selection policy (Thompson sampling by default, so newcomers
+still get tried), then ``k`` respondents asked in parallel, each with its own
+deadline. A respondent that fails or is late is replaced by the next
+candidate. Rounds of collaborative prompting follow (each respondent sees the
+others' previous answers and may revise); validators rate the final answers;
+the best-rated answer (or a synthesis by the top-rated respondent) is
+returned with a receipt. The accountant records the task on chain later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+from eth_account.signers.local import LocalAccount
+
+from llmnet.chain.ledger import Ledger
+from llmnet.errors import InputError, LlmnetError, NoRespondents
+from llmnet.reputation.consensus import median_consensus
+from llmnet.reputation.selection import SelectionPolicy
+from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
+from llmnet.signing import Rating, Response, SignedMessage, SigningDomain, TaskAssignment, sign, verify
+from llmnet.store import canonical_json, content_hash
+from llmnet.types import Candidate
+
+
+@dataclass
+class Answer:
+    respondent: str
+    endpoint: str
+    reply: RespondReply
+
+    @property
+    def text(self) -> str:
+        return self.reply.text
+
+
+@dataclass
+class TaskRun:
+    """Everything that happened for one query; becomes the receipt."""
+
+    task_key: int
+    domain: str
+    requester: str
+    messages: list[Message]
+    k: int
+    rounds: int
+    chosen: list[Candidate] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, Answer] = field(default_factory=dict)
+    history: list[dict[str, str]] = field(default_factory=list)
+    ratings: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    final: str = ""
+    final_respondent: str = ""
+    reference: str | None = None  # a known answer, when the coordinator has one, for validators
+    started: float = field(default_factory=time.time)
+
+
+class Directory:
+    """Candidates and endpoints per domain, read from the chain, cached for ``ttl_s``."""
+
+    def __init__(self, ledger: Ledger, ttl_s: float = 2.0) -> None:
+        self.ledger, self.ttl_s = ledger, ttl_s
+        self._candidates: dict[str, tuple[float, list[Candidate]]] = {}
+        self._endpoints: dict[str, str] = {}
+        self._domains: tuple[float, list[str]] | None = None
+
+    def domains(self) -> list[str]:
+        if self._domains is None or time.monotonic() - self._domains[0] > self.ttl_s:
+            self._domains = (time.monotonic(), self.ledger.domains())
+        return self._domains[1]
+
+    def candidates(self, domain: str) -> list[Candidate]:
+        hit = self._candidates.get(domain)
+        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+            active = [c for c in self.ledger.candidates(domain) if c.stake >= self.ledger.min_stake]
+            hit = (time.monotonic(), active)
+            self._candidates[domain] = hit
+        return hit[1]
+
+    def endpoint(self, provider: str) -> str:
+        if provider not in self._endpoints:
+            self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
+        return self._endpoints[provider]
+
+    def served_domains(self) -> list[str]:
+        return [d for d in self.domains() if self.candidates(d)]
+
+
+@dataclass(frozen=True)
+class CoordinatorSettings:
+    k: int = 3
+    rounds: int = 1
+    final: str = "best"  # best | synthesis
+    respondent_timeout_s: float = 60.0
+    validator_timeout_s: float = 60.0
+    max_tokens: int = 96
+
+
+class Coordinator:
+    def __init__(
+        self,
+        directory: Directory,
+        policy: SelectionPolicy,
+        account: LocalAccount,
+        domain: SigningDomain,
+        validators: Sequence[str],
+        settings: CoordinatorSettings,
+        http: httpx.AsyncClient,
+        seed: int | None = None,
+    ) -> None:
+        self.directory, self.policy, self.account = directory, policy, account
+        self.signing, self.validators, self.settings, self.http = domain, list(validators), settings, http
+        self.rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------- one respondent
+    def _assignment(self, run: TaskRun, respondent: str, payload: RespondPayload) -> dict[str, Any]:
+        a = TaskAssignment(
+            task_id=run.task_key, coordinator=self.account.address, respondent=respondent,
+            content_hash=payload.digest(), round=payload.round,
+            deadline=int(time.time() + self.settings.respondent_timeout_s) + 1,
+        )  # fmt: skip
+        return sign(a, self.account, self.signing).to_dict()
+
+    def payload(self, run: TaskRun, round_: int, peers: list[PeerAnswer], max_tokens: int) -> RespondPayload:
+        return RespondPayload(messages=run.messages, peers=peers, round=round_, max_tokens=max_tokens)
+
+    async def ask(self, run: TaskRun, respondent: str, payload: RespondPayload) -> Answer:
+        endpoint = await asyncio.to_thread(self.directory.endpoint, respondent)
+        body = {"assignment": self._assignment(run, respondent, payload), "payload": payload.model_dump()}
+        resp = await self.http.post(f"{endpoint}/v1/respond", json=body, timeout=self.settings.respondent_timeout_s)
+        resp.raise_for_status()
+        return self._answer(respondent, endpoint, resp.json())
+
+    async def _try(self, run: TaskRun, respondent: str, payload: RespondPayload) -> Answer | None:
+        run.tried.append(respondent)
+        try:
+            return await asyncio.wait_for(self.ask(run, respondent, payload), self.settings.respondent_timeout_s)
+        except (TimeoutError, httpx.HTTPError, LlmnetError, ValueError) as exc:
+            run.failed[respondent] = f"{type(exc).__name__}: {exc}"[:300]
+            return None
+
+    async def _fill(self, run: TaskRun, queue: list[Candidate], payload: RespondPayload) -> dict[str, Answer]:
+        """Round 0: k answers, replacing any respondent that fails with the next candidate."""
+        answers: dict[str, Answer] = {}
+        slots = [queue.pop(0) for _ in range(min(run.k, len(queue)))]
+        run.chosen.extend(slots)
+        while slots:
+            results = await asyncio.gather(*(self._try(run, c.provider, payload) for c in slots))
+            slots = []
+            for answer in results:
+                if answer is not None:
+                    answers[answer.respondent] = answer
+                elif queue:
+                    replacement = queue.pop(0)
+                    run.chosen.append(replacement)
+                    slots.append(replacement)
+        return answers
+
+    # ------------------------------------------------------------- a whole task
+    def rank(self, domain: str) -> list[Candidate]:
+        candidates = self.directory.candidates(domain)
+        if not candidates:
+            raise NoRespondents(f"no provider with enough stake serves domain {domain!r}")
+        return self.policy.rank(candidates, self.rng)
+
+    async def run(self, run: TaskRun, max_tokens: int) -> TaskRun:
+        queue = await asyncio.to_thread(self.rank, run.domain)
+        first = self.payload(run, 0, [], max_tokens)
+        answers = await self._fill(run, queue, first)
+        if not answers:
+            raise NoRespondents(
+                f"none of the {len(run.tried)} respondents tried for domain {run.domain!r} answered: "
+                + "; ".join(f"{who[:10]}… {why}" for who, why in run.failed.items())
+            )
+        run.history.append({who: a.text for who, a in answers.items()})
+        for round_ in range(1, run.rounds + 1):
+            if len(answers) < 2:
+                break
+            answers = await self._debate_round(run, answers, round_, max_tokens)
+            run.history.append({who: a.text for who, a in answers.items()})
+        run.answers = answers
+        await self.rate(run)
+        return run
+
+    async def _debate_round(
+        self, run: TaskRun, answers: dict[str, Answer], round_: int, max_tokens: int
+    ) -> dict[str, Answer]:
+        async def revise(who: str) -> Answer | None:
+            peers = [PeerAnswer(respondent=o, text=a.text) for o, a in answers.items() if o != who]
+            return await self._try(run, who, self.payload(run, round_, peers, max_tokens))
+
+        results = await asyncio.gather(*(revise(who) for who in answers))
+        revised = {a.respondent: a for a in results if a is not None}
+        return revised or answers
+
+    # ------------------------------------------------------------- rating
+    async def _rate_with(self, run: TaskRun, validator_url: str, req: RateRequest) -> list[dict[str, Any]]:
+        try:
+            resp = await self.http.post(
+                f"{validator_url}/v1/rate", json=req.model_dump(), timeout=self.settings.validator_timeout_s
+            )
+            resp.raise_for_status()
+        except httpx.HTTPError:
+            return []
+        ratings: list[dict[str, Any]] = resp.json()["ratings"]
+        for r in ratings:
+            verify(SignedMessage.from_dict(r, Rating), self.signing)
+        return ratings
+
+    async def rate(self, run: TaskRun) -> None:
+        question = run.messages[-1].content
+        answers = [
+            RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response) for a in run.answers.values()
+        ]
+        round_ = len(run.history) - 1
+        req = RateRequest(
+            task_id=run.task_key, round=round_, question=question, answers=answers, reference=run.reference
+        )
+        per_validator = await asyncio.gather(*(self._rate_with(run, url, req) for url in self.validators))
+        run.ratings = [r for ratings in per_validator for r in ratings]
+        table: dict[str, dict[str, float]] = {}
+        for r in run.ratings:
+            msg = r["message"]
+            table.setdefault(msg["validator"], {})[msg["respondent"]] = msg["score"] / 100
+        run.scores = median_consensus(table) if table else {}
+        ranked = sorted(run.answers, key=lambda who: run.scores.get(who, 0.0), reverse=True)
+        run.final_respondent = ranked[0]
+        run.final = run.answers[ranked[0]].text
+
+    async def _events(self, endpoint: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The server-sent events of one streaming respondent call."""
+        async with self.http.stream(
+            "POST", f"{endpoint}/v1/respond", json=body, timeout=self.settings.respondent_timeout_s
+        ) as resp:
+            resp.raise_for_status()
+            async for line in resp.aiter_lines():
+                if line.startswith("data: "):
+                    event: dict[str, Any] = json.loads(line[6:])
+                    if "error" in event:
+                        raise NoRespondents(f"respondent failed mid-stream: {event['error']['message']}")
+                    yield event
+
+    def _answer(self, respondent: str, endpoint: str, event: dict[str, Any]) -> Answer:
+        reply = RespondReply(response=event["response"], text=event["text"], sources=event.get("sources", []))
+        signed = SignedMessage.from_dict(reply.response, Response)
+        verify(signed, self.signing, expected_signer=respondent)
+        if signed.message.content_hash != content_hash(reply.text.encode()):
+            raise InputError(f"respondent {respondent} signed a different text than it sent")
+        return Answer(respondent, endpoint, reply)
+
+    async def stream_single(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
+        """k = 1, no debate: pass the first working respondent's tokens straight through, then rate."""
+        queue = await asyncio.to_thread(self.rank, run.domain)
+        payload = self.payload(run, 0, [], max_tokens)
+        for candidate in queue:
+            who, started = candidate.provider, False
+            run.chosen.append(candidate)
+            run.tried.append(who)
+            try:
+                endpoint = await asyncio.to_thread(self.directory.endpoint, who)
+                body = {"assignment": self._assignment(run, who, payload), "payload": payload.model_dump(),
+                        "stream": True}  # fmt: skip
+                async for event in self._events(endpoint, body):
+                    if "delta" in event:
+                        started = True
+                        yield event["delta"]
+                    elif "response" in event:
+                        run.answers = {who: self._answer(who, endpoint, event)}
+            except (httpx.HTTPError, LlmnetError, ValueError, KeyError) as exc:
+                run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
+                if started:  # the requester already has part of this answer: no silent switch
+                    raise NoRespondents(f"respondent {who} failed mid-answer") from None
+                continue
+            if run.answers:
+                run.history.append({who: run.answers[who].text})
+                await self.rate(run)
+                return
+        raise NoRespondents(f"none of the {len(run.tried)} respondents tried for {run.domain!r} answered")
+
+    async def synthesize(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
+        """Stream a synthesis of all answers by the top-rated respondent."""
+        who = run.final_respondent
+        peers = [PeerAnswer(respondent=o, text=a.text) for o, a in run.answers.items()]
+        payload = self.payload(run, len(run.history), peers, max_tokens)
+        endpoint = run.answers[who].endpoint
+        body = {
+            "assignment": self._assignment(run, who, payload),
+            "payload": payload.model_dump(),
+            "stream": True,
+        }
+        async for event in self._events(endpoint, body):
+            if "delta" in event:
+                yield event["delta"]
+            elif "response" in event:
+                run.final = self._answer(who, endpoint, event).text
+
+
+def new_task_key() -> int:
+    return int.from_bytes(os.urandom(16), "big")
+
+
+def receipt_of(run: TaskRun, fee: int, chain_id: int) -> dict[str, Any]:
+    """The receipt returned with the answer; its hash is committed on chain at settlement."""
+    return {
+        "task_key": hex(run.task_key),
+        "chain_id": chain_id,
+        "domain": run.domain,
+        "requester": run.requester,
+        "prompt_hash": content_hash(canonical_json([m.model_dump() for m in run.messages])),
+        "fee_wei": fee,
+        "rounds": len(run.history) - 1,
+        "respondents": [
+            {
+                "address": c.provider,
+                "reputation_mean": round(c.mean, 4),
+                "answered": c.provider in run.answers,
+                "failure": run.failed.get(c.provider),
+                "score": run.scores.get(c.provider),
+                "model_id": run.answers[c.provider].reply.response["message"]["model_id"]
+                if c.provider in run.answers
+                else None,
+                "sources": run.answers[c.provider].reply.sources if c.provider in run.answers else [],
+                "response_hash": run.answers[c.provider].reply.response["message"]["content_hash"]
+                if c.provider in run.answers
+                else None,
+            }
+            for c in run.chosen
+        ],
+        "validators": sorted({r["message"]["validator"] for r in run.ratings}),
+        "final_respondent": run.final_respondent,
+        "answer_hash": content_hash(run.final.encode()),
+        "created": int(run.started),
+    }

@@ -1,0 +1,362 @@
+"""How a validator rates answers: judges that score each answer 1-10.
+
+A judge is one small class with one required method, :meth:`Judge.rate`. Built in:
+
+* :class:`ReferenceJudge` - token overlap with a known reference answer; cheap, no model.
+* :class:`LLMJudge` - asks a backend to grade each answer on a rubric, at temperature 0.
+* :class:`CombinedJudge` - the reference judge blended with the LLM judge when a reference
+  exists, the LLM judge alone otherwise.
+* :class:`FakeJudge` - scripted scores, for tests.
+
+:meth:`Judge.rate_detailed` also returns what the model said and which scores could not be
+parsed (those get the neutral 5). :func:`pairwise_prefer` asks a backend which of two
+answers is better in both orders, so a model that favours a position is caught::
+
+    judge = LLMJudge(FakeBackend(lambda request: "Score: 8"))
+    judge.rate("Capital of France?", {"0xA": "Paris"})  # {"0xA": 8.0}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from llmnet.backends.base import Backend, ChatMessage, GenerationRequest
+from llmnet.errors import InputError
+
+MIN_SCORE = 1.0
+MAX_SCORE = 10.0
+NEUTRAL_SCORE = 5.0
+
+DEFAULT_RUBRIC = (
+    "Rate the answer on a scale from 1 to 10, where 1 is wrong or useless and 10 is fully correct, "
+    "complete and clear. Judge correctness first, then completeness, then clarity."
+)
+_PAIRWISE_SYSTEM = "You are a strict, fair grader of answers."
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    """Scores per answer key, the judge's raw replies, and the keys whose score was not parsed."""
+
+    scores: dict[str, float]
+    raw_outputs: dict[str, str] = field(default_factory=dict)
+    parse_failures: tuple[str, ...] = ()
+
+
+class Judge(ABC):
+    """Scores each answer to a question from 1 (worst) to 10 (best)."""
+
+    #: cannot rate without a reference answer
+    needs_reference: ClassVar[bool] = False
+    #: calls a language model
+    uses_model: ClassVar[bool] = False
+
+    @abstractmethod
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+        """A score in [1, 10] for every key of ``answers``."""
+
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
+        """:meth:`rate` with the judge's working; judges without any just return the scores."""
+        return JudgeResult(self.rate(question, answers, reference))
+
+
+def clamp_score(score: float) -> float:
+    return min(MAX_SCORE, max(MIN_SCORE, score))
+
+
+# --- reference judge ------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+_STOPWORD_TEXT = (
+    "a an the is are was were be been being of to in on at by for with and or but not it its this that "
+    "these those as from into than then so do does did has have had i you he she we they them his her "
+    "their our your my what which who whom whose when where why how answer s t d ll re ve m"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercase words and numbers; punctuation dropped, "1,000" read as "1000", a plural "s" cut."""
+    out = []
+    for tok in _TOKEN.findall(text.lower()):
+        if tok[0].isdigit():
+            tok = tok.replace(",", "")
+        elif len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
+            tok = tok[:-1]
+        out.append(tok)
+    return out
+
+
+def key_tokens(words: list[str]) -> set[str]:
+    """The words that carry meaning: all but stop words (all, if nothing else is left)."""
+    keys = {w for w in words if w not in _STOPWORDS}
+    return keys or set(words)
+
+
+def _weight(token: str) -> float:
+    return 2.0 if token[0].isdigit() else 1.0  # a wrong number is a wrong answer
+
+
+def overlap_score(question: str, answer: str, reference: str) -> float:
+    """1-10 from how much of the reference the answer contains (recall, numbers count double)
+    and, more lightly, how much of what the answer adds is in the reference (precision).
+
+    Words of the question count for neither: restating the question is neither right nor wrong.
+    """
+    answer_words = tokens(answer)
+    if not answer_words:
+        return MIN_SCORE
+    asked = set(tokens(question))
+    ref_all = key_tokens(tokens(reference))
+    if not ref_all:
+        return NEUTRAL_SCORE
+    ref_keys = (ref_all - asked) or ref_all
+    recall = _share(ref_keys & set(answer_words), ref_keys)
+    added = key_tokens(answer_words) - asked
+    precision = _share(added & ref_all, added) if added else 1.0
+    return clamp_score(MIN_SCORE + (MAX_SCORE - MIN_SCORE) * recall * (0.75 + 0.25 * precision))
+
+
+def _share(part: set[str], whole: set[str]) -> float:
+    return sum(_weight(t) for t in part) / sum(_weight(t) for t in whole)
+
+
+class ReferenceJudge(Judge):
+    """Scores by overlap with a reference answer, ignoring case and punctuation.
+
+    An answer containing all of the reference's key words and numbers, and little else
+    beyond the question's own words, scores near 10; an empty answer scores 1.
+
+    >>> ReferenceJudge().rate("What is 2 + 2?", {"a": "It is 4.", "b": "5"}, reference="4")
+    {'a': 10.0, 'b': 1.0}
+    """
+
+    needs_reference = True
+
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+        if reference is None:
+            raise InputError("ReferenceJudge needs a reference answer; use LLMJudge when there is none")
+        return {key: overlap_score(question, text, reference) for key, text in answers.items()}
+
+
+# --- LLM judge ------------------------------------------------------------------------------------
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_SCORE_PATTERNS = (
+    re.compile(r"scores?\W{0,5}(?:is|of|=)?\W{0,3}" + _NUMBER, re.IGNORECASE),
+    re.compile(_NUMBER + r"\s*(?:/|out of)\s*10\b", re.IGNORECASE),
+    re.compile(r"(?<![\d./])(?<!of )" + _NUMBER + r"(?![\d])"),  # not a denominator
+)
+
+
+def parse_score(text: str) -> float | None:
+    """The first number in [1, 10] after "Score", else before "/10", else anywhere (but not
+    a denominator); None if none."""
+    for pattern in _SCORE_PATTERNS:
+        for match in pattern.finditer(text):
+            value = float(match.group(1))
+            if MIN_SCORE <= value <= MAX_SCORE:
+                return value
+    return None
+
+
+def judge_messages(question: str, answer: str, rubric: str, reference: str | None = None) -> tuple[ChatMessage, ...]:
+    """The rubric and reply format as the system message; the case to grade as the user message.
+
+    Small models follow this layout better than one long instruction (and the user message
+    ends in "Score:" so the reply tends to start with the number).
+    """
+    parts = [f"Question: {question}"]
+    if reference is not None:
+        parts.append(f"Reference answer (known to be correct): {reference}")
+    parts += [f"Answer to rate: {answer}", "Grade the answer. Score:"]
+    system = f"{rubric} Reply only in the form 'Score: N' with N an integer from 1 to 10."
+    return (ChatMessage("system", system), ChatMessage("user", "\n".join(parts)))
+
+
+def length_penalties(answers: Mapping[str, str], max_penalty: float = 3.0) -> dict[str, float]:
+    """Points to take off answers far longer than the median: none up to twice the median
+    length in words, then 2 per doubling, at most ``max_penalty``."""
+    lengths = {key: len(text.split()) for key, text in answers.items()}
+    typical = statistics.median(lengths.values()) if lengths else 0
+    if typical <= 0:
+        return dict.fromkeys(answers, 0.0)
+    return {
+        key: min(max_penalty, max(0.0, 2.0 * (math.log2(n / typical) - 1.0))) if n else 0.0
+        for key, n in lengths.items()
+    }
+
+
+class LLMJudge(Judge):
+    """Asks ``backend`` to grade each answer on its own against ``rubric`` (temperature 0).
+
+    A reply without a score in 1-10 gets :data:`NEUTRAL_SCORE` and is listed in
+    ``JudgeResult.parse_failures``. With ``length_normalize`` answers far longer than the
+    median lose points (see :func:`length_penalties`), against judges that favour verbosity.
+    """
+
+    uses_model = True
+
+    def __init__(
+        self,
+        backend: Backend,
+        rubric: str = DEFAULT_RUBRIC,
+        length_normalize: bool = False,
+        *,
+        max_tokens: int = 24,
+        seed: int = 0,
+    ) -> None:
+        self.backend = backend
+        self.rubric = rubric
+        self.length_normalize = length_normalize
+        self.max_tokens = max_tokens
+        self.seed = seed
+
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+        return self.rate_detailed(question, answers, reference).scores
+
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
+        scores: dict[str, float] = {}
+        raw: dict[str, str] = {}
+        failures: list[str] = []
+        for key, answer in answers.items():
+            if not answer.strip():
+                scores[key], raw[key] = MIN_SCORE, ""
+                continue
+            raw[key] = self._ask(question, answer, reference)
+            parsed = parse_score(raw[key])
+            if parsed is None:
+                failures.append(key)
+            scores[key] = NEUTRAL_SCORE if parsed is None else parsed
+        if self.length_normalize:
+            penalties = length_penalties(answers)
+            scores = {key: clamp_score(s - penalties[key]) for key, s in scores.items()}
+        return JudgeResult(scores, raw, tuple(failures))
+
+    def _ask(self, question: str, answer: str, reference: str | None) -> str:
+        messages = judge_messages(question, answer, self.rubric, reference)
+        request = GenerationRequest(messages, max_tokens=self.max_tokens, temperature=0.0, seed=self.seed)
+        return self.backend.complete(request).text
+
+
+# --- combined and fake judges ---------------------------------------------------------------------
+
+
+class CombinedJudge(Judge):
+    """``reference_weight * reference + (1 - reference_weight) * llm`` when a reference is
+    given, the LLM judge alone when not."""
+
+    uses_model = True
+
+    def __init__(self, reference_judge: Judge, llm_judge: Judge, reference_weight: float = 0.7) -> None:
+        if not 0.0 <= reference_weight <= 1.0:
+            raise InputError(f"reference_weight must be in [0, 1], got {reference_weight}")
+        self.reference_judge = reference_judge
+        self.llm_judge = llm_judge
+        self.reference_weight = reference_weight
+
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+        return self.rate_detailed(question, answers, reference).scores
+
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
+        llm = self.llm_judge.rate_detailed(question, answers, reference)
+        if reference is None:
+            return llm
+        by_reference = self.reference_judge.rate(question, answers, reference)
+        w = self.reference_weight
+        scores = {key: w * by_reference[key] + (1 - w) * llm.scores[key] for key in answers}
+        return JudgeResult(scores, llm.raw_outputs, llm.parse_failures)
+
+
+ScoreScript = Mapping[str, float] | Callable[[str, str], float]
+
+
+class FakeJudge(Judge):
+    """Scripted scores: a mapping answer key -> score (``default`` for keys not in it), or a
+    function ``(key, answer) -> score``. Scores are returned as scripted, unchecked, so tests
+    can also feed out-of-range values. Every call is recorded in ``calls``.
+
+    >>> FakeJudge({"0xA": 9}).rate("q", {"0xA": "yes", "0xB": "no"})
+    {'0xA': 9.0, '0xB': 5.0}
+    """
+
+    def __init__(self, script: ScoreScript | None = None, default: float = NEUTRAL_SCORE) -> None:
+        self.script: ScoreScript = script if script is not None else {}
+        self.default = default
+        self.calls: list[tuple[str, dict[str, str], str | None]] = []
+
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+        self.calls.append((question, dict(answers), reference))
+        if callable(self.script):
+            score_of = self.script
+            return {key: float(score_of(key, text)) for key, text in answers.items()}
+        table = self.script
+        return {key: float(table.get(key, self.default)) for key in answers}
+
+
+# --- pairwise preference --------------------------------------------------------------------------
+
+Winner = Literal["a", "b", "tie"]
+
+_PAIRWISE_PROMPT = (
+    "Question: {question}\n\nAnswer A: {first}\n\nAnswer B: {second}\n\n"
+    "Which answer is better (more correct, complete and clear)? "
+    "Reply with one letter: A, B, or T if they are equally good."
+)
+_CHOICE_PATTERNS = (
+    re.compile(r"^\W*([ABT])\b"),
+    re.compile(r"\b(?:answer|choice|winner|better)\W{0,3}(?:is\W{0,3})?([ABT])\b", re.IGNORECASE),
+    re.compile(r"\b([ABT])\b"),
+)
+
+
+@dataclass(frozen=True)
+class PairwiseVerdict:
+    """``winner`` is "a", "b" or "tie"; ``flipped`` means the judge changed its choice when the
+    answers swapped places (position bias), which is scored as a tie."""
+
+    winner: Winner
+    flipped: bool
+    raw_outputs: tuple[str, str] = ("", "")
+
+
+def parse_choice(text: str) -> Literal["A", "B", "T"] | None:
+    """ "A", "B" or "T" (tie) from a judge's reply; None if it named none."""
+    for pattern in _CHOICE_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            letter = match.group(1).upper()
+            return "A" if letter == "A" else "B" if letter == "B" else "T"
+    return None
+
+
+def pairwise_prefer(backend: Backend, question: str, a: str, b: str, *, max_tokens: int = 8) -> PairwiseVerdict:
+    """Which of answers ``a`` and ``b`` is better, asked as (a, b) and again as (b, a).
+
+    A winner needs both orders to agree (or one to prefer it while the other calls a tie);
+    when the orders contradict each other the verdict is a tie with ``flipped=True``.
+    """
+    first = _ask_choice(backend, question, a, b, max_tokens)
+    second = _ask_choice(backend, question, b, a, max_tokens)
+    picks = {_pick(parse_choice(first), "a", "b"), _pick(parse_choice(second), "b", "a")} - {"tie"}
+    raw = (first, second)
+    if len(picks) == 2:
+        return PairwiseVerdict("tie", True, raw)
+    winner: Winner = "a" if picks == {"a"} else "b" if picks == {"b"} else "tie"
+    return PairwiseVerdict(winner, False, raw)
+
+
+def _pick(choice: str | None, in_a: Winner, in_b: Winner) -> Winner:
+    return in_a if choice == "A" else in_b if choice == "B" else "tie"
+
+
+def _ask_choice(backend: Backend, question: str, first: str, second: str, max_tokens: int) -> str:
+    prompt = _PAIRWISE_PROMPT.format(question=question, first=first, second=second)
+    request = GenerationRequest.from_prompt(prompt, system=_PAIRWISE_SYSTEM, max_tokens=max_tokens, temperature=0.0)
+    return backend.complete(request).text

@@ -1,0 +1,197 @@
+"""A respondent: an LLM (or an expert = LLM + knowledge folder) selling answers.
+
+On start it registers itself on chain (or checks and updates its
+registration). It answers only assignments signed by a coordinator it trusts,
+addressed to it, before their deadline, whose content hash matches the
+payload; each answer comes back signed, with token usage and model identity.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from llmnet.api.errors import install_error_handlers, sse_error
+from llmnet.backends import create_backend
+from llmnet.backends.base import Backend, Chunk, Usage
+from llmnet.chain.ledger import Ledger
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.errors import InputError, LlmnetError, SignatureError
+from llmnet.roles.common import ServiceSpec, signing_domain, verified
+from llmnet.roles.protocol import RespondReply, RespondRequest
+from llmnet.signing import Response, SignedMessage, SigningDomain, TaskAssignment, sign
+from llmnet.store import content_hash
+from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
+
+
+class BackendSpec(BaseModel):
+    kind: str = "llamacpp"
+    options: dict[str, Any] = Field(default_factory=dict)
+    knowledge: Path | None = None  # a folder of documents makes this respondent an expert
+
+    def build(self) -> Backend:
+        inner = create_backend(self.kind, **self.options)
+        if self.knowledge is None:
+            return inner
+        from llmnet.experts.expert import ExpertBackend
+        from llmnet.experts.knowledge import KnowledgeBase
+
+        return ExpertBackend(inner, KnowledgeBase.from_folder(self.knowledge))
+
+
+class RespondentSpec(ServiceSpec):
+    backend: BackendSpec = Field(default_factory=BackendSpec)
+    domains: list[str]
+    stake_wei: int = ETHER
+    licence: str = ""
+    model_version: str = ""
+    trusted_coordinators: list[str] = Field(default_factory=list)
+
+
+def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderProfile, stake: int) -> str:
+    """Register, or bring an existing registration up to date; returns what was done."""
+    if not ledger.is_registered(account.address):
+        ledger.register_provider(profile, stake, account)
+        return "registered"
+    if ledger.get_provider(account.address).profile != profile:
+        ledger.update_provider(profile, account)
+        return "updated"
+    return "unchanged"
+
+
+class Respondent:
+    """The respondent's logic, independent of HTTP."""
+
+    def __init__(self, backend: Backend, account: LocalAccount, domain: SigningDomain, trusted: frozenset[str]) -> None:
+        self.backend = backend
+        self.account = account
+        self.domain = domain
+        self.trusted = trusted
+
+    def check(self, req: RespondRequest) -> TaskAssignment:
+        signed = verified(req.assignment, TaskAssignment, self.domain, self.trusted)
+        a = signed.message
+        if a.respondent != self.account.address:
+            raise SignatureError(f"assignment is addressed to {a.respondent}, not to this respondent")
+        if a.deadline < time.time():
+            raise InputError(f"assignment deadline {a.deadline} has passed")
+        if req.payload.digest() != a.content_hash:
+            raise InputError("payload does not match the assignment's content hash")
+        return a
+
+    def _signed(self, a: TaskAssignment, text: str, usage: Usage) -> SignedMessage[Response]:
+        message = Response(
+            task_id=a.task_id,
+            respondent=self.account.address,
+            content_hash=content_hash(text.encode()),
+            model_id=self.backend.model_id,
+            weights_hash=("0x" + self.backend.weights_sha256) if self.backend.weights_sha256 else ZERO_HASH,
+            round=a.round,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        return sign(message, self.account, self.domain)
+
+    def _generate(self, req: RespondRequest) -> tuple[list[str], Iterator[Chunk]]:
+        request = req.payload.generation_request()
+        stream_with_sources = getattr(self.backend, "stream", None)
+        if stream_with_sources is not None:
+            passages, chunks = stream_with_sources(request)
+            return [p.id for p in passages], chunks
+        return [], self.backend.generate(request)
+
+    def respond(self, req: RespondRequest) -> RespondReply:
+        started = time.perf_counter()
+        a = self.check(req)
+        sources, chunks = self._generate(req)
+        parts, last = [], Chunk("")
+        for chunk in chunks:
+            parts.append(chunk.text)
+            last = chunk
+        text = "".join(parts).strip()
+        usage = last.usage or Usage(0, 0)
+        signed = self._signed(a, text, usage)
+        return RespondReply(
+            response=signed.to_dict(), text=text, sources=sources, latency_s=time.perf_counter() - started
+        )
+
+    def stream(self, req: RespondRequest) -> Iterator[str]:
+        """Server-sent events: text deltas, then one event with the signed response."""
+        a = self.check(req)
+        sources, chunks = self._generate(req)
+        parts, usage = [], Usage(0, 0)
+        try:
+            for chunk in chunks:
+                parts.append(chunk.text)
+                usage = chunk.usage or usage
+                if chunk.text:
+                    yield f"data: {json.dumps({'delta': chunk.text})}\n\n"
+        except LlmnetError as exc:
+            yield sse_error(exc)
+            return
+        text = "".join(parts).strip()
+        final = {"response": self._signed(a, text, usage).to_dict(), "text": text, "sources": sources}
+        yield f"data: {json.dumps(final)}\n\n"
+
+
+def create_respondent_app(
+    spec: RespondentSpec,
+    *,
+    backend: Backend | None = None,
+    ledger: Web3Ledger | None = None,
+    account: LocalAccount | None = None,
+) -> FastAPI:
+    """The respondent's HTTP service; ``backend``, ``ledger``, ``account`` may be injected for tests."""
+    account = account or spec.account.load()
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        chain = ledger or spec.chain.ledger()
+        model = backend or spec.backend.build()
+        profile = ProviderProfile(
+            endpoint=spec.url,
+            domains=tuple(spec.domains),
+            model_id=model.model_id,
+            weights_hash=("0x" + model.weights_sha256) if model.weights_sha256 else ZERO_HASH,
+            model_version=spec.model_version,
+            licence=spec.licence,
+        )
+        state["registration"] = ensure_registered(chain, account, profile, spec.stake_wei)
+        trusted = frozenset(spec.trusted_coordinators)
+        state["respondent"] = Respondent(model, account, signing_domain(chain), trusted)
+        yield
+
+    app = FastAPI(title=f"llmnet respondent {spec.name}", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        r: Respondent = state["respondent"]
+        return {
+            "role": "respondent",
+            "name": spec.name,
+            "address": account.address,
+            "model_id": r.backend.model_id,
+            "domains": spec.domains,
+            "registration": state["registration"],
+        }
+
+    @app.post("/v1/respond", response_model=None)
+    def respond(req: RespondRequest) -> RespondReply | StreamingResponse:
+        r: Respondent = state["respondent"]
+        if req.stream:
+            r.check(req)  # refuse before the stream starts, with a proper status code
+            return StreamingResponse(r.stream(req), media_type="text/event-stream")
+        return r.respond(req)
+
+    return app

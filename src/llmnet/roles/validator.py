@@ -1,0 +1,267 @@
+"""A validator: rates answers, signs its ratings, and (the settler) records it all on chain.
+
+Rating: every answer must carry a Response signed by the respondent it claims,
+over the hash of exactly that text; the judge scores it 1-10, and the score
+goes back as a signed Rating.
+
+Settlement: the settling validator accepts finished tasks from a trusted
+coordinator, verifies every response and rating signature, takes the median
+of the validators' ratings per respondent, and queues the outcome durably. A
+background loop settles the queue in batches through the outbox (one
+transaction per batch: payouts, reputation, receipts root).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from llmnet.api.errors import install_error_handlers
+from llmnet.chain.outbox import Outbox
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.errors import InputError, NotFound, SignatureError
+from llmnet.reputation.consensus import median_consensus, normalize_score
+from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
+from llmnet.roles.common import ServiceSpec, signing_domain, verified
+from llmnet.roles.judge import Judge
+from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
+from llmnet.roles.respondent import BackendSpec
+from llmnet.signing import MAX_SCORE, Rating, Response, SigningDomain, sign
+from llmnet.store import content_hash
+
+
+class JudgeSpec(BaseModel):
+    kind: str = "combined"  # combined | reference | llm
+    backend: BackendSpec = Field(default_factory=BackendSpec)
+
+    def build(self) -> Judge:
+        from llmnet.roles.judge import CombinedJudge, LLMJudge, ReferenceJudge
+
+        if self.kind == "reference":
+            return ReferenceJudge()
+        llm = LLMJudge(self.backend.build())
+        if self.kind == "llm":
+            return llm
+        if self.kind == "combined":
+            return CombinedJudge(ReferenceJudge(), llm)
+        raise InputError(f"unknown judge kind {self.kind!r}; use combined, reference or llm")
+
+
+class ValidatorSpec(ServiceSpec):
+    judge: JudgeSpec = Field(default_factory=JudgeSpec)
+    settler: bool = False
+    validators: list[str] = Field(default_factory=list)  # whose ratings the settler accepts
+    trusted_coordinators: list[str] = Field(default_factory=list)
+    settle_interval_s: float = 2.0
+    max_batch: int = 200
+
+
+def check_response(data: dict[str, Any], text: str, respondent: str, domain: SigningDomain) -> Response:
+    signed = verified(data, Response, domain)
+    if signed.signer != respondent:
+        raise SignatureError(f"response claims respondent {respondent} but was signed by {signed.signer}")
+    if signed.message.content_hash != content_hash(text.encode()):
+        raise InputError(f"the text given for {respondent} is not the text its response signed")
+    return signed.message
+
+
+class Rater:
+    def __init__(self, judge: Judge, account: LocalAccount, domain: SigningDomain) -> None:
+        self.judge, self.account, self.domain = judge, account, domain
+
+    def rate(self, req: RateRequest) -> RateReply:
+        responses = {a.respondent: check_response(a.response, a.text, a.respondent, self.domain) for a in req.answers}
+        scores = self.judge.rate(req.question, {a.respondent: a.text for a in req.answers}, req.reference)
+        ratings = []
+        for who, response in responses.items():
+            score = max(0, min(MAX_SCORE, round(scores[who] * 100)))
+            rating = Rating(
+                task_id=req.task_id, validator=self.account.address, respondent=who,
+                response_hash=response.content_hash, score=score, round=req.round,
+            )  # fmt: skip
+            ratings.append(sign(rating, self.account, self.domain).to_dict())
+        return RateReply(validator=self.account.address, ratings=ratings)
+
+
+def consensus_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[str]) -> TaskOutcome:
+    """Verify an outcome's signatures and reduce its ratings to one score per respondent."""
+    o.check_receipt()
+    responses = {}
+    for data in o.responses:
+        r = verified(data, Response, domain).message
+        if r.task_id != o.task_key:
+            raise InputError(f"a response for task {r.task_id} was filed under task {o.task_key}")
+        responses[r.respondent] = r
+    by_validator: dict[str, dict[str, float]] = {}
+    for data in o.ratings:
+        rating = verified(data, Rating, domain, validators).message
+        if rating.task_id != o.task_key:
+            raise InputError(f"a rating for task {rating.task_id} was filed under task {o.task_key}")
+        answered = responses.get(rating.respondent)
+        if answered is None or answered.content_hash != rating.response_hash:
+            raise InputError(f"rating by {rating.validator} is for a response this task does not have")
+        by_validator.setdefault(rating.validator, {})[rating.respondent] = rating.score / 100
+    scores = median_consensus(by_validator) if by_validator else {}
+    return TaskOutcome(
+        task_id=o.task_id, domain=o.domain, fee=o.fee, requester=o.requester, coordinator=o.coordinator,
+        scores={who: normalize_score(s) for who, s in scores.items()}, validators=tuple(sorted(by_validator)),
+        receipt_hash=o.receipt_hash, failed=frozenset(o.failed),
+    )  # fmt: skip
+
+
+class SettlementQueue:
+    """Durable queue of verified outcomes, settled in batches through the outbox."""
+
+    def __init__(self, path: Path, ledger: Web3Ledger, account: LocalAccount, max_batch: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.ledger, self.account, self.max_batch = ledger, account, max_batch
+        self.outbox = Outbox(path.with_name("validator-outbox.sqlite"), ledger, [account])
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS outcomes (task_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL, "
+            "record_id INTEGER, batch_id INTEGER, tx_hash TEXT)"
+        )
+        self.lock = threading.Lock()
+
+    def add(self, outcomes: list[tuple[Outcome, TaskOutcome]]) -> int:
+        with self.lock:
+            rows = [(o.task_id, o.model_dump_json()) for o, _ in outcomes]
+            cur = self.db.executemany("INSERT OR IGNORE INTO outcomes (task_id, outcome) VALUES (?, ?)", rows)
+            return cur.rowcount
+
+    def queued(self) -> int:
+        with self.lock:
+            return int(self.db.execute("SELECT COUNT(*) FROM outcomes WHERE record_id IS NULL").fetchone()[0])
+
+    def status(self, task_id: int) -> dict[str, Any]:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT record_id, batch_id, tx_hash FROM outcomes WHERE task_id = ?", (task_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"task {task_id} has not reached the settling validator")
+        record_id, batch_id, tx_hash = row
+        state = "queued" if record_id is None else ("settled" if batch_id is not None else "submitted")
+        return {"task_id": task_id, "state": state, "batch_id": batch_id, "tx_hash": tx_hash}
+
+    def settle_once(self, domain: SigningDomain, validators: frozenset[str]) -> int:
+        """Submit one batch of queued outcomes and confirm earlier ones; returns tasks submitted."""
+        self._confirm()
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_id, outcome FROM outcomes WHERE record_id IS NULL ORDER BY task_id LIMIT ?",
+                (self.max_batch,),
+            ).fetchall()
+        if not rows:
+            return 0
+        outcomes = [consensus_outcome(Outcome.model_validate_json(text), domain, validators) for _, text in rows]
+        batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
+        key = f"settle-{rows[0][0]}-{rows[-1][0]}-{len(rows)}"
+        record_id = self.outbox.submit(self.ledger.settlement_call(batch), self.account, key=key)
+        with self.lock:
+            self.db.executemany(
+                "UPDATE outcomes SET record_id = ? WHERE task_id = ?", [(record_id, t) for t, _ in rows]
+            )
+        self.outbox.process()
+        self._confirm()
+        return len(rows)
+
+    def _confirm(self) -> None:
+        with self.lock:
+            pending = self.db.execute(
+                "SELECT DISTINCT record_id FROM outcomes WHERE record_id IS NOT NULL AND batch_id IS NULL"
+            ).fetchall()
+        for (record_id,) in pending:
+            record = self.outbox.get(record_id)
+            if record.state != "mined" or record.tx_hash is None:
+                continue
+            receipt = self.ledger.tx.receipt(record.tx_hash)
+            ids = self.ledger.settled_batch_ids(receipt.logs) if receipt else []
+            if ids:
+                with self.lock:
+                    self.db.execute(
+                        "UPDATE outcomes SET batch_id = ?, tx_hash = ? WHERE record_id = ?",
+                        (ids[0], record.tx_hash, record_id),
+                    )
+
+
+def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> FastAPI:
+    account = spec.account.load()
+    state: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def settle_loop() -> None:
+        queue: SettlementQueue = state["queue"]
+        while not stop.wait(spec.settle_interval_s):
+            try:
+                while queue.settle_once(state["domain"], frozenset(spec.validators)):
+                    pass
+            except Exception as exc:  # keep the queue; report and retry next interval
+                state["last_error"] = f"{type(exc).__name__}: {exc}"
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        ledger = spec.chain.ledger()
+        state["domain"] = signing_domain(ledger)
+        state["rater"] = Rater(judge or spec.judge.build(), account, state["domain"])
+        if spec.settler:
+            if not ledger.is_settler(account.address):
+                raise SignatureError(f"{account.address} is not an authorised settler on chain {ledger.chain_id}")
+            queue = SettlementQueue(spec.data_dir / f"{spec.name}-settlement.sqlite", ledger, account, spec.max_batch)
+            queue.outbox.recover()
+            state["queue"] = queue
+            thread = threading.Thread(target=settle_loop, name="llmnet-settle", daemon=True)
+            thread.start()
+        yield
+        stop.set()
+
+    app = FastAPI(title=f"llmnet validator {spec.name}", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        info: dict[str, Any] = {"role": "validator", "name": spec.name, "address": account.address}
+        if "queue" in state:
+            info |= {
+                "settler": True,
+                "queued": state["queue"].queued(),
+                "last_error": state.get("last_error"),
+            }
+        return info
+
+    @app.post("/v1/rate")
+    def rate(req: RateRequest) -> RateReply:
+        started = time.perf_counter()
+        reply: RateReply = state["rater"].rate(req)
+        state["last_rate_s"] = time.perf_counter() - started
+        return reply
+
+    @app.post("/v1/settle")
+    def settle(req: SettleRequest) -> SettleReply:
+        if "queue" not in state:
+            raise NotFound("this validator does not settle; send outcomes to the settling validator")
+        trusted = frozenset(spec.trusted_coordinators)
+        checked = []
+        for o in req.outcomes:
+            if o.coordinator not in trusted:
+                raise SignatureError(f"outcome from {o.coordinator}, which is not a trusted coordinator")
+            checked.append((o, consensus_outcome(o, state["domain"], frozenset(spec.validators))))
+        accepted = state["queue"].add(checked)
+        return SettleReply(accepted=accepted, queued=state["queue"].queued())
+
+    @app.get("/v1/settlements/{task_id}")
+    def settlement(task_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = state["queue"].status(task_id)
+        return result
+
+    return app
