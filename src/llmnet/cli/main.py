@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from llmnet.cli import chain, providers
+from llmnet.cli import chain, keys, network, providers
 from llmnet.errors import LlmnetError
 
 app = typer.Typer(
@@ -17,7 +17,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command()(network.up)
+app.command()(network.demo)
+app.command()(network.ask)
 app.add_typer(chain.app, name="chain")
+app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
 
 _err = Console(stderr=True)

@@ -1,0 +1,202 @@
+"""``llmnet up``, ``llmnet demo``, ``llmnet ask``: run and use a local network."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llmnet.cli.options import DataDir, Port, ether, settings
+from llmnet.errors import ConfigError
+from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
+
+console = Console()
+
+Rounds = Annotated[int, typer.Option(help="collaborative prompting rounds (0 = plain best-of-k)")]
+K = Annotated[int, typer.Option("--k", help="respondents per query")]
+
+
+def _start(data_dir: Path | None, port: int | None, k: int, rounds: int) -> Network:
+    net = Network(settings(data_dir=data_dir, chain_port=port), NetworkOptions(k=k, rounds=rounds))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as p:
+        p.add_task("starting the chain, 4 respondents, 2 validators and the coordinator…", total=None)
+        try:
+            net.start()
+        except BaseException:
+            net.stop()
+            raise
+    return net
+
+
+def _banner(net: Network) -> None:
+    lines = [f"OpenAI base URL  [bold]{net.base_url}[/]", f"requester key    [bold]{net.api_key}[/]"]
+    lines += [f"{s.role:<12} {s.name:<18} {s.url}" for s in net.services]
+    lines.append(f"logs             {net.root / 'logs'}")
+    console.print(Panel("\n".join(lines), title="llmnet is up", expand=False))
+
+
+def up(data_dir: DataDir = None, port: Port = None, k: K = 3, rounds: Rounds = 1) -> None:
+    """Bring up a local network (chain, respondents, validators, coordinator) and serve until Ctrl-C.
+
+    Example: llmnet up --k 3 --rounds 1
+    """
+    net = _start(data_dir, port, k, rounds)
+    _banner(net)
+    try:
+        while all(p.poll() is None for p in net.processes.values()):
+            time.sleep(0.5)
+        console.print("[red]a service stopped; shutting the network down[/]")
+    except KeyboardInterrupt:
+        console.print("shutting down…")
+    finally:
+        net.stop()
+
+
+def demo_questions(limit_per_domain: int = 2) -> list[dict[str, str]]:
+    rows = [json.loads(line) for line in (KNOWLEDGE / "questions.jsonl").read_text().splitlines() if line.strip()]
+    picked: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        if len(picked.setdefault(row["domain"], [])) < limit_per_domain:
+            picked[row["domain"]].append(row)
+    return [q for group in picked.values() for q in group]
+
+
+def _show_answer(i: int, q: dict[str, str], resp: Any, seconds: float) -> None:
+    receipt = (resp.model_extra or {})["llmnet"]["receipt"]
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for col in ("respondent", "model", "reputation before", "answered", "score 1-10", "sources"):
+        table.add_column(col)
+    for r in receipt["respondents"]:
+        chosen = "✓ final" if r["address"] == receipt["final_respondent"] else ("✓" if r["answered"] else "✗")
+        score = f"{r['score']:.1f}" if r["score"] is not None else "-"
+        table.add_row(r["address"][:10] + "…", str(r["model_id"] or "-"), f"{r['reputation_mean']:.2f}", chosen,
+                      score, ", ".join(r["sources"]) or "-")  # fmt: skip
+    console.print(f"\n[bold]Q{i}[/] [cyan]{q['question']}[/]  (domain: {receipt['domain']}, {seconds:.1f}s)")
+    console.print(table)
+    console.print(f"[green]answer:[/] {resp.choices[0].message.content}")
+    task = (resp.model_extra or {})["llmnet"]["task_id"]
+    console.print(f"[dim]reference: {q['reference']} · task {task[:14]}…[/]")
+
+
+def _wait_settled(net: Network, task_ids: list[str], timeout: float = 90.0) -> list[dict[str, Any]]:
+    base = net.base_url.removesuffix("/v1")
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = [httpx.get(f"{base}/tasks/{t}", timeout=10).json() for t in task_ids]
+        if all(t["state"] == "settled" for t in tasks) or time.monotonic() > deadline:
+            return tasks
+
+
+def _show_chain(net: Network, tasks: list[dict[str, Any]]) -> None:
+    assert net.ledger is not None
+    ledger = net.ledger
+    batches: dict[int, str] = {}
+    for t in tasks:
+        if t["settlement"]:
+            batches[t["settlement"]["batch_id"]] = t["settlement"]["tx_hash"]
+    table = Table(title="on chain: settled batches", expand=False)
+    for col in ("batch", "tasks", "fees", "receipts root", "transaction"):
+        table.add_column(col)
+    for batch_id, tx in sorted(batches.items()):
+        b = ledger.get_batch(batch_id)
+        table.add_row(str(batch_id), str(b.task_count), ether(b.total_fees), b.receipts_root[:18] + "…", tx[:18] + "…")
+    console.print(table)
+    settled = sum(t["state"] == "settled" for t in tasks)
+    console.print(f"{settled}/{len(tasks)} tasks settled on chain {ledger.chain_id}")
+    providers = Table(title="on chain: providers, reputation and earnings", expand=False)
+    for col in ("provider", "model", "domain: reputation mean (observations)", "stake", "credits earned"):
+        providers.add_column(col)
+    for p in ledger.providers():
+        reps = [f"{d}: {ledger.reputation(p.address, d).mean():.2f} ({ledger.reputation(p.address, d).count})"
+                for d in p.profile.domains]  # fmt: skip
+        providers.add_row(p.address[:10] + "…", p.profile.model_id, ", ".join(reps), ether(p.stake),
+                          ether(ledger.credits_of(p.address)))  # fmt: skip
+    console.print(providers)
+
+
+def demo(
+    data_dir: DataDir = None,
+    port: Port = None,
+    k: K = 3,
+    rounds: Rounds = 1,
+    exit_after: Annotated[bool, typer.Option("--exit", help="stop after the questions")] = False,
+) -> None:
+    """Bring up a local network, ask questions across the domains, and show the answers,
+    who was chosen and why, the scores and the on-chain records.
+
+    Example: llmnet demo --exit
+    """
+    from openai import OpenAI
+
+    net = _start(data_dir, port, k, rounds)
+    try:
+        _banner(net)
+        client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=300)
+        task_ids = []
+        for i, q in enumerate(demo_questions(), 1):
+            started = time.perf_counter()
+            with console.status(f"Q{i}: asking the network…"):
+                resp = client.chat.completions.create(
+                    model="llmnet/auto", messages=[{"role": "user", "content": q["question"]}]
+                )
+            _show_answer(i, q, resp, time.perf_counter() - started)
+            task_ids.append((resp.model_extra or {})["llmnet"]["task_id"])
+        with console.status("waiting for the validators to settle the tasks on chain…"):
+            tasks = _wait_settled(net, task_ids)
+        _show_chain(net, tasks)
+        if not exit_after:
+            console.print(f"\nthe network keeps serving at {net.base_url}; Ctrl-C to stop")
+            while all(p.poll() is None for p in net.processes.values()):
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        net.stop()
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="what to ask")],
+    model: Annotated[str, typer.Option(help="llmnet/auto or llmnet/<domain>")] = "llmnet/auto",
+    url: Annotated[str, typer.Option(help="the coordinator's OpenAI base URL")] = "http://127.0.0.1:8300/v1",
+    key: Annotated[
+        str | None, typer.Option(help="requester API key (default: $LLMNET_API_KEY or the demo key)")
+    ] = None,
+    stream: Annotated[bool, typer.Option(help="stream the answer")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ask a running network (see `llmnet up`) one question.
+
+    Example: llmnet ask "How far is a light-year?" --model llmnet/astronomy
+    """
+    from openai import OpenAI
+
+    key = key or os.environ.get("LLMNET_API_KEY")
+    if key is None:
+        key_file = settings(data_dir=data_dir).data_dir / "network" / "requester.key"
+        if not key_file.exists():
+            raise ConfigError("no API key: pass --key, set LLMNET_API_KEY, or start a network with `llmnet up`")
+        key = key_file.read_text().strip()
+    client = OpenAI(base_url=url, api_key=key, timeout=300)
+    messages: Any = [{"role": "user", "content": question}]
+    if stream:
+        for chunk in client.chat.completions.create(model=model, messages=messages, stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                console.print(chunk.choices[0].delta.content, end="")
+        console.print()
+        return
+    resp = client.chat.completions.create(model=model, messages=messages)
+    console.print(resp.choices[0].message.content)
+    llmnet = resp.model_extra.get("llmnet") if resp.model_extra else None
+    if llmnet:
+        r = llmnet["receipt"]
+        scores = {x["address"][:10]: x["score"] for x in r["respondents"]}
+        console.print(f"[dim]task {llmnet['task_id']} · domain {r['domain']} · scores {scores}[/]")
