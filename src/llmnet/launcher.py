@@ -28,7 +28,7 @@ from llmnet.api.keys import KeyBook
 from llmnet.api.openai_app import CoordinatorSpec
 from llmnet.chain.deploy import DeploymentBook
 from llmnet.chain.network import chain_url, connect, deploy, dev_account, embedded_node
-from llmnet.chain.node import node_answers
+from llmnet.chain.node import LocalNode, node_answers
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.config import Settings
 from llmnet.errors import ConfigError, NotDeployed
@@ -99,7 +99,7 @@ class Network:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     api_key: str = ""
     ledger: Web3Ledger | None = None
-    started_node: bool = False
+    node: LocalNode | None = None  # the embedded node, when this network started it
 
     @property
     def root(self) -> Path:
@@ -114,7 +114,7 @@ class Network:
         node = embedded_node(self.settings)
         if self.settings.rpc_url is None and not node_answers(node.url):
             node.start()
-            self.started_node = True
+            self.node = node
         w3 = connect(chain_url(self.settings))
         try:
             return Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
@@ -229,9 +229,9 @@ class Network:
                 proc.kill()
                 proc.wait()
         self.processes.clear()
-        if self.started_node:
-            embedded_node(self.settings).stop()
-            self.started_node = False
+        if self.node is not None:
+            self.node.stop()
+            self.node = None
 
     def kill(self, name: str) -> None:
         """SIGKILL one service, as a crash would."""

@@ -45,7 +45,7 @@ def test_deploy_to_a_separate_anvil_and_list_providers(tmp_path: Path) -> None:
         listed = llmnet(data, "providers", "list", "--rpc-url", node.url, "--domain", "law")
         assert listed.returncode == 0, listed.stderr
         assert dev_account(4).address in listed.stdout
-        assert "http://127.0.0.1:9101" in listed.stdout and "1.0000 ETH" in listed.stdout
+        assert "http://127.0.0.1:9101" in listed.stdout and "1 ETH" in listed.stdout
         again = llmnet(data, "chain", "deploy", "--rpc-url", node.url)
         assert "already deployed" in again.stdout
     finally:
@@ -75,7 +75,7 @@ def test_register_through_the_cli_and_bad_input(tmp_path: Path) -> None:
         ok = llmnet(data, *base, "--domain", "law", "--stake", "0.5", "--dev-account", "6")
         assert ok.returncode == 0, ok.stderr
         listed = llmnet(data, "providers", "list", "--rpc-url", node.url)
-        assert dev_account(6).address in listed.stdout and "0.5000 ETH" in listed.stdout
+        assert dev_account(6).address in listed.stdout and "0.5 ETH" in listed.stdout
     finally:
         node.stop()
 

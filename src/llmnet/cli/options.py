@@ -25,4 +25,5 @@ def settings(**flags: Any) -> Settings:
 
 
 def ether(wei: int) -> str:
-    return f"{wei / 10**18:.4f} ETH"
+    """Readable amounts at any scale: 1.5 ETH, 0.00003 ETH."""
+    return f"{wei / 10**18:.6g} ETH"

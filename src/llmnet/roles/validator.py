@@ -39,12 +39,15 @@ from llmnet.store import content_hash
 
 
 class JudgeSpec(BaseModel):
-    kind: str = "combined"  # combined | reference | llm
+    kind: str = "combined"  # combined | reference | llm | fake
     backend: BackendSpec = Field(default_factory=BackendSpec)
+    fake_score: float = 5.0  # what the fake judge gives every answer
 
     def build(self) -> Judge:
-        from llmnet.roles.judge import CombinedJudge, LLMJudge, ReferenceJudge
+        from llmnet.roles.judge import CombinedJudge, FakeJudge, LLMJudge, ReferenceJudge
 
+        if self.kind == "fake":
+            return FakeJudge(default=self.fake_score)
         if self.kind == "reference":
             return ReferenceJudge()
         llm = LLMJudge(self.backend.build())
@@ -52,7 +55,7 @@ class JudgeSpec(BaseModel):
             return llm
         if self.kind == "combined":
             return CombinedJudge(ReferenceJudge(), llm)
-        raise InputError(f"unknown judge kind {self.kind!r}; use combined, reference or llm")
+        raise InputError(f"unknown judge kind {self.kind!r}; use combined, reference, llm or fake")
 
 
 class ValidatorSpec(ServiceSpec):
