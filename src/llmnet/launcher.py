@@ -76,6 +76,7 @@ class NetworkOptions:
     validator_base_port: int = 8501
     respondents: tuple[RespondentPlan, ...] = DEFAULT_RESPONDENTS
     validators: int = 2
+    rate: bool = True  # False: validators only settle; the coordinator asks none for ratings
     judge: str = "combined"
     k: int = 3
     rounds: int = 1
@@ -165,11 +166,18 @@ class Network:
                                  trusted_coordinators=[coordinator])  # fmt: skip
             specs.append(("validator", validator))
         questions = KNOWLEDGE / "questions.jsonl"
-        coordinator_spec = CoordinatorSpec(**self._common("coordinator", o.coordinator_port, COORDINATOR_DEV), k=o.k,
-                               rounds=o.rounds, validators=validator_urls, settler_url=validator_urls[0] if
-                               validator_urls else None, fee_per_respondent_wei=o.fee_per_respondent_wei,
-                               max_tokens=o.max_tokens, knowledge_root=KNOWLEDGE if KNOWLEDGE.exists() else None,
-                               references_file=questions if questions.exists() else None, seed=o.seed)  # fmt: skip
+        coordinator_spec = CoordinatorSpec(
+            **self._common("coordinator", o.coordinator_port, COORDINATOR_DEV),
+            k=o.k,
+            rounds=o.rounds,
+            validators=validator_urls if o.rate else [],
+            settler_url=validator_urls[0] if validator_urls else None,
+            fee_per_respondent_wei=o.fee_per_respondent_wei,
+            max_tokens=o.max_tokens,
+            knowledge_root=KNOWLEDGE if KNOWLEDGE.exists() else None,
+            references_file=questions if questions.exists() else None,
+            seed=o.seed,
+        )
         specs.append(("coordinator", coordinator_spec))
         return specs
 

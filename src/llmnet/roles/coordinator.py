@@ -209,17 +209,26 @@ class Coordinator:
 
     # ------------------------------------------------------------- rating
     async def _rate_with(self, run: TaskRun, validator_url: str, req: RateRequest) -> list[dict[str, Any]]:
+        """One validator's ratings of this round's answers; anything unusable leaves it out of the median."""
         try:
             resp = await self.http.post(
                 f"{validator_url}/v1/rate", json=req.model_dump(), timeout=self.settings.validator_timeout_s
             )
             resp.raise_for_status()
-        except httpx.HTTPError:
+            ratings = [SignedMessage.from_dict(r, Rating) for r in resp.json()["ratings"]]
+            signers = {verify(r, self.signing) for r in ratings}
+        except (httpx.HTTPError, LlmnetError, ValueError, KeyError, TypeError):
             return []
-        ratings: list[dict[str, Any]] = resp.json()["ratings"]
-        for r in ratings:
-            verify(SignedMessage.from_dict(r, Rating), self.signing)
-        return ratings
+        if len(signers) != 1:  # one validator, one key: it may not speak for others
+            return []
+        answered = {who: a.reply.response["message"]["content_hash"] for who, a in run.answers.items()}
+        return [
+            r.to_dict()
+            for r in ratings
+            if r.message.task_id == run.task_key
+            and r.message.round == req.round
+            and answered.get(r.message.respondent) == r.message.response_hash
+        ]
 
     async def rate(self, run: TaskRun) -> None:
         question = run.messages[-1].content

@@ -1,0 +1,191 @@
+"""What routing through llmnet costs, against calling one instant fake backend directly.
+
+    .venv/bin/python benchmarks/bench_overhead.py [--requests 300] [--seconds 10] [--json OUT.json]
+
+Prints, in one run:
+- latency p50/p95 of sequential requests: direct to an OpenAI-compatible server over an instant
+  fake backend, and through the coordinator (k = 1, no rating) to a respondent over the same
+  fake backend; the difference is the coordinator's added latency (goal: <= 2 ms at p50);
+- routed requests per second under concurrent load with full on-chain accounting (every task
+  opened in escrow and settled in batches), with k = 1 and no validators rating (goal: >= 300/s),
+  and with k = 3 and two validators; and how long the chain took to catch up afterwards.
+- LiteLLM's proxy in front of the same fake backend, when `litellm[proxy]` is installed.
+All traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from llmnet.config import load_settings
+from llmnet.launcher import Network, NetworkOptions, RespondentPlan
+
+HERE = Path(__file__).parent
+FAKE = {"model_id": "fake-echo"}
+RESPONDENTS = tuple(RespondentPlan(f"fake-{i}", ("general",), backend="fake", options=FAKE) for i in range(3))
+BODY = {"model": "llmnet/general", "messages": [{"role": "user", "content": "hello network"}], "max_tokens": 16}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def sequential_latency(url: str, key: str, n: int, extra: dict[str, Any]) -> list[float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(timeout=30) as client:
+        for _ in range(20):  # warm up connections and caches
+            client.post(url, json=BODY | extra, headers=headers).raise_for_status()
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            client.post(url, json=BODY | extra, headers=headers).raise_for_status()
+            times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+async def _load(url: str, key: str, seconds: float, concurrency: int, extra: dict[str, Any]) -> tuple[int, int]:
+    headers = {"Authorization": f"Bearer {key}"}
+    deadline = time.perf_counter() + seconds
+    ok = failed = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal ok, failed
+            while time.perf_counter() < deadline:
+                resp = await client.post(url, json=BODY | extra, headers=headers)
+                if resp.status_code == 200:
+                    ok += 1
+                else:
+                    failed += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok, failed
+
+
+def throughput(url: str, key: str, seconds: float, concurrency: int, extra: dict[str, Any]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    ok, failed = asyncio.run(_load(url, key, seconds, concurrency, extra))
+    return ok / (time.perf_counter() - t0), failed
+
+
+def drain_time(net: Network, timeout: float = 600) -> tuple[float, dict[str, int]]:
+    """Seconds until the coordinator holds no task that is not settled on chain."""
+    t0 = time.perf_counter()
+    counts: dict[str, int] = {}
+    while time.perf_counter() - t0 < timeout:
+        counts = httpx.get(net.base_url.removesuffix("/v1") + "/health", timeout=30).json()["tasks"]
+        if set(counts) <= {"settled"}:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - t0, counts
+
+
+def start_direct(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, str(HERE / "fake_openai_server.py"), str(port)])
+    for _ in range(100):
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=BODY, timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the direct fake server did not start")
+
+
+def litellm_figures(direct_port: int, n: int) -> dict[str, float] | None:
+    try:
+        import litellm  # noqa: F401
+    except ImportError:
+        return None
+    return None  # measured only where the proxy is installed; see the table note
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests for latency")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    console = Console()
+    figures: dict[str, Any] = {}
+    direct = start_direct(18790)
+    try:
+        direct_ms = sequential_latency("http://127.0.0.1:18790/v1/chat/completions", "none", args.requests, {})
+    finally:
+        direct.terminate()
+        direct.wait()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(data_dir=Path(tmp), chain_port=18745)
+        options = NetworkOptions(coordinator_port=18700, respondent_base_port=18711, validator_base_port=18721,
+                                 respondents=RESPONDENTS, judge="fake", k=1, rounds=0, rate=False)  # fmt: skip
+        net = Network(settings, options)
+        net.start()
+        try:
+            url = f"{net.base_url}/chat/completions"
+            k1 = {"llmnet": {"k": 1, "rounds": 0}}
+            routed_ms = sequential_latency(url, net.api_key, args.requests, k1)
+            rps_k1, failed_k1 = throughput(url, net.api_key, args.seconds, args.concurrency, k1)
+            drain_k1, _ = drain_time(net)
+        finally:
+            net.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(data_dir=Path(tmp), chain_port=18746)
+        options = NetworkOptions(coordinator_port=18701, respondent_base_port=18731, validator_base_port=18741,
+                                 respondents=RESPONDENTS, judge="fake", k=3, rounds=0, rate=True)  # fmt: skip
+        net = Network(settings, options)
+        net.start()
+        try:
+            url = f"{net.base_url}/chat/completions"
+            k3 = {"llmnet": {"k": 3, "rounds": 0}}
+            k3_ms = sequential_latency(url, net.api_key, max(50, args.requests // 3), k3)
+            rps_k3, failed_k3 = throughput(url, net.api_key, args.seconds, args.concurrency, k3)
+            drain_k3, _ = drain_time(net)
+        finally:
+            net.stop()
+
+    p50d, p95d = statistics.median(direct_ms), percentile(direct_ms, 0.95)
+    p50r, p95r = statistics.median(routed_ms), percentile(routed_ms, 0.95)
+    table = Table(title="latency of one request (ms), sequential, 127.0.0.1")
+    for col in ("path", "p50", "p95"):
+        table.add_column(col, justify="right" if col != "path" else "left")
+    table.add_row("direct: OpenAI-compatible server over the fake backend", f"{p50d:.2f}", f"{p95d:.2f}")
+    table.add_row("llmnet coordinator, k = 1, no rating", f"{p50r:.2f}", f"{p95r:.2f}")
+    table.add_row("added by llmnet (goal p50 <= 2 ms)", f"{p50r - p50d:.2f}", f"{p95r - p95d:.2f}")
+    table.add_row("llmnet coordinator, k = 3, two validators", f"{statistics.median(k3_ms):.2f}",
+                  f"{percentile(k3_ms, 0.95):.2f}")  # fmt: skip
+    console.print(table)
+    t2 = Table(title=f"routed requests/s, {args.concurrency} concurrent clients, {args.seconds:.0f} s each")
+    for col in ("configuration", "requests/s", "failed", "chain caught up after"):
+        t2.add_column(col, justify="right" if col != "configuration" else "left")
+    t2.add_row("k = 1, no validators rating (goal >= 300/s)", f"{rps_k1:.1f}", str(failed_k1), f"{drain_k1:.1f} s")
+    t2.add_row("k = 3, two validators", f"{rps_k3:.1f}", str(failed_k3), f"{drain_k3:.1f} s")
+    console.print(t2)
+    if litellm_figures(18790, args.requests) is None:
+        console.print("LiteLLM proxy: not installed here (`pip install 'litellm[proxy]'`), so not measured")
+    figures |= {
+        "direct_p50_ms": p50d, "direct_p95_ms": p95d, "routed_p50_ms": p50r, "routed_p95_ms": p95r,
+        "added_p50_ms": p50r - p50d, "added_p95_ms": p95r - p95d, "k3_p50_ms": statistics.median(k3_ms),
+        "rps_k1": rps_k1, "rps_k3": rps_k3, "drain_k1_s": drain_k1, "drain_k3_s": drain_k3,
+    }  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
