@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from eth_account import Account
@@ -67,7 +68,15 @@ def _is_address(value: object) -> bool:
 
 
 def _checksum_address(value: object) -> str:
-    if not isinstance(value, str) or not _is_address(value):
+    if not isinstance(value, str):
+        raise InputError(f"{value!r} is not an address: expected 0x followed by 40 hex digits")
+    return _checksum_str(value)
+
+
+@lru_cache(maxsize=8192)
+def _checksum_str(value: str) -> str:
+    # cached: every message carries addresses, and EIP-55 costs a keccak each time
+    if not _is_address(value):
         raise InputError(
             f"{value!r} is not an address: expected 0x followed by 40 hex digits "
             "(mixed case must match the EIP-55 checksum)"
@@ -322,13 +331,50 @@ def typed_data(message: TypedMessage, domain: SigningDomain) -> dict[str, Any]:
 
 
 def _signable(message: TypedMessage, domain: SigningDomain) -> SignableMessage:
+    """The general encoder, kept to cross-check :func:`_digest` in the tests."""
     return encode_typed_data(full_message=typed_data(message, domain))
+
+
+@lru_cache(maxsize=64)
+def _domain_separator(domain: SigningDomain) -> bytes:
+    type_hash = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    return keccak(
+        type_hash
+        + keccak(text=domain.name)
+        + keccak(text=domain.version)
+        + domain.chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(domain.verifying_contract[2:])
+    )
+
+
+@lru_cache(maxsize=64)
+def _type_hash(cls: type[TypedMessage]) -> bytes:
+    fields = ",".join(f"{sol} {_camel(name)}" for name, sol in cls.EIP712_FIELDS)
+    return keccak(text=f"{cls.EIP712_TYPE}({fields})")
+
+
+def _encode(sol: str, value: Any) -> bytes:
+    # our messages are flat: atomic types and strings only
+    if sol == "string":
+        return keccak(text=value)
+    if sol == "bytes32":
+        return bytes.fromhex(value[2:])
+    if sol == "address":
+        return bytes(12) + bytes.fromhex(value[2:])
+    return int(value).to_bytes(32, "big")  # uintN
+
+
+def _digest(message: TypedMessage, domain: SigningDomain) -> bytes:
+    """keccak256(0x1901 ++ domainSeparator ++ hashStruct(message)), as EIP-712 defines it."""
+    encoded = b"".join(_encode(sol, getattr(message, name)) for name, sol in message.EIP712_FIELDS)
+    struct_hash = keccak(_type_hash(type(message)) + encoded)
+    return keccak(b"\x19\x01" + _domain_separator(domain) + struct_hash)
 
 
 def typed_data_hash(message: TypedMessage, domain: SigningDomain) -> str:
     """The EIP-712 digest that is signed, as 0x hex (what ``ecrecover`` takes on chain)."""
-    signable = _signable(message, domain)
-    return "0x" + keccak(b"\x19" + signable.version + signable.header + signable.body).hex()
+    return "0x" + _digest(message, domain).hex()
 
 
 def sign(message: M, account: LocalAccount, domain: SigningDomain) -> SignedMessage[M]:
@@ -338,7 +384,7 @@ def sign(message: M, account: LocalAccount, domain: SigningDomain) -> SignedMess
             f"{message.EIP712_TYPE}.{message.SIGNER_FIELD} is {message.claimed_signer} but the signing "
             f"account is {account.address}; set {message.SIGNER_FIELD} to the signing account's address"
         )
-    signed = account.sign_message(_signable(message, domain))
+    signed = Account.unsafe_sign_hash(_digest(message, domain), account.key)
     return SignedMessage(message=message, signature="0x" + bytes(signed.signature).hex(), signer=account.address)
 
 
@@ -360,7 +406,7 @@ def _signature_bytes(signature: str) -> bytes:
 def _recover(signed: SignedMessage[Any], domain: SigningDomain) -> str:
     raw = _signature_bytes(signed.signature)
     try:
-        return str(Account.recover_message(_signable(signed.message, domain), signature=raw))
+        return str(Account._recover_hash(_digest(signed.message, domain), signature=raw))
     except (BadSignature, ValueError):
         raise SignatureError("malformed signature: no public key can be recovered from it") from None
 

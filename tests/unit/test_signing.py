@@ -341,3 +341,35 @@ def test_declared_fields_must_match_model_fields() -> None:
 
             who: str
             n: int
+
+
+def test_fast_digest_equals_the_general_eip712_encoder() -> None:
+    """Signing hashes our flat structs directly; eth_account's general encoder must agree."""
+    import random
+
+    from eth_account.messages import _hash_eip191_message
+
+    from llmnet.signing import Rating, Response, TaskAssignment, TaskRequest, _digest, _signable
+
+    rng = random.Random(5)
+
+    def addr() -> str:
+        return Account.create().address
+
+    def h() -> str:
+        return "0x" + rng.randbytes(32).hex()
+
+    domain = SigningDomain(chain_id=rng.randrange(1, 2**40), verifying_contract=addr())
+    for _ in range(20):
+        messages = [
+            TaskRequest(requester=addr(), domain="médecine", content_hash=h(), fee=rng.randrange(2**200),
+                        n_respondents=rng.randrange(256), deadline=rng.randrange(2**64), nonce=rng.randrange(2**256)),
+            TaskAssignment(task_id=rng.randrange(2**256), coordinator=addr(), respondent=addr(), content_hash=h(),
+                           round=rng.randrange(256), deadline=rng.randrange(2**64)),
+            Response(task_id=rng.randrange(2**128), respondent=addr(), content_hash=h(), model_id="gemma-3 ✓",
+                     weights_hash=h(), round=1, prompt_tokens=rng.randrange(2**32), completion_tokens=7),
+            Rating(task_id=3, validator=addr(), respondent=addr(), response_hash=h(), score=rng.randrange(1001),
+                   round=0),
+        ]  # fmt: skip
+        for message in messages:
+            assert _digest(message, domain) == _hash_eip191_message(_signable(message, domain))

@@ -112,15 +112,16 @@ class Gateway:
         self.classifier, self.references = classifier, references
 
     def domain_of(self, model: str, question: str) -> str:
-        served = self.coordinator.directory.served_domains()
+        directory = self.coordinator.directory
         if model in (AUTO, "auto"):
+            served = directory.served_domains()
             if self.classifier is None:
                 return "general" if "general" in served else (served[0] if served else "general")
             guess = self.classifier.classify(question).domain
             return guess if guess in served else ("general" if "general" in served else guess)
         domain = model.removeprefix("llmnet/")
-        if not model.startswith("llmnet/") or domain not in self.coordinator.directory.domains():
-            known = [AUTO] + [f"llmnet/{d}" for d in served]
+        if not model.startswith("llmnet/") or domain not in directory.domains():
+            known = [AUTO] + [f"llmnet/{d}" for d in directory.served_domains()]
             raise NotFound(f"model {model!r} does not exist; use one of {known}")
         return domain
 

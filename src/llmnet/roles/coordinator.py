@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,26 +71,52 @@ class TaskRun:
 
 
 class Directory:
-    """Candidates and endpoints per domain, read from the chain, cached for ``ttl_s``."""
+    """Candidates and endpoints per domain, read from the chain and cached.
+
+    A stale entry (older than ``ttl_s``) is still served while one background refresh
+    replaces it, so requests never wait on the chain once a domain has been read.
+    """
 
     def __init__(self, ledger: Ledger, ttl_s: float = 2.0) -> None:
         self.ledger, self.ttl_s = ledger, ttl_s
-        self._candidates: dict[str, tuple[float, list[Candidate]]] = {}
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
         self._endpoints: dict[str, str] = {}
-        self._domains: tuple[float, list[str]] | None = None
+
+    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        if hit is None:
+            value = load()
+            self._cache[key] = (time.monotonic(), value)
+            return value
+        if time.monotonic() - hit[0] > self.ttl_s:
+            with self._lock:
+                start = key not in self._refreshing
+                self._refreshing.add(key)
+            if start:
+                threading.Thread(target=self._refresh, args=(key, load), daemon=True).start()
+        return hit[1]
+
+    def _refresh(self, key: str, load: Callable[[], Any]) -> None:
+        try:
+            self._cache[key] = (time.monotonic(), load())
+        except Exception:  # keep serving the last good value; the next request retries
+            pass
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
 
     def domains(self) -> list[str]:
-        if self._domains is None or time.monotonic() - self._domains[0] > self.ttl_s:
-            self._domains = (time.monotonic(), self.ledger.domains())
-        return self._domains[1]
+        result: list[str] = self._cached("domains", self.ledger.domains)
+        return result
 
     def candidates(self, domain: str) -> list[Candidate]:
-        hit = self._candidates.get(domain)
-        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
-            active = [c for c in self.ledger.candidates(domain) if c.stake >= self.ledger.min_stake]
-            hit = (time.monotonic(), active)
-            self._candidates[domain] = hit
-        return hit[1]
+        def load() -> list[Candidate]:
+            return [c for c in self.ledger.candidates(domain) if c.stake >= self.ledger.min_stake]
+
+        result: list[Candidate] = self._cached(f"candidates:{domain}", load)
+        return result
 
     def endpoint(self, provider: str) -> str:
         if provider not in self._endpoints:
