@@ -102,3 +102,31 @@ def test_chain_up_status_down_with_the_embedded_node(tmp_path: Path) -> None:
     assert (tmp_path / "chain" / "state.json").exists()  # state kept for the next `up`
     after = llmnet(tmp_path, "chain", "status", "--port", port)
     assert after.returncode == 1 and "not running" in after.stderr
+
+
+def test_keys_create_escrows_a_deposit_and_maps_the_key(tmp_path: Path) -> None:
+    from llmnet.api.keys import KeyBook
+    from llmnet.launcher import COORDINATOR_DEV
+
+    node = LocalNode(tmp_path / "n", port=free_port(), chain_id=31337)
+    node.start()
+    try:
+        data = tmp_path / "data"
+        assert llmnet(data, "chain", "deploy", "--rpc-url", node.url).returncode == 0
+        no_password = llmnet(data, "keys", "create", "alice", "--rpc-url", node.url)
+        assert no_password.returncode == 1 and "LLMNET_KEYSTORE_PASSWORD" in no_password.stderr
+        os.environ["LLMNET_KEYSTORE_PASSWORD"] = "correct horse"
+        try:
+            out = llmnet(data, "keys", "create", "alice", "--deposit", "0.25", "--rpc-url", node.url)
+        finally:
+            del os.environ["LLMNET_KEYSTORE_PASSWORD"]
+        assert out.returncode == 0, out.stderr
+        api_key = next(w for w in out.stdout.split() if w.startswith("sk-llmnet-"))
+        address = KeyBook(data / "network" / "state" / "keys.sqlite").account_for(f"Bearer {api_key}")
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        ledger = Web3Ledger(w3, DeploymentBook(data / "deployments.json").find(w3))
+        assert ledger.deposit_of(address) == ETHER // 4
+        assert ledger.allowance(address, dev_account(COORDINATOR_DEV).address) == ETHER // 4
+        assert (data / "keys" / "alice.json").exists() and "correct horse" not in out.stdout
+    finally:
+        node.stop()
