@@ -92,10 +92,7 @@ def tx_rate(ledger: Web3Ledger, outbox_path: Path, n: int) -> tuple[float, float
         ledger.deposit(10**9, account)
     sequential = n / (time.perf_counter() - t0)
     outbox = Outbox(outbox_path, ledger, [account], window=64)
-    calls = [
-        ledger.open_task_call("general", "0x" + f"{i + 1:064x}", 1, ledger.now() + 3600, 10**9)
-        for i in range(n)
-    ]
+    calls = [ledger.open_task_call("general", "0x" + f"{i + 1:064x}", 1, ledger.now() + 3600, 10**9) for i in range(n)]
     t0 = time.perf_counter()
     for call in calls:
         outbox.submit(call, account)
@@ -106,9 +103,7 @@ def tx_rate(ledger: Web3Ledger, outbox_path: Path, n: int) -> tuple[float, float
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     console = Console()
@@ -141,9 +136,7 @@ def main() -> int:
             f"{per_tx / r['gas_per_task']:.1f}x", f"<= {GOAL:,} {verdict}" if verdict else "",
         )  # fmt: skip
     console.print(table)
-    console.print(
-        f"first (cold) batch of 100, every payee and reputation entry new: {cold:,.0f} gas per task"
-    )
+    console.print(f"first (cold) batch of 100, every payee and reputation entry new: {cold:,.0f} gas per task")
     t2 = Table(title="ledger client against the embedded node (anvil)")
     t2.add_column("mode")
     t2.add_column("tx/s", justify="right")

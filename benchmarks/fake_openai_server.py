@@ -1,6 +1,6 @@
 """A plain OpenAI-compatible server over an instant fake backend: the "direct" baseline.
 
-    python benchmarks/fake_openai_server.py PORT
+python benchmarks/fake_openai_server.py PORT
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ from llmnet.api.errors import install_error_handlers, sse_error
 from llmnet.api.keys import KeyBook
 from llmnet.errors import InputError, LlmnetError, NotFound
 from llmnet.reputation.selection import policy_from_name
-from llmnet.roles.accountant import Accountant, sign_receipt
+from llmnet.roles.accountant import Accountant, run_accountant, sign_receipt
 from llmnet.roles.common import ServiceSpec, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.protocol import Message
@@ -226,8 +227,15 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
                                        max_tokens=spec.max_tokens)  # fmt: skip
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
                                   spec.validators, settings, http, seed=spec.seed)  # fmt: skip
-        accountant = Accountant(spec.data_dir / f"{spec.name}-tasks.sqlite", ledger, account, spec.settler_url)
-        accountant.start()
+        books = spec.data_dir / f"{spec.name}-tasks.sqlite"
+        accountant = Accountant(books, ledger, account, spec.settler_url)  # here: record and read only
+        keeper = multiprocessing.get_context("spawn").Process(
+            target=run_accountant,
+            args=(str(books), spec.chain.model_dump_json(), spec.account.model_dump_json(), spec.settler_url),
+            name=f"{spec.name}-accountant",
+            daemon=True,
+        )
+        keeper.start()
         nonlocal classifier
         if classifier is None and spec.knowledge_root is not None:
             from llmnet.experts.classifier import DomainClassifier
@@ -237,7 +245,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file))
         yield
-        accountant.stop()
+        keeper.terminate()
+        keeper.join(10)
         await http.aclose()
 
     app = FastAPI(title="llmnet coordinator", lifespan=lifespan)

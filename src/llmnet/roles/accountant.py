@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
@@ -72,7 +73,17 @@ class Accountant:
         self.http = httpx.Client(timeout=30)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'last_error'").fetchone()
+        return None if row is None else str(row[0])
+
+    @last_error.setter
+    def last_error(self, message: str | None) -> None:
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_error', ?)", (message,))
 
     # ------------------------------------------------------------- intake
     def record(self, task_key: int, requester: str, domain: str, fee: int, n: int, prompt_hash: str,
@@ -204,21 +215,37 @@ class Accountant:
             moved += 1
         return moved
 
-    def start(self, interval_s: float = 1.0) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    while self.step():
-                        pass
-                except Exception as exc:  # keep the books; retry next interval
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-
+    def run(self, interval_s: float = 1.0) -> None:
+        """Keep the books until stopped (the accountant process's main loop)."""
         self.outbox.recover()
         self._resume_opening()
-        self._thread = threading.Thread(target=loop, name="llmnet-accountant", daemon=True)
+        while not self._stop.wait(interval_s):
+            try:
+                while self.step():
+                    pass
+            except Exception as exc:  # keep the books; retry next interval
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def start(self, interval_s: float = 1.0) -> None:
+        """Run the books in a background thread of this process (tests and small setups)."""
+        self._thread = threading.Thread(target=self.run, args=(interval_s,), name="llmnet-accountant", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
+
+
+def run_accountant(db_path: str, chain_json: str, account_json: str, settler_url: str | None) -> None:
+    """Entry point of the accountant process the coordinator starts: its CPU-heavy chain work
+    would otherwise hold the coordinator's GIL and delay every request it serves."""
+    import signal
+
+    from llmnet.roles.common import AccountSpec, ChainSpec
+
+    chain = ChainSpec.model_validate_json(chain_json)
+    account = AccountSpec.model_validate_json(account_json).load()
+    accountant = Accountant(Path(db_path), chain.ledger(), account, settler_url)
+    signal.signal(signal.SIGTERM, lambda *_: accountant._stop.set())
+    accountant.run()
