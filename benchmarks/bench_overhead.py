@@ -9,7 +9,8 @@ Prints, in one run:
 - routed requests per second under concurrent load with full on-chain accounting (every task
   opened in escrow and settled in batches), with k = 1 and no validators rating (goal: >= 300/s),
   and with k = 3 and two validators; and how long the chain took to catch up afterwards.
-- LiteLLM's proxy in front of the same fake backend, when `litellm[proxy]` is installed.
+- LiteLLM's proxy in front of the same fake backend, when `bash benchmarks/setup_litellm.sh` has
+  installed it (in its own virtualenv under .bench/).
 All traffic stays on 127.0.0.1.
 """
 
@@ -106,12 +107,34 @@ def start_direct(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the direct fake server did not start")
 
 
-def litellm_figures(direct_port: int, n: int) -> dict[str, float] | None:
-    try:
-        import litellm  # noqa: F401
-    except ImportError:
+LITELLM = HERE.parent / ".bench" / "litellm" / "bin" / "litellm"
+LITELLM_KEY = "sk-bench-0123456789abcdef0123456789"
+
+
+def start_litellm(direct_port: int, port: int, tmp: Path) -> subprocess.Popen[bytes] | None:
+    """LiteLLM's proxy in front of the direct fake server, if benchmarks/setup_litellm.sh installed it."""
+    if not LITELLM.exists():
         return None
-    return None  # measured only where the proxy is installed; see the table note
+    config = tmp / "litellm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: llmnet/general\n    litellm_params:\n      model: openai/fake-echo\n"
+        f"      api_base: http://127.0.0.1:{direct_port}/v1\n      api_key: none\n"
+    )
+    env = {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(
+        [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(120):
+        try:
+            headers = {"Authorization": f"Bearer {LITELLM_KEY}"}
+            if httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=BODY, headers=headers).is_success:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    proc.terminate()
+    raise RuntimeError("LiteLLM's proxy did not start")
 
 
 def main() -> int:
@@ -124,8 +147,22 @@ def main() -> int:
     console = Console()
     figures: dict[str, Any] = {}
     direct = start_direct(18790)
+    litellm: dict[str, Any] | None = None
     try:
-        direct_ms = sequential_latency("http://127.0.0.1:18790/v1/chat/completions", "none", args.requests, {})
+        direct_url = "http://127.0.0.1:18790/v1/chat/completions"
+        direct_ms = sequential_latency(direct_url, "none", args.requests, {})
+        direct_rps, _ = throughput(direct_url, "none", args.seconds, args.concurrency, {})
+        with tempfile.TemporaryDirectory() as tmp:
+            proxy = start_litellm(18790, 18795, Path(tmp))
+            if proxy is not None:
+                try:
+                    url = "http://127.0.0.1:18795/v1/chat/completions"
+                    ms = sequential_latency(url, LITELLM_KEY, args.requests, {})
+                    rps, failed = throughput(url, LITELLM_KEY, args.seconds, args.concurrency, {})
+                    litellm = {"ms": ms, "rps": rps, "failed": failed}
+                finally:
+                    proxy.terminate()
+                    proxy.wait()
     finally:
         direct.terminate()
         direct.wait()
@@ -166,21 +203,29 @@ def main() -> int:
     table.add_row("direct: OpenAI-compatible server over the fake backend", f"{p50d:.2f}", f"{p95d:.2f}")
     table.add_row("llmnet coordinator, k = 1, no rating", f"{p50r:.2f}", f"{p95r:.2f}")
     table.add_row("added by llmnet (goal p50 <= 2 ms)", f"{p50r - p50d:.2f}", f"{p95r - p95d:.2f}")
+    if litellm is not None:
+        p50l, p95l = statistics.median(litellm["ms"]), percentile(litellm["ms"], 0.95)
+        table.add_row("LiteLLM proxy in front of the same fake backend", f"{p50l:.2f}", f"{p95l:.2f}")
+        table.add_row("added by LiteLLM", f"{p50l - p50d:.2f}", f"{p95l - p95d:.2f}")
+        figures |= {"litellm_p50_ms": p50l, "litellm_p95_ms": p95l, "litellm_rps": litellm["rps"]}
     table.add_row("llmnet coordinator, k = 3, two validators", f"{statistics.median(k3_ms):.2f}",
                   f"{percentile(k3_ms, 0.95):.2f}")  # fmt: skip
     console.print(table)
     t2 = Table(title=f"routed requests/s, {args.concurrency} concurrent clients, {args.seconds:.0f} s each")
     for col in ("configuration", "requests/s", "failed", "chain caught up after"):
         t2.add_column(col, justify="right" if col != "configuration" else "left")
+    t2.add_row("direct: the fake backend alone", f"{direct_rps:.1f}", "0", "-")
+    if litellm is not None:
+        t2.add_row("LiteLLM proxy, no accounting", f"{litellm['rps']:.1f}", str(litellm["failed"]), "-")
     t2.add_row("k = 1, no validators rating (goal >= 300/s)", f"{rps_k1:.1f}", str(failed_k1), f"{drain_k1:.1f} s")
     t2.add_row("k = 3, two validators", f"{rps_k3:.1f}", str(failed_k3), f"{drain_k3:.1f} s")
     console.print(t2)
-    if litellm_figures(18790, args.requests) is None:
-        console.print("LiteLLM proxy: not installed here (`pip install 'litellm[proxy]'`), so not measured")
+    if litellm is None:
+        console.print("LiteLLM proxy: not measured; run `bash benchmarks/setup_litellm.sh` to include it")
     figures |= {
         "direct_p50_ms": p50d, "direct_p95_ms": p95d, "routed_p50_ms": p50r, "routed_p95_ms": p95r,
         "added_p50_ms": p50r - p50d, "added_p95_ms": p95r - p95d, "k3_p50_ms": statistics.median(k3_ms),
-        "rps_k1": rps_k1, "rps_k3": rps_k3, "drain_k1_s": drain_k1, "drain_k3_s": drain_k3,
+        "direct_rps": direct_rps, "rps_k1": rps_k1, "rps_k3": rps_k3, "drain_k1_s": drain_k1, "drain_k3_s": drain_k3,
     }  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

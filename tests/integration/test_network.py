@@ -111,6 +111,9 @@ def test_sdk_chat_completion_with_debate_and_receipt(net: Network) -> None:
     answered = [r for r in receipt["respondents"] if r["answered"]]
     assert len(answered) == 2 and all(r["score"] == 5.0 for r in answered)
     assert len(receipt["validators"]) == 2
+    split = receipt["fee_split_wei"]
+    assert sum(split.values()) == receipt["fee_wei"]
+    assert set(split) >= {r["address"] for r in answered} | set(receipt["validators"])
     assert resp.usage is not None and resp.usage.completion_tokens > 0
     task = wait_settled(net, llmnet["task_id"])
     assert net.ledger is not None
@@ -121,7 +124,7 @@ def test_sdk_chat_completion_with_debate_and_receipt(net: Network) -> None:
     assert batch.tx_hash == task["settlement"]["tx_hash"] and batch.task_count >= 1
     for r in answered:
         assert net.ledger.reputation(r["address"], "law").count >= 1
-        assert net.ledger.credits_of(r["address"]) > 0
+        assert net.ledger.credits_of(r["address"]) >= split[r["address"]]  # paid as the receipt said
 
 
 def test_sdk_streaming_passes_tokens_through(net: Network) -> None:

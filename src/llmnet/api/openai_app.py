@@ -145,7 +145,7 @@ class Gateway:
         """Receipt, durable record, and the llmnet block of the response."""
         fee = self.spec.fee_per_respondent_wei * run.k
         ledger = self.coordinator.directory.ledger
-        receipt = receipt_of(run, fee, ledger.chain_id)
+        receipt = receipt_of(run, fee, ledger.chain_id, self.coordinator.account.address)
         receipt_hash = content_hash(canonical_json(receipt))
         outcome = {
             "task_key": run.task_key, "domain": run.domain, "fee": fee, "requester": run.requester,

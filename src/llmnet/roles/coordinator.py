@@ -28,12 +28,13 @@ from eth_account.signers.local import LocalAccount
 
 from llmnet.chain.ledger import Ledger
 from llmnet.errors import InputError, LlmnetError, NoRespondents
-from llmnet.reputation.consensus import median_consensus
+from llmnet.reputation.consensus import median_consensus, normalize_score
 from llmnet.reputation.selection import SelectionPolicy
+from llmnet.reputation.settlement import FeeSplit, TaskOutcome, split_fee
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
 from llmnet.signing import Rating, Response, SignedMessage, SigningDomain, TaskAssignment, sign, verify
 from llmnet.store import canonical_json, content_hash
-from llmnet.types import Candidate
+from llmnet.types import ZERO_HASH, Candidate
 
 
 @dataclass
@@ -349,7 +350,18 @@ def new_task_key() -> int:
     return int.from_bytes(os.urandom(16), "big")
 
 
-def receipt_of(run: TaskRun, fee: int, chain_id: int) -> dict[str, Any]:
+def fee_split(run: TaskRun, fee: int, coordinator: str) -> dict[str, int]:
+    """Who gets what of the fee: the same rule, on the same scores, that settlement applies."""
+    outcome = TaskOutcome(
+        task_id=0, domain=run.domain, fee=fee, requester=run.requester, coordinator=coordinator,
+        scores={who: normalize_score(s) for who, s in run.scores.items()},
+        validators=tuple(sorted({r["message"]["validator"] for r in run.ratings})),
+        receipt_hash=ZERO_HASH, failed=frozenset(run.failed),
+    )  # fmt: skip
+    return split_fee(outcome, FeeSplit())
+
+
+def receipt_of(run: TaskRun, fee: int, chain_id: int, coordinator: str = "") -> dict[str, Any]:
     """The receipt returned with the answer; its hash is committed on chain at settlement."""
     return {
         "task_key": hex(run.task_key),
@@ -358,6 +370,7 @@ def receipt_of(run: TaskRun, fee: int, chain_id: int) -> dict[str, Any]:
         "requester": run.requester,
         "prompt_hash": content_hash(canonical_json([m.model_dump() for m in run.messages])),
         "fee_wei": fee,
+        "fee_split_wei": fee_split(run, fee, coordinator or run.requester),
         "rounds": len(run.history) - 1,
         "respondents": [
             {
