@@ -76,6 +76,9 @@ class FakeDirectory:
     def candidates(self, domain: str) -> list[Candidate]:
         return self.by_domain.get(domain, [])
 
+    def known_endpoint(self, provider: str) -> str | None:
+        return self.endpoint(provider)
+
     def endpoint(self, provider: str) -> str:
         return self.endpoints[provider]
 

@@ -29,7 +29,7 @@ from llmnet.api.errors import install_error_handlers, sse_error
 from llmnet.api.keys import KeyBook
 from llmnet.errors import InputError, LlmnetError, NotFound
 from llmnet.reputation.selection import policy_from_name
-from llmnet.roles.accountant import Accountant, run_accountant, sign_receipt
+from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
 from llmnet.roles.common import ServiceSpec, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.protocol import Message
@@ -107,7 +107,7 @@ def load_references(path: Path | None) -> dict[str, str]:
 class Gateway:
     """Request handling between the HTTP layer and the coordinator."""
 
-    def __init__(self, spec: CoordinatorSpec, coordinator: Coordinator, accountant: Accountant, keys: KeyBook,
+    def __init__(self, spec: CoordinatorSpec, coordinator: Coordinator, accountant: TaskBook, keys: KeyBook,
                  classifier: Any, references: dict[str, str]) -> None:  # fmt: skip
         self.spec, self.coordinator, self.accountant, self.keys = spec, coordinator, accountant, keys
         self.classifier, self.references = classifier, references
@@ -228,7 +228,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
                                   spec.validators, settings, http, seed=spec.seed)  # fmt: skip
         books = spec.data_dir / f"{spec.name}-tasks.sqlite"
-        accountant = Accountant(books, ledger, account, spec.settler_url)  # here: record and read only
+        accountant = TaskBook(books)
         keeper = multiprocessing.get_context("spawn").Process(
             target=run_accountant,
             args=(str(books), spec.chain.model_dump_json(), spec.account.model_dump_json(), spec.settler_url),

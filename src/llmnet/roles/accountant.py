@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import NotFound
+from llmnet.errors import NotFound, StoreError
 from llmnet.roles.protocol import Outcome
 
 OPEN_DEADLINE_S = 3600
@@ -58,21 +58,25 @@ def sign_receipt(receipt_hash: str, account: LocalAccount) -> str:
     return "0x" + bytes(signed.signature).hex()
 
 
-class Accountant:
-    def __init__(
-        self, path: Path, ledger: Web3Ledger, account: LocalAccount, settler_url: str | None, batch: int = 200
-    ) -> None:
+class TaskBook:
+    """The coordinator's durable record of answered tasks (SQLite, WAL, synchronous=FULL).
+
+    The coordinator process records into it; the accountant process works through it.
+    """
+
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.ledger, self.account, self.settler_url, self.batch = ledger, account, settler_url, batch
-        self.outbox = Outbox(path.with_name("coordinator-outbox.sqlite"), ledger, [account])
+        self.path = path
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
         self.lock = threading.Lock()
-        self.http = httpx.Client(timeout=30)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._queue_cond = threading.Condition()
+        self._queue: list[tuple[int, tuple[Any, ...]]] = []
+        self._seq = self._durable = 0
+        self._committing = False
+        self._failed: dict[int, BaseException] = {}
 
     @property
     def last_error(self) -> str | None:
@@ -88,13 +92,54 @@ class Accountant:
     # ------------------------------------------------------------- intake
     def record(self, task_key: int, requester: str, domain: str, fee: int, n: int, prompt_hash: str,
                outcome: dict[str, Any]) -> None:  # fmt: skip
-        """Durably note an answered task (before its answer is returned)."""
+        """Durably note an answered task (before its answer is returned).
+
+        Group commit: concurrent callers queue their rows; whoever finds no commit running
+        writes everything queued in one transaction (one fsync) and wakes the others, each of
+        which returns once its own row is on disk.
+        """
+        row = (hex(task_key), requester, domain, fee, n, prompt_hash, json.dumps(outcome), time.time())
+        with self._queue_cond:
+            self._seq += 1
+            mine = self._seq
+            self._queue.append((mine, row))
+            while self._durable < mine and mine not in self._failed:
+                if self._committing:
+                    self._queue_cond.wait()
+                    continue
+                self._committing = True
+                batch, self._queue = self._queue, []
+                self._queue_cond.release()
+                error: BaseException | None = None
+                try:
+                    self._commit([r for _, r in batch])
+                except BaseException as exc:  # every caller in this batch must hear it
+                    error = exc
+                finally:
+                    self._queue_cond.acquire()
+                    self._committing = False
+                    if error is None:
+                        self._durable = max(self._durable, batch[-1][0])
+                    else:
+                        self._failed.update(dict.fromkeys((seq for seq, _ in batch), error))
+                    self._queue_cond.notify_all()
+            failure = self._failed.pop(mine, None)
+        if failure is not None:
+            raise StoreError(f"task {hex(task_key)} could not be recorded: {failure}") from failure
+
+    def _commit(self, rows: list[tuple[Any, ...]]) -> None:
         with self.lock:
-            self.db.execute(
-                "INSERT INTO tasks (task_key, requester, domain, fee, n_respondents, prompt_hash, outcome, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (hex(task_key), requester, domain, fee, n, prompt_hash, json.dumps(outcome), time.time()),
-            )
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany(
+                    "INSERT INTO tasks (task_key, requester, domain, fee, n_respondents, prompt_hash, outcome,"
+                    " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def task(self, task_key: str) -> dict[str, Any]:
         with self.lock:
@@ -116,6 +161,28 @@ class Accountant:
         with self.lock:
             rows = self.db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()
         return {state: n for state, n in rows}
+
+
+class Accountant:
+    """Works through a TaskBook: opens tasks on chain, hands outcomes to the settler, follows up."""
+
+    def __init__(
+        self, book: TaskBook, ledger: Web3Ledger, account: LocalAccount, settler_url: str | None, batch: int = 200
+    ) -> None:
+        self.book, self.ledger, self.account, self.settler_url, self.batch = book, ledger, account, settler_url, batch
+        self.db, self.lock = book.db, book.lock
+        self.outbox = Outbox(book.path.with_name("coordinator-outbox.sqlite"), ledger, [account])
+        self.http = httpx.Client(timeout=30)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        return self.book.last_error
+
+    @last_error.setter
+    def last_error(self, message: str | None) -> None:
+        self.book.last_error = message
 
     # ------------------------------------------------------------- the loop
     def step(self) -> int:
@@ -246,6 +313,6 @@ def run_accountant(db_path: str, chain_json: str, account_json: str, settler_url
 
     chain = ChainSpec.model_validate_json(chain_json)
     account = AccountSpec.model_validate_json(account_json).load()
-    accountant = Accountant(Path(db_path), chain.ledger(), account, settler_url)
+    accountant = Accountant(TaskBook(Path(db_path)), chain.ledger(), account, settler_url)
     signal.signal(signal.SIGTERM, lambda *_: accountant._stop.set())
     accountant.run()

@@ -119,6 +119,10 @@ class Directory:
         result: list[Candidate] = self._cached(f"candidates:{domain}", load)
         return result
 
+    def known_endpoint(self, provider: str) -> str | None:
+        """The endpoint if already read (no chain call, so no thread hop needed)."""
+        return self._endpoints.get(provider)
+
     def endpoint(self, provider: str) -> str:
         if provider not in self._endpoints:
             self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
@@ -167,7 +171,8 @@ class Coordinator:
         return RespondPayload(messages=run.messages, peers=peers, round=round_, max_tokens=max_tokens)
 
     async def ask(self, run: TaskRun, respondent: str, payload: RespondPayload) -> Answer:
-        endpoint = await asyncio.to_thread(self.directory.endpoint, respondent)
+        known = self.directory.known_endpoint(respondent)
+        endpoint = known if known is not None else await asyncio.to_thread(self.directory.endpoint, respondent)
         body = {"assignment": self._assignment(run, respondent, payload), "payload": payload.model_dump()}
         resp = await self.http.post(f"{endpoint}/v1/respond", json=body, timeout=self.settings.respondent_timeout_s)
         resp.raise_for_status()
