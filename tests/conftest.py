@@ -10,7 +10,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from llmnet.chain.deploy import DeployParams, deploy_contracts
+from llmnet.chain.deploy import Deployment, DeployParams, deploy_contracts
 from llmnet.chain.network import dev_account
 from llmnet.chain.node import LocalNode
 from llmnet.chain.web3_ledger import Web3Ledger
@@ -50,10 +50,19 @@ def accounts() -> list[LocalAccount]:
     return [dev_account(i) for i in range(1, 10)]
 
 
+@pytest.fixture(scope="module")
+def deployment(w3: Web3) -> Deployment:
+    return deploy_contracts(w3, dev_account(0), TEST_PARAMS)
+
+
 @pytest.fixture
-def ledger(w3: Web3, governance: LocalAccount) -> Web3Ledger:
-    """A fresh deployment on the session's anvil node."""
-    return Web3Ledger(w3, deploy_contracts(w3, governance, TEST_PARAMS))
+def ledger(w3: Web3, deployment: Deployment) -> Iterator[Web3Ledger]:
+    """A fresh deployment for each test: deployed once per module and rolled back after each test
+    with evm_snapshot/evm_revert (3 ms instead of 200 ms). A new Web3Ledger per test, so no nonce
+    cached before the rollback survives it."""
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    yield Web3Ledger(w3, deployment)
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
 
 
 def advance_time(w3: Web3, seconds: int) -> None:

@@ -18,9 +18,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from llmnet.chain.artifacts import load_artifact
-from llmnet.chain.deploy import Deployment, deploy_contracts
 from llmnet.chain.merkle import MerkleTree, verify_proof
-from llmnet.chain.network import dev_account
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import (
     AlreadyRefunded,
@@ -44,28 +42,13 @@ from llmnet.types import (
     TaskStatus,
     domain_id,
 )
-from tests.conftest import TEST_PARAMS, advance_time
+from tests.conftest import advance_time
 
 pytestmark = pytest.mark.integration
 
 FEE = ETHER // 1000
 HOUR = 3600
 ZERO_ADDRESS = "0x" + "00" * 20
-
-
-@pytest.fixture(scope="module")
-def deployment(w3: Web3) -> Deployment:
-    return deploy_contracts(w3, dev_account(0), TEST_PARAMS)
-
-
-@pytest.fixture
-def ledger(w3: Web3, deployment: Deployment) -> Iterator[Web3Ledger]:
-    """Like conftest's fresh deployment per test, but deployed once per module and rolled back after
-    each test with evm_snapshot/evm_revert (3 ms instead of 200 ms). A new Web3Ledger per test, so
-    no nonce cached before the rollback survives it."""
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    yield Web3Ledger(w3, deployment)
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
 
 
 @pytest.fixture
