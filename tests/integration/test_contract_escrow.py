@@ -7,11 +7,7 @@ contract's own revert string in ``err.reason``, and an unchanged chain
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -43,6 +39,7 @@ from llmnet.types import (
     domain_id,
 )
 from tests.conftest import advance_time
+from tests.integration.chain_checks import refused
 
 pytestmark = pytest.mark.integration
 
@@ -70,25 +67,6 @@ def stranger(accounts: list[LocalAccount]) -> LocalAccount:
 def settler(ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]) -> LocalAccount:
     ledger.set_settler(accounts[8].address, True, governance)
     return accounts[8]
-
-
-def world_state(w3: Web3) -> Any:
-    """Every account's balance, nonce, code and storage on the node (anvil_dumpState)."""
-    dump = w3.provider.make_request("anvil_dumpState", [])["result"]  # type: ignore[arg-type]
-    return json.loads(gzip.decompress(bytes.fromhex(dump[2:])))["accounts"]
-
-
-@contextmanager
-def refused(ledger: Web3Ledger, error: type[Exception], reason: str | None) -> Iterator[None]:
-    """Expect exactly ``error`` carrying the contract's ``reason``, and nothing changed on chain."""
-    before = world_state(ledger.w3)
-    with pytest.raises(error) as info:
-        yield
-    assert type(info.value) is error
-    if reason is not None:
-        assert isinstance(info.value, ContractRevert)
-        assert info.value.reason == reason
-    assert world_state(ledger.w3) == before
 
 
 def did(name: str) -> bytes:

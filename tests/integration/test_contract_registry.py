@@ -8,11 +8,8 @@ contract's own revert string in ``err.reason``, and an unchanged chain
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -36,6 +33,7 @@ from llmnet.errors import (
 )
 from llmnet.types import ETHER, ZERO_HASH, ProviderProfile, domain_id
 from tests.conftest import TEST_DOMAINS, TEST_PARAMS, advance_time
+from tests.integration.chain_checks import refused
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +41,6 @@ MIN_STAKE = TEST_PARAMS.min_stake
 COOLDOWN = TEST_PARAMS.cooldown
 ZERO_ADDRESS = "0x" + "00" * 20
 WEIGHTS = "0x" + "ab" * 32
-
-
-def world_state(w3: Web3) -> Any:
-    """Every account's balance, nonce, code and storage on the node (anvil_dumpState)."""
-    dump = w3.provider.make_request("anvil_dumpState", [])["result"]  # type: ignore[arg-type]
-    return json.loads(gzip.decompress(bytes.fromhex(dump[2:])))["accounts"]
 
 
 def did(name: str) -> bytes:
@@ -98,19 +90,6 @@ def raw_update(
 
 def members(ledger: Web3Ledger, domain: str) -> list[str]:
     return [c.provider for c in ledger.candidates(domain)]
-
-
-@contextmanager
-def refused(ledger: Web3Ledger, error: type[Exception], reason: str | None) -> Iterator[None]:
-    """Expect exactly ``error`` carrying the contract's ``reason``, and nothing changed on chain."""
-    before = world_state(ledger.w3)
-    with pytest.raises(error) as info:
-        yield
-    assert type(info.value) is error
-    if reason is not None:
-        assert isinstance(info.value, ContractRevert)
-        assert info.value.reason == reason
-    assert world_state(ledger.w3) == before
 
 
 def view(fn: Any) -> Any:

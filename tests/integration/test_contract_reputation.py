@@ -3,18 +3,13 @@ updates it exactly as ``llmnet.reputation.beta`` computes in Python."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from llmnet.chain.transactions import translate
 from llmnet.chain.web3_ledger import Web3Ledger
@@ -32,6 +27,7 @@ from llmnet.reputation.beta import (
 )
 from llmnet.types import ETHER, GWEI, Payout, ProviderProfile, RepUpdate, SettlementBatch, domain_id
 from tests.conftest import TEST_PARAMS
+from tests.integration.chain_checks import refused
 
 pytestmark = pytest.mark.integration
 
@@ -61,25 +57,6 @@ def providers(ledger: Web3Ledger, accounts: list[LocalAccount]) -> list[LocalAcc
 
 def profile(*domains: str) -> ProviderProfile:
     return ProviderProfile(endpoint="http://127.0.0.1:8001", domains=domains, model_id="tiny-llm")
-
-
-def world_state(w3: Web3) -> Any:
-    """Every account's balance, nonce, code and storage on the node (anvil_dumpState)."""
-    dump = w3.provider.make_request("anvil_dumpState", [])["result"]  # type: ignore[arg-type]
-    return json.loads(gzip.decompress(bytes.fromhex(dump[2:])))["accounts"]
-
-
-@contextmanager
-def refused(ledger: Web3Ledger, error: type[Exception], reason: str | None) -> Iterator[None]:
-    """Expect exactly ``error`` carrying the contract's ``reason``, and nothing changed on chain."""
-    before = world_state(ledger.w3)
-    with pytest.raises(error) as info:
-        yield
-    assert type(info.value) is error
-    if reason is not None:
-        assert isinstance(info.value, ContractRevert)
-        assert info.value.reason == reason
-    assert world_state(ledger.w3) == before
 
 
 def open_task(ledger: Web3Ledger, requester: LocalAccount) -> int:
