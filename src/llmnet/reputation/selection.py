@@ -163,16 +163,6 @@ class ThompsonSampling(ScoringPolicy):
     def scores(self, alpha: FloatArray, beta: FloatArray, count: FloatArray, rng: np.random.Generator) -> FloatArray:
         return rng.beta(alpha + self.prior_alpha, beta + self.prior_beta)
 
-    def rank_arrays(
-        self,
-        alpha: FloatArray,
-        beta: FloatArray,
-        count: FloatArray,
-        rng: np.random.Generator,
-        k: int | None = None,
-    ) -> IndexArray:
-        return thompson_rank_arrays(alpha, beta, rng, prior_alpha=self.prior_alpha, prior_beta=self.prior_beta, k=k)
-
 
 class Greedy(ScoringPolicy):
     """Rank by posterior mean; equal means keep the input order."""
