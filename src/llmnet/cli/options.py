@@ -25,5 +25,7 @@ def settings(**flags: Any) -> Settings:
 
 
 def ether(wei: int) -> str:
-    """Readable amounts at any scale: 1.5 ETH, 0.00003 ETH."""
-    return f"{wei / 10**18:.6g} ETH"
+    """Readable amounts at any scale: 1.5 ETH, 30,000 gwei."""
+    if wei == 0 or wei >= 10**15:
+        return f"{wei / 10**18:.6g} ETH"
+    return f"{wei / 10**9:,.6g} gwei"
