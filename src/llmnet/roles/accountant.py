@@ -267,20 +267,17 @@ class Accountant:
             return 0
         with self.lock:
             rows = self.db.execute(
-                "SELECT task_key, chain_task_id FROM tasks WHERE state = 'sent' ORDER BY created LIMIT 50"
+                "SELECT task_key, chain_task_id FROM tasks WHERE state = 'sent' ORDER BY created LIMIT ?", (self.batch,)
             ).fetchall()
-        moved = 0
-        for task_key, chain_task_id in rows:
-            resp = self.http.get(f"{self.settler_url}/v1/settlements/{chain_task_id}")
-            if resp.status_code != 200 or resp.json()["state"] != "settled":
-                continue
-            with self.lock:
-                self.db.execute(
-                    "UPDATE tasks SET state = 'settled', settlement = ? WHERE task_key = ?",
-                    (json.dumps(resp.json()), task_key),
-                )
-            moved += 1
-        return moved
+        if not rows:
+            return 0
+        resp = self.http.post(f"{self.settler_url}/v1/settlements/query", json=[r[1] for r in rows])
+        resp.raise_for_status()
+        settled = {s["task_id"]: s for s in resp.json() if s["state"] == "settled"}
+        updates = [(json.dumps(settled[chain_id]), key) for key, chain_id in rows if chain_id in settled]
+        with self.lock:
+            self.db.executemany("UPDATE tasks SET state = 'settled', settlement = ? WHERE task_key = ?", updates)
+        return len(updates)
 
     def run(self, interval_s: float = 1.0) -> None:
         """Keep the books until stopped (the accountant process's main loop)."""

@@ -13,10 +13,12 @@ transaction per batch: payouts, reputation, receipts root).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,10 @@ def consensus_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[s
     )  # fmt: skip
 
 
+def _task_outcome(data: dict[str, Any]) -> TaskOutcome:
+    return TaskOutcome(**(data | {"failed": frozenset(data["failed"]), "validators": tuple(data["validators"])}))
+
+
 class SettlementQueue:
     """Durable queue of verified outcomes, settled in batches through the outbox."""
 
@@ -137,14 +143,19 @@ class SettlementQueue:
         self.lock = threading.Lock()
 
     def add(self, outcomes: list[tuple[Outcome, TaskOutcome]]) -> int:
+        """Queue outcomes already verified; what is stored is the verified consensus, so settling
+        does not verify the same signatures again."""
         with self.lock:
-            rows = [(o.task_id, o.model_dump_json()) for o, _ in outcomes]
+            rows = [(o.task_id, json.dumps(asdict(t) | {"failed": sorted(t.failed)})) for o, t in outcomes]
             cur = self.db.executemany("INSERT OR IGNORE INTO outcomes (task_id, outcome) VALUES (?, ?)", rows)
             return cur.rowcount
 
     def queued(self) -> int:
         with self.lock:
             return int(self.db.execute("SELECT COUNT(*) FROM outcomes WHERE record_id IS NULL").fetchone()[0])
+
+    def statuses(self, task_ids: list[int]) -> list[dict[str, Any]]:
+        return [self.status(t) for t in task_ids]
 
     def status(self, task_id: int) -> dict[str, Any]:
         with self.lock:
@@ -157,7 +168,7 @@ class SettlementQueue:
         state = "queued" if record_id is None else ("settled" if batch_id is not None else "submitted")
         return {"task_id": task_id, "state": state, "batch_id": batch_id, "tx_hash": tx_hash}
 
-    def settle_once(self, domain: SigningDomain, validators: frozenset[str]) -> int:
+    def settle_once(self) -> int:
         """Submit one batch of queued outcomes and confirm earlier ones; returns tasks submitted."""
         self._confirm()
         with self.lock:
@@ -167,7 +178,7 @@ class SettlementQueue:
             ).fetchall()
         if not rows:
             return 0
-        outcomes = [consensus_outcome(Outcome.model_validate_json(text), domain, validators) for _, text in rows]
+        outcomes = [_task_outcome(json.loads(text)) for _, text in rows]
         batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
         key = f"settle-{rows[0][0]}-{rows[-1][0]}-{len(rows)}"
         record_id = self.outbox.submit(self.ledger.settlement_call(batch), self.account, key=key)
@@ -207,7 +218,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         queue: SettlementQueue = state["queue"]
         while not stop.wait(spec.settle_interval_s):
             try:
-                while queue.settle_once(state["domain"], frozenset(spec.validators)):
+                while queue.settle_once():
                     pass
             except Exception as exc:  # keep the queue; report and retry next interval
                 state["last_error"] = f"{type(exc).__name__}: {exc}"
@@ -266,5 +277,17 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
     def settlement(task_id: int) -> dict[str, Any]:
         result: dict[str, Any] = state["queue"].status(task_id)
         return result
+
+    @app.post("/v1/settlements/query")
+    def settlements(task_ids: list[int]) -> list[dict[str, Any]]:
+        """Many tasks' settlement states in one call (unknown tasks are left out)."""
+        queue: SettlementQueue = state["queue"]
+        found = []
+        for task_id in task_ids[:1000]:
+            try:
+                found.append(queue.status(task_id))
+            except NotFound:
+                continue
+        return found
 
     return app
