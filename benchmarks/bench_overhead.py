@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,10 +79,34 @@ async def _load(url: str, key: str, seconds: float, concurrency: int, extra: dic
     return ok, failed
 
 
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+"""
+
+
 def throughput(url: str, key: str, seconds: float, concurrency: int, extra: dict[str, Any]) -> tuple[float, int]:
+    """Requests/s and failures: with wrk (C, light on the CPU it shares with the servers) when it
+    is installed (`apt-get install wrk`), else with an asyncio httpx client."""
+    if shutil.which("wrk"):
+        return _wrk(url, key, seconds, concurrency, extra)
     t0 = time.perf_counter()
     ok, failed = asyncio.run(_load(url, key, seconds, concurrency, extra))
     return ok / (time.perf_counter() - t0), failed
+
+
+def _wrk(url: str, key: str, seconds: float, concurrency: int, extra: dict[str, Any]) -> tuple[float, int]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (json.dumps(BODY | extra), key))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "-s", script.name, url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    Path(script.name).unlink()
+    rate = float(next(line for line in out.splitlines() if line.startswith("Requests/sec")).split()[1])
+    failed = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line)
+    return rate, failed
 
 
 def drain_time(net: Network, timeout: float = 600) -> tuple[float, dict[str, int]]:
@@ -211,10 +236,11 @@ def main() -> int:
     table.add_row("llmnet coordinator, k = 3, two validators", f"{statistics.median(k3_ms):.2f}",
                   f"{percentile(k3_ms, 0.95):.2f}")  # fmt: skip
     console.print(table)
-    t2 = Table(title=f"routed requests/s, {args.concurrency} concurrent clients, {args.seconds:.0f} s each")
+    generator = "wrk" if shutil.which("wrk") else "a Python client (install wrk for a lighter one)"
+    t2 = Table(title=f"routed requests/s, {args.concurrency} connections from {generator}, {args.seconds:.0f} s each")
     for col in ("configuration", "requests/s", "failed", "chain caught up after"):
         t2.add_column(col, justify="right" if col != "configuration" else "left")
-    t2.add_row("direct: the fake backend alone", f"{direct_rps:.1f}", "0", "-")
+    t2.add_row("direct: the fake backend alone", f"{direct_rps:.1f}", "-", "-")
     if litellm is not None:
         t2.add_row("LiteLLM proxy, no accounting", f"{litellm['rps']:.1f}", str(litellm["failed"]), "-")
     t2.add_row("k = 1, no validators rating (goal >= 300/s)", f"{rps_k1:.1f}", str(failed_k1), f"{drain_k1:.1f} s")
