@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, Header
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from llmnet.api.errors import install_error_handlers, sse_error
@@ -242,6 +242,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
 
             root = spec.knowledge_root
             classifier = DomainClassifier.from_knowledge(root, [d for d in ledger.domains() if (root / d).is_dir()])
+        directory = coordinator.directory
+        await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file))
         yield
@@ -271,14 +273,14 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     async def chat(req: ChatCompletionRequest, authorization: str | None = Header(None)) -> Any:
         gw: Gateway = state["gw"]
         requester = gw.keys.account_for(authorization)
-        run, max_tokens = await asyncio.to_thread(gw.start, req, requester)
+        run, max_tokens = gw.start(req, requester)  # CPU only: the directory is warm (see lifespan)
         if req.stream:
             return StreamingResponse(stream_events(gw, run, req.model, max_tokens), media_type="text/event-stream")
         await gw.coordinator.run(run, max_tokens)
         if spec.final == "synthesis" and len(run.answers) > 1:
             run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
-        llmnet = await asyncio.to_thread(gw.finish, run)
-        return completion_body(run, req.model, llmnet, gw.usage(run))
+        llmnet = await asyncio.to_thread(gw.finish, run)  # durable write: off the event loop
+        return JSONResponse(completion_body(run, req.model, llmnet, gw.usage(run)))
 
     @app.get("/tasks/{task_key}")
     def task(task_key: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
+from fastapi.responses import Response as HTTPResponse
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -187,11 +188,12 @@ def create_respondent_app(
         }
 
     @app.post("/v1/respond", response_model=None)
-    def respond(req: RespondRequest) -> RespondReply | StreamingResponse:
+    def respond(req: RespondRequest) -> HTTPResponse | StreamingResponse:
         r: Respondent = state["respondent"]
         if req.stream:
             r.check(req)  # refuse before the stream starts, with a proper status code
             return StreamingResponse(r.stream(req), media_type="text/event-stream")
-        return r.respond(req)
+        # serialized once here; FastAPI's generic encoder would walk the model again
+        return HTTPResponse(r.respond(req).model_dump_json(), media_type="application/json")
 
     return app
