@@ -119,7 +119,12 @@ class Network:
         return httpx.Response(404, json=error_body(f"no route {request.url}", "not_found_error"))
 
     def _respond(self, request: httpx.Request, n: int) -> httpx.Response:
-        reply = self.respondents[n].respond(RespondRequest.model_validate_json(request.content))
+        req = RespondRequest.model_validate_json(request.content)
+        if req.stream:  # server-sent events, as the respondent service streams them
+            self.respondents[n].check(req)
+            events = "".join(self.respondents[n].stream(req)).encode()
+            return httpx.Response(200, content=events, headers={"content-type": "text/event-stream"})
+        reply = self.respondents[n].respond(req)
         if n in self.tampered:
             reply = reply.model_copy(update={"text": reply.text + " Actually, Lyon."})
         return httpx.Response(200, json=reply.model_dump())
@@ -380,3 +385,33 @@ def test_a_single_respondent_is_asked_once_then_rated_once() -> None:
     assert [r["message"]["score"] for r in run.ratings] == [700]
     assert run.final == answer_of(1)
     assert net.calls == ["http://r1.test/v1/respond", "http://v6.test/v1/rate"]
+
+
+# ------------------------------------------------------------------ synthesis
+
+
+def test_synthesis_streams_the_top_rated_respondents_revision_of_all_answers() -> None:
+    net = build_network({6: {1: 4, 2: 9}, 7: {1: 5, 2: 8}})
+
+    async def go() -> tuple[TaskRun, list[str]]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as http:
+            coordinator = Coordinator(
+                directory_of([1, 2]),  # type: ignore[arg-type]
+                Greedy(),
+                COORDINATOR,
+                SIGNING,
+                ["http://v6.test", "http://v7.test"],
+                CoordinatorSettings(k=2, rounds=0, respondent_timeout_s=5.0, validator_timeout_s=5.0),
+                http,
+                seed=0,
+            )
+            run = await coordinator.run(new_run(2, 0), max_tokens=64)
+            pieces = [delta async for delta in coordinator.synthesize(run, 64)]
+            return run, pieces
+
+    run, pieces = asyncio.run(go())
+    assert run.final_respondent == addr(2)
+    assert len(pieces) > 1  # streamed, not delivered whole
+    assert "".join(pieces).strip() == f"{answer_of(2)} (revised)" == run.final
+    note = [m.content for m in net.backend(2).requests[-1].messages if m.role == "system"]
+    assert len(note) == 1 and answer_of(1) in note[0] and answer_of(2) in note[0]
