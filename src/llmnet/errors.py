@@ -8,6 +8,7 @@
     ├── AuthenticationError      an API key is missing or unknown
     ├── NotFound                 no such model, task or route
     ├── NoRespondents            no respondent could answer in time
+    ├── CoordinatorRefused       a coordinator answered a client's request with an error status
     ├── StoreError               the off-chain content store
     │   └── ContentNotFound      no content under that hash
     ├── OutboxError              the durable chain-write queue
@@ -69,6 +70,12 @@ class NotFound(LlmnetError):
 
 class NoRespondents(LlmnetError):
     pass
+
+
+class CoordinatorRefused(LlmnetError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the coordinator answered {status}: {message}")
+        self.status = status
 
 
 class StoreError(LlmnetError):

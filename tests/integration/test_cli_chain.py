@@ -130,3 +130,11 @@ def test_keys_create_escrows_a_deposit_and_maps_the_key(tmp_path: Path) -> None:
         assert (data / "keys" / "alice.json").exists() and "correct horse" not in out.stdout
     finally:
         node.stop()
+
+
+def test_ask_without_a_coordinator_is_one_clear_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    out = llmnet(tmp_path, "ask", "hello?", "--url", url, "--key", "sk-llmnet-x")
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"error: no coordinator answers at {url}")
+    assert "Traceback" not in out.stderr

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+import openai
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -16,25 +18,34 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llmnet.cli.options import DataDir, Port, ether, settings
-from llmnet.errors import ConfigError
+from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
 
 console = Console()
+
 
 Rounds = Annotated[int, typer.Option(help="collaborative prompting rounds (0 = plain best-of-k)")]
 K = Annotated[int, typer.Option("--k", help="respondents per query")]
 
 
 def _start(data_dir: Path | None, port: int | None, k: int, rounds: int) -> Network:
-    net = Network(settings(data_dir=data_dir, chain_port=port), NetworkOptions(k=k, rounds=rounds))
+    options = NetworkOptions(k=k, rounds=rounds)
+    net = Network(settings(data_dir=data_dir, chain_port=port), options)
+    # SIGTERM (a supervisor, `kill`) shuts the network down as cleanly as Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)
+    what = f"{len(options.respondents)} respondents, {options.validators} validators and the coordinator"
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as p:
-        p.add_task("starting the chain, 4 respondents, 2 validators and the coordinator…", total=None)
+        p.add_task(f"starting the chain, {what}…", total=None)
         try:
             net.start()
         except BaseException:
             net.stop()
             raise
     return net
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _banner(net: Network) -> None:
@@ -185,8 +196,19 @@ def ask(
         if not key_file.exists():
             raise ConfigError("no API key: pass --key, set LLMNET_API_KEY, or start a network with `llmnet up`")
         key = key_file.read_text().strip()
-    client = OpenAI(base_url=url, api_key=key, timeout=300)
+    client = OpenAI(base_url=url, api_key=key, timeout=300, max_retries=0)
     messages: Any = [{"role": "user", "content": question}]
+    try:
+        _ask(client, model, messages, stream)
+    except openai.APIConnectionError:
+        raise ConfigError(f"no coordinator answers at {url}; start a network with `llmnet up`") from None
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        message = (body.get("error") or body).get("message", str(exc)) if isinstance(body, dict) else str(exc)
+        raise CoordinatorRefused(exc.status_code, str(message)) from None
+
+
+def _ask(client: Any, model: str, messages: Any, stream: bool) -> None:
     if stream:
         for chunk in client.chat.completions.create(model=model, messages=messages, stream=True):
             if chunk.choices and chunk.choices[0].delta.content:
