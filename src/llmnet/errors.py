@@ -8,6 +8,7 @@
     ├── AuthenticationError      an API key is missing or unknown
     ├── NotFound                 no such model, task or route
     ├── NoRespondents            no respondent could answer in time
+    ├── QuotaExceeded            a requester's escrowed funds do not cover the fee
     ├── CoordinatorRefused       a coordinator answered a client's request with an error status
     ├── StoreError               the off-chain content store
     │   └── ContentNotFound      no content under that hash
@@ -69,6 +70,10 @@ class NotFound(LlmnetError):
 
 
 class NoRespondents(LlmnetError):
+    pass
+
+
+class QuotaExceeded(LlmnetError):
     pass
 
 

@@ -220,3 +220,25 @@ def test_sigkill_of_a_respondent_mid_request(net: Network) -> None:
     rep = net.ledger.reputation(slow, "medicine")
     assert rep.count == 1 and rep.alpha == 0 and rep.beta > 0
     assert net.ledger.credits_of(slow) == 0
+
+
+def test_a_requester_without_escrowed_funds_gets_402_and_nothing_is_recorded(net: Network) -> None:
+    from llmnet.api.keys import KeyBook
+    from llmnet.chain.network import dev_account
+
+    assert net.ledger is not None
+    broke = dev_account(12).address  # funded with ether, but nothing deposited in the escrow
+    assert net.ledger.deposit_of(broke) == 0
+    key = KeyBook(net.root / "state" / "keys.sqlite").create("broke", broke)
+    tasks_before, chain_before = quiesce(net), net.ledger.task_count()
+    resp = httpx.post(
+        f"{net.base_url}/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "llmnet/general", "messages": [{"role": "user", "content": "hello"}]},
+        timeout=30,
+    )
+    assert resp.status_code == 402, resp.text
+    error = resp.json()["error"]
+    assert error["type"] == "insufficient_quota" and broke in error["message"]
+    time.sleep(1.2)
+    assert quiesce(net) == tasks_before and net.ledger.task_count() == chain_before

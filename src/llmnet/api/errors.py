@@ -23,6 +23,7 @@ from llmnet.errors import (
     LlmnetError,
     NoRespondents,
     NotFound,
+    QuotaExceeded,
     SignatureError,
 )
 
@@ -30,6 +31,7 @@ from llmnet.errors import (
 _STATUS: tuple[tuple[type[LlmnetError], int, str], ...] = (
     (AuthenticationError, 401, "authentication_error"),
     (SignatureError, 403, "permission_error"),
+    (QuotaExceeded, 402, "insufficient_quota"),
     (NotFound, 404, "not_found_error"),
     (ContentNotFound, 404, "not_found_error"),
     (InputError, 400, "invalid_request_error"),

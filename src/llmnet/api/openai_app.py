@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from llmnet.api.errors import install_error_handlers, sse_error
 from llmnet.api.keys import KeyBook
-from llmnet.errors import InputError, LlmnetError, NotFound
+from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
 from llmnet.roles.common import ServiceSpec, signing_domain
@@ -137,9 +137,21 @@ class Gateway:
         domain = self.domain_of(req.model, question)
         k = req.llmnet.k or self.spec.k
         rounds = self.spec.rounds if req.llmnet.rounds is None else req.llmnet.rounds
+        self.check_funds(requester, self.spec.fee_per_respondent_wei * k)
         run = TaskRun(new_task_key(), domain, requester, messages, k, rounds)
         run.reference = self.references.get(question.strip().lower())
         return run, req.max_completion_tokens or req.max_tokens or self.spec.max_tokens
+
+    def check_funds(self, requester: str, fee: int) -> None:
+        """Refuse, before any work, a request the requester's escrow cannot pay for."""
+        available = self.coordinator.directory.funds(requester, self.coordinator.account.address)
+        owed = self.accountant.unopened_fees(requester)
+        if available - owed < fee:
+            raise QuotaExceeded(
+                f"account {requester} has {available - owed} wei escrowed for this coordinator beyond tasks "
+                f"not yet opened, and this request costs {fee} wei; deposit into the escrow and approve "
+                f"{self.coordinator.account.address} (`llmnet keys create` does both on a dev chain)"
+            )
 
     def finish(self, run: TaskRun) -> dict[str, Any]:
         """Receipt, durable record, and the llmnet block of the response."""

@@ -157,6 +157,15 @@ class TaskBook:
             "receipt_hash": json.loads(outcome)["receipt_hash"],
         }
 
+    def unopened_fees(self, requester: str) -> int:
+        """Fees of this requester's tasks answered but not yet opened (not yet taken from escrow)."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT COALESCE(SUM(fee), 0) FROM tasks WHERE requester = ? AND state IN ('answered', 'opening')",
+                (requester,),
+            ).fetchone()
+        return int(row[0])
+
     def counts(self) -> dict[str, int]:
         with self.lock:
             rows = self.db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()

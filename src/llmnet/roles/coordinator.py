@@ -119,6 +119,15 @@ class Directory:
         result: list[Candidate] = self._cached(f"candidates:{domain}", load)
         return result
 
+    def funds(self, requester: str, spender: str) -> int:
+        """What ``spender`` may still open for ``requester``: min(deposit, allowance), cached."""
+
+        def load() -> int:
+            return min(self.ledger.deposit_of(requester), self.ledger.allowance(requester, spender))
+
+        result: int = self._cached(f"funds:{requester}", load)
+        return result
+
     def known_endpoint(self, provider: str) -> str | None:
         """The endpoint if already read (no chain call, so no thread hop needed)."""
         return self._endpoints.get(provider)
