@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from llmnet.api.errors import error_body, status_for
+from llmnet.api.http_client import HttpxClient
 from llmnet.backends.base import GenerationRequest
 from llmnet.backends.fake import FakeBackend
 from llmnet.chain.network import dev_account
@@ -175,7 +176,8 @@ def run_task(
     net: Network, directory: FakeDirectory, *, k: int = 2, rounds: int = 0, validators: tuple[int, ...] = (6, 7)
 ) -> TaskRun:
     async def go() -> TaskRun:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as http:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as client:
+            http = HttpxClient(client)
             coordinator = Coordinator(
                 directory,  # type: ignore[arg-type]
                 Greedy(),
@@ -207,7 +209,7 @@ def test_a_dead_first_choice_is_replaced_by_the_next_candidate() -> None:
     assert set(run.answers) == {addr(2), addr(3)}
     assert {who: a.text for who, a in run.answers.items()} == {addr(2): answer_of(2), addr(3): answer_of(3)}
     assert list(run.failed) == [addr(1)]
-    assert run.failed[addr(1)].startswith("ConnectError")
+    assert run.failed[addr(1)].startswith("BackendUnavailable") and "ConnectError" in run.failed[addr(1)]
     assert net.backend(4).requests == []  # k answers were enough; the fourth was never asked
 
 
@@ -362,7 +364,7 @@ def test_the_receipt_lists_every_chosen_respondent_and_hashes_stably() -> None:
         "address": addr(1), "reputation_mean": round(10 / 12, 4), "answered": False,
         "failure": None, "score": None, "model_id": None, "sources": [], "response_hash": None,
     }  # fmt: skip
-    assert rows[addr(1)]["failure"].startswith("ConnectError")
+    assert rows[addr(1)]["failure"].startswith("BackendUnavailable") and "ConnectError" in rows[addr(1)]["failure"]
     for i, score in ((2, 6.0), (3, 8.0)):
         assert rows[addr(i)]["answered"] is True
         assert rows[addr(i)]["failure"] is None
@@ -394,7 +396,8 @@ def test_synthesis_streams_the_top_rated_respondents_revision_of_all_answers() -
     net = build_network({6: {1: 4, 2: 9}, 7: {1: 5, 2: 8}})
 
     async def go() -> tuple[TaskRun, list[str]]:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as http:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as client:
+            http = HttpxClient(client)
             coordinator = Coordinator(
                 directory_of([1, 2]),  # type: ignore[arg-type]
                 Greedy(),

@@ -20,12 +20,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from llmnet.api.errors import install_error_handlers, sse_error
+from llmnet.api.http_client import AiohttpClient
 from llmnet.api.keys import KeyBook
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.reputation.selection import policy_from_name
@@ -233,7 +233,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))
+        http = AiohttpClient(limit=200)
         settings = CoordinatorSettings(k=spec.k, rounds=spec.rounds, final=spec.final,
                                        respondent_timeout_s=spec.respondent_timeout_s,
                                        max_tokens=spec.max_tokens)  # fmt: skip

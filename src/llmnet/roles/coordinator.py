@@ -22,10 +22,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import numpy as np
 from eth_account.signers.local import LocalAccount
 
+from llmnet.api.http_client import HttpClient
 from llmnet.chain.ledger import Ledger
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import median_consensus, normalize_score
@@ -160,7 +160,7 @@ class Coordinator:
         domain: SigningDomain,
         validators: Sequence[str],
         settings: CoordinatorSettings,
-        http: httpx.AsyncClient,
+        http: HttpClient,
         seed: int | None = None,
     ) -> None:
         self.directory, self.policy, self.account = directory, policy, account
@@ -183,15 +183,14 @@ class Coordinator:
         known = self.directory.known_endpoint(respondent)
         endpoint = known if known is not None else await asyncio.to_thread(self.directory.endpoint, respondent)
         body = {"assignment": self._assignment(run, respondent, payload), "payload": payload.model_dump()}
-        resp = await self.http.post(f"{endpoint}/v1/respond", json=body, timeout=self.settings.respondent_timeout_s)
-        resp.raise_for_status()
-        return self._answer(respondent, endpoint, resp.json())
+        reply = await self.http.post_json(f"{endpoint}/v1/respond", body, self.settings.respondent_timeout_s)
+        return self._answer(respondent, endpoint, reply)
 
     async def _try(self, run: TaskRun, respondent: str, payload: RespondPayload) -> Answer | None:
         run.tried.append(respondent)
         try:
             return await asyncio.wait_for(self.ask(run, respondent, payload), self.settings.respondent_timeout_s)
-        except (TimeoutError, httpx.HTTPError, LlmnetError, ValueError) as exc:
+        except (TimeoutError, LlmnetError, ValueError, KeyError) as exc:
             run.failed[respondent] = f"{type(exc).__name__}: {exc}"[:300]
             return None
 
@@ -253,13 +252,12 @@ class Coordinator:
     async def _rate_with(self, run: TaskRun, validator_url: str, req: RateRequest) -> list[dict[str, Any]]:
         """One validator's ratings of this round's answers; anything unusable leaves it out of the median."""
         try:
-            resp = await self.http.post(
-                f"{validator_url}/v1/rate", json=req.model_dump(), timeout=self.settings.validator_timeout_s
+            reply = await self.http.post_json(
+                f"{validator_url}/v1/rate", req.model_dump(), self.settings.validator_timeout_s
             )
-            resp.raise_for_status()
-            ratings = [SignedMessage.from_dict(r, Rating) for r in resp.json()["ratings"]]
+            ratings = [SignedMessage.from_dict(r, Rating) for r in reply["ratings"]]
             signers = {verify(r, self.signing) for r in ratings}
-        except (httpx.HTTPError, LlmnetError, ValueError, KeyError, TypeError):
+        except (LlmnetError, ValueError, KeyError, TypeError):
             return []
         if len(signers) != 1:  # one validator, one key: it may not speak for others
             return []
@@ -294,16 +292,12 @@ class Coordinator:
 
     async def _events(self, endpoint: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """The server-sent events of one streaming respondent call."""
-        async with self.http.stream(
-            "POST", f"{endpoint}/v1/respond", json=body, timeout=self.settings.respondent_timeout_s
-        ) as resp:
-            resp.raise_for_status()
-            async for line in resp.aiter_lines():
-                if line.startswith("data: "):
-                    event: dict[str, Any] = json.loads(line[6:])
-                    if "error" in event:
-                        raise NoRespondents(f"respondent failed mid-stream: {event['error']['message']}")
-                    yield event
+        async for line in self.http.stream_lines(f"{endpoint}/v1/respond", body, self.settings.respondent_timeout_s):
+            if line.startswith("data: "):
+                event: dict[str, Any] = json.loads(line[6:])
+                if "error" in event:
+                    raise NoRespondents(f"respondent failed mid-stream: {event['error']['message']}")
+                yield event
 
     def _answer(self, respondent: str, endpoint: str, event: dict[str, Any]) -> Answer:
         reply = RespondReply(response=event["response"], text=event["text"], sources=event.get("sources", []))
@@ -331,7 +325,7 @@ class Coordinator:
                         yield event["delta"]
                     elif "response" in event:
                         run.answers = {who: self._answer(who, endpoint, event)}
-            except (httpx.HTTPError, LlmnetError, ValueError, KeyError) as exc:
+            except (LlmnetError, ValueError, KeyError) as exc:
                 run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
                 if started:  # the requester already has part of this answer: no silent switch
                     raise NoRespondents(f"respondent {who} failed mid-answer") from None
