@@ -162,6 +162,28 @@ def start_litellm(direct_port: int, port: int, tmp: Path) -> subprocess.Popen[by
     raise RuntimeError("LiteLLM's proxy did not start")
 
 
+def measure_network(
+    base_port: int, *, k: int, rate: bool, latency_n: int, args: argparse.Namespace
+) -> tuple[list[float], float, int, float]:
+    """A fresh network of fake respondents; (latencies ms, requests/s, failed, seconds to settle)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(data_dir=Path(tmp), chain_port=base_port + 45)
+        options = NetworkOptions(coordinator_port=base_port, respondent_base_port=base_port + 11,
+                                 validator_base_port=base_port + 21, respondents=RESPONDENTS, judge="fake", k=k,
+                                 rounds=0, rate=rate)  # fmt: skip
+        net = Network(settings, options)
+        net.start()
+        try:
+            url = f"{net.base_url}/chat/completions"
+            extra = {"llmnet": {"k": k, "rounds": 0}}
+            latencies = sequential_latency(url, net.api_key, latency_n, extra)
+            rps, failed = throughput(url, net.api_key, args.seconds, args.concurrency, extra)
+            drain, _ = drain_time(net)
+        finally:
+            net.stop()
+    return latencies, rps, failed, drain
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="sequential requests for latency")
@@ -191,34 +213,9 @@ def main() -> int:
     finally:
         direct.terminate()
         direct.wait()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(data_dir=Path(tmp), chain_port=18745)
-        options = NetworkOptions(coordinator_port=18700, respondent_base_port=18711, validator_base_port=18721,
-                                 respondents=RESPONDENTS, judge="fake", k=1, rounds=0, rate=False)  # fmt: skip
-        net = Network(settings, options)
-        net.start()
-        try:
-            url = f"{net.base_url}/chat/completions"
-            k1 = {"llmnet": {"k": 1, "rounds": 0}}
-            routed_ms = sequential_latency(url, net.api_key, args.requests, k1)
-            rps_k1, failed_k1 = throughput(url, net.api_key, args.seconds, args.concurrency, k1)
-            drain_k1, _ = drain_time(net)
-        finally:
-            net.stop()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(data_dir=Path(tmp), chain_port=18746)
-        options = NetworkOptions(coordinator_port=18701, respondent_base_port=18731, validator_base_port=18741,
-                                 respondents=RESPONDENTS, judge="fake", k=3, rounds=0, rate=True)  # fmt: skip
-        net = Network(settings, options)
-        net.start()
-        try:
-            url = f"{net.base_url}/chat/completions"
-            k3 = {"llmnet": {"k": 3, "rounds": 0}}
-            k3_ms = sequential_latency(url, net.api_key, max(50, args.requests // 3), k3)
-            rps_k3, failed_k3 = throughput(url, net.api_key, args.seconds, args.concurrency, k3)
-            drain_k3, _ = drain_time(net)
-        finally:
-            net.stop()
+    routed_ms, rps_k1, failed_k1, drain_k1 = measure_network(18700, k=1, rate=False, latency_n=args.requests, args=args)
+    k3_ms, rps_k3, failed_k3, drain_k3 = measure_network(18800, k=3, rate=True, latency_n=max(50, args.requests // 3),
+                                                         args=args)  # fmt: skip
 
     p50d, p95d = statistics.median(direct_ms), percentile(direct_ms, 0.95)
     p50r, p95r = statistics.median(routed_ms), percentile(routed_ms, 0.95)
