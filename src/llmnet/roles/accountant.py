@@ -183,7 +183,6 @@ class Accountant:
         self.outbox = Outbox(book.path.with_name("coordinator-outbox.sqlite"), ledger, [account])
         self.http = httpx.Client(timeout=30)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def last_error(self) -> str | None:
@@ -298,16 +297,6 @@ class Accountant:
                     pass
             except Exception as exc:  # keep the books; retry next interval
                 self.last_error = f"{type(exc).__name__}: {exc}"
-
-    def start(self, interval_s: float = 1.0) -> None:
-        """Run the books in a background thread of this process (tests and small setups)."""
-        self._thread = threading.Thread(target=self.run, args=(interval_s,), name="llmnet-accountant", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
 
 def run_accountant(db_path: str, chain_json: str, account_json: str, settler_url: str | None) -> None:
