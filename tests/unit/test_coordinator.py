@@ -122,8 +122,8 @@ class Network:
     def _respond(self, request: httpx.Request, n: int) -> httpx.Response:
         req = RespondRequest.model_validate_json(request.content)
         if req.stream:  # server-sent events, as the respondent service streams them
-            self.respondents[n].check(req)
-            events = "".join(self.respondents[n].stream(req)).encode()
+            assignment = self.respondents[n].check(req)
+            events = "".join(self.respondents[n].stream(req, assignment)).encode()
             return httpx.Response(200, content=events, headers={"content-type": "text/event-stream"})
         reply = self.respondents[n].respond(req)
         if n in self.tampered:

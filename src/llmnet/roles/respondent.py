@@ -125,9 +125,11 @@ class Respondent:
             response=signed.to_dict(), text=text, sources=sources, latency_s=time.perf_counter() - started
         )
 
-    def stream(self, req: RespondRequest) -> Iterator[str]:
-        """Server-sent events: text deltas, then one event with the signed response."""
-        a = self.check(req)
+    def stream(self, req: RespondRequest, a: TaskAssignment) -> Iterator[str]:
+        """Server-sent events: text deltas, then one event with the signed response.
+
+        ``a`` is the assignment ``check(req)`` returned, checked before the stream starts so a
+        refusal still gets its own status code."""
         sources, chunks = self._generate(req)
         parts, usage = [], Usage(0, 0)
         try:
@@ -191,8 +193,8 @@ def create_respondent_app(
     def respond(req: RespondRequest) -> HTTPResponse | StreamingResponse:
         r: Respondent = state["respondent"]
         if req.stream:
-            r.check(req)  # refuse before the stream starts, with a proper status code
-            return StreamingResponse(r.stream(req), media_type="text/event-stream")
+            assignment = r.check(req)  # refuse before the stream starts, with a proper status code
+            return StreamingResponse(r.stream(req, assignment), media_type="text/event-stream")
         # serialized once here; FastAPI's generic encoder would walk the model again
         return HTTPResponse(r.respond(req).model_dump_json(), media_type="application/json")
 
