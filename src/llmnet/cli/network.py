@@ -18,6 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llmnet.cli.options import DataDir, Port, ether, settings
+from llmnet.cli.providers import reputation_lines
 from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
 
@@ -127,8 +128,7 @@ def _show_chain(net: Network, tasks: list[dict[str, Any]]) -> None:
     for col in ("provider", "model", "domain: reputation mean (observations)", "stake", "credits earned"):
         providers.add_column(col)
     for p in ledger.providers():
-        reps = [f"{d}: {ledger.reputation(p.address, d).mean():.2f} ({ledger.reputation(p.address, d).count})"
-                for d in p.profile.domains]  # fmt: skip
+        reps = reputation_lines(ledger, p)
         providers.add_row(p.address[:10] + "…", p.profile.model_id, ", ".join(reps), ether(p.stake),
                           ether(ledger.credits_of(p.address)))  # fmt: skip
     console.print(providers)

@@ -8,13 +8,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmnet.chain.ledger import Ledger
 from llmnet.chain.network import configured_account, open_ledger
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
 from llmnet.errors import InputError
-from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
+from llmnet.types import ETHER, ZERO_HASH, ProviderInfo, ProviderProfile
 
 app = typer.Typer(help="List and inspect registered providers (respondents).", no_args_is_help=True)
 console = Console()
+
+
+def reputation_lines(ledger: Ledger, provider: ProviderInfo) -> list[str]:
+    """``domain: mean (observations)`` for each of a provider's domains, one chain read each."""
+    lines = []
+    for d in provider.profile.domains:
+        r = ledger.reputation(provider.address, d)
+        lines.append(f"{d}: {r.mean():.2f} ({r.count})")
+    return lines
 
 
 @app.command(name="list")
@@ -34,10 +44,7 @@ def list_providers(
     for column in ("address", "endpoint", "model", "licence", "stake", "domain: reputation (n)"):
         table.add_column(column)
     for p in infos:
-        reps = []
-        for d in p.profile.domains:
-            r = ledger.reputation(p.address, d)
-            reps.append(f"{d}: {r.mean():.2f} ({r.count})")
+        reps = reputation_lines(ledger, p)
         model = f"{p.profile.model_id} {p.profile.model_version}".strip()
         table.add_row(p.address, p.profile.endpoint, model, p.profile.licence, ether(p.stake), "\n".join(reps))
     console.print(table)
