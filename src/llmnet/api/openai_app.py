@@ -30,7 +30,7 @@ from llmnet.api.keys import KeyBook
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
-from llmnet.roles.common import ServiceSpec, signing_domain
+from llmnet.roles.common import ServiceSpec, deployment_dir, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.protocol import Message
 from llmnet.store import canonical_json, content_hash
@@ -239,7 +239,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
                                        max_tokens=spec.max_tokens)  # fmt: skip
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
                                   spec.validators, settings, http, seed=spec.seed)  # fmt: skip
-        books = spec.data_dir / f"{spec.name}-tasks.sqlite"
+        books = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-tasks.sqlite"
         accountant = TaskBook(books)
         keeper = multiprocessing.get_context("spawn").Process(
             target=run_accountant,

@@ -54,6 +54,15 @@ class ServiceSpec(BaseModel):
         return f"http://{self.host}:{self.port}"
 
 
+def deployment_dir(data_dir: Path, ledger: Web3Ledger) -> Path:
+    """Where a service keeps state that belongs to one deployment (task books, settlement
+    queues, outboxes). A fresh chain redeployed by the same account gets the same contract
+    addresses, so the genesis hash is part of the name: state from one chain is never
+    read, replayed or matched by task id on another."""
+    d = ledger.deployment
+    return data_dir / f"chain-{d.chain_id}-{d.genesis_hash[2:12]}-{d.escrow[2:10].lower()}"
+
+
 def signing_domain(ledger: Web3Ledger) -> SigningDomain:
     """Signatures are bound to this chain and this escrow contract."""
     return SigningDomain(chain_id=ledger.chain_id, verifying_contract=ledger.deployment.escrow)

@@ -32,7 +32,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
 from llmnet.reputation.consensus import median_consensus, normalize_score
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.roles.common import ServiceSpec, signing_domain, verified
+from llmnet.roles.common import ServiceSpec, deployment_dir, signing_domain, verified
 from llmnet.roles.judge import Judge
 from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
 from llmnet.roles.respondent import BackendSpec
@@ -231,7 +231,8 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         if spec.settler:
             if not ledger.is_settler(account.address):
                 raise SignatureError(f"{account.address} is not an authorised settler on chain {ledger.chain_id}")
-            queue = SettlementQueue(spec.data_dir / f"{spec.name}-settlement.sqlite", ledger, account, spec.max_batch)
+            path = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-settlement.sqlite"
+            queue = SettlementQueue(path, ledger, account, spec.max_batch)
             queue.outbox.recover()
             state["queue"] = queue
             thread = threading.Thread(target=settle_loop, name="llmnet-settle", daemon=True)
