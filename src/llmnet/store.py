@@ -22,9 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from eth_utils.crypto import keccak
-
 from llmnet.errors import ContentNotFound, InputError, StoreError
+from llmnet.hashing import keccak256
 from llmnet.types import check_hash
 
 __all__ = ["ContentStore", "canonical_json", "content_hash", "validate_hash"]
@@ -45,7 +44,7 @@ CREATE INDEX IF NOT EXISTS content_kind ON content (kind, seq);
 
 def content_hash(data: bytes) -> str:
     """keccak256 of ``data`` as 0x-prefixed lowercase hex (the form stored on chain)."""
-    return "0x" + keccak(data).hex()
+    return "0x" + keccak256(data).hex()
 
 
 def canonical_json(obj: Any) -> bytes:

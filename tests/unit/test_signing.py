@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 import pytest
 from eth_abi.abi import encode
 from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_account.messages import encode_defunct, encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 from eth_utils.crypto import keccak
@@ -22,7 +22,10 @@ from llmnet.signing import (
     TaskAssignment,
     TaskRequest,
     TypedMessage,
+    personal_digest,
+    recover_digest,
     sign,
+    sign_digest,
     typed_data,
     typed_data_hash,
     verify,
@@ -373,3 +376,12 @@ def test_fast_digest_equals_the_general_eip712_encoder() -> None:
         ]  # fmt: skip
         for message in messages:
             assert _digest(message, domain) == _hash_eip191_message(_signable(message, domain))
+
+
+def test_personal_signature_is_what_a_wallet_makes() -> None:
+    receipt_hash = "0x" + "ab" * 32
+    wallet = Account.sign_message(encode_defunct(hexstr=receipt_hash), ALICE.key)
+    ours = sign_digest(personal_digest(receipt_hash), ALICE)
+    assert ours == "0x" + bytes(wallet.signature).hex()
+    assert recover_digest(personal_digest(receipt_hash), ours) == ALICE.address
+    assert recover_digest(personal_digest("0x" + "cd" * 32), ours) != ALICE.address

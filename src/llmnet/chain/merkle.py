@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_utils.crypto import keccak
-
 from llmnet.errors import InputError
+from llmnet.hashing import keccak256
 from llmnet.types import ZERO_HASH, check_hash
 
 
 def leaf_hash(receipt_hash: str) -> bytes:
-    return keccak(b"\x00" + bytes.fromhex(check_hash(receipt_hash, "receipt hash")[2:]))
+    return keccak256(b"\x00" + bytes.fromhex(check_hash(receipt_hash, "receipt hash")[2:]))
 
 
 def node_hash(a: bytes, b: bytes) -> bytes:
-    return keccak(b"\x01" + min(a, b) + max(a, b))
+    return keccak256(b"\x01" + min(a, b) + max(a, b))
 
 
 class MerkleTree:

@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import NotFound, StoreError
 from llmnet.roles.protocol import Outcome
+from llmnet.signing import personal_digest, sign_digest
 
 OPEN_DEADLINE_S = 3600
 _SCHEMA = """
@@ -54,8 +53,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
 
 def sign_receipt(receipt_hash: str, account: LocalAccount) -> str:
-    signed = Account.sign_message(encode_defunct(hexstr=receipt_hash), account.key)
-    return "0x" + bytes(signed.signature).hex()
+    """The coordinator's EIP-191 signature over a receipt hash (what a wallet's personal_sign makes)."""
+    return sign_digest(personal_digest(receipt_hash), account)
 
 
 class TaskBook:

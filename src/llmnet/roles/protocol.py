@@ -119,16 +119,14 @@ class Outcome(BaseModel):
 
     def check_receipt(self) -> None:
         """The receipt hash is the receipt's, and the receipt's coordinator signed it."""
-        from eth_account import Account
-        from eth_account.messages import encode_defunct
-
-        from llmnet.errors import SignatureError
+        from llmnet.errors import LlmnetError, SignatureError
+        from llmnet.signing import personal_digest, recover_digest
 
         if content_hash(canonical_json(self.receipt)) != self.receipt_hash:
             raise SignatureError(f"receipt hash of task {self.task_id} does not match its receipt")
         try:
-            signer = Account.recover_message(encode_defunct(hexstr=self.receipt_hash), signature=self.signature)
-        except Exception:
+            signer = recover_digest(personal_digest(self.receipt_hash), self.signature)
+        except LlmnetError:
             raise SignatureError(f"receipt of task {self.task_id} carries a malformed signature") from None
         if signer != self.coordinator:
             raise SignatureError(f"receipt of task {self.task_id} was not signed by its coordinator")
