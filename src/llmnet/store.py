@@ -18,6 +18,8 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +28,22 @@ from llmnet.errors import ContentNotFound, InputError, StoreError
 from llmnet.hashing import keccak256
 from llmnet.types import check_hash
 
-__all__ = ["ContentStore", "canonical_json", "content_hash", "validate_hash"]
+__all__ = ["ContentStore", "canonical_json", "content_hash", "transaction", "validate_hash"]
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One transaction (one commit, one fsync) on an autocommit connection; rolled back on error.
+
+    Without it, each statement of an ``executemany`` on such a connection commits on its own."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
 
 _KIND_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 

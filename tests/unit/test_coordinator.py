@@ -77,6 +77,9 @@ class FakeDirectory:
     def candidates(self, domain: str) -> list[Candidate]:
         return self.by_domain.get(domain, [])
 
+    def knows(self, domain: str) -> bool:
+        return True  # everything is in memory
+
     def known_endpoint(self, provider: str) -> str | None:
         return self.endpoint(provider)
 

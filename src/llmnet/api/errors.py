@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from llmnet.errors import (
     AuthenticationError,
@@ -42,6 +44,18 @@ _STATUS: tuple[tuple[type[LlmnetError], int, str], ...] = (
     (BackendError, 502, "upstream_error"),
     (ChainError, 503, "chain_unavailable"),
 )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json(model: type[M], body: bytes) -> M:
+    """A request body parsed and validated in one pass (pydantic-core reads the JSON itself);
+    anything wrong is answered like FastAPI's own validation errors: 400, with the field."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 def error_body(message: str, kind: str, code: str | None = None, param: str | None = None) -> dict[str, object]:

@@ -20,11 +20,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import FastAPI, Header
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
-from llmnet.api.errors import install_error_handlers, sse_error
+from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient
 from llmnet.api.keys import KeyBook
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
@@ -241,9 +241,11 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
                                   spec.validators, settings, http, seed=spec.seed)  # fmt: skip
         books = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-tasks.sqlite"
         accountant = TaskBook(books)
-        keeper = multiprocessing.get_context("spawn").Process(
+        spawn = multiprocessing.get_context("spawn")
+        ready = spawn.Event()
+        keeper = spawn.Process(
             target=run_accountant,
-            args=(str(books), spec.chain.model_dump_json(), spec.account.model_dump_json(), spec.settler_url),
+            args=(str(books), spec.chain.model_dump_json(), spec.account.model_dump_json(), spec.settler_url, ready),
             name=f"{spec.name}-accountant",
             daemon=True,
         )
@@ -258,6 +260,10 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file))
+        # healthy only once the books are kept: the accountant has recovered what a crash left open
+        while not await asyncio.to_thread(ready.wait, 1.0):
+            if not keeper.is_alive():
+                raise RuntimeError(f"the accountant process exited with code {keeper.exitcode} while starting")
         yield
         keeper.terminate()
         keeper.join(10)
@@ -281,10 +287,12 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         return {"object": "list", "data": [{"id": i, "object": "model", "created": created,
                                             "owned_by": "llmnet"} for i in ids]}  # fmt: skip
 
-    @app.post("/v1/chat/completions", response_model=None)
-    async def chat(req: ChatCompletionRequest, authorization: str | None = Header(None)) -> Any:
+    async def chat(request: Request) -> Response:
+        # a plain route: the key is checked before the body is read, and the body is parsed
+        # once by pydantic-core (FastAPI's dependency machinery would double the cost)
         gw: Gateway = state["gw"]
-        requester = gw.keys.account_for(authorization)
+        requester = gw.keys.account_for(request.headers.get("authorization"))
+        req = parse_json(ChatCompletionRequest, await request.body())
         run, max_tokens = gw.start(req, requester)  # CPU only: the directory is warm (see lifespan)
         if req.stream:
             return StreamingResponse(stream_events(gw, run, req.model, max_tokens), media_type="text/event-stream")
@@ -292,7 +300,10 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         if spec.final == "synthesis" and len(run.answers) > 1:
             run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
         llmnet = await asyncio.to_thread(gw.finish, run)  # durable write: off the event loop
-        return JSONResponse(completion_body(run, req.model, llmnet, gw.usage(run)))
+        body = json.dumps(completion_body(run, req.model, llmnet, gw.usage(run)), separators=(",", ":"))
+        return Response(body, media_type="application/json")
+
+    app.router.add_route("/v1/chat/completions", chat, methods=["POST"])
 
     @app.get("/tasks/{task_key}")
     def task(task_key: str) -> dict[str, Any]:

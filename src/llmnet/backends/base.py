@@ -101,6 +101,8 @@ class Backend(ABC):
     model_id: str = "unknown"
     #: sha256 of the weights file, for local models
     weights_sha256: str | None = None
+    #: answers at once, without I/O or heavy compute, so it may run on a server's event loop
+    instant: bool = False
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:

@@ -46,6 +46,7 @@ class FakeBackend(Backend):
     ) -> None:
         self.responder = responder or _echo
         self.delay_s = delay_s
+        self.instant = delay_s == 0
         self.fail_with = fail_with
         self.model_id = model_id
         self.requests: list[GenerationRequest] = []

@@ -47,7 +47,12 @@ def chain_url(settings: Settings, *, start: bool = False) -> str:
 def connect(url: str) -> Web3:
     if not node_answers(url):
         raise ChainUnavailable(f"no Ethereum node answers at {url}; check the URL or start one (`llmnet chain up`)")
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    # llmnet signs every transaction itself with explicit chain id, fees, gas and nonce, and never
+    # uses ENS names; these layers only add work to each call (validation reads eth_chainId every time).
+    for name in ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate"):
+        w3.middleware_onion.remove(name)
+    return w3
 
 
 def governance_account(w3: Web3) -> LocalAccount:

@@ -19,6 +19,8 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import NotFound, StoreError
 from llmnet.roles.protocol import Outcome
 from llmnet.signing import personal_digest, sign_digest
+from llmnet.store import transaction
 
 OPEN_DEADLINE_S = 3600
 _SCHEMA = """
@@ -127,18 +130,12 @@ class TaskBook:
             raise StoreError(f"task {hex(task_key)} could not be recorded: {failure}") from failure
 
     def _commit(self, rows: list[tuple[Any, ...]]) -> None:
-        with self.lock:
-            self.db.execute("BEGIN")
-            try:
-                self.db.executemany(
-                    "INSERT INTO tasks (task_key, requester, domain, fee, n_respondents, prompt_hash, outcome,"
-                    " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+        with self.lock, transaction(self.db):
+            self.db.executemany(
+                "INSERT INTO tasks (task_key, requester, domain, fee, n_respondents, prompt_hash, outcome,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def task(self, task_key: str) -> dict[str, Any]:
         with self.lock:
@@ -192,9 +189,13 @@ class Accountant:
         self.book.last_error = message
 
     # ------------------------------------------------------------- the loop
-    def step(self) -> int:
-        """One pass of open, hand over, follow up; returns how many tasks moved."""
-        return self._open() + self._hand_over() + self._follow_up()
+    def step(self) -> bool:
+        """One pass of open, hand over, follow up; True if a stage moved a full batch (a backlog).
+
+        Passes run once per interval so each transaction carries many tasks; only a backlog
+        (a full batch) runs the next pass at once."""
+        moved = (self._open(), self._hand_over(), self._follow_up())
+        return max(moved) >= self.batch
 
     def _resume_opening(self) -> None:
         """Tasks whose opening was in flight at a crash: finish it from the outbox record."""
@@ -231,7 +232,7 @@ class Accountant:
             requester, domain, [r[5] for r in group], [r[3] for r in group], n, self.ledger.now() + OPEN_DEADLINE_S
         )
         record_id = self.outbox.submit(call, self.account, key=f"open-{group[0][0]}")
-        with self.lock:
+        with self.lock, transaction(self.db):
             self.db.executemany(
                 "UPDATE tasks SET state = 'opening', open_record = ? WHERE task_key = ?",
                 [(record_id, r[0]) for r in group],
@@ -245,7 +246,7 @@ class Accountant:
         if len(ids) != len(group):
             self.last_error = f"opening {len(group)} tasks for {requester} failed: {record.error}"
             return 0
-        with self.lock:
+        with self.lock, transaction(self.db):
             self.db.executemany(
                 "UPDATE tasks SET state = 'opened', chain_task_id = ? WHERE task_key = ?",
                 [(task_id, r[0]) for task_id, r in zip(ids, group, strict=True)],
@@ -265,7 +266,7 @@ class Accountant:
             outcomes.append(Outcome(task_id=chain_task_id, **data).model_dump())
         resp = self.http.post(f"{self.settler_url}/v1/settle", json={"outcomes": outcomes})
         resp.raise_for_status()
-        with self.lock:
+        with self.lock, transaction(self.db):
             self.db.executemany("UPDATE tasks SET state = 'sent' WHERE task_key = ?", [(r[0],) for r in rows])
         return len(rows)
 
@@ -282,14 +283,16 @@ class Accountant:
         resp.raise_for_status()
         settled = {s["task_id"]: s for s in resp.json() if s["state"] == "settled"}
         updates = [(json.dumps(settled[chain_id]), key) for key, chain_id in rows if chain_id in settled]
-        with self.lock:
+        with self.lock, transaction(self.db):
             self.db.executemany("UPDATE tasks SET state = 'settled', settlement = ? WHERE task_key = ?", updates)
         return len(updates)
 
-    def run(self, interval_s: float = 1.0) -> None:
-        """Keep the books until stopped (the accountant process's main loop)."""
+    def run(self, interval_s: float = 1.0, ready: Callable[[], object] = lambda: None) -> None:
+        """Keep the books until stopped (the accountant process's main loop); ``ready`` is called
+        once what a crash left unfinished has been recovered."""
         self.outbox.recover()
         self._resume_opening()
+        ready()
         while not self._stop.wait(interval_s):
             try:
                 while self.step():
@@ -298,7 +301,9 @@ class Accountant:
                 self.last_error = f"{type(exc).__name__}: {exc}"
 
 
-def run_accountant(db_path: str, chain_json: str, account_json: str, settler_url: str | None) -> None:
+def run_accountant(
+    db_path: str, chain_json: str, account_json: str, settler_url: str | None, ready: EventType | None = None
+) -> None:
     """Entry point of the accountant process the coordinator starts: its CPU-heavy chain work
     would otherwise hold the coordinator's GIL and delay every request it serves."""
     import signal
@@ -309,4 +314,4 @@ def run_accountant(db_path: str, chain_json: str, account_json: str, settler_url
     account = AccountSpec.model_validate_json(account_json).load()
     accountant = Accountant(TaskBook(Path(db_path)), chain.ledger(), account, settler_url)
     signal.signal(signal.SIGTERM, lambda *_: accountant._stop.set())
-    accountant.run()
+    accountant.run(ready=ready.set if ready is not None else lambda: None)

@@ -8,6 +8,7 @@ payload; each answer comes back signed, with token usage and model identity.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -16,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response as HTTPResponse
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from llmnet.api.errors import install_error_handlers, sse_error
+from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.backends import create_backend
 from llmnet.backends.base import Backend, Chunk, Usage
 from llmnet.chain.ledger import Ledger
@@ -189,13 +190,15 @@ def create_respondent_app(
             "registration": state["registration"],
         }
 
-    @app.post("/v1/respond", response_model=None)
-    def respond(req: RespondRequest) -> HTTPResponse | StreamingResponse:
+    async def respond(request: Request) -> HTTPResponse:
+        # a plain route: the body is parsed once by pydantic-core, and the answer serialized once
         r: Respondent = state["respondent"]
+        req = parse_json(RespondRequest, await request.body())
         if req.stream:
             assignment = r.check(req)  # refuse before the stream starts, with a proper status code
             return StreamingResponse(r.stream(req, assignment), media_type="text/event-stream")
-        # serialized once here; FastAPI's generic encoder would walk the model again
-        return HTTPResponse(r.respond(req).model_dump_json(), media_type="application/json")
+        reply = r.respond(req) if r.backend.instant else await asyncio.to_thread(r.respond, req)
+        return HTTPResponse(reply.model_dump_json(), media_type="application/json")
 
+    app.router.add_route("/v1/respond", respond, methods=["POST"])
     return app

@@ -37,7 +37,7 @@ from llmnet.roles.judge import Judge
 from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
 from llmnet.roles.respondent import BackendSpec
 from llmnet.signing import MAX_SCORE, Rating, Response, SigningDomain, sign
-from llmnet.store import content_hash
+from llmnet.store import content_hash, transaction
 
 
 class JudgeSpec(BaseModel):
@@ -145,8 +145,8 @@ class SettlementQueue:
     def add(self, outcomes: list[tuple[Outcome, TaskOutcome]]) -> int:
         """Queue outcomes already verified; what is stored is the verified consensus, so settling
         does not verify the same signatures again."""
-        with self.lock:
-            rows = [(o.task_id, json.dumps(asdict(t) | {"failed": sorted(t.failed)})) for o, t in outcomes]
+        rows = [(o.task_id, json.dumps(asdict(t) | {"failed": sorted(t.failed)})) for o, t in outcomes]
+        with self.lock, transaction(self.db):
             cur = self.db.executemany("INSERT OR IGNORE INTO outcomes (task_id, outcome) VALUES (?, ?)", rows)
             return cur.rowcount
 
@@ -182,7 +182,7 @@ class SettlementQueue:
         batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
         key = f"settle-{rows[0][0]}-{rows[-1][0]}-{len(rows)}"
         record_id = self.outbox.submit(self.ledger.settlement_call(batch), self.account, key=key)
-        with self.lock:
+        with self.lock, transaction(self.db):
             self.db.executemany(
                 "UPDATE outcomes SET record_id = ? WHERE task_id = ?", [(record_id, t) for t, _ in rows]
             )
