@@ -90,7 +90,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = f"{where}: {first.get('msg', 'invalid request')}" if where else str(first.get("msg"))
-        return JSONResponse(error_body(message, "invalid_request_error", "invalid_value", where or None), 400)
+        return validation_response(exc)
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    """400 naming the first field that is wrong (FastAPI's default would be a 422 in its own format)."""
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{where}: {first.get('msg', 'invalid request')}" if where else str(first.get("msg"))
+    return JSONResponse(error_body(message, "invalid_request_error", "invalid_value", where or None), 400)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, field_validator
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient
 from llmnet.api.keys import KeyBook
+from llmnet.api.routes import HotRoutes
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
@@ -226,7 +227,7 @@ async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) 
     yield "data: [DONE]\n\n"
 
 
-def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> FastAPI:
+def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> HotRoutes:
     account = spec.account.load()
     state: dict[str, Any] = {}
 
@@ -303,11 +304,9 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         body = json.dumps(completion_body(run, req.model, llmnet, gw.usage(run)), separators=(",", ":"))
         return Response(body, media_type="application/json")
 
-    app.router.add_route("/v1/chat/completions", chat, methods=["POST"])
-
     @app.get("/tasks/{task_key}")
     def task(task_key: str) -> dict[str, Any]:
         result: dict[str, Any] = state["gw"].accountant.task(task_key)
         return result
 
-    return app
+    return HotRoutes(app, {"/v1/chat/completions": chat})

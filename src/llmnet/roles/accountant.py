@@ -79,6 +79,9 @@ class TaskBook:
         self._seq = self._durable = 0
         self._committing = False
         self._failed: dict[int, BaseException] = {}
+        self._owed_lock = threading.Lock()
+        self._owed: dict[str, tuple[float, int]] = {}  # requester -> (read at, unopened fees then)
+        self._recent: dict[str, list[tuple[float, int]]] = {}  # requester -> (recorded at, fee) since
 
     @property
     def last_error(self) -> str | None:
@@ -128,6 +131,9 @@ class TaskBook:
             failure = self._failed.pop(mine, None)
         if failure is not None:
             raise StoreError(f"task {hex(task_key)} could not be recorded: {failure}") from failure
+        with self._owed_lock:
+            # stamped after the commit: a read that started earlier may have missed the row
+            self._recent.setdefault(requester, []).append((time.monotonic(), fee))
 
     def _commit(self, rows: list[tuple[Any, ...]]) -> None:
         with self.lock, transaction(self.db):
@@ -153,14 +159,26 @@ class TaskBook:
             "receipt_hash": json.loads(outcome)["receipt_hash"],
         }
 
-    def unopened_fees(self, requester: str) -> int:
-        """Fees of this requester's tasks answered but not yet opened (not yet taken from escrow)."""
+    def unopened_fees(self, requester: str, max_age_s: float = 0.25) -> int:
+        """Fees of this requester's tasks answered but not yet opened (not yet taken from escrow).
+
+        Read from the book at most every ``max_age_s``; tasks this process recorded since the
+        read started are added on top, so the figure never falls behind what was answered
+        (a task recorded during the read may count twice, which only errs on the safe side)."""
+        now = time.monotonic()
+        with self._owed_lock:
+            hit = self._owed.get(requester)
+            if hit is not None and now - hit[0] <= max_age_s:
+                return hit[1] + sum(fee for at, fee in self._recent.get(requester, ()) if at >= hit[0])
         with self.lock:
             row = self.db.execute(
                 "SELECT COALESCE(SUM(fee), 0) FROM tasks WHERE requester = ? AND state IN ('answered', 'opening')",
                 (requester,),
             ).fetchone()
-        return int(row[0])
+        with self._owed_lock:
+            self._owed[requester] = (now, int(row[0]))
+            recent = self._recent[requester] = [(at, fee) for at, fee in self._recent.get(requester, ()) if at >= now]
+            return int(row[0]) + sum(fee for _, fee in recent)
 
     def counts(self) -> dict[str, int]:
         with self.lock:

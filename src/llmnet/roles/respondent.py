@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
+from llmnet.api.routes import HotRoutes
 from llmnet.backends import create_backend
 from llmnet.backends.base import Backend, Chunk, Usage
 from llmnet.chain.ledger import Ledger
@@ -153,7 +154,7 @@ def create_respondent_app(
     backend: Backend | None = None,
     ledger: Web3Ledger | None = None,
     account: LocalAccount | None = None,
-) -> FastAPI:
+) -> HotRoutes:
     """The respondent's HTTP service; ``backend``, ``ledger``, ``account`` may be injected for tests."""
     account = account or spec.account.load()
     state: dict[str, Any] = {}
@@ -200,5 +201,4 @@ def create_respondent_app(
         reply = r.respond(req) if r.backend.instant else await asyncio.to_thread(r.respond, req)
         return HTTPResponse(reply.model_dump_json(), media_type="application/json")
 
-    app.router.add_route("/v1/respond", respond, methods=["POST"])
-    return app
+    return HotRoutes(app, {"/v1/respond": respond})

@@ -13,6 +13,7 @@ transaction per batch: payouts, reputation, receipts root).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -23,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response as HTTPResponse
 from pydantic import BaseModel, Field
 
-from llmnet.api.errors import install_error_handlers
+from llmnet.api.errors import install_error_handlers, parse_json
+from llmnet.api.routes import HotRoutes
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
@@ -126,6 +129,11 @@ def _task_outcome(data: dict[str, Any]) -> TaskOutcome:
     return TaskOutcome(**(data | {"failed": frozenset(data["failed"]), "validators": tuple(data["validators"])}))
 
 
+def _status(task_id: int, record_id: int | None, batch_id: int | None, tx_hash: str | None) -> dict[str, Any]:
+    state = "queued" if record_id is None else ("settled" if batch_id is not None else "submitted")
+    return {"task_id": task_id, "state": state, "batch_id": batch_id, "tx_hash": tx_hash}
+
+
 class SettlementQueue:
     """Durable queue of verified outcomes, settled in batches through the outbox."""
 
@@ -155,18 +163,25 @@ class SettlementQueue:
             return int(self.db.execute("SELECT COUNT(*) FROM outcomes WHERE record_id IS NULL").fetchone()[0])
 
     def statuses(self, task_ids: list[int]) -> list[dict[str, Any]]:
-        return [self.status(t) for t in task_ids]
+        """The states of those of ``task_ids`` this queue has seen (the others are left out), in one read."""
+        ids = [int(t) for t in task_ids]
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_id, record_id, batch_id, tx_hash FROM outcomes WHERE task_id IN "
+                "(SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            ).fetchall()
+        found = {row[0]: _status(*row) for row in rows}
+        return [found[t] for t in ids if t in found]
 
     def status(self, task_id: int) -> dict[str, Any]:
         with self.lock:
             row = self.db.execute(
-                "SELECT record_id, batch_id, tx_hash FROM outcomes WHERE task_id = ?", (task_id,)
+                "SELECT task_id, record_id, batch_id, tx_hash FROM outcomes WHERE task_id = ?", (task_id,)
             ).fetchone()
         if row is None:
             raise NotFound(f"task {task_id} has not reached the settling validator")
-        record_id, batch_id, tx_hash = row
-        state = "queued" if record_id is None else ("settled" if batch_id is not None else "submitted")
-        return {"task_id": task_id, "state": state, "batch_id": batch_id, "tx_hash": tx_hash}
+        return _status(*row)
 
     def settle_once(self) -> int:
         """Submit one batch of queued outcomes and confirm earlier ones; returns tasks submitted."""
@@ -209,7 +224,7 @@ class SettlementQueue:
                     )
 
 
-def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> FastAPI:
+def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> HotRoutes:
     account = spec.account.load()
     state: dict[str, Any] = {}
     stop = threading.Event()
@@ -254,15 +269,18 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             }
         return info
 
-    @app.post("/v1/rate")
-    def rate(req: RateRequest) -> RateReply:
+    def rate_sync(req: RateRequest) -> RateReply:
         started = time.perf_counter()
         reply: RateReply = state["rater"].rate(req)
         state["last_rate_s"] = time.perf_counter() - started
         return reply
 
-    @app.post("/v1/settle")
-    def settle(req: SettleRequest) -> SettleReply:
+    async def rate(request: Request) -> HTTPResponse:
+        req = parse_json(RateRequest, await request.body())
+        reply = await asyncio.to_thread(rate_sync, req)  # a judge may be a model
+        return HTTPResponse(reply.model_dump_json(), media_type="application/json")
+
+    def settle_sync(req: SettleRequest) -> SettleReply:
         if "queue" not in state:
             raise NotFound("this validator does not settle; send outcomes to the settling validator")
         trusted = frozenset(spec.trusted_coordinators)
@@ -274,6 +292,11 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         accepted = state["queue"].add(checked)
         return SettleReply(accepted=accepted, queued=state["queue"].queued())
 
+    async def settle(request: Request) -> HTTPResponse:
+        req = parse_json(SettleRequest, await request.body())
+        reply = await asyncio.to_thread(settle_sync, req)  # signature checks and a durable write
+        return HTTPResponse(reply.model_dump_json(), media_type="application/json")
+
     @app.get("/v1/settlements/{task_id}")
     def settlement(task_id: int) -> dict[str, Any]:
         result: dict[str, Any] = state["queue"].status(task_id)
@@ -283,12 +306,6 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
     def settlements(task_ids: list[int]) -> list[dict[str, Any]]:
         """Many tasks' settlement states in one call (unknown tasks are left out)."""
         queue: SettlementQueue = state["queue"]
-        found = []
-        for task_id in task_ids[:1000]:
-            try:
-                found.append(queue.status(task_id))
-            except NotFound:
-                continue
-        return found
+        return queue.statuses(task_ids[:1000])
 
-    return app
+    return HotRoutes(app, {"/v1/rate": rate, "/v1/settle": settle})
