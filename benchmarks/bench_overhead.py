@@ -1,6 +1,6 @@
 """What routing through llmnet costs, against calling one instant fake backend directly.
 
-    .venv/bin/python benchmarks/bench_overhead.py [--requests 300] [--seconds 10] [--json OUT.json]
+    .venv/bin/python benchmarks/bench_overhead.py [--requests 1000] [--seconds 10] [--json OUT.json]
 
 Prints, in one run:
 - latency p50/p95 of sequential requests: direct to an OpenAI-compatible server over an instant
@@ -9,6 +9,9 @@ Prints, in one run:
 - routed requests per second under concurrent load with full on-chain accounting (every task
   opened in escrow and settled in batches), with k = 1 and no validators rating (goal: >= 300/s),
   and with k = 3 and two validators; and how long the chain took to catch up afterwards.
+- the k = 1 figures again with the coordinator fsyncing each answered task before returning it
+  (``record_fsync_interval_s = 0``) instead of its default (in the write-ahead log before, fsynced
+  within 100 ms after).
 - LiteLLM's proxy in front of the same fake backend, when `bash benchmarks/setup_litellm.sh` has
   installed it (in its own virtualenv under .bench/).
 All traffic stays on 127.0.0.1.
@@ -49,7 +52,7 @@ def percentile(values: list[float], q: float) -> float:
 def sequential_latency(url: str, key: str, n: int, extra: dict[str, Any]) -> list[float]:
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(timeout=30) as client:
-        for _ in range(20):  # warm up connections and caches
+        for _ in range(200):  # warm up connections, caches and the chain reads behind them
             client.post(url, json=BODY | extra, headers=headers).raise_for_status()
         times = []
         for _ in range(n):
@@ -163,22 +166,28 @@ def start_litellm(direct_port: int, port: int, tmp: Path) -> subprocess.Popen[by
 
 
 def measure_network(
-    base_port: int, *, k: int, rate: bool, latency_n: int, args: argparse.Namespace
+    base_port: int, *, k: int, rate: bool, latency_n: int, args: argparse.Namespace, load: bool = True,
+    fsync_interval_s: float | None = None,
 ) -> tuple[list[float], float, int, float]:
-    """A fresh network of fake respondents; (latencies ms, requests/s, failed, seconds to settle)."""
+    """A fresh network of fake respondents; (latencies ms, requests/s, failed, seconds to settle).
+
+    ``fsync_interval_s``: the coordinator's ``record_fsync_interval_s`` (None: its default)."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp), chain_port=base_port + 45)
+        durability = {} if fsync_interval_s is None else {"record_fsync_interval_s": fsync_interval_s}
         options = NetworkOptions(coordinator_port=base_port, respondent_base_port=base_port + 11,
                                  validator_base_port=base_port + 21, respondents=RESPONDENTS, judge="fake", k=k,
-                                 rounds=0, rate=rate)  # fmt: skip
+                                 rounds=0, rate=rate, **durability)  # fmt: skip
         net = Network(settings, options)
         net.start()
         try:
             url = f"{net.base_url}/chat/completions"
             extra = {"llmnet": {"k": k, "rounds": 0}}
             latencies = sequential_latency(url, net.api_key, latency_n, extra)
-            rps, failed = throughput(url, net.api_key, args.seconds, args.concurrency, extra)
-            drain, _ = drain_time(net)
+            rps, failed, drain = 0.0, 0, 0.0
+            if load:
+                rps, failed = throughput(url, net.api_key, args.seconds, args.concurrency, extra)
+                drain, _ = drain_time(net)
         finally:
             net.stop()
     return latencies, rps, failed, drain
@@ -186,7 +195,7 @@ def measure_network(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=300, help="sequential requests for latency")
+    parser.add_argument("--requests", type=int, default=1000, help="sequential requests for latency")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--json", type=Path)
@@ -214,6 +223,8 @@ def main() -> int:
         direct.terminate()
         direct.wait()
     routed_ms, rps_k1, failed_k1, drain_k1 = measure_network(18700, k=1, rate=False, latency_n=args.requests, args=args)
+    strict_ms, rps_strict, failed_strict, _ = measure_network(18900, k=1, rate=False, latency_n=args.requests,
+                                                              args=args, fsync_interval_s=0.0)  # fmt: skip
     k3_ms, rps_k3, failed_k3, drain_k3 = measure_network(18800, k=3, rate=True, latency_n=max(50, args.requests // 3),
                                                          args=args)  # fmt: skip
 
@@ -223,8 +234,11 @@ def main() -> int:
     for col in ("path", "p50", "p95"):
         table.add_column(col, justify="right" if col != "path" else "left")
     table.add_row("direct: OpenAI-compatible server over the fake backend", f"{p50d:.2f}", f"{p95d:.2f}")
+    p50s, p95s = statistics.median(strict_ms), percentile(strict_ms, 0.95)
     table.add_row("llmnet coordinator, k = 1, no rating", f"{p50r:.2f}", f"{p95r:.2f}")
     table.add_row("added by llmnet (goal p50 <= 2 ms)", f"{p50r - p50d:.2f}", f"{p95r - p95d:.2f}")
+    table.add_row("  same, each answer fsynced before it is returned", f"{p50s:.2f}", f"{p95s:.2f}")
+    table.add_row("  added by llmnet with fsync per answer", f"{p50s - p50d:.2f}", f"{p95s - p95d:.2f}")
     if litellm is not None:
         p50l, p95l = statistics.median(litellm["ms"]), percentile(litellm["ms"], 0.95)
         table.add_row("LiteLLM proxy in front of the same fake backend", f"{p50l:.2f}", f"{p95l:.2f}")
@@ -241,13 +255,15 @@ def main() -> int:
     if litellm is not None:
         t2.add_row("LiteLLM proxy, no accounting", f"{litellm['rps']:.1f}", str(litellm["failed"]), "-")
     t2.add_row("k = 1, no validators rating (goal >= 300/s)", f"{rps_k1:.1f}", str(failed_k1), f"{drain_k1:.1f} s")
+    t2.add_row("  same, each answer fsynced before it is returned", f"{rps_strict:.1f}", str(failed_strict), "-")
     t2.add_row("k = 3, two validators", f"{rps_k3:.1f}", str(failed_k3), f"{drain_k3:.1f} s")
     console.print(t2)
     if litellm is None:
         console.print("LiteLLM proxy: not measured; run `bash benchmarks/setup_litellm.sh` to include it")
     figures |= {
         "direct_p50_ms": p50d, "direct_p95_ms": p95d, "routed_p50_ms": p50r, "routed_p95_ms": p95r,
-        "added_p50_ms": p50r - p50d, "added_p95_ms": p95r - p95d, "k3_p50_ms": statistics.median(k3_ms),
+        "added_p50_ms": p50r - p50d, "added_p95_ms": p95r - p95d, "added_p50_ms_fsync_each": p50s - p50d,
+        "rps_k1_fsync_each": rps_strict, "k3_p50_ms": statistics.median(k3_ms),
         "direct_rps": direct_rps, "rps_k1": rps_k1, "rps_k3": rps_k3, "drain_k1_s": drain_k1, "drain_k3_s": drain_k3,
     }  # fmt: skip
     if args.json:

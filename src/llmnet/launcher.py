@@ -83,6 +83,7 @@ class NetworkOptions:
     max_tokens: int = 64
     fee_per_respondent_wei: int = 10**13
     seed: int | None = 7
+    record_fsync_interval_s: float = 0.1  # see CoordinatorSpec
 
 
 class Service(BaseModel):
@@ -177,6 +178,7 @@ class Network:
             knowledge_root=KNOWLEDGE if KNOWLEDGE.exists() else None,
             references_file=questions if questions.exists() else None,
             seed=o.seed,
+            record_fsync_interval_s=o.record_fsync_interval_s,
         )
         specs.append(("coordinator", coordinator_spec))
         return specs

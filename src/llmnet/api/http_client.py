@@ -18,8 +18,11 @@ from typing import Any
 
 import aiohttp
 import httpx
+import pydantic_core
 
 from llmnet.errors import BackendError, BackendTimeout, BackendUnavailable
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class HttpStatusError(BackendError):
@@ -52,8 +55,10 @@ class AiohttpClient(HttpClient):
         return self._session
 
     async def post_json(self, url: str, body: dict[str, Any], timeout: float) -> Any:
+        data = pydantic_core.to_json(body)  # about 3x faster than json.dumps
+        limit = aiohttp.ClientTimeout(total=timeout)
         try:
-            async with self._open().post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            async with self._open().post(url, data=data, headers=_JSON, timeout=limit) as resp:
                 text = await resp.text()
                 if resp.status >= 300:
                     raise HttpStatusError(url, resp.status, text)

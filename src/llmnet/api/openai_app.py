@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_core
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
@@ -31,7 +32,7 @@ from llmnet.api.routes import HotRoutes
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
-from llmnet.roles.common import ServiceSpec, deployment_dir, signing_domain
+from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.protocol import Message
 from llmnet.store import canonical_json, content_hash
@@ -53,6 +54,10 @@ class CoordinatorSpec(ServiceSpec):
     knowledge_root: Path | None = None  # for the domain classifier
     references_file: Path | None = None  # question -> reference answer, for validators
     seed: int | None = None
+    # > 0: an answered task is in the write-ahead log before its answer is returned (so no
+    # process crash loses it) and fsynced within this many seconds; 0: fsynced before the
+    # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
+    record_fsync_interval_s: float = Field(default=0.1, ge=0, le=60)
 
 
 class ContentPart(BaseModel):
@@ -172,6 +177,13 @@ class Gateway:
         )
         return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt}
 
+    async def finished(self, run: TaskRun) -> dict[str, Any]:
+        """:meth:`finish` from the event loop: a commit that waits for an fsync goes to a thread;
+        one that only appends to the write-ahead log (about 0.1 ms) is cheaper than the hop."""
+        if self.accountant.fsync_interval_s:
+            return self.finish(run)
+        return await asyncio.to_thread(self.finish, run)
+
     def usage(self, run: TaskRun) -> dict[str, int]:
         final = run.answers.get(run.final_respondent)
         p = final.reply.response["message"]["prompt_tokens"] if final else 0
@@ -216,7 +228,7 @@ async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) 
             else:
                 for word in run.final.split(" "):
                     yield chunk_body(run, model, {"content": word + " "})
-        llmnet = await asyncio.to_thread(gw.finish, run)
+        llmnet = await gw.finished(run)
     except LlmnetError as exc:
         yield sse_error(exc)
         yield "data: [DONE]\n\n"
@@ -241,7 +253,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
                                   spec.validators, settings, http, seed=spec.seed)  # fmt: skip
         books = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-tasks.sqlite"
-        accountant = TaskBook(books)
+        accountant = TaskBook(books, fsync_interval_s=spec.record_fsync_interval_s)
         spawn = multiprocessing.get_context("spawn")
         ready = spawn.Event()
         keeper = spawn.Process(
@@ -265,9 +277,11 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         while not await asyncio.to_thread(ready.wait, 1.0):
             if not keeper.is_alive():
                 raise RuntimeError(f"the accountant process exited with code {keeper.exitcode} while starting")
+        ready_to_serve()
         yield
         keeper.terminate()
         keeper.join(10)
+        accountant.close()
         await http.aclose()
 
     app = FastAPI(title="llmnet coordinator", lifespan=lifespan)
@@ -300,8 +314,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         await gw.coordinator.run(run, max_tokens)
         if spec.final == "synthesis" and len(run.answers) > 1:
             run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
-        llmnet = await asyncio.to_thread(gw.finish, run)  # durable write: off the event loop
-        body = json.dumps(completion_body(run, req.model, llmnet, gw.usage(run)), separators=(",", ":"))
+        llmnet = await gw.finished(run)
+        body = pydantic_core.to_json(completion_body(run, req.model, llmnet, gw.usage(run)))
         return Response(body, media_type="application/json")
 
     @app.get("/tasks/{task_key}")

@@ -142,11 +142,25 @@ class ScoringPolicy(SelectionPolicy):
         return top_indices(self.scores(alpha, beta, count, rng), k)
 
     def rank(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> list[Candidate]:
-        pool = self.eligible(candidates)
+        pool, evidence = self._evidence(candidates)
         if not pool:
             return []
-        order = self.rank_arrays(*evidence_arrays(pool), rng)
+        order = self.rank_arrays(*evidence, rng)
         return [pool[i] for i in order]
+
+    def _evidence(
+        self, candidates: Sequence[Candidate]
+    ) -> tuple[list[Candidate], tuple[FloatArray, FloatArray, FloatArray]]:
+        # A coordinator ranks the same cached candidate list for every request until the chain
+        # is read again; its eligible pool and evidence arrays are built once per list.
+        cached = getattr(self, "_last_evidence", None)
+        if cached is not None and cached[0] is candidates:
+            return cached[1], cached[2]
+        pool = self.eligible(candidates)
+        evidence = evidence_arrays(pool)
+        if isinstance(candidates, tuple | list):  # holding it keeps its identity from being reused
+            self._last_evidence = (candidates, pool, evidence)
+        return pool, evidence
 
     def _mean(self, alpha: FloatArray, beta: FloatArray) -> FloatArray:
         return posterior_mean(alpha, beta, self.prior_alpha, self.prior_beta)

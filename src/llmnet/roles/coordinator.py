@@ -282,16 +282,15 @@ class Coordinator:
         ]
 
     async def rate(self, run: TaskRun) -> None:
-        question = run.messages[-1].content
-        answers = [
-            RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response) for a in run.answers.values()
-        ]
-        round_ = len(run.history) - 1
-        req = RateRequest(
-            task_id=run.task_key, round=round_, question=question, answers=answers, reference=run.reference
-        )
-        per_validator = await asyncio.gather(*(self._rate_with(run, url, req) for url in self.validators))
-        run.ratings = [r for ratings in per_validator for r in ratings]
+        if self.validators:
+            answers = [
+                RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response)
+                for a in run.answers.values()
+            ]
+            req = RateRequest(task_id=run.task_key, round=len(run.history) - 1, question=run.messages[-1].content,
+                              answers=answers, reference=run.reference)  # fmt: skip
+            per_validator = await asyncio.gather(*(self._rate_with(run, url, req) for url in self.validators))
+            run.ratings = [r for ratings in per_validator for r in ratings]
         table: dict[str, dict[str, float]] = {}
         for r in run.ratings:
             msg = r["message"]

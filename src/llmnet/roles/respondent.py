@@ -29,7 +29,7 @@ from llmnet.backends.base import Backend, Chunk, Usage
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, LlmnetError, SignatureError
-from llmnet.roles.common import ServiceSpec, signing_domain, verified
+from llmnet.roles.common import ServiceSpec, ready_to_serve, signing_domain, verified
 from llmnet.roles.protocol import RespondReply, RespondRequest
 from llmnet.signing import Response, SignedMessage, SigningDomain, TaskAssignment, sign
 from llmnet.store import content_hash
@@ -174,6 +174,7 @@ def create_respondent_app(
         state["registration"] = ensure_registered(chain, account, profile, spec.stake_wei)
         trusted = frozenset(spec.trusted_coordinators)
         state["respondent"] = Respondent(model, account, signing_domain(chain), trusted)
+        ready_to_serve()
         yield
 
     app = FastAPI(title=f"llmnet respondent {spec.name}", lifespan=lifespan)

@@ -35,7 +35,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
 from llmnet.reputation.consensus import median_consensus, normalize_score
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.roles.common import ServiceSpec, deployment_dir, signing_domain, verified
+from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
 from llmnet.roles.judge import Judge
 from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
 from llmnet.roles.respondent import BackendSpec
@@ -252,6 +252,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             state["queue"] = queue
             thread = threading.Thread(target=settle_loop, name="llmnet-settle", daemon=True)
             thread.start()
+        ready_to_serve()
         yield
         stop.set()
 
