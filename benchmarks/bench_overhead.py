@@ -5,7 +5,9 @@
 Prints, in one run:
 - latency p50/p95 of sequential requests: direct to an OpenAI-compatible server over an instant
   fake backend, and through the coordinator (k = 1, no rating) to a respondent over the same
-  fake backend; the difference is the coordinator's added latency (goal: <= 2 ms at p50);
+  fake backend; the difference is the coordinator's added latency (goal: <= 2 ms at p50).
+  Requests take turns between the direct server and the path measured, so both see the same
+  machine conditions;
 - routed requests per second under concurrent load with full on-chain accounting (every task
   opened in escrow and settled in batches), with k = 1 and no validators rating (goal: >= 300/s),
   and with k = 3 and two validators; and how long the chain took to catch up afterwards.
@@ -49,16 +51,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def sequential_latency(url: str, key: str, n: int, extra: dict[str, Any]) -> list[float]:
-    headers = {"Authorization": f"Bearer {key}"}
+Target = tuple[str, str, dict[str, Any]]  # url, API key, extra body fields
+
+
+def interleaved_latency(targets: list[Target], n: int) -> list[list[float]]:
+    """Sequential requests (ms) taking turns between ``targets``, so each one is measured under
+    the same machine conditions (on a shared machine these drift by tens of percent a minute)."""
+    times: list[list[float]] = [[] for _ in targets]
     with httpx.Client(timeout=30) as client:
-        for _ in range(200):  # warm up connections, caches and the chain reads behind them
-            client.post(url, json=BODY | extra, headers=headers).raise_for_status()
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            client.post(url, json=BODY | extra, headers=headers).raise_for_status()
-            times.append((time.perf_counter() - t0) * 1000)
+        for round_ in range(n + 200):  # 200 rounds warm up connections, caches, the chain reads behind them
+            for i, (url, key, extra) in enumerate(targets):
+                t0 = time.perf_counter()
+                client.post(url, json=BODY | extra, headers={"Authorization": f"Bearer {key}"}).raise_for_status()
+                if round_ >= 200:
+                    times[i].append((time.perf_counter() - t0) * 1000)
     return times
 
 
@@ -166,10 +172,17 @@ def start_litellm(direct_port: int, port: int, tmp: Path) -> subprocess.Popen[by
 
 
 def measure_network(
-    base_port: int, *, k: int, rate: bool, latency_n: int, args: argparse.Namespace, load: bool = True,
+    base_port: int,
+    direct: Target,
+    *,
+    k: int,
+    rate: bool,
+    latency_n: int,
+    args: argparse.Namespace,
     fsync_interval_s: float | None = None,
-) -> tuple[list[float], float, int, float]:
-    """A fresh network of fake respondents; (latencies ms, requests/s, failed, seconds to settle).
+) -> dict[str, Any]:
+    """A fresh network of fake respondents: sequential latency (ms) taking turns with the direct
+    server, then requests/s under load and the seconds the chain took to catch up.
 
     ``fsync_interval_s``: the coordinator's ``record_fsync_interval_s`` (None: its default)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,14 +196,16 @@ def measure_network(
         try:
             url = f"{net.base_url}/chat/completions"
             extra = {"llmnet": {"k": k, "rounds": 0}}
-            latencies = sequential_latency(url, net.api_key, latency_n, extra)
-            rps, failed, drain = 0.0, 0, 0.0
-            if load:
-                rps, failed = throughput(url, net.api_key, args.seconds, args.concurrency, extra)
-                drain, _ = drain_time(net)
+            direct_ms, routed_ms = interleaved_latency([direct, (url, net.api_key, extra)], latency_n)
+            rps, failed = throughput(url, net.api_key, args.seconds, args.concurrency, extra)
+            drain, _ = drain_time(net)
         finally:
             net.stop()
-    return latencies, rps, failed, drain
+    return {"direct_ms": direct_ms, "ms": routed_ms, "rps": rps, "failed": failed, "drain": drain}
+
+
+def _p(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values), percentile(values, 0.95)
 
 
 def main() -> int:
@@ -200,52 +215,45 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=max(110, Console().width))
     figures: dict[str, Any] = {}
-    direct = start_direct(18790)
+    direct_proc = start_direct(18790)
+    direct: Target = ("http://127.0.0.1:18790/v1/chat/completions", "none", {})
     litellm: dict[str, Any] | None = None
     try:
-        direct_url = "http://127.0.0.1:18790/v1/chat/completions"
-        direct_ms = sequential_latency(direct_url, "none", args.requests, {})
-        direct_rps, _ = throughput(direct_url, "none", args.seconds, args.concurrency, {})
+        direct_rps, _ = throughput(direct[0], "none", args.seconds, args.concurrency, {})
         with tempfile.TemporaryDirectory() as tmp:
             proxy = start_litellm(18790, 18795, Path(tmp))
             if proxy is not None:
                 try:
                     url = "http://127.0.0.1:18795/v1/chat/completions"
-                    ms = sequential_latency(url, LITELLM_KEY, args.requests, {})
+                    d_ms, ms = interleaved_latency([direct, (url, LITELLM_KEY, {})], args.requests)
                     rps, failed = throughput(url, LITELLM_KEY, args.seconds, args.concurrency, {})
-                    litellm = {"ms": ms, "rps": rps, "failed": failed}
+                    litellm = {"direct_ms": d_ms, "ms": ms, "rps": rps, "failed": failed}
                 finally:
                     proxy.terminate()
                     proxy.wait()
+        k1 = measure_network(18700, direct, k=1, rate=False, latency_n=args.requests, args=args)
+        strict = measure_network(18900, direct, k=1, rate=False, latency_n=args.requests, args=args,
+                                 fsync_interval_s=0.0)  # fmt: skip
+        k3 = measure_network(18800, direct, k=3, rate=True, latency_n=max(100, args.requests // 3), args=args)
     finally:
-        direct.terminate()
-        direct.wait()
-    routed_ms, rps_k1, failed_k1, drain_k1 = measure_network(18700, k=1, rate=False, latency_n=args.requests, args=args)
-    strict_ms, rps_strict, failed_strict, _ = measure_network(18900, k=1, rate=False, latency_n=args.requests,
-                                                              args=args, fsync_interval_s=0.0)  # fmt: skip
-    k3_ms, rps_k3, failed_k3, drain_k3 = measure_network(18800, k=3, rate=True, latency_n=max(50, args.requests // 3),
-                                                         args=args)  # fmt: skip
+        direct_proc.terminate()
+        direct_proc.wait()
 
-    p50d, p95d = statistics.median(direct_ms), percentile(direct_ms, 0.95)
-    p50r, p95r = statistics.median(routed_ms), percentile(routed_ms, 0.95)
-    table = Table(title="latency of one request (ms), sequential, 127.0.0.1")
-    for col in ("path", "p50", "p95"):
+    table = Table(title="latency of one request (ms), sequential, each taking turns with the direct server")
+    for col in ("path", "p50", "p95", "direct p50 meanwhile", "added at p50"):
         table.add_column(col, justify="right" if col != "path" else "left")
-    table.add_row("direct: OpenAI-compatible server over the fake backend", f"{p50d:.2f}", f"{p95d:.2f}")
-    p50s, p95s = statistics.median(strict_ms), percentile(strict_ms, 0.95)
-    table.add_row("llmnet coordinator, k = 1, no rating", f"{p50r:.2f}", f"{p95r:.2f}")
-    table.add_row("added by llmnet (goal p50 <= 2 ms)", f"{p50r - p50d:.2f}", f"{p95r - p95d:.2f}")
-    table.add_row("  same, each answer fsynced before it is returned", f"{p50s:.2f}", f"{p95s:.2f}")
-    table.add_row("  added by llmnet with fsync per answer", f"{p50s - p50d:.2f}", f"{p95s - p95d:.2f}")
+    rows = [("llmnet, k = 1, no rating (goal: added p50 <= 2 ms)", k1),
+            ("  same, each answer fsynced before it is returned", strict)]  # fmt: skip
     if litellm is not None:
-        p50l, p95l = statistics.median(litellm["ms"]), percentile(litellm["ms"], 0.95)
-        table.add_row("LiteLLM proxy in front of the same fake backend", f"{p50l:.2f}", f"{p95l:.2f}")
-        table.add_row("added by LiteLLM", f"{p50l - p50d:.2f}", f"{p95l - p95d:.2f}")
-        figures |= {"litellm_p50_ms": p50l, "litellm_p95_ms": p95l, "litellm_rps": litellm["rps"]}
-    table.add_row("llmnet coordinator, k = 3, two validators", f"{statistics.median(k3_ms):.2f}",
-                  f"{percentile(k3_ms, 0.95):.2f}")  # fmt: skip
+        rows.append(("LiteLLM proxy in front of the same fake backend", litellm))
+    rows.append(("llmnet, k = 3, two validators rating", k3))
+    added: dict[str, float] = {}
+    for label, m in rows:
+        (p50, p95), (d50, _) = _p(m["ms"]), _p(m["direct_ms"])
+        table.add_row(label, f"{p50:.2f}", f"{p95:.2f}", f"{d50:.2f}", f"{p50 - d50:.2f}")
+        added[label] = p50 - d50
     console.print(table)
     generator = "wrk" if shutil.which("wrk") else "a Python client (install wrk for a lighter one)"
     t2 = Table(title=f"routed requests/s, {args.concurrency} connections from {generator}, {args.seconds:.0f} s each")
@@ -254,18 +262,23 @@ def main() -> int:
     t2.add_row("direct: the fake backend alone", f"{direct_rps:.1f}", "-", "-")
     if litellm is not None:
         t2.add_row("LiteLLM proxy, no accounting", f"{litellm['rps']:.1f}", str(litellm["failed"]), "-")
-    t2.add_row("k = 1, no validators rating (goal >= 300/s)", f"{rps_k1:.1f}", str(failed_k1), f"{drain_k1:.1f} s")
-    t2.add_row("  same, each answer fsynced before it is returned", f"{rps_strict:.1f}", str(failed_strict), "-")
-    t2.add_row("k = 3, two validators", f"{rps_k3:.1f}", str(failed_k3), f"{drain_k3:.1f} s")
+    t2.add_row("k = 1, no validators rating (goal >= 300/s)", f"{k1['rps']:.1f}", str(k1["failed"]),
+               f"{k1['drain']:.1f} s")  # fmt: skip
+    t2.add_row("  same, each answer fsynced before it is returned", f"{strict['rps']:.1f}", str(strict["failed"]),
+               f"{strict['drain']:.1f} s")  # fmt: skip
+    t2.add_row("k = 3, two validators", f"{k3['rps']:.1f}", str(k3["failed"]), f"{k3['drain']:.1f} s")
     console.print(t2)
     if litellm is None:
         console.print("LiteLLM proxy: not measured; run `bash benchmarks/setup_litellm.sh` to include it")
     figures |= {
-        "direct_p50_ms": p50d, "direct_p95_ms": p95d, "routed_p50_ms": p50r, "routed_p95_ms": p95r,
-        "added_p50_ms": p50r - p50d, "added_p95_ms": p95r - p95d, "added_p50_ms_fsync_each": p50s - p50d,
-        "rps_k1_fsync_each": rps_strict, "k3_p50_ms": statistics.median(k3_ms),
-        "direct_rps": direct_rps, "rps_k1": rps_k1, "rps_k3": rps_k3, "drain_k1_s": drain_k1, "drain_k3_s": drain_k3,
+        "direct_p50_ms": _p(k1["direct_ms"])[0], "routed_p50_ms": _p(k1["ms"])[0], "routed_p95_ms": _p(k1["ms"])[1],
+        "added_p50_ms": added[rows[0][0]], "added_p50_ms_fsync_each": added[rows[1][0]],
+        "k3_p50_ms": _p(k3["ms"])[0], "direct_rps": direct_rps, "rps_k1": k1["rps"],
+        "rps_k1_fsync_each": strict["rps"], "rps_k3": k3["rps"], "drain_k1_s": k1["drain"], "drain_k3_s": k3["drain"],
     }  # fmt: skip
+    if litellm is not None:
+        figures |= {"litellm_added_p50_ms": added["LiteLLM proxy in front of the same fake backend"],
+                    "litellm_p50_ms": _p(litellm["ms"])[0], "litellm_rps": litellm["rps"]}  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
