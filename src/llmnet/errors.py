@@ -32,7 +32,9 @@
             ├── CooldownActive   withdrawal before the unstake cooldown ends
             ├── DeadlineNotReached  refund before the task's deadline
             ├── InsufficientFunds   deposit, allowance or stake too small
-            └── PayoutMismatch   batch payouts differ from the escrowed fees
+            ├── PayoutMismatch   batch payouts differ from the escrowed fees
+            ├── WrongEpoch       a rating commitment or reveal outside its epoch
+            └── CommitmentMismatch  a reveal that does not open its commitment
 
 Messages name the bad value and how to fix it. Third-party errors (web3,
 httpx, sqlite, openai, llama.cpp) are translated into this tree where they cross into llmnet.
@@ -193,6 +195,14 @@ class PayoutMismatch(ContractRevert):
 
 
 # revert-string fragment -> error class; first match wins
+class WrongEpoch(ContractRevert):
+    pass
+
+
+class CommitmentMismatch(ContractRevert):
+    pass
+
+
 _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("only ", NotAuthorized),
     ("stake below", StakeTooLow),
@@ -208,6 +218,11 @@ _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("deadline not reached", DeadlineNotReached),
     ("exceed", InsufficientFunds),
     ("payouts must equal", PayoutMismatch),
+    ("during the next epoch", WrongEpoch),
+    ("two epochs later", WrongEpoch),
+    ("does not match the commitment", CommitmentMismatch),
+    ("already committed", AlreadyExists),
+    ("already revealed", AlreadyExists),
 )
 
 

@@ -116,6 +116,25 @@ class ProviderInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidatorInfo:
+    """A staked validator: its judge model, stake and trust (parts per million)."""
+
+    address: str
+    endpoint: str
+    judge_model_id: str
+    judge_weights_hash: str
+    stake: int
+    unstaking: int
+    unlock_at: int
+    trust_ppm: int
+    registered_at: int
+
+    @property
+    def trust(self) -> float:
+        return self.trust_ppm / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A provider of one domain with its stake and reputation, as selection sees it."""
 

@@ -5,7 +5,14 @@ import math
 import pytest
 
 from llmnet.errors import InputError
-from llmnet.reputation.consensus import median, median_consensus, normalize_score, weighted_median
+from llmnet.reputation.consensus import (
+    ClipRule,
+    median,
+    median_consensus,
+    normalize_score,
+    robust_consensus,
+    weighted_median,
+)
 
 
 def test_median_over_an_odd_number_of_validators() -> None:
@@ -85,3 +92,53 @@ def test_normalize_score() -> None:
     assert normalize_score(0) == 0.0 and normalize_score(12) == 1.0
     with pytest.raises(InputError):
         normalize_score(math.inf)
+
+
+# ------------------------------------------------------------- robust consensus
+def honest_ratings(n: int, score: float) -> dict[str, dict[str, float]]:
+    return {f"h{i}": {"friend": score, "other": 6.0} for i in range(n)}
+
+
+@pytest.mark.parametrize("colluders", [1, 2, 3, 4])
+def test_a_colluding_minority_moves_a_score_by_at_most_its_share_of_the_clip(colluders: int) -> None:
+    # 2 * colluders + 1 honest validators: the colluders hold less than a third of the weight
+    honest = 2 * colluders + 1
+    ratings = honest_ratings(honest, 5.0) | {f"c{i}": {"friend": 10.0, "other": 1.0} for i in range(colluders)}
+    weights = dict.fromkeys(ratings, 1.0)
+    c = robust_consensus(ratings, weights)
+    share = colluders / (honest + colluders)
+    assert c.medians["friend"] == 5.0 and c.medians["other"] == 6.0
+    assert c.scores["friend"] == pytest.approx(5.0 + share * ClipRule().above)
+    assert c.scores["other"] == pytest.approx(6.0 - share * ClipRule().below)
+    assert normalize_score(c.scores["friend"]) - normalize_score(5.0) < 0.05
+    assert all(c.clipped[f"c{i}"] == 2 for i in range(colluders))
+    assert all(c.clipped[f"h{i}"] == 0 for i in range(honest))
+
+
+def test_agreement_rewards_staying_near_the_median() -> None:
+    ratings = {"a": {"x": 7.0}, "b": {"x": 7.0}, "c": {"x": 8.0}, "far": {"x": 1.0}}
+    c = robust_consensus(ratings, dict.fromkeys(ratings, 1.0), ClipRule(agreement_scale=3.0))
+    assert c.agreement["a"] == c.agreement["b"] == 1.0
+    assert c.agreement["c"] == pytest.approx(2 / 3)
+    assert c.agreement["far"] == 0.0
+
+
+def test_weight_decides_the_median_and_zero_weight_alone_falls_back_to_equal_weights() -> None:
+    ratings = {"heavy": {"x": 9.0}, "light1": {"x": 2.0}, "light2": {"x": 2.0}}
+    c = robust_consensus(ratings, {"heavy": 3.0, "light1": 1.0, "light2": 1.0})
+    assert c.medians["x"] == 9.0
+    only_unweighted = robust_consensus({"new": {"y": 4.0}}, {"new": 0.0})
+    assert only_unweighted.scores == {"y": 4.0}
+
+
+@pytest.mark.parametrize("bad", [{"above": -1.0}, {"below": float("nan")}, {"agreement_scale": 0.0}])
+def test_clip_rule_refuses_nonsense(bad: dict[str, float]) -> None:
+    with pytest.raises(InputError, match="ClipRule"):
+        ClipRule(**bad)
+
+
+def test_robust_consensus_refuses_bad_input() -> None:
+    with pytest.raises(InputError, match="no ratings"):
+        robust_consensus({}, {})
+    with pytest.raises(InputError, match="finite"):
+        robust_consensus({"v": {"x": float("inf")}}, {"v": 1.0})

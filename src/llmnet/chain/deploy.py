@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class Deployment:
     genesis_hash: str
     registry: str
     escrow: str
+    validator_book: str
     governance: str
     block_number: int
     deployed_at: float
@@ -35,6 +36,9 @@ class DeployParams:
     cooldown: int = 24 * 3600
     decay: float = 0.98
     domains: tuple[str, ...] = ("general",)
+    validator_min_stake: int = ETHER // 10
+    epoch_length: int = 10  # seconds per rating epoch: commit during the next, reveal during the one after
+    initial_trust_ppm: int = 500_000
 
 
 def genesis_hash(w3: Web3) -> str:
@@ -68,6 +72,12 @@ class DeploymentBook:
         hint = f"deploy them with `llmnet chain deploy --rpc-url {_endpoint(w3)}`"
         if entry is None:
             raise NotDeployed(f"no llmnet contracts recorded for chain {chain_id} in {self.path}; {hint}")
+        missing = {f.name for f in fields(Deployment)} - set(entry)
+        if missing:
+            raise NotDeployed(
+                f"the deployment recorded for chain {chain_id} predates this version of llmnet (it has no "
+                f"{', '.join(sorted(missing))}); {hint}"
+            )
         deployment = Deployment(**entry)
         if deployment.genesis_hash != genesis_hash(w3) or not w3.eth.get_code(
             Web3.to_checksum_address(deployment.escrow)
@@ -90,7 +100,8 @@ def _deploy_one(w3: Web3, sender: TxSender, name: str, account: Account, *args: 
 
 
 def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = DeployParams()) -> Deployment:
-    """Deploy the registry and the escrow (which keeps reputation); wire them; add domains."""
+    """Deploy the registry, the escrow (which keeps reputation) and the validator book; wire them;
+    add domains."""
     for name in params.domains:
         check_domain_name(name)
     sender = TxSender(w3)
@@ -98,6 +109,10 @@ def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = Deplo
     escrow = _deploy_one(w3, sender, "TaskEscrow", governance, registry, decay_from_float(params.decay))
     reg = w3.eth.contract(address=Web3.to_checksum_address(registry), abi=load_artifact("ProviderRegistry")["abi"])
     sender.send(reg.functions.set_settlement(escrow), governance)
+    validator_book = _deploy_one(w3, sender, "ValidatorBook", governance, params.validator_min_stake, params.cooldown,
+                                 params.epoch_length, params.initial_trust_ppm)  # fmt: skip
+    book = w3.eth.contract(address=Web3.to_checksum_address(validator_book), abi=load_artifact("ValidatorBook")["abi"])
+    sender.send(book.functions.set_escrow(escrow), governance)
     for name in params.domains:
         sender.send(reg.functions.add_domain(name), governance)
     return Deployment(
@@ -105,6 +120,7 @@ def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = Deplo
         genesis_hash=genesis_hash(w3),
         registry=registry,
         escrow=escrow,
+        validator_book=validator_book,
         governance=governance.address,
         block_number=w3.eth.block_number,
         deployed_at=time.time(),

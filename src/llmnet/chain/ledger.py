@@ -23,6 +23,7 @@ from llmnet.types import (
     SettlementBatch,
     TaskInfo,
     TxReceipt,
+    ValidatorInfo,
 )
 
 
@@ -169,3 +170,51 @@ class Ledger(ABC):
     @abstractmethod
     def balance_of(self, account: str) -> int:
         """Native-currency balance of an account."""
+
+    # ---- validators: stake, trust, commit-reveal of ratings
+    @property
+    @abstractmethod
+    def validator_min_stake(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def epoch_length(self) -> int:
+        """Seconds per rating epoch."""
+
+    def current_epoch(self) -> int:
+        return self.now() // self.epoch_length
+
+    @abstractmethod
+    def register_validator(
+        self, endpoint: str, judge_model_id: str, judge_weights_hash: str, stake: int, sender: Account
+    ) -> TxReceipt: ...
+
+    @abstractmethod
+    def get_validator(self, address: str) -> ValidatorInfo: ...
+
+    @abstractmethod
+    def is_validator(self, address: str) -> bool: ...
+
+    @abstractmethod
+    def validators(self) -> list[ValidatorInfo]: ...
+
+    @abstractmethod
+    def commit_ratings(self, epoch: int, commitment: str, sender: Account) -> TxReceipt:
+        """Commit, during ``epoch + 1``, to the ratings made during ``epoch``."""
+
+    @abstractmethod
+    def reveal_ratings(self, epoch: int, ratings_root: str, count: int, salt: str, sender: Account) -> TxReceipt:
+        """Reveal, during ``epoch + 2``, what was committed for ``epoch``."""
+
+    @abstractmethod
+    def revealed_root(self, validator: str, epoch: int) -> str | None: ...
+
+    @abstractmethod
+    def missed_reveal(self, validator: str, epoch: int) -> bool: ...
+
+    @abstractmethod
+    def set_trust(self, updates: Sequence[tuple[str, int]], sender: Account) -> TxReceipt:
+        """(validator, trust in parts per million) pairs; settlers and governance only."""
+
+    @abstractmethod
+    def slash_validator(self, validator: str, amount: int, reason: int, sender: Account) -> TxReceipt: ...

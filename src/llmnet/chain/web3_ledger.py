@@ -26,6 +26,7 @@ from llmnet.types import (
     TaskInfo,
     TaskStatus,
     TxReceipt,
+    ValidatorInfo,
     check_hash,
     checksum,
     domain_id,
@@ -33,6 +34,7 @@ from llmnet.types import (
 
 REGISTRY = "ProviderRegistry"
 ESCROW = "TaskEscrow"
+VALIDATORS = "ValidatorBook"
 
 
 def _event_topic(abi: Sequence[dict[str, Any]], name: str) -> bytes:
@@ -69,7 +71,8 @@ class Web3Ledger(Ledger):
         self.tx = TxSender(w3, poll_latency=poll_latency)
         self.registry = self._contract("ProviderRegistry", deployment.registry)
         self.escrow = self._contract("TaskEscrow", deployment.escrow)
-        self._contracts = {REGISTRY: self.registry, ESCROW: self.escrow}
+        self.validator_book = self._contract(VALIDATORS, deployment.validator_book)
+        self._contracts = {REGISTRY: self.registry, ESCROW: self.escrow, VALIDATORS: self.validator_book}
         self._domain_names: dict[str, str] = {}
 
     def _contract(self, name: str, address: str) -> Any:
@@ -363,3 +366,65 @@ class Web3Ledger(Ledger):
             for log in logs
             if str(log["address"]).lower() == escrow and bytes(log["topics"][0]) == signature
         ]
+
+    # ---- validators
+    @cached_property
+    def validator_min_stake(self) -> int:
+        return int(self._call(self.validator_book.functions.min_stake()))
+
+    @cached_property
+    def epoch_length(self) -> int:
+        return int(self._call(self.validator_book.functions.epoch_length()))
+
+    def register_validator(
+        self, endpoint: str, judge_model_id: str, judge_weights_hash: str, stake: int, sender: Account
+    ) -> TxReceipt:
+        args = (endpoint, judge_model_id, _b32(judge_weights_hash, "judge weights hash"))
+        minimum = self.validator_min_stake
+        context = f"registering a validator with stake {_amount(stake, 'stake')} wei, minimum {minimum}"
+        return self._receipt(self.execute(ChainCall(VALIDATORS, "register", args, stake, context), sender))
+
+    def get_validator(self, address: str) -> ValidatorInfo:
+        address = checksum(address, "validator")
+        raw = self._call(self.validator_book.functions.get_validator(address), f"validator {address}")
+        endpoint, model_id, weights, stake, unstaking, unlock_at, trust, registered_at = raw
+        return ValidatorInfo(address, endpoint, model_id, _hex(weights), stake, unstaking, unlock_at, trust,
+                             registered_at)  # fmt: skip
+
+    def is_validator(self, address: str) -> bool:
+        return bool(self._call(self.validator_book.functions.is_validator(checksum(address, "validator"))))
+
+    def validators(self) -> list[ValidatorInfo]:
+        return [self.get_validator(row[0]) for row in self._call(self.validator_book.functions.all_validators())]
+
+    def commit_call(self, epoch: int, commitment: str) -> ChainCall:
+        args = (epoch, _b32(commitment, "commitment"))
+        return ChainCall(VALIDATORS, "commit", args, context=f"committing ratings of epoch {epoch}")
+
+    def commit_ratings(self, epoch: int, commitment: str, sender: Account) -> TxReceipt:
+        return self._receipt(self.execute(self.commit_call(epoch, commitment), sender))
+
+    def reveal_call(self, epoch: int, ratings_root: str, count: int, salt: str) -> ChainCall:
+        args = (epoch, _b32(ratings_root, "ratings root"), count, _b32(salt, "salt"))
+        return ChainCall(VALIDATORS, "reveal", args, context=f"revealing ratings of epoch {epoch}")
+
+    def reveal_ratings(self, epoch: int, ratings_root: str, count: int, salt: str, sender: Account) -> TxReceipt:
+        return self._receipt(self.execute(self.reveal_call(epoch, ratings_root, count, salt), sender))
+
+    def revealed_root(self, validator: str, epoch: int) -> str | None:
+        raw = self._call(self._bind(self.validator_book.functions.reveals, (checksum(validator, "validator"), epoch)))
+        return None if bytes(raw) == bytes(32) else _hex(raw)
+
+    def missed_reveal(self, validator: str, epoch: int) -> bool:
+        fn = self._bind(self.validator_book.functions.missed_reveal, (checksum(validator, "validator"), epoch))
+        return bool(self._call(fn))
+
+    def set_trust(self, updates: Sequence[tuple[str, int]], sender: Account) -> TxReceipt:
+        rows = [(checksum(v, "validator"), int(t)) for v, t in updates]
+        call = ChainCall(VALIDATORS, "set_trust", (rows,), context="recording trust")
+        return self._receipt(self.execute(call, sender))
+
+    def slash_validator(self, validator: str, amount: int, reason: int, sender: Account) -> TxReceipt:
+        args = (checksum(validator, "validator"), _amount(amount, "amount"), reason)
+        call = ChainCall(VALIDATORS, "slash", args, context=f"slashing validator {validator}")
+        return self._receipt(self.execute(call, sender))

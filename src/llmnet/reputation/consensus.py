@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from llmnet.errors import InputError
 
@@ -90,6 +91,82 @@ def median_consensus(
     if weights is None:
         return {r: median([s for s, _ in pairs]) for r, pairs in by_respondent.items()}
     return {r: weighted_median([s for s, _ in ps], [w for _, w in ps]) for r, ps in by_respondent.items()}
+
+
+@dataclass(frozen=True)
+class ClipRule:
+    """How far (in rating points) a rating may sit from the consensus median before it is
+    clipped to that distance, above and below. Bittensor's Yuma clips only from above, so a
+    validator there can still push honest miners down; here both sides are bounded.
+
+    ``agreement_scale``: the distance at which a rating counts as wholly disagreeing."""
+
+    above: float = 1.0
+    below: float = 1.0
+    agreement_scale: float = 3.0
+
+    def __post_init__(self) -> None:
+        for name in ("above", "below", "agreement_scale"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (name == "agreement_scale" and value == 0):
+                raise InputError(f"ClipRule.{name} must be a finite number above 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """The outcome of :func:`robust_consensus` for one task."""
+
+    scores: dict[str, float]  # respondent -> consensus score, 1-10
+    medians: dict[str, float]  # respondent -> weighted median of its ratings
+    agreement: dict[str, float]  # validator -> [0, 1]: 1 when all its ratings sit on the medians
+    clipped: dict[str, int]  # validator -> how many of its ratings were clipped
+
+
+def robust_consensus(
+    ratings: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], rule: ClipRule | None = None
+) -> Consensus:
+    """validator -> respondent -> score, with validator -> weight (stake x trust), reduced to
+    one score per respondent that a minority of the weight cannot move far.
+
+    For each respondent: the weighted median ``m`` of its ratings; every rating clipped into
+    ``[m - rule.below, m + rule.above]``; the score is the weighted mean of the clipped
+    ratings. Validators holding less than half of the weight cannot move ``m`` outside the
+    honest ratings, and can move the mean by at most their weight share times the clip
+    distance. Each validator's agreement is ``1 - |rating - m| / rule.agreement_scale``
+    (at least 0), averaged over its ratings: the evidence its trust is built from.
+
+    >>> c = robust_consensus({"h1": {"a": 7}, "h2": {"a": 7}, "h3": {"a": 8}, "x": {"a": 10}},
+    ...                      {"h1": 1, "h2": 1, "h3": 1, "x": 1})
+    >>> c.medians["a"], c.scores["a"], c.clipped["x"]
+    (7.5, 7.625, 1)
+    """
+    rule = rule or ClipRule()
+    if not ratings:
+        raise InputError("no ratings to combine: need at least one validator's scores")
+    by_respondent: dict[str, list[tuple[str, float, float]]] = {}
+    for validator, scores in ratings.items():
+        weight = _check_finite(weights.get(validator, 0.0), f"the weight of validator {validator}")
+        for respondent, score in scores.items():
+            by_respondent.setdefault(respondent, []).append((validator, _check_finite(score, "a rating"), weight))
+    result = Consensus({}, {}, {}, dict.fromkeys(ratings, 0))
+    closeness: dict[str, list[float]] = {v: [] for v in ratings}
+    for respondent, rows in by_respondent.items():
+        if sum(w for _, _, w in rows) <= 0:  # nobody with weight rated it: fall back to equal weights
+            rows = [(v, s, 1.0) for v, s, _ in rows]
+        m = weighted_median([s for _, s, _ in rows], [w for _, _, w in rows])
+        total = mass = 0.0
+        for validator, score, weight in rows:
+            kept = min(max(score, m - rule.below), m + rule.above)
+            if kept != score:
+                result.clipped[validator] += 1
+            total += weight * kept
+            mass += weight
+            closeness[validator].append(max(0.0, 1.0 - abs(score - m) / rule.agreement_scale))
+        result.medians[respondent] = m
+        result.scores[respondent] = total / mass if mass > 0 else m
+    for validator, values in closeness.items():
+        result.agreement[validator] = sum(values) / len(values) if values else 0.0
+    return result
 
 
 def normalize_score(score: float) -> float:

@@ -1,0 +1,75 @@
+"""How much each validator's ratings count, and what it earns (pure, no I/O).
+
+A validator's *trust* in [0, 1] is an exponential moving average of evidence about it:
+
+- its agreement with the consensus on every task it rated (see
+  :func:`llmnet.reputation.consensus.robust_consensus`);
+- its accuracy on *gold* tasks, whose answers the coordinator already knows and mixes into
+  the stream unannounced; one gold observation weighs ``TrustRule.gold_weight`` ordinary ones,
+  because it is measured against the truth rather than against the other validators;
+- a commitment it never revealed counts as a gold observation of 0.
+
+Its *weight*, the say it has in consensus and its share of the validators' pay, is
+``stake x trust``. A newcomer starts at ``TrustRule.initial`` and has to earn the rest.
+
+>>> rule = TrustRule()
+>>> t = rule.initial
+>>> for _ in range(20):
+...     t = update_trust(t, 1.0, rule)
+>>> round(t, 3)
+0.939
+>>> round(update_trust(t, 0.0, rule, gold=True), 3)
+0.685
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from llmnet.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrustRule:
+    rate: float = 0.1  # how far one ordinary observation moves trust towards it
+    initial: float = 0.5  # a new validator's trust
+    gold_weight: float = 3.0  # one gold (or unrevealed) observation counts this many ordinary ones
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rate <= 1:
+            raise InputError(f"TrustRule.rate must be in (0, 1], got {self.rate!r}")
+        if not 0 <= self.initial <= 1:
+            raise InputError(f"TrustRule.initial must be in [0, 1], got {self.initial!r}")
+        if not (math.isfinite(self.gold_weight) and self.gold_weight >= 1):
+            raise InputError(f"TrustRule.gold_weight must be 1 or more, got {self.gold_weight!r}")
+
+
+def update_trust(trust: float, evidence: float, rule: TrustRule, *, gold: bool = False) -> float:
+    """Trust moved towards ``evidence`` (in [0, 1]) by one observation, ``gold_weight`` of them for gold."""
+    if not (0 <= evidence <= 1 and 0 <= trust <= 1):
+        raise InputError(f"trust ({trust!r}) and evidence ({evidence!r}) must lie in [0, 1]")
+    weight = rule.gold_weight if gold else 1.0
+    step = 1.0 - (1.0 - rule.rate) ** weight
+    return trust + step * (evidence - trust)
+
+
+def validator_weights(stakes: Mapping[str, int], trust: Mapping[str, float], rule: TrustRule) -> dict[str, float]:
+    """stake x trust per validator (stake in wei, scaled to ether so weights stay readable)."""
+    return {v: (stake / 1e18) * trust.get(v, rule.initial) for v, stake in stakes.items()}
+
+
+def pay_shares(pool: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """``pool`` wei split in proportion to ``weights``; the rounding remainder goes to the heaviest,
+    so the shares add up to ``pool`` exactly. Zero-weight validators get nothing."""
+    positive = {v: w for v, w in weights.items() if w > 0}
+    if pool < 0:
+        raise InputError(f"cannot split a negative pool ({pool})")
+    if not positive:
+        return {}
+    mass = sum(positive.values())
+    shares = {v: int(pool * w / mass) for v, w in positive.items()}
+    heaviest = max(positive, key=lambda v: (positive[v], v))
+    shares[heaviest] += pool - sum(shares.values())
+    return shares
