@@ -80,6 +80,9 @@ class FakeDirectory:
     def knows(self, domain: str) -> bool:
         return True  # everything is in memory
 
+    def validator_weights(self) -> dict[str, float]:
+        return {}  # none staked: ratings count equally
+
     def known_endpoint(self, provider: str) -> str | None:
         return self.endpoint(provider)
 

@@ -271,6 +271,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
             classifier = DomainClassifier.from_knowledge(root, [d for d in ledger.domains() if (root / d).is_dir()])
         directory = coordinator.directory
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
+        await asyncio.to_thread(directory.validator_weights)
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file))
         # healthy only once the books are kept: the accountant has recovered what a crash left open

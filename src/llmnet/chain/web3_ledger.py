@@ -419,10 +419,12 @@ class Web3Ledger(Ledger):
         fn = self._bind(self.validator_book.functions.missed_reveal, (checksum(validator, "validator"), epoch))
         return bool(self._call(fn))
 
-    def set_trust(self, updates: Sequence[tuple[str, int]], sender: Account) -> TxReceipt:
+    def set_trust_call(self, updates: Sequence[tuple[str, int]]) -> ChainCall:
         rows = [(checksum(v, "validator"), int(t)) for v, t in updates]
-        call = ChainCall(VALIDATORS, "set_trust", (rows,), context="recording trust")
-        return self._receipt(self.execute(call, sender))
+        return ChainCall(VALIDATORS, "set_trust", (rows,), context=f"recording the trust of {len(rows)} validators")
+
+    def set_trust(self, updates: Sequence[tuple[str, int]], sender: Account) -> TxReceipt:
+        return self._receipt(self.execute(self.set_trust_call(updates), sender))
 
     def slash_validator(self, validator: str, amount: int, reason: int, sender: Account) -> TxReceipt:
         args = (checksum(validator, "validator"), _amount(amount, "amount"), reason)

@@ -1,7 +1,8 @@
 """Turn rated task outcomes into one settlement batch (pure, no I/O).
 
 Each task's fee is split between its respondents (in proportion to their
-consensus scores), its validators (equally) and the coordinator; a
+consensus scores), its validators (in proportion to stake x trust, see
+:mod:`llmnet.reputation.trust`; equally when no weights are known) and the coordinator; a
 respondent that failed (no answer, late, or dead) gets nothing and a
 reputation failure. Payouts are summed per payee and reputation observations
 folded per (provider, domain), so a batch costs one storage write per payee
@@ -52,6 +53,10 @@ class TaskOutcome:
     validators: Sequence[str]
     receipt_hash: str
     failed: frozenset[str] = field(default_factory=frozenset)
+    # validator -> stake x trust when the task was rated: the validators' share is split by it
+    # (equally when empty); validator -> agreement with the consensus, the evidence for trust
+    validator_weights: Mapping[str, float] = field(default_factory=dict)
+    agreement: Mapping[str, float] = field(default_factory=dict)
 
 
 def _shares(total: int, weights: Mapping[str, float]) -> dict[str, int]:
@@ -72,7 +77,10 @@ def split_fee(outcome: TaskOutcome, split: FeeSplit) -> dict[str, int]:
     for who, amount in resp.items():
         pay[who] += amount
     val_pool = int(outcome.fee * split.validators)
-    for who, amount in _shares(val_pool, dict.fromkeys(outcome.validators, 1.0)).items():
+    weights = {v: outcome.validator_weights.get(v, 0.0) for v in outcome.validators}
+    if not any(w > 0 for w in weights.values()):
+        weights = dict.fromkeys(outcome.validators, 1.0)
+    for who, amount in _shares(val_pool, weights).items():
         pay[who] += amount
     if not outcome.validators:
         pay[outcome.requester] += val_pool

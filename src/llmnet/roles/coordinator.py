@@ -28,9 +28,10 @@ from eth_account.signers.local import LocalAccount
 from llmnet.api.http_client import HttpClient
 from llmnet.chain.ledger import Ledger
 from llmnet.errors import InputError, LlmnetError, NoRespondents
-from llmnet.reputation.consensus import median_consensus, normalize_score
+from llmnet.reputation.consensus import normalize_score, robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, split_fee
+from llmnet.reputation.trust import TrustRule, validator_weights
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
 from llmnet.signing import Rating, Response, SignedMessage, SigningDomain, TaskAssignment, sign, verify
 from llmnet.store import canonical_json, content_hash
@@ -68,7 +69,11 @@ class TaskRun:
     final: str = ""
     final_respondent: str = ""
     reference: str | None = None  # a known answer, when the coordinator has one, for validators
+    validator_weights: dict[str, float] = field(default_factory=dict)  # stake x trust when rated
     started: float = field(default_factory=time.time)
+
+
+RULE = TrustRule()
 
 
 class Directory:
@@ -136,6 +141,16 @@ class Directory:
         if provider not in self._endpoints:
             self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
         return self._endpoints[provider]
+
+    def validator_weights(self) -> dict[str, float]:
+        """stake x trust of every validator in the validator book, cached like the rest."""
+
+        def load() -> dict[str, float]:
+            book = self.ledger.validators()
+            return validator_weights({v.address: v.stake for v in book}, {v.address: v.trust for v in book}, RULE)
+
+        result: dict[str, float] = self._cached("validators", load)
+        return result
 
     def knows(self, domain: str) -> bool:
         """Whether the domain's candidates are cached, so reading them needs no chain call."""
@@ -295,7 +310,9 @@ class Coordinator:
         for r in run.ratings:
             msg = r["message"]
             table.setdefault(msg["validator"], {})[msg["respondent"]] = msg["score"] / 100
-        run.scores = median_consensus(table) if table else {}
+        weights = self.directory.validator_weights()
+        run.validator_weights = {v: weights.get(v, 0.0) for v in table}
+        run.scores = robust_consensus(table, run.validator_weights).scores if table else {}
         ranked = sorted(run.answers, key=lambda who: run.scores.get(who, 0.0), reverse=True)
         run.final_respondent = ranked[0]
         run.final = run.answers[ranked[0]].text
@@ -374,7 +391,7 @@ def fee_split(run: TaskRun, fee: int, coordinator: str) -> dict[str, int]:
         task_id=0, domain=run.domain, fee=fee, requester=run.requester, coordinator=coordinator,
         scores={who: normalize_score(s) for who, s in run.scores.items()},
         validators=tuple(sorted({r["message"]["validator"] for r in run.ratings})),
-        receipt_hash=ZERO_HASH, failed=frozenset(run.failed),
+        receipt_hash=ZERO_HASH, failed=frozenset(run.failed), validator_weights=run.validator_weights,
     )  # fmt: skip
     return split_fee(outcome, FeeSplit())
 

@@ -65,6 +65,11 @@ class Judge(ABC):
         """:meth:`rate` with the judge's working; judges without any just return the scores."""
         return JudgeResult(self.rate(question, answers, reference))
 
+    def identity(self) -> tuple[str, str]:
+        """(model id, 0x sha256 of its weights or the zero hash): what a validator registers, so
+        it is never asked to judge a respondent running the same weights."""
+        return (f"judge-{type(self).__name__.removesuffix('Judge').lower() or 'custom'}", "0x" + "00" * 32)
+
 
 def clamp_score(score: float) -> float:
     return min(MAX_SCORE, max(MIN_SCORE, score))
@@ -218,6 +223,10 @@ class LLMJudge(Judge):
         self.max_tokens = max_tokens
         self.seed = seed
 
+    def identity(self) -> tuple[str, str]:
+        weights = self.backend.weights_sha256
+        return self.backend.model_id, ("0x" + weights) if weights else "0x" + "00" * 32
+
     def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
         return self.rate_detailed(question, answers, reference).scores
 
@@ -263,6 +272,9 @@ class CombinedJudge(Judge):
 
     def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
         return self.rate_detailed(question, answers, reference).scores
+
+    def identity(self) -> tuple[str, str]:
+        return self.llm_judge.identity()
 
     def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
         llm = self.llm_judge.rate_detailed(question, answers, reference)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -33,14 +35,16 @@ from llmnet.api.routes import HotRoutes
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
-from llmnet.reputation.consensus import median_consensus, normalize_score
+from llmnet.reputation.consensus import normalize_score, robust_consensus
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
+from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
 from llmnet.roles.judge import Judge
 from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
 from llmnet.roles.respondent import BackendSpec
 from llmnet.signing import MAX_SCORE, Rating, Response, SigningDomain, sign
 from llmnet.store import content_hash, transaction
+from llmnet.types import ETHER
 
 
 class JudgeSpec(BaseModel):
@@ -70,6 +74,7 @@ class ValidatorSpec(ServiceSpec):
     trusted_coordinators: list[str] = Field(default_factory=list)
     settle_interval_s: float = 2.0
     max_batch: int = 200
+    stake_wei: int = ETHER  # staked in the validator book when the validator first starts
 
 
 def check_response(data: dict[str, Any], text: str, respondent: str, domain: SigningDomain) -> Response:
@@ -99,8 +104,12 @@ class Rater:
         return RateReply(validator=self.account.address, ratings=ratings)
 
 
-def consensus_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[str]) -> TaskOutcome:
-    """Verify an outcome's signatures and reduce its ratings to one score per respondent."""
+def consensus_outcome(o: Outcome, domain: SigningDomain, weights: Mapping[str, float]) -> TaskOutcome:
+    """Verify an outcome's signatures and reduce its ratings to one score per respondent.
+
+    ``weights``: stake x trust of every validator registered in the validator book; a rating
+    signed by anyone else is refused."""
+    validators = frozenset(weights)
     o.check_receipt()
     responses = {}
     for data in o.responses:
@@ -117,11 +126,13 @@ def consensus_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[s
         if answered is None or answered.content_hash != rating.response_hash:
             raise InputError(f"rating by {rating.validator} is for a response this task does not have")
         by_validator.setdefault(rating.validator, {})[rating.respondent] = rating.score / 100
-    scores = median_consensus(by_validator) if by_validator else {}
+    agreed = robust_consensus(by_validator, weights) if by_validator else None
+    scores = agreed.scores if agreed else {}
     return TaskOutcome(
         task_id=o.task_id, domain=o.domain, fee=o.fee, requester=o.requester, coordinator=o.coordinator,
         scores={who: normalize_score(s) for who, s in scores.items()}, validators=tuple(sorted(by_validator)),
         receipt_hash=o.receipt_hash, failed=frozenset(o.failed),
+        validator_weights={v: weights[v] for v in by_validator}, agreement=agreed.agreement if agreed else {},
     )  # fmt: skip
 
 
@@ -134,12 +145,62 @@ def _status(task_id: int, record_id: int | None, batch_id: int | None, tx_hash: 
     return {"task_id": task_id, "state": state, "batch_id": batch_id, "tx_hash": tx_hash}
 
 
+class TrustKeeper:
+    """The settler's view of the validator book: stake x trust per registered validator, and
+    the trust each settled batch earns or costs them, recorded on chain after the batch.
+
+    ``only``: when not empty, ratings count only from these validators (a deployment's allowlist)."""
+
+    def __init__(self, ledger: Web3Ledger, rule: TrustRule | None = None, *, ttl_s: float = 5.0,
+                 only: frozenset[str] = frozenset()) -> None:  # fmt: skip
+        self.ledger, self.rule, self.ttl_s, self.only = ledger, rule or TrustRule(), ttl_s, only
+        self.trust: dict[str, float] = {}
+        self._stakes: dict[str, int] = {}
+        self._read_at = -math.inf
+        self.lock = threading.Lock()
+
+    def weights(self, need: Iterable[str] = ()) -> dict[str, float]:
+        """stake x trust per validator; read again from the chain when older than ``ttl_s`` or
+        when a validator in ``need`` is not known yet (it may have just registered)."""
+        with self.lock:
+            stale = time.monotonic() - self._read_at > self.ttl_s
+            if stale or any(v not in self._stakes for v in need):
+                book = self.ledger.validators()
+                self._stakes = {v.address: v.stake for v in book if not self.only or v.address in self.only}
+                for v in book:
+                    self.trust.setdefault(v.address, v.trust)
+                self._read_at = time.monotonic()
+            return validator_weights(self._stakes, self.trust, self.rule)
+
+    def observe(self, outcomes: Sequence[TaskOutcome]) -> list[tuple[str, int]]:
+        """Fold the batch's agreement evidence into trust; the (validator, ppm) pairs to record."""
+        with self.lock:
+            changed: set[str] = set()
+            for o in outcomes:
+                for validator, agreement in o.agreement.items():
+                    current = self.trust.get(validator, self.rule.initial)
+                    self.trust[validator] = update_trust(current, min(1.0, max(0.0, agreement)), self.rule)
+                    changed.add(validator)
+            return [(v, round(self.trust[v] * 1_000_000)) for v in sorted(changed)]
+
+
+def ensure_validator(ledger: Web3Ledger, account: LocalAccount, endpoint: str, judge: Judge, stake: int) -> str:
+    """Stake in the validator book on first start; returns what was done."""
+    if ledger.is_validator(account.address):
+        return "unchanged"
+    model_id, weights_hash = judge.identity()
+    ledger.register_validator(endpoint, model_id, weights_hash, stake, account)
+    return "registered"
+
+
 class SettlementQueue:
     """Durable queue of verified outcomes, settled in batches through the outbox."""
 
-    def __init__(self, path: Path, ledger: Web3Ledger, account: LocalAccount, max_batch: int) -> None:
+    def __init__(self, path: Path, ledger: Web3Ledger, account: LocalAccount, max_batch: int,
+                 keeper: TrustKeeper | None = None) -> None:  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         self.ledger, self.account, self.max_batch = ledger, account, max_batch
+        self.keeper = keeper or TrustKeeper(ledger)
         self.outbox = Outbox(path.with_name("validator-outbox.sqlite"), ledger, [account])
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -201,6 +262,9 @@ class SettlementQueue:
             self.db.executemany(
                 "UPDATE outcomes SET record_id = ? WHERE task_id = ?", [(record_id, t) for t, _ in rows]
             )
+        trust = self.keeper.observe(outcomes)
+        if trust:
+            self.outbox.submit(self.ledger.set_trust_call(trust), self.account, key=f"trust-{key}")
         self.outbox.process()
         self._confirm()
         return len(rows)
@@ -242,12 +306,15 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
         state["domain"] = signing_domain(ledger)
-        state["rater"] = Rater(judge or spec.judge.build(), account, state["domain"])
+        rater_judge = judge or spec.judge.build()
+        state["rater"] = Rater(rater_judge, account, state["domain"])
+        state["registration"] = ensure_validator(ledger, account, spec.url, rater_judge, spec.stake_wei)
         if spec.settler:
             if not ledger.is_settler(account.address):
                 raise SignatureError(f"{account.address} is not an authorised settler on chain {ledger.chain_id}")
             path = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-settlement.sqlite"
-            queue = SettlementQueue(path, ledger, account, spec.max_batch)
+            keeper = TrustKeeper(ledger, only=frozenset(spec.validators))
+            queue = SettlementQueue(path, ledger, account, spec.max_batch, keeper)
             queue.outbox.recover()
             state["queue"] = queue
             thread = threading.Thread(target=settle_loop, name="llmnet-settle", daemon=True)
@@ -285,11 +352,13 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         if "queue" not in state:
             raise NotFound("this validator does not settle; send outcomes to the settling validator")
         trusted = frozenset(spec.trusted_coordinators)
+        raters = {r["message"].get("validator") for o in req.outcomes for r in o.ratings if "message" in r}
+        weights = state["queue"].keeper.weights(need=[str(v) for v in raters if isinstance(v, str)])
         checked = []
         for o in req.outcomes:
             if o.coordinator not in trusted:
                 raise SignatureError(f"outcome from {o.coordinator}, which is not a trusted coordinator")
-            checked.append((o, consensus_outcome(o, state["domain"], frozenset(spec.validators))))
+            checked.append((o, consensus_outcome(o, state["domain"], weights)))
         accepted = state["queue"].add(checked)
         return SettleReply(accepted=accepted, queued=state["queue"].queued())
 
