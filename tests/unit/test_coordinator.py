@@ -70,6 +70,7 @@ class FakeDirectory:
 
     by_domain: dict[str, list[Candidate]]
     endpoints: dict[str, str]
+    judges: dict[str, str] = field(default_factory=dict)  # validator URL -> its judge's weights hash
 
     def domains(self) -> list[str]:
         return list(self.by_domain)
@@ -82,6 +83,9 @@ class FakeDirectory:
 
     def validator_weights(self) -> dict[str, float]:
         return {}  # none staked: ratings count equally
+
+    def judge_weights(self) -> dict[str, str]:
+        return self.judges
 
     def known_endpoint(self, provider: str) -> str | None:
         return self.endpoint(provider)
@@ -424,3 +428,32 @@ def test_synthesis_streams_the_top_rated_respondents_revision_of_all_answers() -
     assert "".join(pieces).strip() == f"{answer_of(2)} (revised)" == run.final
     note = [m.content for m in net.backend(2).requests[-1].messages if m.role == "system"]
     assert len(note) == 1 and answer_of(1) in note[0] and answer_of(2) in note[0]
+
+
+# ------------------------------------------------------------------ judge bias controls
+
+
+def test_a_validator_never_judges_a_respondent_running_its_own_weights() -> None:
+    net = build_network({6: {1: 9, 2: 3}, 7: {1: 4, 2: 8}})
+    net.backend(1).weights_sha256 = "ab" * 32
+    directory = directory_of([1, 2])
+    directory.judges = {"http://v6.test": "0x" + "ab" * 32}
+    run = run_task(net, directory, k=2)
+
+    def rated_by(v: int) -> set[str]:
+        return {r["message"]["respondent"] for r in run.ratings if r["message"]["validator"] == VALIDATORS[v].address}
+
+    assert rated_by(6) == {addr(2)}  # its own model family's answer was never shown to it
+    assert rated_by(7) == {addr(1), addr(2)}
+    assert run.scores[addr(1)] == 4.0  # validator 7's score alone
+    assert run.scores[addr(2)] == 5.5
+
+
+def test_a_validator_whose_weights_match_every_answer_is_not_asked() -> None:
+    net = build_network({6: {1: 9}, 7: {1: 4}})
+    net.backend(1).weights_sha256 = "ab" * 32
+    directory = directory_of([1])
+    directory.judges = {"http://v6.test": "0x" + "ab" * 32}
+    run = run_task(net, directory, k=1)
+    assert not any("v6.test" in call for call in net.calls)
+    assert run.scores == {addr(1): 4.0}

@@ -152,6 +152,15 @@ class Directory:
         result: dict[str, float] = self._cached("validators", load)
         return result
 
+    def judge_weights(self) -> dict[str, str]:
+        """Validator endpoint -> sha256 of the weights its judge runs (the zero hash when unknown)."""
+
+        def load() -> dict[str, str]:
+            return {v.endpoint.rstrip("/"): v.judge_weights_hash for v in self.ledger.validators()}
+
+        result: dict[str, str] = self._cached("judges", load)
+        return result
+
     def knows(self, domain: str) -> bool:
         """Whether the domain's candidates are cached, so reading them needs no chain call."""
         return f"candidates:{domain}" in self._cache
@@ -296,15 +305,27 @@ class Coordinator:
             and answered.get(r.message.respondent) == r.message.response_hash
         ]
 
+    def rating_requests(self, run: TaskRun) -> dict[str, RateRequest]:
+        """What each validator is asked to rate: every answer except those from a respondent that
+        runs the same model weights (by hash) as the validator's judge, which would favour its own."""
+        judges = self.directory.judge_weights()
+        answers = [
+            RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response) for a in run.answers.values()
+        ]
+        requests = {}
+        for url in self.validators:
+            own = judges.get(url.rstrip("/"), ZERO_HASH)
+            mine = [a for a in answers if own == ZERO_HASH or a.response["message"]["weights_hash"] != own]
+            if mine:
+                requests[url] = RateRequest(task_id=run.task_key, round=len(run.history) - 1,
+                                            question=run.messages[-1].content, answers=mine,
+                                            reference=run.reference)  # fmt: skip
+        return requests
+
     async def rate(self, run: TaskRun) -> None:
         if self.validators:
-            answers = [
-                RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response)
-                for a in run.answers.values()
-            ]
-            req = RateRequest(task_id=run.task_key, round=len(run.history) - 1, question=run.messages[-1].content,
-                              answers=answers, reference=run.reference)  # fmt: skip
-            per_validator = await asyncio.gather(*(self._rate_with(run, url, req) for url in self.validators))
+            asks = self.rating_requests(run)
+            per_validator = await asyncio.gather(*(self._rate_with(run, url, req) for url, req in asks.items()))
             run.ratings = [r for ratings in per_validator for r in ratings]
         table: dict[str, dict[str, float]] = {}
         for r in run.ratings:
