@@ -241,7 +241,11 @@ class Response(TypedMessage):
 
 
 class Rating(TypedMessage):
-    """A validator's score for one response: 0..1000, a 0-10 rating times 100."""
+    """A validator's score for one response: 0..1000, a 0-10 rating times 100.
+
+    ``epoch`` is the rating epoch (chain time // the validator book's epoch length) in which it
+    was made: the validator commits to all of an epoch's ratings in the next epoch and reveals
+    them in the one after, and only revealed ratings are settled."""
 
     EIP712_TYPE: ClassVar[str] = "Rating"
     EIP712_FIELDS: ClassVar[list[tuple[str, str]]] = [
@@ -251,6 +255,7 @@ class Rating(TypedMessage):
         ("response_hash", "bytes32"),
         ("score", "uint16"),
         ("round", "uint8"),
+        ("epoch", "uint64"),
     ]
     SIGNER_FIELD: ClassVar[str] = "validator"
 
@@ -260,6 +265,7 @@ class Rating(TypedMessage):
     response_hash: Bytes32
     score: Annotated[Uint16, Field(le=MAX_SCORE)]
     round: Uint8
+    epoch: Uint64 = 0
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class DeployParams:
     decay: float = 0.98
     domains: tuple[str, ...] = ("general",)
     validator_min_stake: int = ETHER // 10
-    epoch_length: int = 10  # seconds per rating epoch: commit during the next, reveal during the one after
+    epoch_length: int = 5  # seconds per rating epoch: commit during the next, reveal during the one after
     initial_trust_ppm: int = 500_000
 
 

@@ -106,7 +106,9 @@ class TxSender:
     def estimate(self, fn: Any, account: Account, *, value: int = 0, context: str = "") -> int:
         """Simulate ``fn``: its gas, or the typed revert it would raise."""
         try:
-            return int(fn.estimate_gas({"from": account.address, "value": value}))
+            # against the pending block, where the transaction will land: on an idle development
+            # chain the latest block can be minutes old, and time-bound calls would misjudge it
+            return int(fn.estimate_gas({"from": account.address, "value": value}, block_identifier="pending"))
         except Exception as exc:  # web3 raises many kinds; all are translated
             raise translate(exc, context) from None
 

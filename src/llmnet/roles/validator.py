@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,11 @@ from llmnet.reputation.consensus import normalize_score, robust_consensus
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
 from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
+from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings, RevealUnavailable
 from llmnet.roles.judge import Judge
 from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
 from llmnet.roles.respondent import BackendSpec
-from llmnet.signing import MAX_SCORE, Rating, Response, SigningDomain, sign
+from llmnet.signing import MAX_SCORE, Rating, Response, SigningDomain, sign, typed_data_hash
 from llmnet.store import content_hash, transaction
 from llmnet.types import ETHER
 
@@ -87,29 +88,71 @@ def check_response(data: dict[str, Any], text: str, respondent: str, domain: Sig
 
 
 class Rater:
-    def __init__(self, judge: Judge, account: LocalAccount, domain: SigningDomain) -> None:
-        self.judge, self.account, self.domain = judge, account, domain
+    """Rates answers and signs the ratings; with a ``log`` and ``clock`` each rating is stamped
+    with its epoch and recorded for commit-reveal before it is handed out."""
+
+    def __init__(self, judge: Judge, account: LocalAccount, domain: SigningDomain, log: RatingLog | None = None,
+                 clock: EpochClock | None = None) -> None:  # fmt: skip
+        self.judge, self.account, self.domain, self.log, self.clock = judge, account, domain, log, clock
 
     def rate(self, req: RateRequest) -> RateReply:
         responses = {a.respondent: check_response(a.response, a.text, a.respondent, self.domain) for a in req.answers}
         scores = self.judge.rate(req.question, {a.respondent: a.text for a in req.answers}, req.reference)
-        ratings = []
+        epoch = self.clock.epoch() if self.clock else 0
+        signed = []
         for who, response in responses.items():
             score = max(0, min(MAX_SCORE, round(scores[who] * 100)))
             rating = Rating(
                 task_id=req.task_id, validator=self.account.address, respondent=who,
-                response_hash=response.content_hash, score=score, round=req.round,
+                response_hash=response.content_hash, score=score, round=req.round, epoch=epoch,
             )  # fmt: skip
-            ratings.append(sign(rating, self.account, self.domain).to_dict())
-        return RateReply(validator=self.account.address, ratings=ratings)
+            signed.append(sign(rating, self.account, self.domain))
+        if self.log is not None:
+            self.log.add(epoch, [typed_data_hash(r.message, self.domain) for r in signed])
+        return RateReply(validator=self.account.address, ratings=[r.to_dict() for r in signed])
 
 
-def consensus_outcome(o: Outcome, domain: SigningDomain, weights: Mapping[str, float]) -> TaskOutcome:
-    """Verify an outcome's signatures and reduce its ratings to one score per respondent.
+@dataclass(frozen=True)
+class CheckedRating:
+    validator: str
+    respondent: str
+    score: float  # 1-10
+    epoch: int
+    digest: str
 
-    ``weights``: stake x trust of every validator registered in the validator book; a rating
-    signed by anyone else is refused."""
-    validators = frozenset(weights)
+
+@dataclass(frozen=True)
+class CheckedOutcome:
+    """An outcome whose every signature verified, reduced to what settlement needs."""
+
+    task_id: int
+    domain: str
+    fee: int
+    requester: str
+    coordinator: str
+    receipt_hash: str
+    failed: tuple[str, ...]
+    ratings: tuple[CheckedRating, ...]
+
+    @property
+    def ready_epoch(self) -> int:
+        """The first epoch in which all of its ratings' reveal windows are over."""
+        return max((r.epoch for r in self.ratings), default=-3) + 3
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CheckedOutcome:
+        data = json.loads(text)
+        data["failed"] = tuple(data["failed"])
+        data["ratings"] = tuple(CheckedRating(**r) for r in data["ratings"])
+        return cls(**data)
+
+
+def verify_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[str]) -> CheckedOutcome:
+    """Verify an outcome's receipt, response and rating signatures; a rating signed by anyone
+    outside ``validators`` (the validator book) is refused."""
     o.check_receipt()
     responses = {}
     for data in o.responses:
@@ -117,7 +160,7 @@ def consensus_outcome(o: Outcome, domain: SigningDomain, weights: Mapping[str, f
         if r.task_id != o.task_key:
             raise InputError(f"a response for task {r.task_id} was filed under task {o.task_key}")
         responses[r.respondent] = r
-    by_validator: dict[str, dict[str, float]] = {}
+    ratings = []
     for data in o.ratings:
         rating = verified(data, Rating, domain, validators).message
         if rating.task_id != o.task_key:
@@ -125,19 +168,27 @@ def consensus_outcome(o: Outcome, domain: SigningDomain, weights: Mapping[str, f
         answered = responses.get(rating.respondent)
         if answered is None or answered.content_hash != rating.response_hash:
             raise InputError(f"rating by {rating.validator} is for a response this task does not have")
-        by_validator.setdefault(rating.validator, {})[rating.respondent] = rating.score / 100
+        ratings.append(CheckedRating(rating.validator, rating.respondent, rating.score / 100, rating.epoch,
+                                     typed_data_hash(rating, domain)))  # fmt: skip
+    return CheckedOutcome(o.task_id, o.domain, o.fee, o.requester, o.coordinator, o.receipt_hash, tuple(o.failed),
+                          tuple(ratings))  # fmt: skip
+
+
+def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: Mapping[str, float]) -> TaskOutcome:
+    """The settled outcome from the ratings that count: one clipped, weighted consensus score
+    per respondent, and each validator's agreement with it."""
+    by_validator: dict[str, dict[str, float]] = {}
+    for r in ratings:
+        by_validator.setdefault(r.validator, {})[r.respondent] = r.score
     agreed = robust_consensus(by_validator, weights) if by_validator else None
     scores = agreed.scores if agreed else {}
     return TaskOutcome(
-        task_id=o.task_id, domain=o.domain, fee=o.fee, requester=o.requester, coordinator=o.coordinator,
+        task_id=c.task_id, domain=c.domain, fee=c.fee, requester=c.requester, coordinator=c.coordinator,
         scores={who: normalize_score(s) for who, s in scores.items()}, validators=tuple(sorted(by_validator)),
-        receipt_hash=o.receipt_hash, failed=frozenset(o.failed),
-        validator_weights={v: weights[v] for v in by_validator}, agreement=agreed.agreement if agreed else {},
+        receipt_hash=c.receipt_hash, failed=frozenset(c.failed),
+        validator_weights={v: weights.get(v, 0.0) for v in by_validator},
+        agreement=agreed.agreement if agreed else {},
     )  # fmt: skip
-
-
-def _task_outcome(data: dict[str, Any]) -> TaskOutcome:
-    return TaskOutcome(**(data | {"failed": frozenset(data["failed"]), "validators": tuple(data["validators"])}))
 
 
 def _status(task_id: int, record_id: int | None, batch_id: int | None, tx_hash: str | None) -> dict[str, Any]:
@@ -172,8 +223,10 @@ class TrustKeeper:
                 self._read_at = time.monotonic()
             return validator_weights(self._stakes, self.trust, self.rule)
 
-    def observe(self, outcomes: Sequence[TaskOutcome]) -> list[tuple[str, int]]:
-        """Fold the batch's agreement evidence into trust; the (validator, ppm) pairs to record."""
+    def observe(self, outcomes: Sequence[TaskOutcome], unrevealed: Iterable[str] = ()) -> list[tuple[str, int]]:
+        """Fold the batch's evidence into trust: each task's agreement, and for every (validator,
+        epoch) whose ratings were not revealed, one gold-weight observation of 0. Returns the
+        (validator, ppm) pairs to record."""
         with self.lock:
             changed: set[str] = set()
             for o in outcomes:
@@ -181,6 +234,10 @@ class TrustKeeper:
                     current = self.trust.get(validator, self.rule.initial)
                     self.trust[validator] = update_trust(current, min(1.0, max(0.0, agreement)), self.rule)
                     changed.add(validator)
+            for validator in unrevealed:
+                current = self.trust.get(validator, self.rule.initial)
+                self.trust[validator] = update_trust(current, 0.0, self.rule, gold=True)
+                changed.add(validator)
             return [(v, round(self.trust[v] * 1_000_000)) for v in sorted(changed)]
 
 
@@ -197,27 +254,48 @@ class SettlementQueue:
     """Durable queue of verified outcomes, settled in batches through the outbox."""
 
     def __init__(self, path: Path, ledger: Web3Ledger, account: LocalAccount, max_batch: int,
-                 keeper: TrustKeeper | None = None) -> None:  # fmt: skip
+                 keeper: TrustKeeper, reveals: RevealedRatings, clock: EpochClock) -> None:  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         self.ledger, self.account, self.max_batch = ledger, account, max_batch
-        self.keeper = keeper or TrustKeeper(ledger)
+        self.keeper, self.reveals, self.clock = keeper, reveals, clock
         self.outbox = Outbox(path.with_name("validator-outbox.sqlite"), ledger, [account])
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS outcomes (task_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL, "
-            "record_id INTEGER, batch_id INTEGER, tx_hash TEXT)"
+            "ready_epoch INTEGER NOT NULL, record_id INTEGER, batch_id INTEGER, tx_hash TEXT)"
         )
+        self.db.execute("CREATE INDEX IF NOT EXISTS outcomes_ready ON outcomes(record_id, ready_epoch)")
         self.lock = threading.Lock()
+        self._penalised: set[tuple[str, int]] = set()
 
-    def add(self, outcomes: list[tuple[Outcome, TaskOutcome]]) -> int:
-        """Queue outcomes already verified; what is stored is the verified consensus, so settling
-        does not verify the same signatures again."""
-        rows = [(o.task_id, json.dumps(asdict(t) | {"failed": sorted(t.failed)})) for o, t in outcomes]
+    def add(self, outcomes: list[CheckedOutcome]) -> int:
+        """Queue outcomes already verified (so settling does not verify the same signatures again);
+        each waits until the reveal windows of its ratings are over."""
+        rows = [(o.task_id, o.to_json(), o.ready_epoch) for o in outcomes]
         with self.lock, transaction(self.db):
-            cur = self.db.executemany("INSERT OR IGNORE INTO outcomes (task_id, outcome) VALUES (?, ?)", rows)
+            cur = self.db.executemany(
+                "INSERT OR IGNORE INTO outcomes (task_id, outcome, ready_epoch) VALUES (?, ?, ?)", rows
+            )
             return cur.rowcount
+
+    def _counted(self, c: CheckedOutcome, current: int) -> tuple[list[CheckedRating], set[tuple[str, int]]] | None:
+        """The ratings whose validators revealed them, and the (validator, epoch) pairs that did not
+        reveal; None while a revealed list cannot be fetched yet (for up to three more epochs)."""
+        kept, missing = [], set()
+        for r in c.ratings:
+            try:
+                listed = self.reveals.digests(r.validator, r.epoch)
+            except RevealUnavailable:
+                if current < r.epoch + 6:
+                    return None
+                listed = None
+            if listed is not None and r.digest in listed:
+                kept.append(r)
+            else:
+                missing.add((r.validator, r.epoch))
+        return kept, missing
 
     def queued(self) -> int:
         with self.lock:
@@ -247,14 +325,27 @@ class SettlementQueue:
     def settle_once(self) -> int:
         """Submit one batch of queued outcomes and confirm earlier ones; returns tasks submitted."""
         self._confirm()
+        current = self.clock.epoch()
         with self.lock:
-            rows = self.db.execute(
-                "SELECT task_id, outcome FROM outcomes WHERE record_id IS NULL ORDER BY task_id LIMIT ?",
-                (self.max_batch,),
+            candidates = self.db.execute(
+                "SELECT task_id, outcome FROM outcomes WHERE record_id IS NULL AND ready_epoch <= ? "
+                "ORDER BY task_id LIMIT ?",
+                (current, self.max_batch),
             ).fetchall()
+        weights = self.keeper.weights()
+        rows, outcomes, unrevealed = [], [], set()
+        for task_id, text in candidates:
+            checked = CheckedOutcome.from_json(text)
+            counted = self._counted(checked, current)
+            if counted is None:
+                continue
+            kept, missing = counted
+            rows.append((task_id, text))
+            outcomes.append(score_outcome(checked, kept, weights))
+            unrevealed |= missing - self._penalised
         if not rows:
             return 0
-        outcomes = [_task_outcome(json.loads(text)) for _, text in rows]
+        self._penalised |= unrevealed
         batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
         key = f"settle-{rows[0][0]}-{rows[-1][0]}-{len(rows)}"
         record_id = self.outbox.submit(self.ledger.settlement_call(batch), self.account, key=key)
@@ -262,7 +353,7 @@ class SettlementQueue:
             self.db.executemany(
                 "UPDATE outcomes SET record_id = ? WHERE task_id = ?", [(record_id, t) for t, _ in rows]
             )
-        trust = self.keeper.observe(outcomes)
+        trust = self.keeper.observe(outcomes, [v for v, _ in sorted(unrevealed)])
         if trust:
             self.outbox.submit(self.ledger.set_trust_call(trust), self.account, key=f"trust-{key}")
         self.outbox.process()
@@ -302,19 +393,36 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             except Exception as exc:  # keep the queue; report and retry next interval
                 state["last_error"] = f"{type(exc).__name__}: {exc}"
 
+    def epoch_loop() -> None:
+        worker: CommitRevealWorker = state["worker"]
+        while not stop.wait(0.5):
+            try:
+                worker.step()
+            except Exception as exc:  # keep the log; report and retry
+                worker.last_error = f"{type(exc).__name__}: {exc}"
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
         state["domain"] = signing_domain(ledger)
         rater_judge = judge or spec.judge.build()
-        state["rater"] = Rater(rater_judge, account, state["domain"])
+        here = deployment_dir(spec.data_dir, ledger)
+        clock = EpochClock(ledger)
+        log = RatingLog(here / f"{spec.name}-ratings.sqlite")
+        state["log"] = log
+        state["rater"] = Rater(rater_judge, account, state["domain"], log, clock)
         state["registration"] = ensure_validator(ledger, account, spec.url, rater_judge, spec.stake_wei)
+        epoch_outbox = Outbox(here / f"{spec.name}-epochs-outbox.sqlite", ledger, [account])
+        epoch_outbox.recover()
+        state["worker"] = CommitRevealWorker(log, clock, ledger, account, epoch_outbox)
+        threading.Thread(target=epoch_loop, name="llmnet-commit-reveal", daemon=True).start()
         if spec.settler:
             if not ledger.is_settler(account.address):
                 raise SignatureError(f"{account.address} is not an authorised settler on chain {ledger.chain_id}")
-            path = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-settlement.sqlite"
+            path = here / f"{spec.name}-settlement.sqlite"
             keeper = TrustKeeper(ledger, only=frozenset(spec.validators))
-            queue = SettlementQueue(path, ledger, account, spec.max_batch, keeper)
+            reveals = RevealedRatings(ledger, lambda v: ledger.get_validator(v).endpoint)
+            queue = SettlementQueue(path, ledger, account, spec.max_batch, keeper, reveals, clock)
             queue.outbox.recover()
             state["queue"] = queue
             thread = threading.Thread(target=settle_loop, name="llmnet-settle", daemon=True)
@@ -328,7 +436,10 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        info: dict[str, Any] = {"role": "validator", "name": spec.name, "address": account.address}
+        info: dict[str, Any] = {"role": "validator", "name": spec.name, "address": account.address,
+                                "registration": state.get("registration"),
+                                "commit_reveal_error": state["worker"].last_error if "worker" in state else None,
+                                "epochs_pending": state["log"].pending() if "log" in state else []}  # fmt: skip
         if "queue" in state:
             info |= {
                 "settler": True,
@@ -358,7 +469,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         for o in req.outcomes:
             if o.coordinator not in trusted:
                 raise SignatureError(f"outcome from {o.coordinator}, which is not a trusted coordinator")
-            checked.append((o, consensus_outcome(o, state["domain"], weights)))
+            checked.append(verify_outcome(o, state["domain"], frozenset(weights)))
         accepted = state["queue"].add(checked)
         return SettleReply(accepted=accepted, queued=state["queue"].queued())
 
@@ -366,6 +477,12 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         req = parse_json(SettleRequest, await request.body())
         reply = await asyncio.to_thread(settle_sync, req)  # signature checks and a durable write
         return HTTPResponse(reply.model_dump_json(), media_type="application/json")
+
+    @app.get("/v1/epochs/{epoch}")
+    def epoch_digests(epoch: int) -> dict[str, Any]:
+        """The digests of the ratings this validator made in ``epoch``, once it has revealed them."""
+        digests = state["log"].revealed(epoch)
+        return {"validator": account.address, "epoch": epoch, "digests": digests}
 
     @app.get("/v1/settlements/{task_id}")
     def settlement(task_id: int) -> dict[str, Any]:
