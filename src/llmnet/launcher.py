@@ -84,6 +84,7 @@ class NetworkOptions:
     fee_per_respondent_wei: int = 10**13
     seed: int | None = 7
     record_fsync_interval_s: float = 0.1  # see CoordinatorSpec
+    gold_rate: float = 0.1  # see CoordinatorSpec
 
 
 class Service(BaseModel):
@@ -133,6 +134,11 @@ class Network:
             ledger.deposit(5 * ETHER, requester)
         if ledger.allowance(requester.address, coordinator) < ETHER:
             ledger.approve(coordinator, 5 * ETHER, requester)
+        gold_payer = dev_account(COORDINATOR_DEV)  # the coordinator pays for the gold tasks it mixes in
+        if ledger.deposit_of(gold_payer.address) < ETHER // 10:
+            ledger.deposit(ETHER, gold_payer)
+        if ledger.allowance(gold_payer.address, gold_payer.address) < ETHER // 10:
+            ledger.approve(gold_payer.address, ETHER, gold_payer)
 
     # ------------------------------------------------------------- specs
     def _common(self, name: str, port: int, dev: int) -> dict[str, Any]:
@@ -179,6 +185,7 @@ class Network:
             references_file=questions if questions.exists() else None,
             seed=o.seed,
             record_fsync_interval_s=o.record_fsync_interval_s,
+            gold_rate=o.gold_rate,
         )
         specs.append(("coordinator", coordinator_spec))
         return specs

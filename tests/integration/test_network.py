@@ -35,7 +35,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     settings = load_settings(data_dir=tmp_path_factory.mktemp("net"), chain_port=free_port())
     options = NetworkOptions(
         coordinator_port=free_port(), respondent_base_port=free_port(), validator_base_port=free_port(),
-        respondents=RESPONDENTS, judge="fake", k=2, rounds=1, max_tokens=32,
+        respondents=RESPONDENTS, judge="fake", k=2, rounds=1, max_tokens=32, gold_rate=0.0,  # see test_gold_network
     )  # fmt: skip
     # consecutive ports from each base: find bases with room
     options.respondent_base_port = _free_run(len(RESPONDENTS))

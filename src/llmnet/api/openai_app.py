@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +36,7 @@ from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
+from llmnet.roles.judge import ReferenceJudge
 from llmnet.roles.protocol import Message
 from llmnet.store import canonical_json, content_hash
 
@@ -54,6 +57,10 @@ class CoordinatorSpec(ServiceSpec):
     knowledge_root: Path | None = None  # for the domain classifier
     references_file: Path | None = None  # question -> reference answer, for validators
     seed: int | None = None
+    # share of tasks after which the coordinator runs a hidden gold task of its own: a question
+    # from references_file whose answer it knows, sent like any other (validators are not given
+    # the reference), so that each validator's trust rests on the truth and not only on consensus
+    gold_rate: float = Field(default=0.0, ge=0, le=1)
     # > 0: an answered task is in the write-ahead log before its answer is returned (so no
     # process crash loses it) and fsynced within this many seconds; 0: fsynced before the
     # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
@@ -99,6 +106,20 @@ class ChatCompletionRequest(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class GoldQuestion:
+    question: str
+    reference: str
+    domain: str
+
+
+def load_golds(path: Path | None) -> list[GoldQuestion]:
+    if path is None or not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [GoldQuestion(r["question"], r["reference"], r.get("domain", "general")) for r in rows]
+
+
 def load_references(path: Path | None) -> dict[str, str]:
     if path is None or not path.exists():
         return {}
@@ -114,9 +135,42 @@ class Gateway:
     """Request handling between the HTTP layer and the coordinator."""
 
     def __init__(self, spec: CoordinatorSpec, coordinator: Coordinator, accountant: TaskBook, keys: KeyBook,
-                 classifier: Any, references: dict[str, str]) -> None:  # fmt: skip
+                 classifier: Any, references: dict[str, str],
+                 golds: list[GoldQuestion] | None = None) -> None:  # fmt: skip
         self.spec, self.coordinator, self.accountant, self.keys = spec, coordinator, accountant, keys
         self.classifier, self.references = classifier, references
+        self.golds = golds or []
+        self.gold_rng = random.Random(spec.seed)
+        self.gold_tasks: set[asyncio.Task[None]] = set()
+        self.gold_runs = 0
+        self.gold_error: str | None = None
+
+    def after_task(self) -> None:
+        """Called after each requester's task: now and then, start a gold task."""
+        if self.golds and self.spec.gold_rate > 0 and self.gold_rng.random() < self.spec.gold_rate:
+            task = asyncio.get_running_loop().create_task(self.run_gold(self.gold_rng.choice(self.golds)))
+            self.gold_tasks.add(task)
+            task.add_done_callback(self.gold_tasks.discard)
+
+    async def run_gold(self, gold: GoldQuestion) -> None:
+        """A task paid by the coordinator itself, indistinguishable from a requester's to respondents
+        and validators; its receipt carries each answer's true score for the settler."""
+        me = self.coordinator.account.address
+        served = self.coordinator.directory.served_domains()
+        domain = gold.domain if gold.domain in served else ("general" if "general" in served else None)
+        if domain is None:
+            return
+        try:
+            self.check_funds(me, self.spec.fee_per_respondent_wei * self.spec.k)
+            run = TaskRun(new_task_key(), domain, me, [Message(role="user", content=gold.question)], self.spec.k,
+                          self.spec.rounds)  # fmt: skip
+            await self.coordinator.run(run, self.spec.max_tokens)
+            truth = ReferenceJudge().rate(gold.question, {w: a.text for w, a in run.answers.items()}, gold.reference)
+            run.gold = {who: round(score, 2) for who, score in truth.items()}
+            await self.finished(run)
+            self.gold_runs += 1
+        except LlmnetError as exc:
+            self.gold_error = f"{type(exc).__name__}: {exc}"
 
     def domain_of(self, model: str, question: str) -> str:
         directory = self.coordinator.directory
@@ -229,6 +283,7 @@ async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) 
                 for word in run.final.split(" "):
                     yield chunk_body(run, model, {"content": word + " "})
         llmnet = await gw.finished(run)
+        gw.after_task()
     except LlmnetError as exc:
         yield sse_error(exc)
         yield "data: [DONE]\n\n"
@@ -273,7 +328,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
         await asyncio.to_thread(directory.validator_weights)
         keys = KeyBook(spec.data_dir / "keys.sqlite")
-        state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file))
+        state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file),
+                              load_golds(spec.references_file))  # fmt: skip
         # healthy only once the books are kept: the accountant has recovered what a crash left open
         while not await asyncio.to_thread(ready.wait, 1.0):
             if not keeper.is_alive():
@@ -292,7 +348,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     def health() -> dict[str, Any]:
         gw: Gateway = state["gw"]
         return {"role": "coordinator", "address": account.address, "tasks": gw.accountant.counts(),
-                "last_error": gw.accountant.last_error}  # fmt: skip
+                "last_error": gw.accountant.last_error, "gold_tasks": gw.gold_runs,
+                "gold_error": gw.gold_error}  # fmt: skip
 
     @app.get("/v1/models")
     def models(authorization: str | None = Header(None)) -> dict[str, Any]:
@@ -316,6 +373,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         if spec.final == "synthesis" and len(run.answers) > 1:
             run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
         llmnet = await gw.finished(run)
+        gw.after_task()
         body = pydantic_core.to_json(completion_body(run, req.model, llmnet, gw.usage(run)))
         return Response(body, media_type="application/json")
 

@@ -57,6 +57,7 @@ class TaskOutcome:
     # (equally when empty); validator -> agreement with the consensus, the evidence for trust
     validator_weights: Mapping[str, float] = field(default_factory=dict)
     agreement: Mapping[str, float] = field(default_factory=dict)
+    gold: bool = False  # scores are the truth (a gold task), and agreement was measured against it
 
 
 def _shares(total: int, weights: Mapping[str, float]) -> dict[str, int]:

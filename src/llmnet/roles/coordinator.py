@@ -70,6 +70,7 @@ class TaskRun:
     final_respondent: str = ""
     reference: str | None = None  # a known answer, when the coordinator has one, for validators
     validator_weights: dict[str, float] = field(default_factory=dict)  # stake x trust when rated
+    gold: dict[str, float] | None = None  # a gold task: each answer's true score (1-10), by its known answer
     started: float = field(default_factory=time.time)
 
 
@@ -449,4 +450,4 @@ def receipt_of(run: TaskRun, fee: int, chain_id: int, coordinator: str = "") -> 
         "final_respondent": run.final_respondent,
         "answer_hash": content_hash(run.final.encode()),
         "created": int(run.started),
-    }
+    } | ({"gold": run.gold} if run.gold is not None else {})

@@ -35,7 +35,7 @@ from llmnet.api.routes import HotRoutes
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
-from llmnet.reputation.consensus import normalize_score, robust_consensus
+from llmnet.reputation.consensus import ClipRule, normalize_score, robust_consensus
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
 from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
@@ -133,6 +133,7 @@ class CheckedOutcome:
     receipt_hash: str
     failed: tuple[str, ...]
     ratings: tuple[CheckedRating, ...]
+    gold: dict[str, float] | None = None  # respondent -> true score (1-10), for a gold task
 
     @property
     def ready_epoch(self) -> int:
@@ -170,8 +171,13 @@ def verify_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[str]
             raise InputError(f"rating by {rating.validator} is for a response this task does not have")
         ratings.append(CheckedRating(rating.validator, rating.respondent, rating.score / 100, rating.epoch,
                                      typed_data_hash(rating, domain)))  # fmt: skip
+    gold = o.receipt.get("gold")  # covered by the receipt hash the coordinator signed
+    if gold is not None and not (
+        isinstance(gold, dict) and all(isinstance(v, int | float) and 1 <= v <= 10 for v in gold.values())
+    ):
+        raise InputError(f"the gold scores of task {o.task_id} are malformed: {gold!r}")
     return CheckedOutcome(o.task_id, o.domain, o.fee, o.requester, o.coordinator, o.receipt_hash, tuple(o.failed),
-                          tuple(ratings))  # fmt: skip
+                          tuple(ratings), gold)  # fmt: skip
 
 
 def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: Mapping[str, float]) -> TaskOutcome:
@@ -180,6 +186,20 @@ def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: 
     by_validator: dict[str, dict[str, float]] = {}
     for r in ratings:
         by_validator.setdefault(r.validator, {})[r.respondent] = r.score
+    if c.gold is not None:  # the truth is known: respondents are scored by it, validators measured against it
+        rule = ClipRule()
+        agreement = {
+            v: sum(max(0.0, 1 - abs(s - c.gold.get(who, s)) / rule.agreement_scale) for who, s in mine.items())
+            / len(mine)
+            for v, mine in by_validator.items()
+        }
+        return TaskOutcome(
+            task_id=c.task_id, domain=c.domain, fee=c.fee, requester=c.requester, coordinator=c.coordinator,
+            scores={who: normalize_score(s) for who, s in c.gold.items()}, validators=tuple(sorted(by_validator)),
+            receipt_hash=c.receipt_hash, failed=frozenset(c.failed),
+            validator_weights={v: weights.get(v, 0.0) * agreement[v] for v in by_validator},
+            agreement=agreement, gold=True,
+        )  # fmt: skip
     agreed = robust_consensus(by_validator, weights) if by_validator else None
     scores = agreed.scores if agreed else {}
     return TaskOutcome(
@@ -232,7 +252,8 @@ class TrustKeeper:
             for o in outcomes:
                 for validator, agreement in o.agreement.items():
                     current = self.trust.get(validator, self.rule.initial)
-                    self.trust[validator] = update_trust(current, min(1.0, max(0.0, agreement)), self.rule)
+                    evidence = min(1.0, max(0.0, agreement))
+                    self.trust[validator] = update_trust(current, evidence, self.rule, gold=o.gold)
                     changed.add(validator)
             for validator in unrevealed:
                 current = self.trust.get(validator, self.rule.initial)
