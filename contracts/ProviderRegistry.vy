@@ -312,6 +312,18 @@ def is_registered(provider: address) -> bool:
 
 @view
 @external
+def weights_hash_of(provider: address) -> bytes32:
+    return self.providers[provider].weights_hash
+
+
+@view
+@external
+def domains_of(provider: address) -> DynArray[bytes32, MAX_PROVIDER_DOMAINS]:
+    return self.providers[provider].domains
+
+
+@view
+@external
 def stake_of(provider: address) -> uint256:
     return self.providers[provider].stake
 

@@ -28,6 +28,18 @@ MAX_UPDATES: constant(uint256) = 128
 MAX_DOMAIN_MEMBERS: constant(uint256) = 1024
 MAX_PROOF: constant(uint256) = 32
 MAX_RESPONDENTS: constant(uint256) = 32
+MAX_PROVIDER_DOMAINS: constant(uint256) = 8
+MAX_ATTESTATIONS: constant(uint256) = 16
+REASON_WRONG_OUTPUT: constant(uint8) = 2
+# EIP-712, as llmnet.signing builds it (the domain's verifying contract is this escrow)
+DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+RESPONSE_TYPEHASH: constant(bytes32) = keccak256(
+    "Response(uint256 taskId,address respondent,bytes32 contentHash,string modelId,bytes32 weightsHash,uint8 round,"
+    "uint32 promptTokens,uint32 completionTokens,bytes32 requestHash)")
+SPOTCHECK_TYPEHASH: constant(bytes32) = keccak256(
+    "SpotCheck(uint256 taskId,address respondent,bytes32 requestHash,bytes32 weightsHash,bytes32 claimedHash,"
+    "bytes32 recomputedHash,address validator)")
 
 FEE_UNIT: constant(uint256) = 10**9
 FEE_MASK: constant(uint256) = 2**62 - 1
@@ -71,6 +83,29 @@ struct Candidate:
 interface Registry:
     def domain_index(domain: bytes32) -> uint256: view
     def domain_members(domain: bytes32) -> DynArray[Member, MAX_DOMAIN_MEMBERS]: view
+    def weights_hash_of(provider: address) -> bytes32: view
+    def domains_of(provider: address) -> DynArray[bytes32, MAX_PROVIDER_DOMAINS]: view
+    def slash(provider: address, amount: uint256, reason: uint8) -> uint256: nonpayable
+
+interface ValidatorBook:
+    def is_validator(who: address) -> bool: view
+
+struct SignedResponse:
+    task_id: uint256
+    respondent: address
+    content_hash: bytes32
+    model_id: String[128]
+    weights_hash: bytes32
+    round: uint8
+    prompt_tokens: uint32
+    completion_tokens: uint32
+    request_hash: bytes32
+    signature: Bytes[65]
+
+struct Attestation:
+    validator: address
+    recomputed_hash: bytes32
+    signature: Bytes[65]
 
 struct Payout:
     payee: address
@@ -137,6 +172,14 @@ event SettlerChanged:
     settler: indexed(address)
     allowed: bool
 
+event RespondentConvicted:
+    respondent: indexed(address)
+    task_id: indexed(uint256)
+    claimed_hash: bytes32
+    recomputed_hash: bytes32
+    slashed: uint256
+    attestors: uint256
+
 governance: public(address)
 registry: public(address)
 decay: public(uint256)
@@ -156,6 +199,10 @@ task_meta: HashMap[uint256, uint256]
 batch_roots: public(HashMap[uint256, bytes32])
 # alpha (80) | beta (80) | count (48) | updated_at (48)
 reputation_words: HashMap[address, HashMap[bytes32, uint256]]
+validator_book: public(address)
+spot_quorum: public(uint256)
+# keccak256(task_id, respondent, round) of every response already convicted
+convicted: public(HashMap[bytes32, bool])
 
 
 @deploy
@@ -172,6 +219,75 @@ def set_settler(settler: address, allowed: bool):
     assert settler != empty(address), "settler address is empty"
     self.settlers[settler] = allowed
     log SettlerChanged(settler=settler, allowed=allowed)
+
+
+@external
+def set_validator_book(book: address, quorum: uint256):
+    assert msg.sender == self.governance, "only governance may do this"
+    assert book != empty(address), "validator book address is empty"
+    assert quorum > 0, "a conviction needs at least one attestation"
+    self.validator_book = book
+    self.spot_quorum = quorum
+
+
+# ---------------------------------------------------------------- spot checks
+
+@internal
+@view
+def _eip712(struct_hash: bytes32) -> bytes32:
+    separator: bytes32 = keccak256(abi_encode(DOMAIN_TYPEHASH, keccak256("llmnet"), keccak256("1"), chain.id, self))
+    return keccak256(concat(b"\x19\x01", separator, struct_hash))
+
+
+@internal
+@pure
+def _signer(digest: bytes32, signature: Bytes[65]) -> address:
+    assert len(signature) == 65, "signature must be 65 bytes"
+    v: uint8 = convert(slice(signature, 64, 1), uint8)
+    return ecrecover(digest, v, extract32(signature, 0), extract32(signature, 32))
+
+
+@external
+def convict(r: SignedResponse, attestations: DynArray[Attestation, MAX_ATTESTATIONS]) -> uint256:
+    """
+    @notice Slash a respondent whose signed output at deterministic settings differs from what
+            at least spot_quorum registered validators got by running its registered weights on
+            the same request. Its whole stake goes, and its reputation in every domain resets.
+    @return the amount slashed
+    """
+    assert self.validator_book != empty(address), "spot checks are not configured"
+    key: bytes32 = keccak256(abi_encode(r.task_id, r.respondent, r.round))
+    assert not self.convicted[key], "this response was already convicted"
+    assert r.weights_hash != empty(bytes32), "the response names no weights"
+    assert staticcall Registry(self.registry).weights_hash_of(r.respondent) == r.weights_hash, \
+        "the response names other weights than the respondent registered"
+    response_hash: bytes32 = keccak256(abi_encode(
+        RESPONSE_TYPEHASH, r.task_id, r.respondent, r.content_hash, keccak256(r.model_id), r.weights_hash,
+        r.round, r.prompt_tokens, r.completion_tokens, r.request_hash))
+    assert self._signer(self._eip712(response_hash), r.signature) == r.respondent, \
+        "the response is not signed by its respondent"
+    seen: DynArray[address, MAX_ATTESTATIONS] = []
+    recomputed: bytes32 = empty(bytes32)
+    for a: Attestation in attestations:
+        assert a.validator not in seen, "a validator attested twice"
+        assert staticcall ValidatorBook(self.validator_book).is_validator(a.validator), \
+            "an attestation is not from a registered validator"
+        assert a.recomputed_hash != r.content_hash, "an attestation found the same output"
+        check: bytes32 = keccak256(abi_encode(
+            SPOTCHECK_TYPEHASH, r.task_id, r.respondent, r.request_hash, r.weights_hash, r.content_hash,
+            a.recomputed_hash, a.validator))
+        assert self._signer(self._eip712(check), a.signature) == a.validator, "an attestation is not signed by its validator"
+        seen.append(a.validator)
+        recomputed = a.recomputed_hash
+    assert len(seen) >= self.spot_quorum, "not enough validators attest the mismatch"
+    self.convicted[key] = True
+    slashed: uint256 = extcall Registry(self.registry).slash(r.respondent, max_value(uint256), REASON_WRONG_OUTPUT)
+    for d: bytes32 in staticcall Registry(self.registry).domains_of(r.respondent):
+        self.reputation_words[r.respondent][d] = 0
+        log ReputationReset(provider=r.respondent, domain=d)
+    log RespondentConvicted(respondent=r.respondent, task_id=r.task_id, claimed_hash=r.content_hash,
+                            recomputed_hash=recomputed, slashed=slashed, attestors=len(seen))
+    return slashed
 
 
 # ---------------------------------------------------------------- balances

@@ -36,6 +36,7 @@ __all__ = [
     "Response",
     "SignedMessage",
     "SigningDomain",
+    "SpotCheck",
     "TaskAssignment",
     "TaskRequest",
     "TypedMessage",
@@ -227,6 +228,7 @@ class Response(TypedMessage):
         ("round", "uint8"),
         ("prompt_tokens", "uint32"),
         ("completion_tokens", "uint32"),
+        ("request_hash", "bytes32"),
     ]
     SIGNER_FIELD: ClassVar[str] = "respondent"
 
@@ -238,6 +240,33 @@ class Response(TypedMessage):
     round: Uint8
     prompt_tokens: Uint32
     completion_tokens: Uint32
+    request_hash: Bytes32 = "0x" + "00" * 32  # the assignment's content hash: what was asked, exactly
+
+
+class SpotCheck(TypedMessage):
+    """A validator re-ran a respondent's registered weights on the same request with the same
+    deterministic settings and got ``recomputed_hash`` where the respondent signed ``claimed_hash``.
+    Enough of these convict the respondent on chain (TaskEscrow.convict)."""
+
+    EIP712_TYPE: ClassVar[str] = "SpotCheck"
+    EIP712_FIELDS: ClassVar[list[tuple[str, str]]] = [
+        ("task_id", "uint256"),
+        ("respondent", "address"),
+        ("request_hash", "bytes32"),
+        ("weights_hash", "bytes32"),
+        ("claimed_hash", "bytes32"),
+        ("recomputed_hash", "bytes32"),
+        ("validator", "address"),
+    ]
+    SIGNER_FIELD: ClassVar[str] = "validator"
+
+    task_id: Uint256
+    respondent: Address
+    request_hash: Bytes32
+    weights_hash: Bytes32
+    claimed_hash: Bytes32
+    recomputed_hash: Bytes32
+    validator: Address
 
 
 class Rating(TypedMessage):

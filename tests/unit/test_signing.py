@@ -140,7 +140,7 @@ def test_digest_matches_a_hand_built_eip712_encoding() -> None:
     message = response()
     struct = _struct_hash(
         "Response(uint256 taskId,address respondent,bytes32 contentHash,string modelId,"
-        "bytes32 weightsHash,uint8 round,uint32 promptTokens,uint32 completionTokens)",
+        "bytes32 weightsHash,uint8 round,uint32 promptTokens,uint32 completionTokens,bytes32 requestHash)",
         [
             ("uint256", 1),
             ("address", ALICE.address),
@@ -150,6 +150,7 @@ def test_digest_matches_a_hand_built_eip712_encoding() -> None:
             ("uint8", 0),
             ("uint32", 12),
             ("uint32", 340),
+            ("bytes32", bytes(32)),
         ],
     )
     expected = keccak(b"\x19\x01" + _domain_separator() + struct)

@@ -39,6 +39,7 @@ class DeployParams:
     validator_min_stake: int = ETHER // 10
     epoch_length: int = 5  # seconds per rating epoch: commit during the next, reveal during the one after
     initial_trust_ppm: int = 500_000
+    spot_quorum: int = 2  # registered validators who must attest a re-run mismatch to convict a respondent
 
 
 def genesis_hash(w3: Web3) -> str:
@@ -113,6 +114,8 @@ def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = Deplo
                                  params.epoch_length, params.initial_trust_ppm)  # fmt: skip
     book = w3.eth.contract(address=Web3.to_checksum_address(validator_book), abi=load_artifact("ValidatorBook")["abi"])
     sender.send(book.functions.set_escrow(escrow), governance)
+    esc = w3.eth.contract(address=Web3.to_checksum_address(escrow), abi=load_artifact("TaskEscrow")["abi"])
+    sender.send(esc.functions.set_validator_book(validator_book, params.spot_quorum), governance)
     for name in params.domains:
         sender.send(reg.functions.add_domain(name), governance)
     return Deployment(

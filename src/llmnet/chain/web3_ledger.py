@@ -17,6 +17,7 @@ from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
 from llmnet.errors import InputError, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
+from llmnet.signing import Response, SignedMessage, SpotCheck
 from llmnet.types import (
     BatchInfo,
     Candidate,
@@ -430,3 +431,29 @@ class Web3Ledger(Ledger):
         args = (checksum(validator, "validator"), _amount(amount, "amount"), reason)
         call = ChainCall(VALIDATORS, "slash", args, context=f"slashing validator {validator}")
         return self._receipt(self.execute(call, sender))
+
+    # ---- spot checks
+    def convict_call(
+        self, response: SignedMessage[Response], attestations: Sequence[SignedMessage[SpotCheck]]
+    ) -> ChainCall:
+        """Evidence that ``response`` is not what its registered weights produce: the respondent's
+        signed response and validators' signed re-run results (TaskEscrow.convict)."""
+        r = response.message
+        signed = (r.task_id, r.respondent, _b32(r.content_hash, "content hash"), r.model_id,
+                  _b32(r.weights_hash, "weights hash"), r.round, r.prompt_tokens, r.completion_tokens,
+                  _b32(r.request_hash, "request hash"), bytes.fromhex(response.signature[2:]))  # fmt: skip
+        checks = [
+            (a.message.validator, _b32(a.message.recomputed_hash, "recomputed hash"), bytes.fromhex(a.signature[2:]))
+            for a in attestations
+        ]
+        return ChainCall(ESCROW, "convict", (signed, checks), context=f"convicting {r.respondent} of task {r.task_id}")
+
+    def convict(
+        self, response: SignedMessage[Response], attestations: Sequence[SignedMessage[SpotCheck]], sender: Account
+    ) -> TxReceipt:
+        return self._receipt(self.execute(self.convict_call(response, attestations), sender))
+
+    def is_convicted(self, task_id: int, respondent: str, round_: int) -> bool:
+        key = keccak(task_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(checksum(respondent)[2:])
+                     + round_.to_bytes(32, "big"))  # fmt: skip
+        return bool(self._call(self.escrow.functions.convicted(key)))

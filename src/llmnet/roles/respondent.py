@@ -101,6 +101,7 @@ class Respondent:
             round=a.round,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            request_hash=a.content_hash,
         )
         return sign(message, self.account, self.domain)
 
