@@ -151,7 +151,8 @@ class LlamaCppBackend(Backend):
             raise BackendUnavailable(f"no GGUF weights at {self.path}; pass model_path= an existing file")
         self.mode = mode
         self.few_shot = few_shot
-        self.model_id = self.path.stem
+        # the mode changes the output as much as the weights do, so a re-run must know it
+        self.model_id = self.path.stem if mode == "chat" else f"{self.path.stem}:{mode}"
         self.weights_sha256 = weights_sha256(self.path)
         self._server, self._lock = _load(self.path, n_threads, n_ctx)
 

@@ -1,0 +1,110 @@
+"""Spot-check re-execution: catching a respondent that serves other weights than it registered.
+
+A respondent signs, with each answer, the hash of the exact request it answered, its model id
+and the sha256 of its weights. When those weights are a model this validator also has, the
+request asks for deterministic output (temperature 0, a fixed seed) and the model id shows no
+private ingredient (an expert's documents), the validator can run the same request itself. A
+different output is a :class:`~llmnet.signing.SpotCheck` it signs; once ``spot_quorum``
+registered validators have signed one, anybody can submit them with the respondent's own
+signed response to ``TaskEscrow.convict``, which slashes its whole stake and resets its
+reputation. An honest respondent's output is reproduced exactly, so it is never convicted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from eth_account.signers.local import LocalAccount
+
+from llmnet.backends.base import Backend
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.errors import BackendUnavailable, ConfigError, InputError
+from llmnet.roles.protocol import RespondPayload
+from llmnet.signing import Response, SignedMessage, SigningDomain, SpotCheck, sign, verify
+from llmnet.store import content_hash
+from llmnet.types import ZERO_HASH, TxReceipt
+
+
+class Reproducer:
+    """Runs a request again on the packaged model whose weights a response names."""
+
+    def __init__(self, n_threads: int = 1) -> None:
+        self.n_threads = n_threads
+        self._catalogue: dict[str, str] | None = None
+        self._backends: dict[tuple[str, str], Backend] = {}
+        self._lock = threading.Lock()
+
+    def catalogue(self) -> dict[str, str]:
+        """0x weights sha256 -> packaged model name, for the models installed here."""
+        if self._catalogue is None:
+            from llmnet.backends.llamacpp import MODELS, weights_sha256
+
+            found = {}
+            for name, locate in MODELS.items():
+                try:
+                    found["0x" + weights_sha256(locate())] = name
+                except (OSError, ConfigError, BackendUnavailable):
+                    continue
+            self._catalogue = found
+        return self._catalogue
+
+    def reproducible(self, response: Response, payload: RespondPayload) -> bool:
+        return (
+            response.weights_hash != ZERO_HASH
+            and response.weights_hash in self.catalogue()
+            and not response.model_id.startswith("expert:")
+            and payload.temperature == 0
+            and payload.digest() == response.request_hash
+        )
+
+    def recompute(self, response: Response, payload: RespondPayload) -> str:
+        """The content hash of this machine's answer to ``payload`` on the response's weights."""
+        if not self.reproducible(response, payload):
+            raise InputError(f"response of task {response.task_id} cannot be reproduced here")
+        from llmnet.backends.llamacpp import LlamaCppBackend
+
+        mode = "completion" if response.model_id.endswith(":completion") else "chat"
+        name = self.catalogue()[response.weights_hash]
+        with self._lock:
+            backend = self._backends.get((name, mode))
+            if backend is None:
+                backend = LlamaCppBackend(model=name, mode=mode, n_threads=self.n_threads)  # type: ignore[arg-type]
+                self._backends[(name, mode)] = backend
+        text = backend.complete(payload.generation_request()).text.strip()  # as the respondent signs it
+        return content_hash(text.encode())
+
+
+class SpotChecker:
+    """One validator's side of a spot check."""
+
+    def __init__(self, reproducer: Reproducer, account: LocalAccount, domain: SigningDomain) -> None:
+        self.reproducer, self.account, self.domain = reproducer, account, domain
+
+    def check(self, response: SignedMessage[Response], payload: RespondPayload) -> SignedMessage[SpotCheck] | None:
+        """A signed attestation if re-running gives another output; None if it matches or cannot be run."""
+        verify(response, self.domain)
+        r = response.message
+        if not self.reproducer.reproducible(r, payload):
+            return None
+        recomputed = self.reproducer.recompute(r, payload)
+        if recomputed == r.content_hash:
+            return None
+        check = SpotCheck(task_id=r.task_id, respondent=r.respondent, request_hash=r.request_hash,
+                          weights_hash=r.weights_hash, claimed_hash=r.content_hash, recomputed_hash=recomputed,
+                          validator=self.account.address)  # fmt: skip
+        return sign(check, self.account, self.domain)
+
+
+def convict_if_attested(
+    ledger: Web3Ledger,
+    response: SignedMessage[Response],
+    attestations: Sequence[SignedMessage[SpotCheck] | None],
+    sender: LocalAccount,
+    quorum: int,
+) -> TxReceipt | None:
+    """Submit the evidence when at least ``quorum`` validators attested a mismatch."""
+    found = [a for a in attestations if a is not None]
+    if len(found) < quorum:
+        return None
+    return ledger.convict(response, found, sender)

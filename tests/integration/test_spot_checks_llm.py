@@ -1,0 +1,92 @@
+"""Spot-check re-execution with real llama.cpp models on a real chain: an honest SmolLM2
+respondent is reproduced exactly and keeps its stake; a respondent that registered SmolLM2's
+weights but serves Gemma-3-270M is caught by two validators re-running the request and is
+convicted on chain."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from llmnet.backends.base import Backend, Chunk, GenerationRequest
+from llmnet.backends.llamacpp import LlamaCppBackend
+from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.roles.common import signing_domain
+from llmnet.roles.protocol import Message, RespondPayload, RespondRequest
+from llmnet.roles.respondent import Respondent
+from llmnet.roles.spotcheck import Reproducer, SpotChecker, convict_if_attested
+from llmnet.signing import Response, SignedMessage, TaskAssignment, sign
+from llmnet.types import ProviderProfile
+from tests.conftest import TEST_PARAMS
+
+pytestmark = pytest.mark.integration
+
+QUESTIONS = ["What is the capital of France?", "Name a planet with rings."]
+
+
+class Impostor(Backend):
+    """Serves one model's answers under another model's name and weights hash."""
+
+    def __init__(self, real: Backend, claimed: Backend) -> None:
+        self.real, self.model_id, self.weights_sha256 = real, claimed.model_id, claimed.weights_sha256
+
+    def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
+        return self.real.generate(request)
+
+
+def register(ledger: Web3Ledger, account: LocalAccount, backend: Backend) -> None:
+    profile = ProviderProfile(endpoint="http://127.0.0.1:8401", domains=("general",), model_id=backend.model_id,
+                              weights_hash="0x" + str(backend.weights_sha256), model_version="1",
+                              licence="")  # fmt: skip
+    ledger.register_provider(profile, TEST_PARAMS.min_stake, account)
+
+
+def answer(ledger: Web3Ledger, respondent: Respondent, coordinator: LocalAccount, task: int, question: str
+           ) -> tuple[SignedMessage[Response], RespondPayload]:  # fmt: skip
+    payload = RespondPayload(messages=[Message(role="user", content=question)], max_tokens=24)
+    assignment = TaskAssignment(task_id=task, coordinator=coordinator.address, respondent=respondent.account.address,
+                                content_hash=payload.digest(), round=0, deadline=int(time.time()) + 600)  # fmt: skip
+    reply = respondent.respond(RespondRequest(assignment=sign(assignment, coordinator, respondent.domain).to_dict(),
+                                              payload=payload))  # fmt: skip
+    return SignedMessage.from_dict(reply.response, Response), payload
+
+
+def test_an_honest_model_is_reproduced_and_an_impostor_is_convicted(
+    ledger: Web3Ledger, governance: LocalAccount, accounts: list[LocalAccount]
+) -> None:
+    honest_acct, impostor_acct, coordinator, v1, v2, reporter = (accounts[i] for i in (0, 1, 7, 5, 6, 8))
+    domain = signing_domain(ledger)
+    smollm2 = LlamaCppBackend(model="smollm2", n_threads=2)
+    gemma = LlamaCppBackend(model="gemma3-270m", mode="completion", n_threads=1)
+    honest = Respondent(smollm2, honest_acct, domain, frozenset({coordinator.address}))
+    impostor = Respondent(Impostor(gemma, smollm2), impostor_acct, domain, frozenset({coordinator.address}))
+    register(ledger, honest_acct, smollm2)
+    register(ledger, impostor_acct, impostor.backend)  # it registers SmolLM2's weights
+    for v in (v1, v2):
+        ledger.register_validator("http://127.0.0.1:8501", "judge", "0x" + "00" * 32,
+                                  TEST_PARAMS.validator_min_stake, v)  # fmt: skip
+    reproducer = Reproducer(n_threads=1)  # the validators' own runs: other thread counts, same weights
+    checkers = [SpotChecker(reproducer, v, domain) for v in (v1, v2)]
+
+    for task, question in enumerate(QUESTIONS):
+        response, payload = answer(ledger, honest, coordinator, task, question)
+        assert [c.check(response, payload) for c in checkers] == [None, None]  # reproduced exactly
+    assert ledger.get_provider(honest_acct.address).stake == TEST_PARAMS.min_stake
+
+    response, payload = answer(ledger, impostor, coordinator, 100, QUESTIONS[0])
+    attestations = [c.check(response, payload) for c in checkers]
+    assert all(a is not None for a in attestations)
+    first = attestations[0]
+    assert first is not None
+    print(f"impostor's answer hash {response.message.content_hash}, re-run {first.message.recomputed_hash}")
+    receipt = convict_if_attested(ledger, response, attestations, reporter, quorum=ledger_quorum(ledger))
+    assert receipt is not None
+    assert ledger.get_provider(impostor_acct.address).stake == 0
+    assert ledger.get_provider(honest_acct.address).stake == TEST_PARAMS.min_stake  # no honest party slashed
+
+
+def ledger_quorum(ledger: Web3Ledger) -> int:
+    return int(ledger.escrow.functions.spot_quorum().call())
