@@ -51,7 +51,7 @@ def test_real_models_answer_get_rated_and_settle_on_chain(tmp_path_factory: pyte
         by_model = {r["model_id"]: r for r in receipt["respondents"]}
         expert = by_model["expert:SmolLM2-135M-Instruct.Q4_1+astronomy"]
         assert expert["answered"] and any(s.startswith("outer_planets.md") for s in expert["sources"])
-        assert by_model["gemma-3-270m-q4_k_m"]["answered"]
+        assert by_model["gemma-3-270m-q4_k_m:completion"]["answered"]
         final = next(r for r in receipt["respondents"] if r["address"] == receipt["final_respondent"])
         assert final["score"] == max(r["score"] for r in receipt["respondents"])
         assert "jupiter" in answer.lower()
@@ -67,6 +67,6 @@ def test_real_models_answer_get_rated_and_settle_on_chain(tmp_path_factory: pyte
         for r in receipt["respondents"]:
             assert net.ledger.reputation(r["address"], "astronomy").count == 1
         weights = {p.profile.model_id: p.profile.weights_hash for p in net.ledger.providers()}
-        assert weights["gemma-3-270m-q4_k_m"] != weights["expert:SmolLM2-135M-Instruct.Q4_1+astronomy"]
+        assert weights["gemma-3-270m-q4_k_m:completion"] != weights["expert:SmolLM2-135M-Instruct.Q4_1+astronomy"]
     finally:
         net.stop()
