@@ -85,6 +85,7 @@ class NetworkOptions:
     seed: int | None = 7
     record_fsync_interval_s: float = 0.1  # see CoordinatorSpec
     gold_rate: float = 0.1  # see CoordinatorSpec
+    spot_check_rate: float = 0.05  # share of rated answers each validator re-runs (see roles.spotcheck)
 
 
 class Service(BaseModel):
@@ -170,7 +171,8 @@ class Network:
                                                 VALIDATOR_DEVS[i % len(VALIDATOR_DEVS)]),
                                  judge=JudgeSpec(kind=o.judge, backend=BackendSpec(options={"n_threads": 1})),
                                  settler=i == 0, validators=validator_addresses,
-                                 trusted_coordinators=[coordinator])  # fmt: skip
+                                 trusted_coordinators=[coordinator],
+                                 spot_check_rate=o.spot_check_rate)  # fmt: skip
             specs.append(("validator", validator))
         questions = KNOWLEDGE / "questions.jsonl"
         coordinator_spec = CoordinatorSpec(

@@ -6,12 +6,12 @@ convicted on chain."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from llmnet.backends.base import Backend, Chunk, GenerationRequest
+from llmnet.backends.adversarial import ImpostorBackend
+from llmnet.backends.base import Backend
 from llmnet.backends.llamacpp import LlamaCppBackend
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.roles.common import signing_domain
@@ -25,16 +25,6 @@ from tests.conftest import TEST_PARAMS
 pytestmark = pytest.mark.integration
 
 QUESTIONS = ["What is the capital of France?", "Name a planet with rings."]
-
-
-class Impostor(Backend):
-    """Serves one model's answers under another model's name and weights hash."""
-
-    def __init__(self, real: Backend, claimed: Backend) -> None:
-        self.real, self.model_id, self.weights_sha256 = real, claimed.model_id, claimed.weights_sha256
-
-    def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
-        return self.real.generate(request)
 
 
 def register(ledger: Web3Ledger, account: LocalAccount, backend: Backend) -> None:
@@ -62,7 +52,7 @@ def test_an_honest_model_is_reproduced_and_an_impostor_is_convicted(
     smollm2 = LlamaCppBackend(model="smollm2", n_threads=2)
     gemma = LlamaCppBackend(model="gemma3-270m", mode="completion", n_threads=1)
     honest = Respondent(smollm2, honest_acct, domain, frozenset({coordinator.address}))
-    impostor = Respondent(Impostor(gemma, smollm2), impostor_acct, domain, frozenset({coordinator.address}))
+    impostor = Respondent(ImpostorBackend(gemma, smollm2), impostor_acct, domain, frozenset({coordinator.address}))
     register(ledger, honest_acct, smollm2)
     register(ledger, impostor_acct, impostor.backend)  # it registers SmolLM2's weights
     for v in (v1, v2):

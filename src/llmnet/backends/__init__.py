@@ -42,3 +42,12 @@ def _openai_compat(**options: Any) -> Backend:
 register_backend("fake", FakeBackend)
 register_backend("llamacpp", _llamacpp)
 register_backend("openai_compat", _openai_compat)
+
+
+def _impostor(**options: Any) -> Backend:
+    from llmnet.backends.adversarial import impostor
+
+    return impostor(**options)
+
+
+register_backend("impostor", _impostor)  # an attack model: see llmnet.backends.adversarial

@@ -43,6 +43,7 @@ class Answer:
     respondent: str
     endpoint: str
     reply: RespondReply
+    payload: RespondPayload | None = None  # what it was asked
 
     @property
     def text(self) -> str:
@@ -216,7 +217,9 @@ class Coordinator:
         endpoint = await self._endpoint(respondent)
         body = {"assignment": self._assignment(run, respondent, payload), "payload": payload.model_dump()}
         reply = await self.http.post_json(f"{endpoint}/v1/respond", body, self.settings.respondent_timeout_s)
-        return self._answer(respondent, endpoint, reply)
+        answer = self._answer(respondent, endpoint, reply)
+        answer.payload = payload
+        return answer
 
     async def _try(self, run: TaskRun, respondent: str, payload: RespondPayload) -> Answer | None:
         run.tried.append(respondent)
@@ -311,7 +314,8 @@ class Coordinator:
         runs the same model weights (by hash) as the validator's judge, which would favour its own."""
         judges = self.directory.judge_weights()
         answers = [
-            RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response) for a in run.answers.values()
+            RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response, request=a.payload)
+            for a in run.answers.values()
         ]
         requests = {}
         for url in self.validators:
@@ -374,6 +378,7 @@ class Coordinator:
                         yield event["delta"]
                     elif "response" in event:
                         run.answers = {who: self._answer(who, endpoint, event)}
+                        run.answers[who].payload = payload
             except (LlmnetError, ValueError, KeyError) as exc:
                 run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
                 if started:  # the requester already has part of this answer: no silent switch

@@ -81,6 +81,16 @@ class RatedAnswer(BaseModel):
     respondent: str
     text: str
     response: dict[str, Any]  # SignedMessage[Response].to_dict()
+    request: RespondPayload | None = None  # what the respondent was asked, so it can be re-run (spot checks)
+
+
+class SpotCheckRequest(BaseModel):
+    response: dict[str, Any]  # SignedMessage[Response].to_dict()
+    request: RespondPayload
+
+
+class SpotCheckReply(BaseModel):
+    attestation: dict[str, Any] | None  # SignedMessage[SpotCheck].to_dict() when the re-run differs
 
 
 class RateRequest(BaseModel):

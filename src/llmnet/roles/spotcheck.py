@@ -12,14 +12,18 @@ reputation. An honest respondent's output is reproduced exactly, so it is never 
 
 from __future__ import annotations
 
+import queue
+import random
 import threading
 from collections.abc import Sequence
+from typing import Any
 
+import httpx
 from eth_account.signers.local import LocalAccount
 
 from llmnet.backends.base import Backend
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import BackendUnavailable, ConfigError, InputError
+from llmnet.errors import BackendUnavailable, ConfigError, InputError, LlmnetError
 from llmnet.roles.protocol import RespondPayload
 from llmnet.signing import Response, SignedMessage, SigningDomain, SpotCheck, sign, verify
 from llmnet.store import content_hash
@@ -108,3 +112,69 @@ def convict_if_attested(
     if len(found) < quorum:
         return None
     return ledger.convict(response, found, sender)
+
+
+class SpotService:
+    """A validator's spot checks in the background: a sample (``rate``) of the answers it rates is
+    re-run; a mismatch is put to the other registered validators (``POST /v1/spotcheck``), and with
+    enough of their attestations the evidence goes to ``TaskEscrow.convict``."""
+
+    def __init__(self, checker: SpotChecker, ledger: Web3Ledger, rate: float, *, seed: int | None = None,
+                 http: httpx.Client | None = None) -> None:  # fmt: skip
+        if not 0 <= rate <= 1:
+            raise ConfigError(f"spot_check_rate is {rate}; use a share between 0 and 1")
+        self.checker, self.ledger, self.rate = checker, ledger, rate
+        self.http = http or httpx.Client(timeout=120)
+        self.rng = random.Random(seed)
+        self.queue: queue.Queue[tuple[dict[str, Any], RespondPayload] | None] = queue.Queue(maxsize=64)
+        self.stats = {"checked": 0, "mismatches": 0, "convicted": 0, "skipped": 0}
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="llmnet-spot-checks", daemon=True)
+        self._thread.start()
+
+    def offer(self, response: dict[str, Any], request: RespondPayload | None) -> None:
+        """Maybe check this answer later; never delays the rating that offered it."""
+        if request is None or self.rng.random() >= self.rate:
+            return
+        try:
+            self.queue.put_nowait((response, request))
+        except queue.Full:
+            self.stats["skipped"] += 1
+
+    def stop(self) -> None:
+        self.queue.put(None)
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            try:
+                self._check(*item)
+            except Exception as exc:  # keep checking the next ones
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def _peers(self) -> list[str]:
+        me = self.checker.account.address
+        return [v.endpoint for v in self.ledger.validators() if v.address != me]
+
+    def _check(self, data: dict[str, Any], request: RespondPayload) -> None:
+        response = SignedMessage.from_dict(data, Response)
+        mine = self.checker.check(response, request)
+        self.stats["checked"] += 1
+        if mine is None:
+            return
+        self.stats["mismatches"] += 1
+        r = response.message
+        if self.ledger.is_convicted(r.task_id, r.respondent, r.round):
+            return
+        body = {"response": data, "request": request.model_dump()}
+        attestations: list[SignedMessage[SpotCheck] | None] = [mine]
+        for endpoint in self._peers():
+            try:
+                resp = self.http.post(f"{endpoint.rstrip('/')}/v1/spotcheck", json=body)
+                resp.raise_for_status()
+                found = resp.json().get("attestation")
+                attestations.append(SignedMessage.from_dict(found, SpotCheck) if found else None)
+            except (httpx.HTTPError, LlmnetError, ValueError) as exc:
+                self.last_error = f"peer {endpoint}: {exc}"
+        quorum = int(self.ledger.escrow.functions.spot_quorum().call())
+        if convict_if_attested(self.ledger, response, attestations, self.checker.account, quorum) is not None:
+            self.stats["convicted"] += 1

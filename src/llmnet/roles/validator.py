@@ -41,9 +41,18 @@ from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
 from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings, RevealUnavailable
 from llmnet.roles.judge import Judge
-from llmnet.roles.protocol import Outcome, RateReply, RateRequest, SettleReply, SettleRequest
+from llmnet.roles.protocol import (
+    Outcome,
+    RateReply,
+    RateRequest,
+    SettleReply,
+    SettleRequest,
+    SpotCheckReply,
+    SpotCheckRequest,
+)
 from llmnet.roles.respondent import BackendSpec
-from llmnet.signing import MAX_SCORE, Rating, Response, SigningDomain, sign, typed_data_hash
+from llmnet.roles.spotcheck import Reproducer, SpotChecker, SpotService
+from llmnet.signing import MAX_SCORE, Rating, Response, SignedMessage, SigningDomain, sign, typed_data_hash
 from llmnet.store import content_hash, transaction
 from llmnet.types import ETHER
 
@@ -76,6 +85,7 @@ class ValidatorSpec(ServiceSpec):
     settle_interval_s: float = 2.0
     max_batch: int = 200
     stake_wei: int = ETHER  # staked in the validator book when the validator first starts
+    spot_check_rate: float = Field(default=0.0, ge=0, le=1)  # share of rated answers re-run (see roles.spotcheck)
 
 
 def check_response(data: dict[str, Any], text: str, respondent: str, domain: SigningDomain) -> Response:
@@ -92,8 +102,9 @@ class Rater:
     with its epoch and recorded for commit-reveal before it is handed out."""
 
     def __init__(self, judge: Judge, account: LocalAccount, domain: SigningDomain, log: RatingLog | None = None,
-                 clock: EpochClock | None = None) -> None:  # fmt: skip
+                 clock: EpochClock | None = None, spots: SpotService | None = None) -> None:  # fmt: skip
         self.judge, self.account, self.domain, self.log, self.clock = judge, account, domain, log, clock
+        self.spots = spots
 
     def rate(self, req: RateRequest) -> RateReply:
         responses = {a.respondent: check_response(a.response, a.text, a.respondent, self.domain) for a in req.answers}
@@ -109,6 +120,9 @@ class Rater:
             signed.append(sign(rating, self.account, self.domain))
         if self.log is not None:
             self.log.add(epoch, [typed_data_hash(r.message, self.domain) for r in signed])
+        if self.spots is not None:
+            for a in req.answers:
+                self.spots.offer(a.response, a.request)
         return RateReply(validator=self.account.address, ratings=[r.to_dict() for r in signed])
 
 
@@ -431,7 +445,11 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         clock = EpochClock(ledger)
         log = RatingLog(here / f"{spec.name}-ratings.sqlite")
         state["log"] = log
-        state["rater"] = Rater(rater_judge, account, state["domain"], log, clock)
+        checker = SpotChecker(Reproducer(n_threads=1), account, state["domain"])
+        state["checker"] = checker
+        spots = SpotService(checker, ledger, spec.spot_check_rate) if spec.spot_check_rate > 0 else None
+        state["spots"] = spots
+        state["rater"] = Rater(rater_judge, account, state["domain"], log, clock, spots)
         state["registration"] = ensure_validator(ledger, account, spec.url, rater_judge, spec.stake_wei)
         epoch_outbox = Outbox(here / f"{spec.name}-epochs-outbox.sqlite", ledger, [account])
         epoch_outbox.recover()
@@ -451,6 +469,8 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         ready_to_serve()
         yield
         stop.set()
+        if state.get("spots"):
+            state["spots"].stop()
 
     app = FastAPI(title=f"llmnet validator {spec.name}", lifespan=lifespan)
     install_error_handlers(app)
@@ -460,7 +480,10 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         info: dict[str, Any] = {"role": "validator", "name": spec.name, "address": account.address,
                                 "registration": state.get("registration"),
                                 "commit_reveal_error": state["worker"].last_error if "worker" in state else None,
-                                "epochs_pending": state["log"].pending() if "log" in state else []}  # fmt: skip
+                                "epochs_pending": state["log"].pending() if "log" in state else [],
+                                "spot_checks": state["spots"].stats if state.get("spots") else None,
+                                "spot_check_error": state["spots"].last_error if state.get("spots") else None,
+                                }  # fmt: skip
         if "queue" in state:
             info |= {
                 "settler": True,
@@ -498,6 +521,16 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         req = parse_json(SettleRequest, await request.body())
         reply = await asyncio.to_thread(settle_sync, req)  # signature checks and a durable write
         return HTTPResponse(reply.model_dump_json(), media_type="application/json")
+
+    def spot_check_sync(req: SpotCheckRequest) -> SpotCheckReply:
+        found = state["checker"].check(SignedMessage.from_dict(req.response, Response), req.request)
+        return SpotCheckReply(attestation=found.to_dict() if found is not None else None)
+
+    @app.post("/v1/spotcheck")
+    async def spot_check(req: SpotCheckRequest) -> SpotCheckReply:
+        """Re-run another validator's suspect answer; a signed attestation if the output differs."""
+        reply: SpotCheckReply = await asyncio.to_thread(spot_check_sync, req)
+        return reply
 
     @app.get("/v1/epochs/{epoch}")
     def epoch_digests(epoch: int) -> dict[str, Any]:
