@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from llmnet.api.keys import KeyBook
 from llmnet.api.openai_app import CoordinatorSpec
 from llmnet.chain.deploy import DeploymentBook
+from llmnet.chain.ledger import Account
 from llmnet.chain.network import chain_url, connect, deploy, dev_account, embedded_node
 from llmnet.chain.node import LocalNode, node_answers
 from llmnet.chain.web3_ledger import Web3Ledger
@@ -40,6 +41,17 @@ from llmnet.types import ETHER
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO_ROOT / "knowledge"
 COORDINATOR_DEV, REQUESTER_DEV, VALIDATOR_DEVS = 8, 9, (6, 7)
+FUNDED_DEVS = 20  # the embedded node funds development accounts 0..19
+
+
+def respondent_dev(i: int) -> int:
+    """Development account of the i-th respondent: 1-5, then 10-19, then 100 and up (funded at start)."""
+    return 1 + i if i < 5 else 5 + i if i < 15 else 100 + i
+
+
+def validator_dev(i: int) -> int:
+    """Development account of the i-th validator: 6 and 7, then 200 and up (funded at start)."""
+    return VALIDATOR_DEVS[i] if i < len(VALIDATOR_DEVS) else 200 + i
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,8 @@ class NetworkOptions:
     record_fsync_interval_s: float = 0.1  # see CoordinatorSpec
     gold_rate: float = 0.1  # see CoordinatorSpec
     spot_check_rate: float = 0.05  # share of rated answers each validator re-runs (see roles.spotcheck)
+    # per validator, the JudgeSpec fields that differ from ``judge`` (the adversary suite's dishonest validators)
+    validator_judges: tuple[dict[str, Any], ...] = ()
 
 
 class Service(BaseModel):
@@ -127,6 +141,12 @@ class Network:
 
     def _prepare_accounts(self, ledger: Web3Ledger) -> None:
         gov = dev_account(0)
+        extra = [respondent_dev(i) for i in range(len(self.options.respondents))]
+        extra += [validator_dev(i) for i in range(self.options.validators)]
+        for dev in (d for d in extra if d >= FUNDED_DEVS):
+            who = dev_account(dev).address
+            if ledger.balance_of(who) < 5 * ETHER:
+                fund(ledger, gov, who, 20 * ETHER)
         settler = dev_account(VALIDATOR_DEVS[0]).address
         if not ledger.is_settler(settler):
             ledger.set_settler(settler, True, gov)
@@ -155,21 +175,23 @@ class Network:
         for i, plan in enumerate(o.respondents):
             knowledge = KNOWLEDGE / plan.knowledge if plan.knowledge else None
             backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge)
-            respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, 1 + i), backend=backend,
+            respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, respondent_dev(i)),
+                                  backend=backend,
                                   domains=list(plan.domains), trusted_coordinators=[coordinator],
                                   licence=plan.licence, model_version=plan.version)  # fmt: skip
             specs.append(("respondent", respondent))
         validator_urls: list[str] = []
         validator_addresses: list[str] = []
         for i in range(o.validators):
-            dev = VALIDATOR_DEVS[i % len(VALIDATOR_DEVS)]
+            dev = validator_dev(i)
             port = o.validator_base_port + i
             validator_urls.append(f"http://127.0.0.1:{port}")
             validator_addresses.append(str(dev_account(dev).address))
         for i in range(o.validators):
-            validator = ValidatorSpec(**self._common(f"validator-{i + 1}", o.validator_base_port + i,
-                                                VALIDATOR_DEVS[i % len(VALIDATOR_DEVS)]),
-                                 judge=JudgeSpec(kind=o.judge, backend=BackendSpec(options={"n_threads": 1})),
+            judge: dict[str, Any] = {"kind": o.judge, "backend": BackendSpec(options={"n_threads": 1})}
+            judge |= o.validator_judges[i] if i < len(o.validator_judges) else {}
+            validator = ValidatorSpec(**self._common(f"validator-{i + 1}", o.validator_base_port + i, validator_dev(i)),
+                                 judge=JudgeSpec(**judge),
                                  settler=i == 0, validators=validator_addresses,
                                  trusted_coordinators=[coordinator],
                                  spot_check_rate=o.spot_check_rate)  # fmt: skip
@@ -263,3 +285,12 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=0.5).status_code < 500
     except httpx.HTTPError:
         return False
+
+
+def fund(ledger: Web3Ledger, sender: Account, to: str, amount: int) -> None:
+    """A plain transfer of the chain's currency (development accounts beyond the funded ones)."""
+    w3 = ledger.w3
+    tx = {"to": to, "value": amount, "gas": 21_000, "chainId": ledger.chain_id,
+          "nonce": ledger.tx.next_nonce(sender.address), **ledger.tx.fee_fields()}  # fmt: skip
+    signed = w3.eth.account.sign_transaction(tx, sender.key)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))

@@ -50,4 +50,11 @@ def _impostor(**options: Any) -> Backend:
     return impostor(**options)
 
 
-register_backend("impostor", _impostor)  # an attack model: see llmnet.backends.adversarial
+def _oracle(**options: Any) -> Backend:
+    from llmnet.backends.adversarial import OracleBackend
+
+    return OracleBackend(**options)
+
+
+register_backend("impostor", _impostor)  # attack models and scripted providers: llmnet.backends.adversarial
+register_backend("oracle", _oracle)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from llmnet.api.errors import install_error_handlers, parse_json
 from llmnet.api.routes import HotRoutes
+from llmnet.chain.ledger import Ledger
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
@@ -58,23 +59,37 @@ from llmnet.types import ETHER
 
 
 class JudgeSpec(BaseModel):
-    kind: str = "combined"  # combined | reference | llm | fake
+    # combined | reference | llm | fake; attack models for the adversary suite: random | collude | copy
+    kind: str = "combined"
     backend: BackendSpec = Field(default_factory=BackendSpec)
     fake_score: float = 5.0  # what the fake judge gives every answer
+    friends: list[str] = Field(default_factory=list)  # whom a colluding judge always rates 10
 
-    def build(self) -> Judge:
+    def build(self, ledger: Ledger | None = None) -> Judge:
         from llmnet.roles.judge import CombinedJudge, FakeJudge, LLMJudge, ReferenceJudge
 
         if self.kind == "fake":
             return FakeJudge(default=self.fake_score)
         if self.kind == "reference":
             return ReferenceJudge()
+        if self.kind in ("random", "collude", "copy"):
+            from llmnet.roles.adversarial_judges import CollusionJudge, CopyJudge, RandomJudge
+
+            if self.kind == "random":
+                return RandomJudge()
+            if self.kind == "collude":
+                return CollusionJudge(ReferenceJudge(), frozenset(self.friends))
+            if ledger is None:
+                raise InputError("a copying judge reads reputation from the chain: build it with a ledger")
+            return CopyJudge(ledger)
         llm = LLMJudge(self.backend.build())
         if self.kind == "llm":
             return llm
         if self.kind == "combined":
             return CombinedJudge(ReferenceJudge(), llm)
-        raise InputError(f"unknown judge kind {self.kind!r}; use combined, reference, llm or fake")
+        raise InputError(
+            f"unknown judge kind {self.kind!r}; use combined, reference, llm or fake (or random, collude, copy)"
+        )
 
 
 class ValidatorSpec(ServiceSpec):
@@ -440,7 +455,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
         state["domain"] = signing_domain(ledger)
-        rater_judge = judge or spec.judge.build()
+        rater_judge = judge or spec.judge.build(ledger)
         here = deployment_dir(spec.data_dir, ledger)
         clock = EpochClock(ledger)
         log = RatingLog(here / f"{spec.name}-ratings.sqlite")
