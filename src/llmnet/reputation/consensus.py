@@ -101,8 +101,8 @@ class ClipRule:
 
     ``agreement_scale``: the distance at which a rating counts as wholly disagreeing."""
 
-    above: float = 1.0
-    below: float = 1.0
+    above: float = 0.5
+    below: float = 0.5
     agreement_scale: float = 3.0
 
     def __post_init__(self) -> None:
@@ -138,7 +138,7 @@ def robust_consensus(
     >>> c = robust_consensus({"h1": {"a": 7}, "h2": {"a": 7}, "h3": {"a": 8}, "x": {"a": 10}},
     ...                      {"h1": 1, "h2": 1, "h3": 1, "x": 1})
     >>> c.medians["a"], c.scores["a"], c.clipped["x"]
-    (7.5, 7.625, 1)
+    (7.5, 7.5, 1)
     """
     rule = rule or ClipRule()
     if not ratings:

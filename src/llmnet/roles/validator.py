@@ -64,6 +64,15 @@ class JudgeSpec(BaseModel):
     backend: BackendSpec = Field(default_factory=BackendSpec)
     fake_score: float = 5.0  # what the fake judge gives every answer
     friends: list[str] = Field(default_factory=list)  # whom a colluding judge always rates 10
+    references_file: Path | None = None  # the reference judge's own answers (JSON lines: question, reference)
+
+    def reference_judge(self) -> Judge:
+        from llmnet.roles.judge import ReferenceJudge
+
+        if self.references_file is None:
+            return ReferenceJudge()
+        rows = [json.loads(line) for line in self.references_file.read_text().splitlines() if line.strip()]
+        return ReferenceJudge({r["question"]: r["reference"] for r in rows})
 
     def build(self, ledger: Ledger | None = None) -> Judge:
         from llmnet.roles.judge import CombinedJudge, FakeJudge, LLMJudge, ReferenceJudge
@@ -71,14 +80,14 @@ class JudgeSpec(BaseModel):
         if self.kind == "fake":
             return FakeJudge(default=self.fake_score)
         if self.kind == "reference":
-            return ReferenceJudge()
+            return self.reference_judge()
         if self.kind in ("random", "collude", "copy"):
             from llmnet.roles.adversarial_judges import CollusionJudge, CopyJudge, RandomJudge
 
             if self.kind == "random":
                 return RandomJudge()
             if self.kind == "collude":
-                return CollusionJudge(ReferenceJudge(), frozenset(self.friends))
+                return CollusionJudge(self.reference_judge(), frozenset(self.friends))
             if ledger is None:
                 raise InputError("a copying judge reads reputation from the chain: build it with a ledger")
             return CopyJudge(ledger)
