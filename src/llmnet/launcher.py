@@ -42,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO_ROOT / "knowledge"
 COORDINATOR_DEV, REQUESTER_DEV, VALIDATOR_DEVS = 8, 9, (6, 7)
 FUNDED_DEVS = 20  # the embedded node funds development accounts 0..19
+JUDGE_MODELS = ({"n_threads": 1}, {"model": "gemma3-270m", "mode": "completion", "n_threads": 1})
 
 
 def respondent_dev(i: int) -> int:
@@ -188,7 +189,9 @@ class Network:
             validator_urls.append(f"http://127.0.0.1:{port}")
             validator_addresses.append(str(dev_account(dev).address))
         for i in range(o.validators):
-            judge: dict[str, Any] = {"kind": o.judge, "backend": BackendSpec(options={"n_threads": 1})}
+            # judges alternate between the two packaged models: a validator is never shown answers from
+            # its own judge's weights, so with one model for all, that model's respondents would go unrated
+            judge: dict[str, Any] = {"kind": o.judge, "backend": BackendSpec(options=JUDGE_MODELS[i % 2])}
             judge |= o.validator_judges[i] if i < len(o.validator_judges) else {}
             validator = ValidatorSpec(**self._common(f"validator-{i + 1}", o.validator_base_port + i, validator_dev(i)),
                                  judge=JudgeSpec(**judge),
