@@ -42,6 +42,7 @@ from rich.table import Table
 
 from llmnet.config import load_settings
 from llmnet.launcher import Network, NetworkOptions, RespondentPlan
+from llmnet.questions import load_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "knowledge" / "questions.jsonl"
@@ -99,7 +100,7 @@ def scenarios() -> list[Scenario]:
 
 
 def questions() -> list[str]:
-    return [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    return [q.question for q in load_questions(QUESTIONS)]
 
 
 async def _round(net: Network, asked: list[str], concurrency: int = 8) -> list[dict[str, Any]]:

@@ -27,17 +27,18 @@ from rich.console import Console
 from rich.table import Table
 
 from llmnet.backends import create_backend
+from llmnet.questions import load_questions
 from llmnet.roles.judge import _ask_choice, _pick, pairwise_prefer, parse_choice
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def pairs(limit: int) -> list[tuple[str, str, str]]:
-    rows = [json.loads(line) for line in (ROOT / "knowledge" / "questions.jsonl").read_text().splitlines() if line]
+    known = load_questions(ROOT / "knowledge" / "questions.jsonl")
     out = []
-    for i, row in enumerate(rows[:limit]):
-        other = next(r for r in rows[i + 1 :] + rows[:i] if r["domain"] != row["domain"])
-        out.append((row["question"], row["reference"], other["reference"]))
+    for i, q in enumerate(known[:limit]):
+        other = next(o for o in known[i + 1 :] + known[:i] if o.domain != q.domain)
+        out.append((q.question, q.reference, other.reference))
     return out
 
 

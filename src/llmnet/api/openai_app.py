@@ -18,7 +18,6 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +31,7 @@ from llmnet.api.http_client import AiohttpClient
 from llmnet.api.keys import KeyBook
 from llmnet.api.routes import HotRoutes
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
+from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
@@ -106,37 +106,12 @@ class ChatCompletionRequest(BaseModel):
         return value
 
 
-@dataclass(frozen=True)
-class GoldQuestion:
-    question: str
-    reference: str
-    domain: str
-
-
-def load_golds(path: Path | None) -> list[GoldQuestion]:
-    if path is None or not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [GoldQuestion(r["question"], r["reference"], r.get("domain", "general")) for r in rows]
-
-
-def load_references(path: Path | None) -> dict[str, str]:
-    if path is None or not path.exists():
-        return {}
-    refs = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            refs[row["question"].strip().lower()] = row["reference"]
-    return refs
-
-
 class Gateway:
     """Request handling between the HTTP layer and the coordinator."""
 
     def __init__(self, spec: CoordinatorSpec, coordinator: Coordinator, accountant: TaskBook, keys: KeyBook,
                  classifier: Any, references: dict[str, str],
-                 golds: list[GoldQuestion] | None = None) -> None:  # fmt: skip
+                 golds: list[Question] | None = None) -> None:  # fmt: skip
         self.spec, self.coordinator, self.accountant, self.keys = spec, coordinator, accountant, keys
         self.classifier, self.references = classifier, references
         self.golds = golds or []
@@ -152,7 +127,7 @@ class Gateway:
             self.gold_tasks.add(task)
             task.add_done_callback(self.gold_tasks.discard)
 
-    async def run_gold(self, gold: GoldQuestion) -> None:
+    async def run_gold(self, gold: Question) -> None:
         """A task paid by the coordinator itself, indistinguishable from a requester's to respondents
         and validators; its receipt carries each answer's true score for the settler."""
         me = self.coordinator.account.address
@@ -328,8 +303,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
         await asyncio.to_thread(directory.validator_weights)
         keys = KeyBook(spec.data_dir / "keys.sqlite")
-        state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, load_references(spec.references_file),
-                              load_golds(spec.references_file))  # fmt: skip
+        known = load_questions(spec.references_file)
+        state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)
         # healthy only once the books are kept: the accountant has recovered what a crash left open
         while not await asyncio.to_thread(ready.wait, 1.0):
             if not keeper.is_alive():

@@ -10,7 +10,6 @@ for measuring how the network treats them; none is used by an honest deployment.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 from llmnet.backends.base import Backend, Chunk, GenerationRequest, Usage
 from llmnet.errors import BackendUnavailable
+from llmnet.questions import load_questions, reference_book
 
 
 class ImpostorBackend(Backend):
@@ -56,9 +56,9 @@ class OracleBackend(Backend):
 
     def __init__(self, references: str, *, accuracy: float = 1.0, lazy: bool = False,
                  offline_after: int | None = None, seed: int = 0, model_id: str = "oracle") -> None:  # fmt: skip
-        rows = [json.loads(line) for line in Path(references).read_text().splitlines() if line.strip()]
-        self.answers = {r["question"].strip().lower(): r["reference"] for r in rows}
-        self.wrong = [r["reference"] for r in rows]
+        known = load_questions(Path(references))
+        self.answers = reference_book(known)
+        self.wrong = [q.reference for q in known]
         self.accuracy, self.lazy, self.offline_after = accuracy, lazy, offline_after
         self.rng, self.model_id, self.served = random.Random(seed), model_id, 0
         self._lock = threading.Lock()

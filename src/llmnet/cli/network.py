@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -21,6 +20,7 @@ from llmnet.cli.options import DataDir, Port, ether, settings
 from llmnet.cli.providers import reputation_lines
 from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
+from llmnet.questions import Question, load_questions
 
 console = Console()
 
@@ -73,16 +73,15 @@ def up(data_dir: DataDir = None, port: Port = None, k: K = 3, rounds: Rounds = 1
         net.stop()
 
 
-def demo_questions(limit_per_domain: int = 2) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in (KNOWLEDGE / "questions.jsonl").read_text().splitlines() if line.strip()]
-    picked: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        if len(picked.setdefault(row["domain"], [])) < limit_per_domain:
-            picked[row["domain"]].append(row)
+def demo_questions(limit_per_domain: int = 2) -> list[Question]:
+    picked: dict[str, list[Question]] = {}
+    for q in load_questions(KNOWLEDGE / "questions.jsonl"):
+        if len(picked.setdefault(q.domain, [])) < limit_per_domain:
+            picked[q.domain].append(q)
     return [q for group in picked.values() for q in group]
 
 
-def _show_answer(i: int, q: dict[str, str], resp: Any, seconds: float) -> None:
+def _show_answer(i: int, q: Question, resp: Any, seconds: float) -> None:
     receipt = (resp.model_extra or {})["llmnet"]["receipt"]
     table = Table(show_header=True, header_style="bold", expand=False)
     for col in ("respondent", "model", "reputation before", "answered", "score 1-10", "sources"):
@@ -92,11 +91,11 @@ def _show_answer(i: int, q: dict[str, str], resp: Any, seconds: float) -> None:
         score = f"{r['score']:.1f}" if r["score"] is not None else "-"
         table.add_row(r["address"][:10] + "…", str(r["model_id"] or "-"), f"{r['reputation_mean']:.2f}", chosen,
                       score, ", ".join(r["sources"]) or "-")  # fmt: skip
-    console.print(f"\n[bold]Q{i}[/] [cyan]{q['question']}[/]  (domain: {receipt['domain']}, {seconds:.1f}s)")
+    console.print(f"\n[bold]Q{i}[/] [cyan]{q.question}[/]  (domain: {receipt['domain']}, {seconds:.1f}s)")
     console.print(table)
     console.print(f"[green]answer:[/] {resp.choices[0].message.content}")
     task = (resp.model_extra or {})["llmnet"]["task_id"]
-    console.print(f"[dim]reference: {q['reference']} · task {task[:14]}…[/]")
+    console.print(f"[dim]reference: {q.reference} · task {task[:14]}…[/]")
 
 
 def _wait_settled(net: Network, task_ids: list[str], timeout: float = 90.0) -> list[dict[str, Any]]:
@@ -157,7 +156,7 @@ def demo(
             started = time.perf_counter()
             with console.status(f"Q{i}: asking the network…"):
                 resp = client.chat.completions.create(
-                    model="llmnet/auto", messages=[{"role": "user", "content": q["question"]}]
+                    model="llmnet/auto", messages=[{"role": "user", "content": q.question}]
                 )
             _show_answer(i, q, resp, time.perf_counter() - started)
             task_ids.append((resp.model_extra or {})["llmnet"]["task_id"])

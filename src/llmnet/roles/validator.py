@@ -36,6 +36,7 @@ from llmnet.chain.ledger import Ledger
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
+from llmnet.questions import load_questions, reference_book
 from llmnet.reputation.consensus import ClipRule, normalize_score, robust_consensus
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
 from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
@@ -69,10 +70,7 @@ class JudgeSpec(BaseModel):
     def reference_judge(self) -> Judge:
         from llmnet.roles.judge import ReferenceJudge
 
-        if self.references_file is None:
-            return ReferenceJudge()
-        rows = [json.loads(line) for line in self.references_file.read_text().splitlines() if line.strip()]
-        return ReferenceJudge({r["question"]: r["reference"] for r in rows})
+        return ReferenceJudge(reference_book(load_questions(self.references_file)))
 
     def build(self, ledger: Ledger | None = None) -> Judge:
         from llmnet.roles.judge import CombinedJudge, FakeJudge, LLMJudge, ReferenceJudge
