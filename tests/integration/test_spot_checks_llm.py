@@ -72,11 +72,7 @@ def test_an_honest_model_is_reproduced_and_an_impostor_is_convicted(
     first = attestations[0]
     assert first is not None
     print(f"impostor's answer hash {response.message.content_hash}, re-run {first.message.recomputed_hash}")
-    receipt = convict_if_attested(ledger, response, attestations, reporter, quorum=ledger_quorum(ledger))
+    receipt = convict_if_attested(ledger, response, attestations, reporter, quorum=ledger.spot_quorum)
     assert receipt is not None
     assert ledger.get_provider(impostor_acct.address).stake == 0
     assert ledger.get_provider(honest_acct.address).stake == TEST_PARAMS.min_stake  # no honest party slashed
-
-
-def ledger_quorum(ledger: Web3Ledger) -> int:
-    return int(ledger.escrow.functions.spot_quorum().call())

@@ -9,18 +9,34 @@ and every other path, the lifespan and the OpenAPI schema stay with FastAPI.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from llmnet.api.errors import error_response, validation_response
+from llmnet.api.errors import error_response, parse_json, validation_response
 from llmnet.errors import LlmnetError
 
 Handler = Callable[[Request], Awaitable[Response]]
+In = TypeVar("In", bound=BaseModel)
+
+
+def threaded_json(model: type[In], work: Callable[[In], BaseModel]) -> Handler:
+    """A hot route whose body is ``model`` and whose blocking ``work`` (a judge, signature checks,
+    a durable write) runs in a worker thread; the reply is serialized once by pydantic-core."""
+
+    async def handler(request: Request) -> Response:
+        req = parse_json(model, await request.body())
+        reply = await asyncio.to_thread(work, req)
+        return Response(reply.model_dump_json(), media_type="application/json")
+
+    return handler
 
 
 class HotRoutes:

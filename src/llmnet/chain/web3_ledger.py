@@ -453,6 +453,11 @@ class Web3Ledger(Ledger):
     ) -> TxReceipt:
         return self._receipt(self.execute(self.convict_call(response, attestations), sender))
 
+    @cached_property
+    def spot_quorum(self) -> int:
+        """How many registered validators must attest a re-run mismatch to convict."""
+        return int(self._call(self.escrow.functions.spot_quorum()))
+
     def is_convicted(self, task_id: int, respondent: str, round_: int) -> bool:
         key = keccak(task_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(checksum(respondent)[2:])
                      + round_.to_bytes(32, "big"))  # fmt: skip

@@ -105,6 +105,10 @@ class ClipRule:
     below: float = 0.5
     agreement_scale: float = 3.0
 
+    def agreement(self, rating: float, target: float) -> float:
+        """1 for a rating on ``target``, falling linearly to 0 at ``agreement_scale`` points away."""
+        return max(0.0, 1.0 - abs(rating - target) / self.agreement_scale)
+
     def __post_init__(self) -> None:
         for name in ("above", "below", "agreement_scale"):
             value = getattr(self, name)
@@ -161,7 +165,7 @@ def robust_consensus(
                 result.clipped[validator] += 1
             total += weight * kept
             mass += weight
-            closeness[validator].append(max(0.0, 1.0 - abs(score - m) / rule.agreement_scale))
+            closeness[validator].append(rule.agreement(score, m))
         result.medians[respondent] = m
         result.scores[respondent] = total / mass if mass > 0 else m
     for validator, values in closeness.items():

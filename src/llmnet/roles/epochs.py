@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 from eth_account.signers.local import LocalAccount
@@ -196,6 +195,3 @@ class RevealedRatings:
         except (httpx.HTTPError, KeyError, ValueError) as exc:  # not cached: asked again later
             raise RevealUnavailable(f"validator {validator} does not show its epoch {epoch}: {exc}") from None
         return frozenset(listed) if ratings_root(listed) == root else None
-
-    def summary(self) -> dict[str, Any]:
-        return {"checked": len(self._lists), "missing": sum(1 for v in self._lists.values() if v is None)}

@@ -175,6 +175,6 @@ class SpotService:
                 attestations.append(SignedMessage.from_dict(found, SpotCheck) if found else None)
             except (httpx.HTTPError, LlmnetError, ValueError) as exc:
                 self.last_error = f"peer {endpoint}: {exc}"
-        quorum = int(self.ledger.escrow.functions.spot_quorum().call())
+        quorum = self.ledger.spot_quorum
         if convict_if_attested(self.ledger, response, attestations, self.checker.account, quorum) is not None:
             self.stats["convicted"] += 1

@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from fastapi import FastAPI, Request
-from fastapi.responses import Response as HTTPResponse
+from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from llmnet.api.errors import install_error_handlers, parse_json
-from llmnet.api.routes import HotRoutes
+from llmnet.api.errors import install_error_handlers
+from llmnet.api.routes import HotRoutes, threaded_json
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
@@ -225,8 +224,7 @@ def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: 
     if c.gold is not None:  # the truth is known: respondents are scored by it, validators measured against it
         rule = ClipRule()
         agreement = {
-            v: sum(max(0.0, 1 - abs(s - c.gold.get(who, s)) / rule.agreement_scale) for who, s in mine.items())
-            / len(mine)
+            v: sum(rule.agreement(s, c.gold.get(who, s)) for who, s in mine.items()) / len(mine)
             for v, mine in by_validator.items()
         }
         return TaskOutcome(
@@ -514,18 +512,13 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             }
         return info
 
-    def rate_sync(req: RateRequest) -> RateReply:
+    def rate(req: RateRequest) -> RateReply:
         started = time.perf_counter()
         reply: RateReply = state["rater"].rate(req)
         state["last_rate_s"] = time.perf_counter() - started
         return reply
 
-    async def rate(request: Request) -> HTTPResponse:
-        req = parse_json(RateRequest, await request.body())
-        reply = await asyncio.to_thread(rate_sync, req)  # a judge may be a model
-        return HTTPResponse(reply.model_dump_json(), media_type="application/json")
-
-    def settle_sync(req: SettleRequest) -> SettleReply:
+    def settle(req: SettleRequest) -> SettleReply:
         if "queue" not in state:
             raise NotFound("this validator does not settle; send outcomes to the settling validator")
         trusted = frozenset(spec.trusted_coordinators)
@@ -538,11 +531,6 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             checked.append(verify_outcome(o, state["domain"], frozenset(weights)))
         accepted = state["queue"].add(checked)
         return SettleReply(accepted=accepted, queued=state["queue"].queued())
-
-    async def settle(request: Request) -> HTTPResponse:
-        req = parse_json(SettleRequest, await request.body())
-        reply = await asyncio.to_thread(settle_sync, req)  # signature checks and a durable write
-        return HTTPResponse(reply.model_dump_json(), media_type="application/json")
 
     def spot_check_sync(req: SpotCheckRequest) -> SpotCheckReply:
         found = state["checker"].check(SignedMessage.from_dict(req.response, Response), req.request)
@@ -571,4 +559,5 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         queue: SettlementQueue = state["queue"]
         return queue.statuses(task_ids[:1000])
 
-    return HotRoutes(app, {"/v1/rate": rate, "/v1/settle": settle})
+    return HotRoutes(app, {"/v1/rate": threaded_json(RateRequest, rate),
+                           "/v1/settle": threaded_json(SettleRequest, settle)})  # fmt: skip
