@@ -10,10 +10,8 @@ import httpx
 import pytest
 
 from llmnet.chain.network import dev_account
-from llmnet.config import load_settings
-from llmnet.launcher import COORDINATOR_DEV, Network, NetworkOptions, RespondentPlan
-from tests.conftest import free_port
-from tests.integration.test_network import _free_run
+from llmnet.launcher import COORDINATOR_DEV, Network, RespondentPlan
+from tests.integration.networks import running_network
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +23,9 @@ RESPONDENTS = (
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("gold"), chain_port=free_port())
-    options = NetworkOptions(coordinator_port=free_port(), respondent_base_port=_free_run(2),
-                             validator_base_port=_free_run(2), respondents=RESPONDENTS, judge="fake", k=2, rounds=0,
-                             gold_rate=1.0)  # every task is followed by a gold task  # fmt: skip
-    network = Network(settings, options)
-    network.start(timeout=120)
-    yield network
-    network.stop()
+    with running_network(tmp_path_factory.mktemp("gold"), RESPONDENTS, judge="fake", k=2, rounds=0,
+                         gold_rate=1.0) as network:  # every task is followed by a gold task  # fmt: skip
+        yield network
 
 
 def test_a_gold_task_follows_a_request_and_costs_inaccurate_validators_trust(net: Network) -> None:

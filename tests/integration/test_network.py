@@ -13,10 +13,9 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from llmnet.config import load_settings
-from llmnet.launcher import Network, NetworkOptions, RespondentPlan
+from llmnet.launcher import Network, RespondentPlan
 from llmnet.types import TaskStatus
-from tests.conftest import free_port
+from tests.integration.networks import running_network
 
 pytestmark = pytest.mark.integration
 
@@ -32,37 +31,9 @@ RESPONDENTS = (
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("net"), chain_port=free_port())
-    options = NetworkOptions(
-        coordinator_port=free_port(), respondent_base_port=free_port(), validator_base_port=free_port(),
-        respondents=RESPONDENTS, judge="fake", k=2, rounds=1, max_tokens=32, gold_rate=0.0,  # see test_gold_network
-    )  # fmt: skip
-    # consecutive ports from each base: find bases with room
-    options.respondent_base_port = _free_run(len(RESPONDENTS))
-    options.validator_base_port = _free_run(2)
-    network = Network(settings, options)
-    network.start(timeout=120)
-    yield network
-    network.stop()
-
-
-def _free_run(n: int) -> int:
-    for _ in range(50):
-        base = free_port()
-        if base + n < 65535 and all(_port_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no run of free ports")
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    with running_network(tmp_path_factory.mktemp("net"), RESPONDENTS, judge="fake", k=2, rounds=1, max_tokens=32,
+                         gold_rate=0.0) as network:  # gold tasks: see test_gold_network  # fmt: skip
+        yield network
 
 
 def client(net: Network) -> OpenAI:

@@ -9,11 +9,9 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from llmnet.config import load_settings
-from llmnet.launcher import Network, NetworkOptions, RespondentPlan
+from llmnet.launcher import RespondentPlan
 from llmnet.types import TaskStatus
-from tests.conftest import free_port
-from tests.integration.test_network import _free_run
+from tests.integration.networks import running_network
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +28,8 @@ RESPONDENTS = (
 
 
 def test_real_models_answer_get_rated_and_settle_on_chain(tmp_path_factory: pytest.TempPathFactory) -> None:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("llm-net"), chain_port=free_port())
-    options = NetworkOptions(
-        coordinator_port=free_port(), respondent_base_port=_free_run(2), validator_base_port=_free_run(2),
-        respondents=RESPONDENTS, judge="reference", k=2, rounds=0, max_tokens=32,
-    )  # fmt: skip
-    net = Network(settings, options)
-    net.start(timeout=180)
-    try:
+    with running_network(tmp_path_factory.mktemp("llm-net"), RESPONDENTS, timeout=180, judge="reference", k=2,
+                         rounds=0, max_tokens=32) as net:  # fmt: skip
         client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=120, max_retries=0)
         resp = client.chat.completions.create(
             model="llmnet/auto",
@@ -68,5 +60,3 @@ def test_real_models_answer_get_rated_and_settle_on_chain(tmp_path_factory: pyte
             assert net.ledger.reputation(r["address"], "astronomy").count == 1
         weights = {p.profile.model_id: p.profile.weights_hash for p in net.ledger.providers()}
         assert weights["gemma-3-270m-q4_k_m:completion"] != weights["expert:SmolLM2-135M-Instruct.Q4_1+astronomy"]
-    finally:
-        net.stop()

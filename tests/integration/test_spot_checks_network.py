@@ -10,10 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from llmnet.config import load_settings
-from llmnet.launcher import Network, NetworkOptions, RespondentPlan
-from tests.conftest import free_port
-from tests.integration.test_network import _free_run
+from llmnet.launcher import Network, RespondentPlan
+from tests.integration.networks import running_network
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +25,9 @@ RESPONDENTS = (
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("spot"), chain_port=free_port())
-    options = NetworkOptions(coordinator_port=free_port(), respondent_base_port=_free_run(2),
-                             validator_base_port=_free_run(2), respondents=RESPONDENTS, judge="fake", k=2, rounds=0,
-                             max_tokens=24, gold_rate=0.0, spot_check_rate=1.0)  # fmt: skip
-    network = Network(settings, options)
-    network.start(timeout=240)
-    yield network
-    network.stop()
+    with running_network(tmp_path_factory.mktemp("spot"), RESPONDENTS, timeout=240, judge="fake", k=2, rounds=0,
+                         max_tokens=24, gold_rate=0.0, spot_check_rate=1.0) as network:  # fmt: skip
+        yield network
 
 
 def test_validators_catch_the_impostor_and_spare_the_honest_respondent(net: Network) -> None:
