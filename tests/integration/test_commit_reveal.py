@@ -33,9 +33,8 @@ def register(ledger: Web3Ledger, *validators: LocalAccount) -> None:
 
 def align(ledger: Web3Ledger, w3: Web3, into: int = 2) -> int:
     """Move chain time to ``into`` seconds after the start of the next epoch; returns that epoch."""
-    now = int(w3.eth.get_block("pending")["timestamp"])
-    advance_time(w3, ledger.epoch_length - now % ledger.epoch_length + into)
-    return int(w3.eth.get_block("pending")["timestamp"]) // ledger.epoch_length
+    advance_time(w3, ledger.epoch_length - ledger.pending_time() % ledger.epoch_length + into)
+    return ledger.current_epoch()
 
 
 def test_the_worker_commits_then_reveals_what_the_log_holds(

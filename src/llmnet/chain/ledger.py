@@ -181,8 +181,14 @@ class Ledger(ABC):
     def epoch_length(self) -> int:
         """Seconds per rating epoch."""
 
+    def pending_time(self) -> int:
+        """The timestamp the next block will carry: what a transaction sent now is judged by.
+        On an idle development chain the latest block can be minutes older."""
+        return self.now()
+
     def current_epoch(self) -> int:
-        return self.now() // self.epoch_length
+        """The rating epoch a transaction sent now lands in."""
+        return self.pending_time() // self.epoch_length
 
     @abstractmethod
     def register_validator(

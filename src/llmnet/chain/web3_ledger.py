@@ -122,6 +122,12 @@ class Web3Ledger(Ledger):
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    def pending_time(self) -> int:
+        try:
+            return int(self.w3.eth.get_block("pending")["timestamp"])
+        except Exception as exc:
+            raise translate(exc, "reading the pending block") from None
+
     def balance_of(self, account: str) -> int:
         return int(self.w3.eth.get_balance(checksum(account)))  # type: ignore[arg-type]
 

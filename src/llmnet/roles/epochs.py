@@ -51,8 +51,7 @@ class EpochClock:
     def now(self) -> float:
         with self._lock:
             if time.monotonic() - self._measured >= self.refresh_s:
-                # the pending block's time: the latest block of an idle chain can be old
-                self._offset = int(self.ledger.w3.eth.get_block("pending")["timestamp"]) - time.time()
+                self._offset = self.ledger.pending_time() - time.time()
                 self._measured = time.monotonic()
             return time.time() + self._offset
 
