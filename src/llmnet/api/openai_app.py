@@ -27,13 +27,13 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
-from llmnet.api.http_client import AiohttpClient
+from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
 from llmnet.api.routes import HotRoutes
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
-from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
+from llmnet.roles.accountant import TaskBook, run_accountant
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.judge import ReferenceJudge
@@ -199,7 +199,7 @@ class Gateway:
             "coordinator": self.coordinator.account.address,
             "responses": [a.reply.response for a in run.answers.values()],
             "ratings": run.ratings, "failed": sorted(run.failed), "receipt": receipt,
-            "receipt_hash": receipt_hash, "signature": sign_receipt(receipt_hash, self.coordinator.account),
+            "receipt_hash": receipt_hash,  # the accountant signs it, off the answer's path
         }  # fmt: skip
         self.accountant.record(
             run.task_key, run.requester, run.domain, fee, len(run.chosen), receipt["prompt_hash"], outcome
@@ -276,7 +276,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
-        http = AiohttpClient(limit=200)
+        http = KeepAliveClient(AiohttpClient(limit=200))
         settings = CoordinatorSettings(k=spec.k, rounds=spec.rounds, final=spec.final,
                                        respondent_timeout_s=spec.respondent_timeout_s,
                                        max_tokens=spec.max_tokens)  # fmt: skip
