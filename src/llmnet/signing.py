@@ -15,7 +15,7 @@ wallet.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
@@ -391,21 +391,30 @@ def _type_hash(cls: type[TypedMessage]) -> bytes:
     return keccak256(f"{cls.EIP712_TYPE}({fields})".encode())
 
 
-def _encode(sol: str, value: Any) -> bytes:
-    # our messages are flat: atomic types and strings only
-    if sol == "string":
-        return keccak256(value.encode())
-    if sol == "bytes32":
-        return bytes.fromhex(value[2:])
-    if sol == "address":
-        return bytes(12) + bytes.fromhex(value[2:])
-    return int(value).to_bytes(32, "big")  # uintN
+_ADDRESS_PAD = bytes(12)
+# our messages are flat: atomic types and strings only; anything else is a uintN
+_ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    "string": lambda value: keccak256(value.encode()),
+    "bytes32": lambda value: bytes.fromhex(value[2:]),
+    "address": lambda value: _ADDRESS_PAD + bytes.fromhex(value[2:]),
+}
+
+
+def _encode_uint(value: Any) -> bytes:
+    return int(value).to_bytes(32, "big")
+
+
+@lru_cache(maxsize=64)
+def _field_encoders(cls: type[TypedMessage]) -> tuple[tuple[str, Callable[[Any], bytes]], ...]:
+    # chosen once per message class: every request signs or verifies several messages
+    return tuple((name, _ENCODERS.get(sol, _encode_uint)) for name, sol in cls.EIP712_FIELDS)
 
 
 def _digest(message: TypedMessage, domain: SigningDomain) -> bytes:
     """keccak256(0x1901 ++ domainSeparator ++ hashStruct(message)), as EIP-712 defines it."""
-    encoded = b"".join(_encode(sol, getattr(message, name)) for name, sol in message.EIP712_FIELDS)
-    struct_hash = keccak256(_type_hash(type(message)) + encoded)
+    cls = type(message)
+    encoded = b"".join([encode(getattr(message, name)) for name, encode in _field_encoders(cls)])
+    struct_hash = keccak256(_type_hash(cls) + encoded)
     return keccak256(b"\x19\x01" + _domain_separator(domain) + struct_hash)
 
 
