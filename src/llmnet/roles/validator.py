@@ -322,8 +322,16 @@ class SettlementQueue:
             "ready_epoch INTEGER NOT NULL, record_id INTEGER, batch_id INTEGER, tx_hash TEXT)"
         )
         self.db.execute("CREATE INDEX IF NOT EXISTS outcomes_ready ON outcomes(record_id, ready_epoch)")
+        # (validator, epoch) pairs already charged for ratings they never revealed: kept with the
+        # batches that charged them, so a restart does not charge them twice
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS penalised (validator TEXT NOT NULL, epoch INTEGER NOT NULL, "
+            "PRIMARY KEY (validator, epoch))"
+        )
         self.lock = threading.Lock()
-        self._penalised: set[tuple[str, int]] = set()
+        self._penalised: set[tuple[str, int]] = {
+            (v, int(e)) for v, e in self.db.execute("SELECT validator, epoch FROM penalised")
+        }
 
     def add(self, outcomes: list[CheckedOutcome]) -> int:
         """Queue outcomes already verified (so settling does not verify the same signatures again);
@@ -408,6 +416,7 @@ class SettlementQueue:
             self.db.executemany(
                 "UPDATE outcomes SET record_id = ? WHERE task_id = ?", [(record_id, t) for t, _ in rows]
             )
+            self.db.executemany("INSERT OR IGNORE INTO penalised (validator, epoch) VALUES (?, ?)", sorted(unrevealed))
         trust = self.keeper.observe(outcomes, [v for v, _ in sorted(unrevealed)])
         if trust:
             self.outbox.submit(self.ledger.set_trust_call(trust), self.account, key=f"trust-{key}")
