@@ -5,6 +5,7 @@ chosen requests can be refused (429 with Retry-After, 5xx) or held until release
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -80,7 +81,8 @@ def _handler(fake: FakeCoordinator) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client killed mid-call
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

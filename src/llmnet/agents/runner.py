@@ -53,11 +53,13 @@ def start_run(config: TeamConfig, api_key: str, store: RunStore, hooks: RunHooks
 
 
 def resume_run(run_id: str, api_key: str, store: RunStore, hooks: RunHooks | None = None,
-               budget: Budget | None = None, n_round: int | None = None) -> RunOutcome:  # fmt: skip
-    """Continue a stopped, failed or killed run; ``budget`` and ``n_round`` replace the stored ones."""
+               budget: Budget | None = None, n_round: int | None = None,
+               base_urls: list[str] | None = None) -> RunOutcome:  # fmt: skip
+    """Continue a stopped, failed or killed run; ``budget``, ``n_round`` and ``base_urls`` replace the
+    stored ones when given."""
     record = store.run(run_id)
     config = TeamConfig.model_validate_json(record.config)
-    changes = {"budget": budget, "n_round": n_round}
+    changes: dict[str, object] = {"budget": budget, "n_round": n_round, "base_urls": base_urls or None}
     config = config.model_copy(update={k: v for k, v in changes.items() if v is not None})
     store.set_status(run_id, "running", config=config.model_dump_json())
     team = _team(run_id, config, api_key, store, hooks or RunHooks())

@@ -113,6 +113,7 @@ def resume(
     run_id: Annotated[str, typer.Argument(help="the id `llmnet team run` printed (see `llmnet team list`)")],
     budget: BudgetOption = None,
     rounds: Rounds = None,
+    url: Annotated[list[str] | None, typer.Option(help="replace the run's coordinator URLs; repeat")] = None,
     key: Key = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -126,7 +127,7 @@ def resume(
     store = _store(data_dir)
     store.run(run_id)  # an unknown id is refused before anything else
     api_key = requester_key(key, data_dir)
-    _show(_execute(run_id, lambda hooks: resume_run(run_id, api_key, store, hooks, new_budget, rounds)))
+    _show(_execute(run_id, lambda hooks: resume_run(run_id, api_key, store, hooks, new_budget, rounds, url)))
 
 
 @app.command("list")
