@@ -13,7 +13,7 @@ from rich.table import Table
 
 from llmnet.agents.client import CallEvents
 from llmnet.agents.costs import Budget
-from llmnet.agents.message import AgentMessage
+from llmnet.agents.message import EVERYONE, AgentMessage
 from llmnet.agents.role import Role
 from llmnet.agents.routing import Route
 from llmnet.agents.runner import RunHooks, RunOutcome, check_inputs, new_run_id, resume_run, start_run
@@ -53,7 +53,7 @@ class _Display(TeamEvents):
         self.progress.update(self.task, description=f"{role.name}: {action}")
 
     def published(self, message: AgentMessage, recipients: list[Role]) -> None:
-        to = ", ".join(r.name for r in recipients) or "-"
+        to = ", ".join(r.name for r in recipients) or ", ".join(sorted(message.send_to - {EVERYONE})) or "-"
         first_line = (message.content.splitlines() or [""])[0][:60]
         self.progress.console.print(f"[cyan]{message.sent_from}[/] {message.cause_by} → {to}: {first_line}",
                                     highlight=False, markup=True)  # fmt: skip
