@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmnet.agents import RunStore
+from llmnet.agents import Budget, RunStore
 from llmnet.agents.runner import start_run
 from llmnet.agents.teams import TeamConfig
+from llmnet.errors import BudgetExceeded
 from llmnet.launcher import RespondentPlan
 from tests.integration.networks import running_network
 
@@ -32,6 +33,13 @@ def test_the_research_team_runs_on_real_models_through_a_real_coordinator(tmp_pa
         calls = store.calls(outcome.run_id)
         history = store.messages(outcome.run_id)
         tasks = [httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{c.task_id}", timeout=10).json() for c in calls]
+        # the budget, against real receipts: room for one call's fee, not two
+        fee = net.options.fee_per_respondent_wei
+        tight = config.model_copy(update={"budget": Budget(wei=fee + fee // 2)})
+        with pytest.raises(BudgetExceeded, match=f"before SummarizePassage: {fee} of"):
+            start_run(tight, net.api_key, store, run_id="tight")
+        stopped = store.calls("tight")
+    assert [c.action for c in stopped] == ["ExtractKeywords"] and store.run("tight").status == "stopped"
     report = (tmp_path / "report.md").read_text()
     print(report)
     assert outcome.status == "finished"

@@ -47,9 +47,10 @@ def start_run(config: TeamConfig, api_key: str, store: RunStore, hooks: RunHooks
     recipe = recipe_for(config.team)  # an unknown team is refused before anything is stored
     run_id = run_id or new_run_id()
     store.create(run_id, config.team, config.model_dump_json())
-    team = _team(run_id, config, api_key, store, hooks or RunHooks())
-    team.run_project(recipe.requirements(config))
-    return _run(team, config)
+    with store.claim(run_id):
+        team = _team(run_id, config, api_key, store, hooks or RunHooks())
+        team.run_project(recipe.requirements(config))
+        return _run(team, config)
 
 
 def resume_run(run_id: str, api_key: str, store: RunStore, hooks: RunHooks | None = None,
@@ -61,10 +62,11 @@ def resume_run(run_id: str, api_key: str, store: RunStore, hooks: RunHooks | Non
     config = TeamConfig.model_validate_json(record.config)
     changes: dict[str, object] = {"budget": budget, "n_round": n_round, "base_urls": base_urls or None}
     config = config.model_copy(update={k: v for k, v in changes.items() if v is not None})
-    store.set_status(run_id, "running", config=config.model_dump_json())
-    team = _team(run_id, config, api_key, store, hooks or RunHooks())
-    team.resume()
-    return _run(team, config)
+    with store.claim(run_id):
+        store.set_status(run_id, "running", config=config.model_dump_json())
+        team = _team(run_id, config, api_key, store, hooks or RunHooks())
+        team.resume()
+        return _run(team, config)
 
 
 def _team(run_id: str, config: TeamConfig, api_key: str, store: RunStore, hooks: RunHooks) -> Team:

@@ -9,15 +9,18 @@ its history without repeating a finished action.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from llmnet.agents.costs import CallCost
 from llmnet.agents.message import AgentMessage
-from llmnet.errors import NotFound, StoreError
+from llmnet.errors import InputError, NotFound, StoreError
 from llmnet.store import transaction
 
 _SCHEMA = """
@@ -72,6 +75,19 @@ class RunStore:
     def runs(self, limit: int = 20) -> list[RunRecord]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [RunRecord(**dict(zip(RunRecord.model_fields, r, strict=True))) for r in rows]
+
+    @contextmanager
+    def claim(self, run_id: str) -> Iterator[None]:
+        """Hold a run for this process: another process that tries to run it meanwhile is refused.
+        The lock is the kernel's, so it goes with the process however that ends, SIGKILL included."""
+        path = self.path.parent / "locks" / f"{run_id}.lock"
+        path.parent.mkdir(exist_ok=True)
+        with path.open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InputError(f"run {run_id} is being run by another process; wait for it to end") from None
+            yield
 
     def set_status(self, run_id: str, status: str, error: str | None = None, config: str | None = None) -> None:
         with transaction(self.db):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from llmnet.agents.client import NetworkLLM
+from llmnet.agents.costs import Budget
 from llmnet.agents.environment import Environment
 from llmnet.agents.message import AgentMessage
 from llmnet.agents.role import Role
@@ -32,6 +33,10 @@ class Team:
 
     def hire(self, roles: Iterable[Role]) -> None:
         self.env.add_roles(roles)
+
+    def invest(self, budget: Budget) -> None:
+        """Set the budget every later call is checked against."""
+        self.llm.costs.budget = budget
 
     def run_project(self, requirements: list[AgentMessage]) -> None:
         """Start a new run with what the user asks for."""
