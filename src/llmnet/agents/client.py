@@ -68,7 +68,7 @@ class NetworkLLM:
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
     events: CallEvents = field(default_factory=CallEvents)
-    _clients: dict[tuple[str, float], OpenAI] = field(default_factory=dict)
+    _clients: dict[tuple[str, float], OpenAI] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.base_urls:
@@ -86,24 +86,28 @@ class NetworkLLM:
             route, wait = step
             if wait > 0:
                 self.sleep(wait)
-            try:
-                body = self._call(route, messages, spec)
-            except _Retryable as exc:
-                errors.append(f"{route}: {exc.reason}")
-                delay = book.failed(route, self.clock(), exc.retry_after)
-                self.events.on_retry(route, exc.reason, delay)
-                continue
-            except _RouteGone as exc:
-                errors.append(f"{route}: {exc.reason}")
-                book.gone(route)
-                continue
-            cost = receipt_cost(action, route.model, body, prompt_bytes, spec.k)
-            self.events.on_cost(self.costs.record(cost))
-            return Reply(_text(body), cost, route, attempt)
+            body = self._attempt(route, messages, spec, book, errors)
+            if body is not None:
+                cost = receipt_cost(action, route.model, body, prompt_bytes, spec.k)
+                self.events.on_cost(self.costs.record(cost))
+                return Reply(_text(body), cost, route, attempt)
         raise BackendUnavailable(
             f"{action} failed on every route after {len(errors)} attempts ({'; '.join(errors[-3:])}); "
             "the run is saved: resume it once the network answers again"
         )
+
+    def _attempt(self, route: Route, messages: list[dict[str, str]], spec: CallSpec, book: RouteBook,
+                 errors: list[str]) -> dict[str, Any] | None:  # fmt: skip
+        """One call on one route; on a failure worth routing around, the route rests (or is dropped)."""
+        try:
+            return self._call(route, messages, spec)
+        except _Retryable as exc:
+            errors.append(f"{route}: {exc.reason}")
+            self.events.on_retry(route, exc.reason, book.failed(route, self.clock(), exc.retry_after))
+        except _RouteGone as exc:
+            errors.append(f"{route}: {exc.reason}")
+            book.gone(route)
+        return None
 
     def _client(self, base_url: str, timeout: float) -> OpenAI:
         key = (base_url, timeout)

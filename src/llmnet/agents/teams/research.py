@@ -22,8 +22,9 @@ from llmnet.agents.role import Role
 from llmnet.agents.teams.base import TeamConfig, TeamRecipe
 from llmnet.experts.knowledge import KnowledgeBase
 from llmnet.experts.tokens import STOP_WORDS, tokenize
+from llmnet.launcher import KNOWLEDGE
 
-SAMPLE_CORPUS = Path(__file__).resolve().parents[4] / "knowledge" / "corpus-energy"
+SAMPLE_CORPUS = KNOWLEDGE / "corpus-energy"
 NOT_RELEVANT = "Not relevant."
 MAX_KEYWORDS = 2
 GENERAL, AUTO = "llmnet/general", "llmnet/auto"
