@@ -95,7 +95,7 @@ def serve_fake_coordinator(fake: FakeCoordinator) -> Iterator[str]:
     """Serve ``fake`` at ``http://127.0.0.1:<free port>/v1`` for the duration of the block."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
