@@ -21,6 +21,7 @@ from llmnet.errors import ConfigError, InputError, NotFound
         (["run", "research", "  "], InputError, "needs something to work on"),
         (["run", "research", "topic", "--corpus", "/no/such/folder"], InputError, "is not a folder"),
         (["run", "research", "topic", "--k", "0"], InputError, "bad team settings"),
+        (["run", "research", "topic", "--rounds", "0"], InputError, "n_round"),
         (["resume", "nope"], NotFound, "no team run 'nope'"),
         (["resume", "nope", "--budget", "5 dollars"], InputError, "budget '5 dollars'"),
     ],

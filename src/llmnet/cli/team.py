@@ -93,12 +93,12 @@ def run(
     check_inputs(team, inputs)
     if corpus is not None and not corpus.is_dir():
         raise InputError(f"corpus {corpus} is not a folder; give a folder of .md or .txt documents")
+    limits = Budget.parse(budget) if budget else Budget()
     run_id = new_run_id()
-    data = settings(data_dir=data_dir).data_dir
+    report = (out or settings(data_dir=data_dir).data_dir / "agents" / f"{run_id}.md").resolve()
     try:
-        config = TeamConfig(team=team, inputs=inputs, base_urls=url or [DEFAULT_BASE_URL],
-                            budget=Budget.parse(budget) if budget else Budget(), n_round=rounds or 12,
-                            report_path=(out or data / "agents" / f"{run_id}.md").resolve(),
+        config = TeamConfig(team=team, inputs=inputs, base_urls=url or [DEFAULT_BASE_URL], budget=limits,
+                            n_round=12 if rounds is None else rounds, report_path=report,
                             corpus=corpus.resolve() if corpus else None, max_tokens=max_tokens, k=k, models=model,
                             fee_per_respondent_wei=fee_per_respondent)  # fmt: skip
     except ValueError as exc:
