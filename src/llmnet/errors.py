@@ -10,6 +10,7 @@
     ├── NoRespondents            no respondent could answer in time
     ├── QuotaExceeded            a requester's escrowed funds do not cover the fee
     ├── CoordinatorRefused       a coordinator answered a client's request with an error status
+    ├── BudgetExceeded           an agent team's next call would pass its budget (tokens or wei)
     ├── StoreError               the off-chain content store
     │   └── ContentNotFound      no content under that hash
     ├── OutboxError              the durable chain-write queue
@@ -83,6 +84,10 @@ class CoordinatorRefused(LlmnetError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"the coordinator answered {status}: {message}")
         self.status = status
+
+
+class BudgetExceeded(LlmnetError):
+    pass
 
 
 class StoreError(LlmnetError):

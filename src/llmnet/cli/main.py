@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from llmnet.cli import chain, keys, network, providers
+from llmnet.cli import chain, keys, network, providers, team
 from llmnet.errors import LlmnetError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command()(network.ask)
 app.add_typer(chain.app, name="chain")
 app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
+app.add_typer(team.app, name="team")
 
 _err = Console(stderr=True)
 

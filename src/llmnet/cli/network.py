@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmnet.cli.options import DataDir, Port, ether, settings
+from llmnet.cli.options import DataDir, Port, ether, requester_key, settings
 from llmnet.cli.providers import reputation_lines
 from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
@@ -189,13 +188,7 @@ def ask(
     """
     from openai import OpenAI
 
-    key = key or os.environ.get("LLMNET_API_KEY")
-    if key is None:
-        key_file = settings(data_dir=data_dir).data_dir / "network" / "requester.key"
-        if not key_file.exists():
-            raise ConfigError("no API key: pass --key, set LLMNET_API_KEY, or start a network with `llmnet up`")
-        key = key_file.read_text().strip()
-    client = OpenAI(base_url=url, api_key=key, timeout=300, max_retries=0)
+    client = OpenAI(base_url=url, api_key=requester_key(key, data_dir), timeout=300, max_retries=0)
     messages: Any = [{"role": "user", "content": question}]
     try:
         _ask(client, model, messages, stream)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from llmnet.config import Settings, load_settings
+from llmnet.errors import ConfigError
 
 RpcUrl = Annotated[
     str | None,
@@ -29,3 +31,14 @@ def ether(wei: int) -> str:
     if wei == 0 or wei >= 10**15:
         return f"{wei / 10**18:.6g} ETH"
     return f"{wei / 10**9:,.6g} gwei"
+
+
+def requester_key(key: str | None, data_dir: Path | None) -> str:
+    """The API key given, else ``$LLMNET_API_KEY``, else the key `llmnet up` wrote for its requester."""
+    key = key or os.environ.get("LLMNET_API_KEY")
+    if key is not None:
+        return key
+    key_file = settings(data_dir=data_dir).data_dir / "network" / "requester.key"
+    if not key_file.exists():
+        raise ConfigError("no API key: pass --key, set LLMNET_API_KEY, or start a network with `llmnet up`")
+    return key_file.read_text().strip()
