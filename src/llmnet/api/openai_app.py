@@ -204,7 +204,9 @@ class Gateway:
         self.accountant.record(
             run.task_key, run.requester, run.domain, fee, len(run.chosen), receipt["prompt_hash"], outcome
         )
-        return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt}
+        # every respondent's final text (its hash is in the receipt), for comparing and ranking them
+        answers = {who: a.text for who, a in run.answers.items()}
+        return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt, "answers": answers}
 
     async def finished(self, run: TaskRun) -> dict[str, Any]:
         """:meth:`finish` from the event loop: a commit that waits for an fsync goes to a thread;

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from llmnet.cli import chain, keys, network, providers
+from llmnet.cli import rank as rank_command
 from llmnet.errors import LlmnetError
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command()(network.up)
 app.command()(network.demo)
 app.command()(network.ask)
+app.command()(rank_command.rank)
 app.add_typer(chain.app, name="chain")
 app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
