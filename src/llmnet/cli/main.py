@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from llmnet.cli import chain, keys, network, providers
+from llmnet.cli import chain, dataset, keys, network, providers
 from llmnet.cli import rank as rank_command
 from llmnet.errors import LlmnetError
 
@@ -25,6 +25,7 @@ app.command()(rank_command.rank)
 app.add_typer(chain.app, name="chain")
 app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
+app.add_typer(dataset.app, name="dataset")
 
 _err = Console(stderr=True)
 
