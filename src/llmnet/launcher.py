@@ -213,6 +213,7 @@ class Network:
             seed=o.seed,
             record_fsync_interval_s=o.record_fsync_interval_s,
             gold_rate=o.gold_rate,
+            ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard ranks as the demo requester
         )
         specs.append(("coordinator", coordinator_spec))
         return specs

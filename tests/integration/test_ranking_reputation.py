@@ -56,6 +56,7 @@ def test_a_verified_ranking_feeds_reputation_once_and_with_its_weight(
     assert feed.states() == {"ready": 1, "ignored": 2}  # the self-ranking and the forged one
     feed.mark(keys, record_id=1)
     assert feed.take() == ([], [])
+    assert feed.states() == {"submitted": 1, "ignored": 2}
 
     ledger.set_settler(governance.address, True, governance)
     ledger.deposit(FEE, governance)

@@ -3,6 +3,7 @@
     POST /v1/chat/completions   (streaming and not; model "llmnet/auto" or "llmnet/<domain>")
     GET  /v1/models             llmnet/auto and llmnet/<domain> for every domain with providers
     GET  /tasks/{task_key}      a task's receipt and how far its settlement got
+    GET  /ui                    the web dashboard (see llmnet.web.dashboard)
     GET  /health
 
 Requests authenticate with ``Authorization: Bearer sk-llmnet-…``. Bad input is
@@ -34,11 +35,12 @@ from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant, sign_receipt
-from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
+from llmnet.roles.common import AccountSpec, ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.judge import ReferenceJudge
 from llmnet.roles.protocol import Message
-from llmnet.store import canonical_json, content_hash
+from llmnet.store import ContentStore, canonical_json, content_hash
+from llmnet.web.dashboard import Dashboard, install_dashboard
 
 AUTO = "llmnet/auto"
 
@@ -65,6 +67,7 @@ class CoordinatorSpec(ServiceSpec):
     # process crash loses it) and fsynced within this many seconds; 0: fsynced before the
     # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
     record_fsync_interval_s: float = Field(default=0.1, ge=0, le=60)
+    ranker: AccountSpec | None = None  # the account the dashboard (/ui) posts and ranks conversations with
 
 
 class ContentPart(BaseModel):
@@ -307,6 +310,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         known = load_questions(spec.references_file)
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)
+        store = ContentStore(spec.data_dir / "store.sqlite")
+        state["ui"] = Dashboard(ledger, accountant, keys, store, spec.ranker.load() if spec.ranker else None)
         # healthy only once the books are kept: the accountant has recovered what a crash left open
         while not await asyncio.to_thread(ready.wait, 1.0):
             if not keeper.is_alive():
@@ -320,6 +325,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
 
     app = FastAPI(title="llmnet coordinator", lifespan=lifespan)
     install_error_handlers(app)
+    install_dashboard(app, lambda: state["ui"])
 
     @app.get("/health")
     def health() -> dict[str, Any]:

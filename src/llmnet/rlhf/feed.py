@@ -124,6 +124,10 @@ class RankingFeed:
         )
 
     def states(self) -> dict[str, int]:
+        """How many rankings wait, are ready, were ignored, or went into a settlement transaction."""
         with self.lock:
-            rows = self.db.execute("SELECT state, COUNT(*) FROM human_rankings GROUP BY state").fetchall()
+            rows = self.db.execute(
+                "SELECT CASE WHEN record_id IS NULL THEN state ELSE 'submitted' END AS s, COUNT(*) "
+                "FROM human_rankings GROUP BY s"
+            ).fetchall()
         return {state: n for state, n in rows}
