@@ -106,6 +106,7 @@ def submit_ranking(conversation_id: uint256, ranks: DynArray[uint8, MAX_RESPONSE
     self._check_permutation(conversation_id, ranks)
     previous: RankingView = self.rankings[conversation_id][msg.sender]
     if previous.ranked_at == 0:
+        assert len(self.rankers[conversation_id]) < MAX_RANKERS, "the conversation holds the most rankers it can"
         self.rankers[conversation_id].append(msg.sender)
         self.rankings[conversation_id][msg.sender] = RankingView(
             ranker=msg.sender, ranks=ranks, ranked_at=block.timestamp, revisions=0

@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from llmnet.api.keys import KeyBook
 from llmnet.chain.network import dev_account
 from llmnet.launcher import REQUESTER_DEV, Network, RespondentPlan
 from llmnet.rlhf.book import RankingBook
@@ -154,10 +155,21 @@ def test_dashboard_asks_ranks_and_the_ranking_is_on_chain(
     browser.find_element(By.CSS_SELECTOR, "[data-refresh='reputation']").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart polyline.series"))
     wait.until(lambda d: "Rankings" in d.find_element(By.ID, "tx-table").text)
+    prove = wait_for("a settled task to prove", lambda: _prove_button(browser))
+    prove.click()
+    proof = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#proof.ok")))
+    assert "verified on chain" in proof.text
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+def _prove_button(browser: webdriver.Chrome) -> Any:
+    browser.find_element(By.CSS_SELECTOR, "[data-refresh='ledger']").click()
+    time.sleep(0.5)
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#task-table button")
+    return buttons[0] if buttons else None
 
 
 def test_dashboard_refuses_writes_without_a_key(net: Network) -> None:
@@ -167,5 +179,12 @@ def test_dashboard_refuses_writes_without_a_key(net: Network) -> None:
     bad = httpx.post(f"{base}/ui/api/conversations/0/ranking", json={"ranks": [0, 0]},
                      headers={"Authorization": f"Bearer {net.api_key}"})  # fmt: skip
     assert bad.status_code == 400 and "not a permutation" in json.dumps(bad.json())
+    client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=120, max_retries=0)
+    answered = client.chat.completions.create(model="llmnet/general", messages=[{"role": "user", "content": "Hi?"}])
+    task = (answered.model_extra or {})["llmnet"]["task_id"]
+    other = KeyBook(net.root / "state" / "keys.sqlite").create("other", dev_account(3).address)
+    theirs = httpx.post(f"{base}/ui/api/conversations", json={"task_id": task, "prompt": "p", "answers": {}},
+                        headers={"Authorization": f"Bearer {other}"})  # fmt: skip
+    assert theirs.status_code == 404 and "of yours" in theirs.json()["error"]["message"]
     page = httpx.get(f"{base}/ui")
     assert page.status_code == 200 and "http" not in page.text.replace("http://www.w3.org", "")

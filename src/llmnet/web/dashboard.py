@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from llmnet.api.keys import KeyBook
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import ConfigError, InputError
+from llmnet.errors import ConfigError, InputError, NotFound
 from llmnet.rlhf.book import RankingBook
 from llmnet.rlhf.flow import candidates_from_answer, post_candidates
 from llmnet.roles.accountant import TaskBook
@@ -57,22 +57,25 @@ class Dashboard:
         self.explorer = LedgerExplorer(ledger)
         self.book = RankingBook(ledger)
 
-    def _writer(self, authorization: str | None) -> LocalAccount:
-        self.keys.account_for(authorization)
+    def _writer(self, authorization: str | None) -> tuple[LocalAccount, str]:
+        """The account that writes, and the requester the key belongs to."""
+        requester = self.keys.account_for(authorization)
         if self.ranker is None:
             raise ConfigError("this coordinator has no ranker account; set `ranker` in its spec to rank here")
-        return self.ranker
+        return self.ranker, requester
 
     def post(self, authorization: str | None, req: ConversationRequest) -> dict[str, Any]:
-        me = self._writer(authorization)
+        me, requester = self._writer(authorization)
         task = self.tasks.task(req.task_id)
+        if task["receipt"]["requester"].lower() != requester.lower():
+            raise NotFound(f"no task {req.task_id} of yours at this coordinator; post the answers you were given")
         found = candidates_from_answer({"receipt": task["receipt"], "answers": req.answers}, self.ledger.get_provider)
         domain = task["receipt"]["domain"]
         cid, tx = post_candidates(self.book, self.store, req.prompt, domain, found, me)
         return self.conversation(cid) | {"tx_hash": tx}
 
     def rank(self, authorization: str | None, cid: int, req: RankingRequest) -> dict[str, Any]:
-        me = self._writer(authorization)
+        me, _ = self._writer(authorization)
         receipt = self.book.submit_ranking(cid, req.ranks, me)
         return {"tx_hash": receipt.tx_hash, "block": receipt.block_number,
                 "ranking": asdict(self.book.ranking(cid, me.address))}  # fmt: skip
