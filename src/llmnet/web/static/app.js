@@ -151,8 +151,9 @@ async function loadReputation() {
   const svgNS = "http://www.w3.org/2000/svg", W = 1000, H = 260, P = 30;
   const svg = document.createElementNS(svgNS, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("preserveAspectRatio", "none");
-  const times = series.flatMap((s) => s.points.map((p) => p.t));
-  const t0 = Math.min(...times, 0 + Date.now() / 1000), t1 = Math.max(...times, t0 + 1);
+  // reputation holds between updates: steps from the first update to now
+  const times = series.flatMap((s) => s.points.map((p) => p.t)), now = Date.now() / 1000;
+  const t0 = Math.min(...times, now), t1 = Math.max(...times, now, t0 + 1);
   const x = (t) => P + ((t - t0) / (t1 - t0 || 1)) * (W - 2 * P), y = (m) => H - P - m * (H - 2 * P);
   for (const m of [0, 0.5, 1]) {
     const line = document.createElementNS(svgNS, "line");
@@ -161,12 +162,20 @@ async function loadReputation() {
     Object.entries({ x: 2, y: y(m) + 4, "font-size": 11, fill: "#6b7a90" }).forEach(([k, v]) => label.setAttribute(k, v));
     label.textContent = m.toFixed(1); svg.append(line, label);
   }
+  for (const [t, anchor] of [[t0, "start"], [t1, "end"]]) {
+    const label = document.createElementNS(svgNS, "text");
+    Object.entries({ x: x(t), y: H - 8, "font-size": 11, fill: "#6b7a90", "text-anchor": anchor }).forEach(([k, v]) => label.setAttribute(k, v));
+    label.textContent = new Date(t * 1000).toLocaleTimeString(); svg.append(label);
+  }
   const legend = [];
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const points = [{ t: s.points[0].t, mean: 0.5 }, ...s.points];  // a newcomer starts at 0.5
+    let previous = 0.5;  // a newcomer starts at 0.5
+    const steps = [];
+    for (const p of s.points) { steps.push(`${x(p.t)},${y(previous)}`, `${x(p.t)},${y(p.mean)}`); previous = p.mean; }
+    steps.push(`${x(t1)},${y(previous)}`);
     const line = document.createElementNS(svgNS, "polyline");
-    line.setAttribute("points", points.map((p) => `${x(p.t)},${y(p.mean)}`).join(" "));
+    line.setAttribute("points", steps.join(" "));
     Object.entries({ fill: "none", stroke: color, "stroke-width": 2 }).forEach(([k, v]) => line.setAttribute(k, v));
     line.setAttribute("class", "series"); svg.append(line);
     legend.push(el("span", {}, el("i", { style: `background:${color}` }), `${short(s.provider)} · ${s.domain}`));
