@@ -31,7 +31,7 @@ from tests.integration.networks import running_network
 pytestmark = pytest.mark.integration
 
 RESPONDENTS = (
-    RespondentPlan("smollm2", ("general",)),
+    RespondentPlan("smollm2", ("general", "law")),
     RespondentPlan("echo", ("general",), backend="fake", options={"model_id": "fake-echo"}, licence="MIT", version="1"),
 )
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -70,7 +70,8 @@ def settler_health(net: Network) -> dict[str, Any]:
 
 def test_rank_from_the_cli_feeds_reputation_and_exports(net: Network, tmp_path: Path) -> None:
     book = RankingBook(net.ledger)
-    out = llmnet(net, "rank", "Name a primary colour.", "--n", "2", "--order", "2 1", "--url", net.base_url,
+    out = llmnet(net, "rank", "Name a primary colour.", "--model", "llmnet/general", "--n", "2", "--order", "2 1",
+                 "--url", net.base_url,
                  "--key", net.api_key)  # fmt: skip
     assert "ranked conversation 0" in out
     (conversation,) = [book.conversation(i) for i in range(book.conversation_count())]
@@ -130,6 +131,8 @@ def test_dashboard_asks_ranks_and_the_ranking_is_on_chain(
     browser.get(net.base_url.removesuffix("/v1") + "/ui")
     browser.find_element(By.ID, "api-key").send_keys(net.api_key)
     browser.find_element(By.ID, "prompt").send_keys("What colour is the sky?")
+    browser.find_element(By.ID, "model").clear()
+    browser.find_element(By.ID, "model").send_keys("llmnet/general")
     Select(browser.find_element(By.ID, "k")).select_by_visible_text("2")
     browser.find_element(By.ID, "ask-button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "rank-panel")))
@@ -188,3 +191,15 @@ def test_dashboard_refuses_writes_without_a_key(net: Network) -> None:
     assert theirs.status_code == 404 and "of yours" in theirs.json()["error"]["message"]
     page = httpx.get(f"{base}/ui")
     assert page.status_code == 200 and "http" not in page.text.replace("http://www.w3.org", "")
+
+
+def test_rank_sampled_answers_of_one_respondent(net: Network) -> None:
+    """`--samples`: one respondent per request at temperature 0.8 with seeds 1..n (only SmolLM2 serves law)."""
+    book = RankingBook(net.ledger)
+    llmnet(net, "rank", "Name a famous court.", "--model", "llmnet/law", "--n", "2", "--samples", "--order", "1 2",
+           "--url", net.base_url, "--key", net.api_key)  # fmt: skip
+    conversation = book.conversation(book.conversation_count() - 1)
+    assert conversation.domain == "law"
+    assert len({r.respondent for r in conversation.responses}) == 1
+    assert len({r.content_hash for r in conversation.responses}) == 2
+    assert conversation.responses[0].model_id != "fake-echo"

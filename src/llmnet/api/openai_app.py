@@ -97,6 +97,7 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     llmnet: NetworkOptions = Field(default_factory=NetworkOptions)
 
     @field_validator("messages")
@@ -177,6 +178,7 @@ class Gateway:
         rounds = self.spec.rounds if req.llmnet.rounds is None else req.llmnet.rounds
         self.check_funds(requester, self.spec.fee_per_respondent_wei * k)
         run = TaskRun(new_task_key(), domain, requester, messages, k, rounds)
+        run.temperature, run.seed = req.temperature or 0.0, req.seed or 0
         run.reference = self.references.get(question.strip().lower())
         return run, req.max_completion_tokens or req.max_tokens or self.spec.max_tokens
 

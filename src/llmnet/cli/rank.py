@@ -26,14 +26,25 @@ def _show(conversation: Conversation, texts: list[str]) -> None:
         console.print(Panel(text.strip() or "(empty)", title=title, title_align="left"))
 
 
-def _ask(client: Any, prompt: str, model: str, n: int) -> dict[str, Any]:
-    resp = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": prompt}], extra_body={"llmnet": {"k": n, "rounds": 0}}
-    )
+def _ask(client: Any, prompt: str, model: str, n: int, **sampling: Any) -> dict[str, Any]:
+    resp = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
+                                          extra_body={"llmnet": {"k": n, "rounds": 0}}, **sampling)  # fmt: skip
     llmnet: dict[str, Any] = (resp.model_extra or {}).get("llmnet") or {}
     if "answers" not in llmnet:
         raise InputError("the coordinator did not return its respondents' answers; upgrade it to rank them")
     return llmnet
+
+
+def _candidates(client: Any, ledger: Any, prompt: str, model: str, n: int, samples: bool) -> tuple[str, list[Any]]:
+    """The domain and the answers to rank: n respondents at once, or n sampled answers (one respondent
+    per request, temperature 0.8, seeds 1..n)."""
+    if not samples:
+        llmnet = _ask(client, prompt, model, n)
+        return llmnet["receipt"]["domain"], candidates_from_answer(llmnet, ledger.get_provider)
+    blocks = [_ask(client, prompt, model, 1, temperature=0.8, seed=seed) for seed in range(1, n + 1)]
+    found = [c for b in blocks for c in candidates_from_answer(b, ledger.get_provider)]
+    unique = list({c.entry.content_hash: c for c in found}.values())
+    return blocks[0]["receipt"]["domain"], unique
 
 
 def rank(
@@ -46,6 +57,7 @@ def rank(
     ] = None,
     order: Annotated[str | None, typer.Option(help="the ranking, best first, e.g. '2 1 3' (asked if omitted)")] = None,
     conversation: Annotated[int | None, typer.Option(help="revise your ranking of this conversation")] = None,
+    samples: Annotated[bool, typer.Option(help="n sampled answers (different seeds), one respondent each")] = False,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -55,6 +67,7 @@ def rank(
     account is $LLMNET_PRIVATE_KEY / $LLMNET_KEYSTORE, or on a development chain the demo requester.
 
     Example: llmnet rank "Why is the sky blue?" --n 3 --order "2 1 3"
+             llmnet rank "Write a haiku about rain." --n 3 --samples
     """
     s = settings(rpc_url=rpc_url, data_dir=data_dir)
     ledger = open_ledger(s)
@@ -63,10 +76,8 @@ def rank(
         if conversation is None:
             if not prompt:
                 raise InputError("give a prompt to ask, or --conversation ID to revise a ranking")
-            with coordinator_errors(url), console.status(f"asking {n} respondents…"):
-                llmnet = _ask(coordinator_client(url, key, data_dir), prompt, model, n)
-            found = candidates_from_answer(llmnet, ledger.get_provider)
-            domain = llmnet["receipt"]["domain"]
+            with coordinator_errors(url), console.status(f"asking for {n} answers…"):
+                domain, found = _candidates(coordinator_client(url, key, data_dir), ledger, prompt, model, n, samples)
             conversation, tx = post_candidates(book, store, prompt, domain, found, me)
             console.print(f"conversation [bold]{conversation}[/] posted on chain {ledger.chain_id} (tx {tx})")
         posted = book.conversation(conversation)
