@@ -21,3 +21,13 @@ fi
 # postinstall script only links it, so scripts are not needed.
 npm install --no-audit --no-fund --ignore-scripts --loglevel=error
 ls node_modules/@foundry-rs/anvil-*/bin/anvil >/dev/null
+
+# Debian's Chromium and its driver, for the dashboard's browser test (Selenium is given the driver's
+# path, so nothing is downloaded at test time). Installed only when missing; needs root or sudo.
+if ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo -n"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq </dev/null
+    $SUDO apt-get install -y -qq chromium chromium-driver </dev/null >/dev/null
+fi

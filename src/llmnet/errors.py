@@ -35,7 +35,9 @@
             ├── InsufficientFunds   deposit, allowance or stake too small
             ├── PayoutMismatch   batch payouts differ from the escrowed fees
             ├── WrongEpoch       a rating commitment or reveal outside its epoch
-            └── CommitmentMismatch  a reveal that does not open its commitment
+            ├── CommitmentMismatch  a reveal that does not open its commitment
+            ├── UnknownConversation no such conversation in the rankings contract
+            └── BadRanking       a ranking that is not a permutation of the responses
 
 Messages name the bad value and how to fix it. Third-party errors (web3,
 httpx, sqlite, openai, llama.cpp) are translated into this tree where they cross into llmnet.
@@ -208,6 +210,14 @@ class CommitmentMismatch(ContractRevert):
     pass
 
 
+class UnknownConversation(ContractRevert):
+    pass
+
+
+class BadRanking(ContractRevert):
+    pass
+
+
 _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("only ", NotAuthorized),
     ("stake below", StakeTooLow),
@@ -228,6 +238,11 @@ _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("does not match the commitment", CommitmentMismatch),
     ("already committed", AlreadyExists),
     ("already revealed", AlreadyExists),
+    ("unknown conversation", UnknownConversation),
+    ("no ranking by this account", UnknownConversation),
+    ("ranking ", BadRanking),
+    ("at least two responses", BadRanking),
+    ("duplicate response hash", BadRanking),
 )
 
 

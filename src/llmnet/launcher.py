@@ -101,6 +101,7 @@ class NetworkOptions:
     spot_check_rate: float = 0.05  # share of rated answers each validator re-runs (see roles.spotcheck)
     # per validator, the JudgeSpec fields that differ from ``judge`` (the adversary suite's dishonest validators)
     validator_judges: tuple[dict[str, Any], ...] = ()
+    ranking_weight: float = 0.5  # what one human ranking counts for in reputation (see ValidatorSpec)
 
 
 class Service(BaseModel):
@@ -197,7 +198,7 @@ class Network:
                                  judge=JudgeSpec(**judge),
                                  settler=i == 0, validators=validator_addresses,
                                  trusted_coordinators=[coordinator],
-                                 spot_check_rate=o.spot_check_rate)  # fmt: skip
+                                 spot_check_rate=o.spot_check_rate, ranking_weight=o.ranking_weight)  # fmt: skip
             specs.append(("validator", validator))
         questions = KNOWLEDGE / "questions.jsonl"
         coordinator_spec = CoordinatorSpec(
@@ -213,6 +214,7 @@ class Network:
             seed=o.seed,
             record_fsync_interval_s=o.record_fsync_interval_s,
             gold_rate=o.gold_rate,
+            ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard ranks as the demo requester
         )
         specs.append(("coordinator", coordinator_spec))
         return specs

@@ -16,7 +16,7 @@ from llmnet.roles.common import deployment_dir
 OLD = Deployment(
     chain_id=1337, genesis_hash="0x" + "aa" * 32, registry="0x5FbDB2315678afecb367f032d93F642f64180aa3",
     escrow="0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", validator_book="0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
-    governance="0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    governance="0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", rankings="0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
     block_number=7, deployed_at=1.0,
 )  # fmt: skip
 

@@ -19,6 +19,7 @@ from llmnet.errors import (
     BackendRateLimited,
     BackendTimeout,
     BackendUnavailable,
+    BadRanking,
     ChainError,
     ContentNotFound,
     InputError,
@@ -27,6 +28,7 @@ from llmnet.errors import (
     NotFound,
     QuotaExceeded,
     SignatureError,
+    UnknownConversation,
 )
 
 # most specific first
@@ -42,6 +44,8 @@ _STATUS: tuple[tuple[type[LlmnetError], int, str], ...] = (
     (BackendUnavailable, 503, "service_unavailable"),
     (NoRespondents, 503, "service_unavailable"),
     (BackendError, 502, "upstream_error"),
+    (BadRanking, 400, "invalid_request_error"),
+    (UnknownConversation, 404, "not_found_error"),
     (ChainError, 503, "chain_unavailable"),
 )
 

@@ -3,6 +3,7 @@
     POST /v1/chat/completions   (streaming and not; model "llmnet/auto" or "llmnet/<domain>")
     GET  /v1/models             llmnet/auto and llmnet/<domain> for every domain with providers
     GET  /tasks/{task_key}      a task's receipt and how far its settlement got
+    GET  /ui                    the web dashboard (see llmnet.web.dashboard)
     GET  /health
 
 Requests authenticate with ``Authorization: Bearer sk-llmnet-…``. Bad input is
@@ -34,11 +35,12 @@ from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import TaskBook, run_accountant
-from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
+from llmnet.roles.common import AccountSpec, ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.judge import ReferenceJudge
 from llmnet.roles.protocol import Message
-from llmnet.store import canonical_json, content_hash
+from llmnet.store import ContentStore, canonical_json, content_hash
+from llmnet.web.dashboard import Dashboard, install_dashboard
 
 AUTO = "llmnet/auto"
 
@@ -65,6 +67,7 @@ class CoordinatorSpec(ServiceSpec):
     # process crash loses it) and fsynced within this many seconds; 0: fsynced before the
     # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
     record_fsync_interval_s: float = Field(default=0.1, ge=0, le=60)
+    ranker: AccountSpec | None = None  # the account the dashboard (/ui) posts and ranks conversations with
 
 
 class ContentPart(BaseModel):
@@ -94,6 +97,7 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     llmnet: NetworkOptions = Field(default_factory=NetworkOptions)
 
     @field_validator("messages")
@@ -174,6 +178,7 @@ class Gateway:
         rounds = self.spec.rounds if req.llmnet.rounds is None else req.llmnet.rounds
         self.check_funds(requester, self.spec.fee_per_respondent_wei * k)
         run = TaskRun(new_task_key(), domain, requester, messages, k, rounds)
+        run.temperature, run.seed = req.temperature or 0.0, req.seed or 0
         run.reference = self.references.get(question.strip().lower())
         return run, req.max_completion_tokens or req.max_tokens or self.spec.max_tokens
 
@@ -204,7 +209,9 @@ class Gateway:
         self.accountant.record(
             run.task_key, run.requester, run.domain, fee, len(run.chosen), receipt["prompt_hash"], outcome
         )
-        return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt}
+        # every respondent's final text (its hash is in the receipt), for comparing and ranking them
+        answers = {who: a.text for who, a in run.answers.items()}
+        return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt, "answers": answers}
 
     async def finished(self, run: TaskRun) -> dict[str, Any]:
         """:meth:`finish` from the event loop: a commit that waits for an fsync goes to a thread;
@@ -305,6 +312,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         known = load_questions(spec.references_file)
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)
+        store = ContentStore(spec.data_dir / "store.sqlite")
+        state["ui"] = Dashboard(ledger, accountant, keys, store, spec.ranker.load() if spec.ranker else None)
         # healthy only once the books are kept: the accountant has recovered what a crash left open
         while not await asyncio.to_thread(ready.wait, 1.0):
             if not keeper.is_alive():
@@ -318,6 +327,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
 
     app = FastAPI(title="llmnet coordinator", lifespan=lifespan)
     install_error_handlers(app)
+    install_dashboard(app, lambda: state["ui"])
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from llmnet.errors import ConfigError
 
-CONTRACT_NAMES = ("ProviderRegistry", "TaskEscrow", "ValidatorBook")
+CONTRACT_NAMES = ("ProviderRegistry", "TaskEscrow", "ValidatorBook", "Rankings")
 ARTIFACT_DIR = Path(__file__).parent / "artifact_files"
 SOURCE_DIR = Path(__file__).resolve().parents[3] / "contracts"
 

@@ -25,6 +25,7 @@ class Deployment:
     registry: str
     escrow: str
     validator_book: str
+    rankings: str
     governance: str
     block_number: int
     deployed_at: float
@@ -101,8 +102,8 @@ def _deploy_one(w3: Web3, sender: TxSender, name: str, account: Account, *args: 
 
 
 def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = DeployParams()) -> Deployment:
-    """Deploy the registry, the escrow (which keeps reputation) and the validator book; wire them;
-    add domains."""
+    """Deploy the registry, the escrow (which keeps reputation), the validator book and the human
+    rankings; wire them; add domains."""
     for name in params.domains:
         check_domain_name(name)
     sender = TxSender(w3)
@@ -118,12 +119,14 @@ def deploy_contracts(w3: Web3, governance: Account, params: DeployParams = Deplo
     sender.send(esc.functions.set_validator_book(validator_book, params.spot_quorum), governance)
     for name in params.domains:
         sender.send(reg.functions.add_domain(name), governance)
+    rankings = _deploy_one(w3, sender, "Rankings", governance)
     return Deployment(
         chain_id=w3.eth.chain_id,
         genesis_hash=genesis_hash(w3),
         registry=registry,
         escrow=escrow,
         validator_book=validator_book,
+        rankings=rankings,
         governance=governance.address,
         block_number=w3.eth.block_number,
         deployed_at=time.time(),

@@ -7,7 +7,8 @@ import sys
 import typer
 from rich.console import Console
 
-from llmnet.cli import chain, keys, network, providers, team
+from llmnet.cli import chain, dataset, keys, network, providers, team
+from llmnet.cli import rank as rank_command
 from llmnet.errors import LlmnetError
 
 app = typer.Typer(
@@ -20,10 +21,12 @@ app = typer.Typer(
 app.command()(network.up)
 app.command()(network.demo)
 app.command()(network.ask)
+app.command()(rank_command.rank)
 app.add_typer(chain.app, name="chain")
 app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
 app.add_typer(team.app, name="team")
+app.add_typer(dataset.app, name="dataset")
 
 _err = Console(stderr=True)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -186,12 +188,24 @@ def ask(
 
     Example: llmnet ask "How far is a light-year?" --model llmnet/astronomy
     """
+    messages: Any = [{"role": "user", "content": question}]
+    with coordinator_errors(url):
+        _ask(coordinator_client(url, key, data_dir), model, messages, stream)
+
+
+def coordinator_client(url: str, key: str | None, data_dir: Path | None) -> Any:
+    """An OpenAI client for the coordinator at ``url`` with the requester key: ``key``,
+    $LLMNET_API_KEY, or the key `llmnet up` wrote."""
     from openai import OpenAI
 
-    client = OpenAI(base_url=url, api_key=requester_key(key, data_dir), timeout=300, max_retries=0)
-    messages: Any = [{"role": "user", "content": question}]
+    return OpenAI(base_url=url, api_key=requester_key(key, data_dir), timeout=300, max_retries=0)
+
+
+@contextlib.contextmanager
+def coordinator_errors(url: str) -> Iterator[None]:
+    """The OpenAI client's errors as llmnet's: no coordinator, or the coordinator's refusal."""
     try:
-        _ask(client, model, messages, stream)
+        yield
     except openai.APIConnectionError:
         raise ConfigError(f"no coordinator answers at {url}; start a network with `llmnet up`") from None
     except openai.APIStatusError as exc:

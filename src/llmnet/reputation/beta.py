@@ -74,15 +74,21 @@ def score_to_fixed(score: float) -> int:
     return round(score * UNIT)
 
 
-def aggregate(scores: Sequence[float], decay: int) -> RepDelta:
-    """Fold observations (oldest first) into one delta equal to applying them in turn."""
+def aggregate(scores: Sequence[float], decay: int, weights: Sequence[float] | None = None) -> RepDelta:
+    """Fold observations (oldest first) into one delta equal to applying them in turn.
+
+    ``weights`` (each in [0, 1], default 1) scale an observation's evidence: a weight of 0.5 adds
+    half of ``s`` and of ``1 - s``; every observation still counts as one step of decay."""
     m = len(scores)
+    if weights is not None and len(weights) != m:
+        raise ValueError(f"{len(weights)} weights for {m} scores")
     successes = failures = 0
     for i, score in enumerate(scores):
         weight = fp_pow(decay, m - 1 - i)
         s = score_to_fixed(score)
-        successes += s * weight // DECAY_ONE
-        failures += (UNIT - s) * weight // DECAY_ONE
+        share = UNIT if weights is None else score_to_fixed(weights[i])
+        successes += s * share // UNIT * weight // DECAY_ONE
+        failures += (UNIT - s) * share // UNIT * weight // DECAY_ONE
     return RepDelta(count=m, successes=successes, failures=failures)
 
 

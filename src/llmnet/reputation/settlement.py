@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from llmnet.chain.merkle import MerkleTree
 from llmnet.errors import InputError
 from llmnet.reputation.beta import aggregate
+from llmnet.reputation.human import WeightedObservation
 from llmnet.types import Payout, RepUpdate, SettlementBatch
 
 
@@ -101,17 +102,25 @@ def observations(outcomes: Sequence[TaskOutcome]) -> dict[tuple[str, str], list[
     return seen
 
 
-def plan_settlement(outcomes: Sequence[TaskOutcome], split: FeeSplit, decay: int) -> SettlementBatch:
-    """One batch settling ``outcomes``: aggregated payouts and reputation, receipts root."""
+def plan_settlement(
+    outcomes: Sequence[TaskOutcome], split: FeeSplit, decay: int, extra: Sequence[WeightedObservation] = ()
+) -> SettlementBatch:
+    """One batch settling ``outcomes``: aggregated payouts and reputation, receipts root.
+
+    ``extra`` observations (human rankings, see :mod:`llmnet.reputation.human`) join the
+    reputation updates after the tasks' own, each scaled by its weight."""
     if not outcomes:
         raise InputError("cannot settle an empty batch")
     totals: dict[str, int] = defaultdict(int)
     for o in outcomes:
         for who, amount in split_fee(o, split).items():
             totals[who] += amount
+    seen = {pair: [(score, 1.0) for score in scores] for pair, scores in observations(outcomes).items()}
+    for x in extra:
+        seen.setdefault((x.provider, x.domain), []).append((x.score, x.weight))
     updates = tuple(
-        RepUpdate(provider, domain, aggregate(scores, decay))
-        for (provider, domain), scores in observations(outcomes).items()
+        RepUpdate(provider, domain, aggregate([s for s, _ in obs], decay, [w for _, w in obs]))
+        for (provider, domain), obs in seen.items()
     )
     return SettlementBatch(
         task_ids=tuple(o.task_id for o in outcomes),

@@ -221,6 +221,28 @@ class TaskBook:
             rows = self.db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()
         return {state: n for state, n in rows}
 
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest tasks, newest first: key, requester, domain, fee, state, chain id, settlement."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT task_key, requester, domain, fee, state, chain_task_id, settlement, created FROM tasks "
+                "ORDER BY created DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        keys = ("task_key", "requester", "domain", "fee", "state", "chain_task_id", "settlement", "created")
+        return [dict(zip(keys, (*row[:6], json.loads(row[6]) if row[6] else None, row[7]), strict=True))
+                for row in rows]  # fmt: skip
+
+    def batch_receipts(self, batch_id: int) -> list[tuple[int, str]]:
+        """(chain task id, receipt hash) of this book's tasks settled in ``batch_id``, in task order."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT chain_task_id, json_extract(outcome, '$.receipt_hash') FROM tasks "
+                "WHERE json_extract(settlement, '$.batch_id') = ? ORDER BY chain_task_id",
+                (batch_id,),
+            ).fetchall()
+        return [(int(t), str(h)) for t, h in rows]
+
 
 class Accountant:
     """Works through a TaskBook: opens tasks on chain, hands outcomes to the settler, follows up."""

@@ -73,6 +73,8 @@ class TaskRun:
     validator_weights: dict[str, float] = field(default_factory=dict)  # stake x trust when rated
     gold: dict[str, float] | None = None  # a gold task: each answer's true score (1-10), by its known answer
     started: float = field(default_factory=time.time)
+    temperature: float = 0.0  # sampling asked by the requester; 0 (the default) is deterministic
+    seed: int = 0
 
 
 RULE = TrustRule()
@@ -207,7 +209,8 @@ class Coordinator:
         return sign(a, self.account, self.signing).to_dict()
 
     def payload(self, run: TaskRun, round_: int, peers: list[PeerAnswer], max_tokens: int) -> RespondPayload:
-        return RespondPayload(messages=run.messages, peers=peers, round=round_, max_tokens=max_tokens)
+        return RespondPayload(messages=run.messages, peers=peers, round=round_, max_tokens=max_tokens,
+                              temperature=run.temperature, seed=run.seed)  # fmt: skip
 
     async def _endpoint(self, respondent: str) -> str:
         known = self.directory.known_endpoint(respondent)

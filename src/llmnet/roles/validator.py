@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ from llmnet.questions import load_questions, reference_book
 from llmnet.reputation.consensus import ClipRule, normalize_score, robust_consensus
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
 from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
+from llmnet.rlhf.book import RankingBook
+from llmnet.rlhf.feed import RankingFeed
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
 from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings, RevealUnavailable
 from llmnet.roles.judge import Judge
@@ -107,6 +109,8 @@ class ValidatorSpec(ServiceSpec):
     max_batch: int = 200
     stake_wei: int = ETHER  # staked in the validator book when the validator first starts
     spot_check_rate: float = Field(default=0.0, ge=0, le=1)  # share of rated answers re-run (see roles.spotcheck)
+    # the settler: what one human ranking counts for in respondents' reputation (0: rankings are ignored)
+    ranking_weight: float = Field(default=0.5, ge=0, le=1)
 
 
 def check_response(data: dict[str, Any], text: str, respondent: str, domain: SigningDomain) -> Response:
@@ -169,6 +173,7 @@ class CheckedOutcome:
     failed: tuple[str, ...]
     ratings: tuple[CheckedRating, ...]
     gold: dict[str, float] | None = None  # respondent -> true score (1-10), for a gold task
+    responses: dict[str, str] = field(default_factory=dict)  # respondent -> signed content hash
 
     @property
     def ready_epoch(self) -> int:
@@ -212,7 +217,7 @@ def verify_outcome(o: Outcome, domain: SigningDomain, validators: frozenset[str]
     ):
         raise InputError(f"the gold scores of task {o.task_id} are malformed: {gold!r}")
     return CheckedOutcome(o.task_id, o.domain, o.fee, o.requester, o.coordinator, o.receipt_hash, tuple(o.failed),
-                          tuple(ratings), gold)  # fmt: skip
+                          tuple(ratings), gold, {who: r.content_hash for who, r in responses.items()})  # fmt: skip
 
 
 def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: Mapping[str, float]) -> TaskOutcome:
@@ -309,7 +314,8 @@ class SettlementQueue:
     """Durable queue of verified outcomes, settled in batches through the outbox."""
 
     def __init__(self, path: Path, ledger: Web3Ledger, account: LocalAccount, max_batch: int,
-                 keeper: TrustKeeper, reveals: RevealedRatings, clock: EpochClock) -> None:  # fmt: skip
+                 keeper: TrustKeeper, reveals: RevealedRatings, clock: EpochClock,
+                 ranking_weight: float = 0.0) -> None:  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         self.ledger, self.account, self.max_batch = ledger, account, max_batch
         self.keeper, self.reveals, self.clock = keeper, reveals, clock
@@ -332,11 +338,16 @@ class SettlementQueue:
         self._penalised: set[tuple[str, int]] = {
             (v, int(e)) for v, e in self.db.execute("SELECT validator, epoch FROM penalised")
         }
+        has_rankings = bool(getattr(ledger.deployment, "rankings", ""))
+        self.feed = RankingFeed(self.db, self.lock, RankingBook(ledger), ranking_weight) if (
+            ranking_weight > 0 and has_rankings) else None  # fmt: skip
 
     def add(self, outcomes: list[CheckedOutcome]) -> int:
         """Queue outcomes already verified (so settling does not verify the same signatures again);
         each waits until the reveal windows of its ratings are over."""
         rows = [(o.task_id, o.to_json(), o.ready_epoch) for o in outcomes]
+        if self.feed is not None:
+            self.feed.remember((h, who, o.domain) for o in outcomes for who, h in o.responses.items())
         with self.lock, transaction(self.db):
             cur = self.db.executemany(
                 "INSERT OR IGNORE INTO outcomes (task_id, outcome, ready_epoch) VALUES (?, ?, ?)", rows
@@ -409,7 +420,8 @@ class SettlementQueue:
         if not rows:
             return 0
         self._penalised |= unrevealed
-        batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
+        ranked, extra = self.feed.take() if self.feed is not None else ([], [])
+        batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay, extra)
         key = f"settle-{rows[0][0]}-{rows[-1][0]}-{len(rows)}"
         record_id = self.outbox.submit(self.ledger.settlement_call(batch), self.account, key=key)
         with self.lock, transaction(self.db):
@@ -417,6 +429,8 @@ class SettlementQueue:
                 "UPDATE outcomes SET record_id = ? WHERE task_id = ?", [(record_id, t) for t, _ in rows]
             )
             self.db.executemany("INSERT OR IGNORE INTO penalised (validator, epoch) VALUES (?, ?)", sorted(unrevealed))
+            if self.feed is not None:
+                self.feed.mark(ranked, record_id)
         trust = self.keeper.observe(outcomes, [v for v, _ in sorted(unrevealed)])
         if trust:
             self.outbox.submit(self.ledger.set_trust_call(trust), self.account, key=f"trust-{key}")
@@ -490,7 +504,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             path = here / f"{spec.name}-settlement.sqlite"
             keeper = TrustKeeper(ledger, only=frozenset(spec.validators))
             reveals = RevealedRatings(ledger, lambda v: ledger.get_validator(v).endpoint)
-            queue = SettlementQueue(path, ledger, account, spec.max_batch, keeper, reveals, clock)
+            queue = SettlementQueue(path, ledger, account, spec.max_batch, keeper, reveals, clock, spec.ranking_weight)
             queue.outbox.recover()
             state["queue"] = queue
             thread = threading.Thread(target=settle_loop, name="llmnet-settle", daemon=True)
@@ -518,6 +532,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
                 "settler": True,
                 "queued": state["queue"].queued(),
                 "last_error": state.get("last_error"),
+                "human_rankings": state["queue"].feed.states() if state["queue"].feed else None,
             }
         return info
 

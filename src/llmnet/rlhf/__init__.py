@@ -1,0 +1,1 @@
+"""Human rankings of LLM responses on chain, and the preference datasets made from them."""

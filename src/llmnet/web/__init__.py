@@ -1,0 +1,1 @@
+"""The web dashboard the coordinator serves at /ui."""
