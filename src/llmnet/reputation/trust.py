@@ -10,7 +10,10 @@ A validator's *trust* in [0, 1] is an exponential moving average of evidence abo
 - a commitment it never revealed counts as a gold observation of 0.
 
 Its *weight*, the say it has in consensus and its share of the validators' pay, is
-``stake x trust``. A newcomer starts at ``TrustRule.initial`` and has to earn the rest.
+``stake x trust ** TrustRule.power``. A newcomer starts at ``TrustRule.initial`` and has to
+earn the rest. The power is 2: a validator rating at random still lands near the consensus now
+and then, and settles at a trust of about 0.3 where honest ones hold about 0.9; squared, its say
+falls from a third of an honest validator's to a ninth.
 
 >>> rule = TrustRule()
 >>> t = rule.initial
@@ -36,6 +39,7 @@ class TrustRule:
     rate: float = 0.1  # how far one ordinary observation moves trust towards it
     initial: float = 0.5  # a new validator's trust
     gold_weight: float = 3.0  # one gold (or unrevealed) observation counts this many ordinary ones
+    power: float = 2.0  # weight = stake x trust ** power
 
     def __post_init__(self) -> None:
         if not 0 < self.rate <= 1:
@@ -44,6 +48,8 @@ class TrustRule:
             raise InputError(f"TrustRule.initial must be in [0, 1], got {self.initial!r}")
         if not (math.isfinite(self.gold_weight) and self.gold_weight >= 1):
             raise InputError(f"TrustRule.gold_weight must be 1 or more, got {self.gold_weight!r}")
+        if not (math.isfinite(self.power) and self.power > 0):
+            raise InputError(f"TrustRule.power must be a positive number, got {self.power!r}")
 
 
 def update_trust(trust: float, evidence: float, rule: TrustRule, *, gold: bool = False) -> float:
@@ -56,8 +62,8 @@ def update_trust(trust: float, evidence: float, rule: TrustRule, *, gold: bool =
 
 
 def validator_weights(stakes: Mapping[str, int], trust: Mapping[str, float], rule: TrustRule) -> dict[str, float]:
-    """stake x trust per validator (stake in wei, scaled to ether so weights stay readable)."""
-    return {v: (stake / 1e18) * trust.get(v, rule.initial) for v, stake in stakes.items()}
+    """stake x trust ** power per validator (stake in wei, scaled to ether so weights stay readable)."""
+    return {v: (stake / 1e18) * trust.get(v, rule.initial) ** rule.power for v, stake in stakes.items()}
 
 
 def pay_shares(pool: int, weights: Mapping[str, float]) -> dict[str, int]:
