@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +22,46 @@ TEST_DOMAINS = ("general", "medicine", "law")
 TEST_PARAMS = DeployParams(min_stake=ETHER // 10, cooldown=3600, decay=0.9, domains=TEST_DOMAINS)
 
 
-def free_port() -> int:
+def _worker_range() -> range:
+    """The ports this test process hands out: each pytest-xdist worker has its own block of
+    2,000 below Linux's ephemeral range (32768+), so parallel workers never pick the same port
+    and outgoing connections never hold one of ours."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    start = 12000 + 2000 * (index % 10)
+    return range(start, start + 2000)
+
+
+_PORTS = _worker_range()
+_cursor = itertools.count(os.getpid() % len(_PORTS))  # successive calls move on: no port handed out twice soon
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_run(n: int) -> int:
+    """The first of ``n`` consecutive free ports from this process's block (services take
+    consecutive ports from a base)."""
+    for _ in range(len(_PORTS)):
+        offset = next(_cursor) % len(_PORTS)
+        if offset + n > len(_PORTS):
+            continue
+        base = _PORTS[offset]
+        if all(_bindable(base + i) for i in range(n)):
+            for _ in range(n - 1):
+                next(_cursor)
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports in {_PORTS}")
+
+
+def free_port() -> int:
+    return free_run(1)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,25 +9,7 @@ from typing import Any
 
 from llmnet.config import load_settings
 from llmnet.launcher import Network, NetworkOptions, RespondentPlan
-from tests.conftest import free_port
-
-
-def free_run(n: int) -> int:
-    """The first of ``n`` consecutive free ports (services take consecutive ports from a base)."""
-    for _ in range(50):
-        base = free_port()
-        if base + n < 65535 and all(_port_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no run of free ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+from tests.conftest import free_port, free_run
 
 
 @contextmanager
