@@ -253,7 +253,7 @@ def test_a_second_batch_decays_the_earlier_evidence(world: World) -> None:
     state = led.reputation(a.address, "general")
     # one success decayed twice (0.9 ** 2), two failures with the older one decayed once
     assert (state.alpha, state.beta, state.count) == (810_000_000, 1_900_000_000, 3)
-    assert [c.reputation for c in led.candidates("general")][0] == state
+    assert led.candidates("general")[0].reputation == state
 
 
 def test_refused_settlements_change_nothing(world: World) -> None:
