@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from llmnet.chain.commit_reveal import commitment
 from llmnet.chain.ledger import Account, Ledger
@@ -46,6 +47,12 @@ PPM = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_RESPONDENTS = 32
 MAX_FEE_GWEI = 2**62 - 1
+
+
+@lru_cache(maxsize=1 << 16)
+def _address(address: str, what: str = "address") -> str:
+    """:func:`llmnet.types.checksum`, remembered: a simulation names the same accounts millions of times."""
+    return checksum(address, what)
 
 
 def _refuse(reason: str, context: str = "") -> None:
@@ -120,7 +127,7 @@ class MemoryLedger(Ledger):
         self.params = params or MemoryParams()
         if self.params.min_stake <= 0 or not 0 < self.params.decay <= DECAY_ONE:
             raise InputError("min_stake must be positive and decay in (0, 1e18]")
-        self.governance = checksum(governance, "governance")
+        self.governance = _address(governance, "governance")
         self.time = self.params.start_time
         self.block_number = 0
         self._balances: dict[str, int] = {}
@@ -143,7 +150,7 @@ class MemoryLedger(Ledger):
     # ---- the simulated chain
     def fund(self, account: str, amount: int) -> None:
         """Give ``account`` native currency (what a faucet or genesis allocation does)."""
-        key = checksum(account)
+        key = _address(account)
         self._balances[key] = self._balances.get(key, 0) + _amount(amount, "amount")
 
     def advance(self, seconds: int) -> None:
@@ -161,7 +168,7 @@ class MemoryLedger(Ledger):
 
     def _pay_in(self, sender: Account, value: int) -> str:
         """The sender's address after it sends ``value`` along; refused when it cannot."""
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         have = self._balances.get(who, 0)
         if _amount(value, "value") > have:
             raise InsufficientFunds("insufficient funds for gas and value", "fund the sending account")
@@ -190,11 +197,11 @@ class MemoryLedger(Ledger):
         return self._block_time()
 
     def balance_of(self, account: str) -> int:
-        return self._balances.get(checksum(account), 0)
+        return self._balances.get(_address(account), 0)
 
     # ---- governance
     def _only_governance(self, sender: Account) -> None:
-        _require(checksum(sender.address, "sender") == self.governance, "only governance may do this")
+        _require(_address(sender.address, "sender") == self.governance, "only governance may do this")
 
     def add_domain(self, name: str, sender: Account) -> TxReceipt:
         domain_id(name)
@@ -219,14 +226,14 @@ class MemoryLedger(Ledger):
         return name
 
     def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt:
-        who = checksum(settler, "settler")
+        who = _address(settler, "settler")
         self._only_governance(sender)
         _require(who != ZERO_ADDRESS, "settler address is empty")
         (self._settlers.add if allowed else self._settlers.discard)(who)
         return self._write()
 
     def is_settler(self, account: str) -> bool:
-        return checksum(account) in self._settlers
+        return _address(account) in self._settlers
 
     # ---- providers
     def register_provider(self, profile: ProviderProfile, stake: int, sender: Account) -> TxReceipt:
@@ -250,7 +257,7 @@ class MemoryLedger(Ledger):
         return p
 
     def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         for d in profile.domains:
             self._domain(d)
         p = self._provider(who, f"updating {who}")
@@ -274,7 +281,7 @@ class MemoryLedger(Ledger):
 
     def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
         context = f"unstaking {_amount(amount, 'amount')} wei"
-        p = self._provider(checksum(sender.address, "sender"), context)
+        p = self._provider(_address(sender.address, "sender"), context)
         _require(amount > 0, "unstake amount must be positive", context)
         _require(amount <= p.stake, "unstake amount exceeds stake", context)
         p.stake -= amount
@@ -283,7 +290,7 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def withdraw_stake(self, sender: Account) -> TxReceipt:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         p = self._providers.get(who)
         _require(p is not None and p.unstaking > 0, "nothing to withdraw")
         assert p is not None
@@ -293,10 +300,10 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt:
-        who = checksum(provider, "provider")
+        who = _address(provider, "provider")
         context = f"slashing {provider}"
         _amount(amount, "amount")
-        allowed = checksum(sender.address, "sender") == self.governance
+        allowed = _address(sender.address, "sender") == self.governance
         _require(allowed, "only settlement or governance may slash", context)
         p = self._provider(who, context)
         _require(amount > 0, "slash amount must be positive", context)
@@ -307,12 +314,12 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def get_provider(self, address: str) -> ProviderInfo:
-        who = checksum(address, "provider")
+        who = _address(address, "provider")
         p = self._provider(who, f"provider {who}")
         return ProviderInfo(who, p.profile, p.stake, p.unstaking, p.unlock_at, p.registered_at)
 
     def is_registered(self, address: str) -> bool:
-        return checksum(address, "provider") in self._providers
+        return _address(address, "provider") in self._providers
 
     def providers(self, domain: str | None = None) -> list[ProviderInfo]:
         addresses = list(self._providers) if domain is None else list(self._members[self._domain(domain)])
@@ -326,7 +333,7 @@ class MemoryLedger(Ledger):
         return self._reputation.get((provider, domain), RepState())
 
     def reputation(self, provider: str, domain: str) -> RepState:
-        return self._rep(checksum(provider, "provider"), self._domain(domain))
+        return self._rep(_address(provider, "provider"), self._domain(domain))
 
     # ---- requesters and escrow
     def deposit(self, amount: int, sender: Account) -> TxReceipt:
@@ -337,7 +344,7 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         context = f"withdrawing {_amount(amount, 'amount')} wei"
         _require(amount > 0, "amount must be positive", context)
         _require(amount <= self._deposits.get(who, 0), "amount exceeds deposit", context)
@@ -346,16 +353,16 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt:
-        key = (checksum(sender.address, "sender"), checksum(spender, "spender"))
+        key = (_address(sender.address, "sender"), _address(spender, "spender"))
         _require(key[1] != ZERO_ADDRESS, "spender address is empty")
         self._allowances[key] = _amount(amount, "amount")
         return self._write()
 
     def deposit_of(self, account: str) -> int:
-        return self._deposits.get(checksum(account), 0)
+        return self._deposits.get(_address(account), 0)
 
     def allowance(self, owner: str, spender: str) -> int:
-        return self._allowances.get((checksum(owner), checksum(spender)), 0)
+        return self._allowances.get((_address(owner), _address(spender)), 0)
 
     def _check_task(self, domain: str, n_respondents: int, deadline: int, fees: Sequence[int]) -> None:
         self._domain(domain)
@@ -391,7 +398,7 @@ class MemoryLedger(Ledger):
         deadline: int,
         sender: Account,
     ) -> TxReceipt:
-        owner, caller = checksum(requester, "requester"), checksum(sender.address, "sender")
+        owner, caller = _address(requester, "requester"), _address(sender.address, "sender")
         for h in content_hashes:
             check_hash(h, "content hash")
         context = f"opening {len(fees)} tasks for {requester}"
@@ -433,11 +440,11 @@ class MemoryLedger(Ledger):
 
     # ---- settlement
     def settle_batch(self, batch: SettlementBatch, sender: Account) -> TxReceipt:
-        settler = checksum(sender.address, "sender")
+        settler = _address(sender.address, "sender")
         context = f"settling {len(batch.task_ids)} tasks"
-        payees = [(checksum(p.payee, "payee"), _amount(p.amount, "payout")) for p in batch.payouts]
+        payees = [(_address(p.payee, "payee"), _amount(p.amount, "payout")) for p in batch.payouts]
         for u in batch.updates:
-            checksum(u.provider, "provider")
+            _address(u.provider, "provider")
             self._domain(u.domain)
         root = check_hash(batch.receipts_root, "receipts root")
         _require(settler in self._settlers, "only an authorised settler may settle", context)
@@ -472,7 +479,7 @@ class MemoryLedger(Ledger):
         states: dict[tuple[str, str], RepState] = {}
         now = self._block_time()
         for u in batch.updates:
-            key = (checksum(u.provider), u.domain)
+            key = (_address(u.provider), u.domain)
             try:
                 states[key] = apply_update(states.get(key, self._rep(*key)), u.delta, self.decay, now)
             except OverflowError:
@@ -494,10 +501,10 @@ class MemoryLedger(Ledger):
         return verify_proof(self._batches[batch_id].receipts_root, receipt_hash, proof)
 
     def credits_of(self, account: str) -> int:
-        return self._credits.get(checksum(account), 0)
+        return self._credits.get(_address(account), 0)
 
     def withdraw_credits(self, sender: Account) -> TxReceipt:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         amount = self._credits.get(who, 0)
         _require(amount > 0, "no credits to withdraw")
         self._credits[who] = 0
@@ -538,13 +545,13 @@ class MemoryLedger(Ledger):
         return v
 
     def get_validator(self, address: str) -> ValidatorInfo:
-        who = checksum(address, "validator")
+        who = _address(address, "validator")
         v = self._validator(who, f"validator {who}")
         return ValidatorInfo(who, v.endpoint, v.judge_model_id, v.judge_weights_hash, v.stake, v.unstaking,
                              v.unlock_at, v.trust_ppm, v.registered_at)  # fmt: skip
 
     def is_validator(self, address: str) -> bool:
-        return checksum(address, "validator") in self._validators
+        return _address(address, "validator") in self._validators
 
     def validators(self) -> list[ValidatorInfo]:
         return [self.get_validator(v) for v in self._validators]
@@ -553,7 +560,7 @@ class MemoryLedger(Ledger):
         return self._block_time() // self.epoch_length
 
     def commit_ratings(self, epoch: int, commitment: str, sender: Account) -> TxReceipt:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         context = f"committing ratings of epoch {epoch}"
         check_hash(commitment, "commitment")
         v = self._validator(who, context)
@@ -565,7 +572,7 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def reveal_ratings(self, epoch: int, ratings_root: str, count: int, salt: str, sender: Account) -> TxReceipt:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         context = f"revealing ratings of epoch {epoch}"
         root = check_hash(ratings_root, "ratings root")
         expected = commitment(who, epoch, root, count, check_hash(salt, "salt"))
@@ -579,21 +586,21 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def revealed_root(self, validator: str, epoch: int) -> str | None:
-        v = self._validators.get(checksum(validator, "validator"))
+        v = self._validators.get(_address(validator, "validator"))
         return None if v is None or v.reveals.get(epoch, ZERO_HASH) == ZERO_HASH else v.reveals[epoch]
 
     def missed_reveal(self, validator: str, epoch: int) -> bool:
-        v = self._validators.get(checksum(validator, "validator"))
+        v = self._validators.get(_address(validator, "validator"))
         if v is None:
             return False
         return epoch in v.commitments and epoch not in v.reveals and self.time // self.epoch_length > epoch + 2
 
     def _may_judge(self, sender: Account) -> bool:
-        who = checksum(sender.address, "sender")
+        who = _address(sender.address, "sender")
         return who == self.governance or who in self._settlers
 
     def set_trust(self, updates: Sequence[tuple[str, int]], sender: Account) -> TxReceipt:
-        rows = [(checksum(v, "validator"), int(t)) for v, t in updates]
+        rows = [(_address(v, "validator"), int(t)) for v, t in updates]
         context = f"recording the trust of {len(rows)} validators"
         _require(self._may_judge(sender), "only a settler or governance may record trust", context)
         for who, trust in rows:
@@ -604,7 +611,7 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def slash_validator(self, validator: str, amount: int, reason: int, sender: Account) -> TxReceipt:
-        who = checksum(validator, "validator")
+        who = _address(validator, "validator")
         context = f"slashing validator {validator}"
         _amount(amount, "amount")
         _require(self._may_judge(sender), "only a settler or governance may slash", context)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from llmnet.cli import chain, keys, network, providers
+from llmnet.cli.sim import sim as sim_command
 from llmnet.errors import LlmnetError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command()(network.ask)
 app.add_typer(chain.app, name="chain")
 app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
+app.command(name="sim")(sim_command)
 
 _err = Console(stderr=True)
 

@@ -20,6 +20,7 @@ ranking depends on earlier calls).
 from __future__ import annotations
 
 import difflib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import ClassVar
@@ -166,16 +167,40 @@ class ScoringPolicy(SelectionPolicy):
         return posterior_mean(alpha, beta, self.prior_alpha, self.prior_beta)
 
 
+EVIDENCE_WEIGHT = 5.0
+
+
 class ThompsonSampling(ScoringPolicy):
     """Rank by a draw from each candidate's Beta posterior: strong providers win most draws,
-    while uncertain ones (newcomers under the Beta(1, 1) prior) still get picked sometimes."""
+    while uncertain ones (newcomers under the Beta(1, 1) prior) still get picked sometimes.
+
+    ``evidence_weight``: how many coin flips one recorded observation is worth. The book
+    records a consensus score in [0, 1] per task as one fractional success; a median of several
+    validators' ratings varies far less than a coin flip (variance ~0.01 against ~0.25), so
+    counting it once leaves every posterior too wide and keeps asking weak providers long
+    after the evidence is in. ``llmnet sim`` measured the share of traffic to experts after 100
+    requests per domain at 72-80 % with weight 1 and 94-96 % with 5 (seeds 0 and 1)."""
 
     name = "thompson"
     explores = True
     stochastic = True
 
+    def __init__(
+        self,
+        evidence_weight: float = EVIDENCE_WEIGHT,
+        *,
+        min_stake: int = 0,
+        prior_alpha: float = 1.0,
+        prior_beta: float = 1.0,
+    ) -> None:
+        super().__init__(min_stake=min_stake, prior_alpha=prior_alpha, prior_beta=prior_beta)
+        if not (math.isfinite(evidence_weight) and evidence_weight > 0):
+            raise InputError(f"evidence_weight must be a positive number, got {evidence_weight!r}")
+        self.evidence_weight = evidence_weight
+
     def scores(self, alpha: FloatArray, beta: FloatArray, count: FloatArray, rng: np.random.Generator) -> FloatArray:
-        return rng.beta(alpha + self.prior_alpha, beta + self.prior_beta)
+        w = self.evidence_weight
+        return rng.beta(w * alpha + self.prior_alpha, w * beta + self.prior_beta)
 
 
 class Greedy(ScoringPolicy):

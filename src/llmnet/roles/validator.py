@@ -256,7 +256,7 @@ class TrustKeeper:
 
     ``only``: when not empty, ratings count only from these validators (a deployment's allowlist)."""
 
-    def __init__(self, ledger: Web3Ledger, rule: TrustRule | None = None, *, ttl_s: float = 5.0,
+    def __init__(self, ledger: Ledger, rule: TrustRule | None = None, *, ttl_s: float = 5.0,
                  only: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.ledger, self.rule, self.ttl_s, self.only = ledger, rule or TrustRule(), ttl_s, only
         self.trust: dict[str, float] = {}
