@@ -104,8 +104,7 @@ class PolicyRun:
             quality = pop.quality[chosen, d]
             realised = np.clip(quality + s.answer_noise * self.rng.standard_normal(quality.shape), 0.0, 1.0)
             ratings = draw_ratings(pop, chosen, realised, s.rating_noise, self.rng)
-            for task_id, picked, rated in zip(world.open_tasks(int(d), len(rows), s.k), chosen, ratings, strict=True):
-                outcomes.append(world.outcome(task_id, int(d), picked.tolist(), rated))
+            outcomes += world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, ratings)
             self.selector.learn(world, int(d), chosen, ratings)
             t.expert_share[rows] = pop.expert[chosen, d].mean(axis=1)
             t.attacker_share[rows] = pop.attacker_mask()[chosen].mean(axis=1)

@@ -22,8 +22,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 from numpy.typing import NDArray
 
-from llmnet.reputation.consensus import ClipRule, normalize_score, robust_consensus
-from llmnet.reputation.selection import ScoringPolicy, policy_from_name, top_indices
+from llmnet.reputation.consensus import ClipRule, consensus_rows, normalize_scores
+from llmnet.reputation.selection import ScoringPolicy, ThompsonSampling, policy_from_name, top_indices
 from llmnet.sim.world import SimWorld
 
 IntArray = NDArray[np.intp]
@@ -57,9 +57,14 @@ class BanditSelector(Selector):
         ev = world.evidence(domain)
         policy = self.policies[domain]
         ok = ev.stake >= policy.min_stake
+        if isinstance(policy, ThompsonSampling):
+            ok[ok] = policy.contenders(ev.alpha[ok], ev.beta[ok], k)
         shape = (m, int(ok.sum()))
         alpha, beta, count = (np.broadcast_to(x[ok], shape) for x in (ev.alpha, ev.beta, ev.count))
-        order = policy.rank_arrays(alpha, beta, count, rng, k)
+        if policy.stochastic or policy.stateful:
+            order = policy.rank_arrays(alpha, beta, count, rng, k)
+        else:  # every request of the batch gets the same ranking: compute it once
+            order = np.broadcast_to(policy.rank_arrays(alpha[:1], beta[:1], count[:1], rng, k), (m, min(k, shape[1])))
         chosen: IntArray = ev.providers[ok][order]
         return chosen
 
@@ -78,14 +83,10 @@ class RatingAverageSelector(Selector):
     def consensus(self, world: SimWorld, ratings: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per task and respondent, the score in [0, 1] this system derives from ``ratings``."""
         if self.name == "moving_average":
-            return np.clip((ratings.mean(axis=-1) - 1.0) / 9.0, 0.0, 1.0)
-        stakes = {str(v): float(s) for v, s in enumerate(world.pop.validator_stake)}
-        out = np.empty(ratings.shape[:2])
-        for t in range(ratings.shape[0]):
-            table = {v: {str(j): float(ratings[t, j, int(v)]) for j in range(ratings.shape[1])} for v in stakes}
-            agreed = robust_consensus(table, stakes, YUMA_CLIP).scores
-            out[t] = [normalize_score(agreed[str(j)]) for j in range(ratings.shape[1])]
-        return out
+            return normalize_scores(ratings.mean(axis=-1))
+        m, k, v = ratings.shape
+        rows = consensus_rows(ratings.reshape(m * k, v), world.pop.validator_stake.astype(np.float64), YUMA_CLIP)
+        return normalize_scores(rows.scores).reshape(m, k)
 
     def learn(self, world: SimWorld, domain: int, chosen: IntArray, ratings: NDArray[np.float64]) -> None:
         scores = self.consensus(world, ratings).ravel()

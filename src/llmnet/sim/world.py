@@ -16,13 +16,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from llmnet.chain.memory_ledger import MemoryLedger, MemoryParams
-from llmnet.reputation.selection import FloatArray, evidence_arrays
+from llmnet.reputation.consensus import ClipRule, Consensus, consensus_rows
+from llmnet.reputation.selection import FloatArray, IndexArray, evidence_arrays
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.roles.validator import CheckedOutcome, CheckedRating, TrustKeeper, score_outcome
+from llmnet.roles.validator import CheckedOutcome, TrustKeeper, consensus_outcome
 from llmnet.sim.scenario import Population
 from llmnet.types import ETHER, GWEI, ProviderProfile, checksum
 
 FEE = 10**6 * GWEI
+IntArray = IndexArray
 ZERO_KEY = bytes(32)
 
 
@@ -101,17 +103,30 @@ class SimWorld:
         assert first is not None
         return list(range(first, first + n))
 
-    def outcome(self, task_id: int, domain: int, chosen: Sequence[int], ratings: NDArray[np.float64]) -> TaskOutcome:
-        """``ratings[j, v]``: validator v's 1-10 rating of respondent ``chosen[j]``."""
-        respondents = [self.providers[p].address for p in chosen]
-        checked = tuple(
-            CheckedRating(v.address, r, float(ratings[j, vi]), 0, "")
-            for j, r in enumerate(respondents)
-            for vi, v in enumerate(self.validators)
-        )
-        c = CheckedOutcome(task_id, self.pop.domain_names[domain], FEE, self.requester.address,
-                           self.coordinator.address, f"0x{task_id + 1:064x}", (), checked)  # fmt: skip
-        return score_outcome(c, checked, self.keeper.weights())
+    def outcomes(
+        self, task_ids: Sequence[int], domain: int, chosen: IntArray, ratings: FloatArray
+    ) -> list[TaskOutcome]:
+        """Each task scored as the validator scores it: ``ratings[i, j, v]`` is validator v's 1-10
+        rating of respondent ``chosen[i, j]``; one robust consensus over the whole batch."""
+        m, k, v = ratings.shape
+        weights = self.keeper.weights()
+        w = np.array([weights.get(a.address, 0.0) for a in self.validators])
+        rows = consensus_rows(ratings.reshape(m * k, v), w, ClipRule())
+        scores, medians = rows.scores.reshape(m, k).tolist(), rows.medians.reshape(m, k).tolist()
+        agreement = rows.closeness.reshape(m, k, v).mean(axis=1).tolist()
+        clipped = rows.clipped.reshape(m, k, v).sum(axis=1).tolist()
+        names, raters = self.pop.domain_names[domain], [a.address for a in self.validators]
+        out = []
+        for i, task_id in enumerate(task_ids):
+            who = [self.providers[p].address for p in chosen[i]]
+            agreed = Consensus(
+                dict(zip(who, scores[i], strict=True)), dict(zip(who, medians[i], strict=True)),
+                dict(zip(raters, agreement[i], strict=True)), dict(zip(raters, clipped[i], strict=True)),
+            )  # fmt: skip
+            c = CheckedOutcome(task_id, names, FEE, self.requester.address, self.coordinator.address,
+                               f"0x{task_id + 1:064x}", (), ())  # fmt: skip
+            out.append(consensus_outcome(c, agreed, weights))
+        return out
 
     def settle(self, outcomes: Sequence[TaskOutcome]) -> None:
         batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
