@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+import numpy as np
+from numpy.typing import NDArray
+
 from llmnet.chain.commit_reveal import commitment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.merkle import verify_proof
 from llmnet.errors import InputError, InsufficientFunds, revert_error
 from llmnet.hashing import keccak256
-from llmnet.reputation.beta import DECAY_ONE, RepState, apply_update
+from llmnet.reputation.beta import DECAY_ONE, UNIT, RepState, apply_update
 from llmnet.types import (
     ETHER,
     GWEI,
@@ -103,6 +106,21 @@ class _Validator:
     reveals: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass
+class DomainEvidence:
+    """A domain's members, in the registry's order, with stake and reputation evidence as arrays."""
+
+    members: tuple[str, ...]
+    stake: NDArray[np.float64]
+    alpha: NDArray[np.float64]
+    beta: NDArray[np.float64]
+    count: NDArray[np.float64]
+    position: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {m: i for i, m in enumerate(self.members)}
+
+
 @dataclass(frozen=True)
 class MemoryParams:
     """What deployment fixes for the contracts (see :class:`llmnet.chain.deploy.DeployParams`)."""
@@ -142,6 +160,7 @@ class MemoryLedger(Ledger):
         self._tasks: list[_Task] = []
         self._batches: list[BatchInfo] = []
         self._validators: dict[str, _Validator] = {}
+        self._evidence: dict[str, DomainEvidence] = {}
         for name in domains:
             domain_id(name)  # validates the name
             self._domains.append(name)
@@ -247,6 +266,7 @@ class MemoryLedger(Ledger):
         self._providers[who] = _Provider(profile, stake, self._block_time())
         for d in profile.domains:
             self._members[d].append(who)
+        self._forget_evidence(profile.domains)
         return self._write()
 
     def _provider(self, address: str, context: str = "") -> _Provider:
@@ -268,6 +288,7 @@ class MemoryLedger(Ledger):
             members.pop()
         for d in profile.domains:
             self._members[d].append(who)
+        self._forget_evidence((*p.profile.domains, *profile.domains))
         p.profile = profile
         return self._write()
 
@@ -277,6 +298,7 @@ class MemoryLedger(Ledger):
         _require(amount > 0, "no value sent")
         self._balances[who] -= amount
         p.stake += amount
+        self._forget_evidence(p.profile.domains)
         return self._write()
 
     def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
@@ -285,6 +307,7 @@ class MemoryLedger(Ledger):
         _require(amount > 0, "unstake amount must be positive", context)
         _require(amount <= p.stake, "unstake amount exceeds stake", context)
         p.stake -= amount
+        self._forget_evidence(p.profile.domains)
         p.unstaking += amount
         p.unlock_at = self._block_time() + self.params.cooldown
         return self._write()
@@ -310,6 +333,7 @@ class MemoryLedger(Ledger):
         taken = min(amount, p.stake)
         rest = min(amount - taken, p.unstaking)
         p.stake -= taken
+        self._forget_evidence(p.profile.domains)
         p.unstaking -= rest
         return self._write()
 
@@ -328,6 +352,34 @@ class MemoryLedger(Ledger):
     def candidates(self, domain: str) -> list[Candidate]:
         members = self._members[self._domain(domain)]
         return [Candidate(m, self._providers[m].stake, self._rep(m, domain)) for m in members]
+
+    def evidence(self, domain: str) -> DomainEvidence:
+        """:meth:`candidates` as arrays (evidence in whole observations, as
+        :func:`llmnet.reputation.selection.evidence_arrays` gives): a simulation reads a domain of
+        thousands of providers per batch, and the arrays are kept up to date by settlement."""
+        name = self._domain(domain)
+        book = self._evidence.get(name)
+        if book is None:
+            members = tuple(self._members[name])
+            reps = [self._rep(m, name) for m in members]
+            book = DomainEvidence(
+                members, np.array([float(self._providers[m].stake) for m in members]),
+                np.array([r.alpha / UNIT for r in reps]), np.array([r.beta / UNIT for r in reps]),
+                np.array([float(r.count) for r in reps]),
+            )  # fmt: skip
+            self._evidence[name] = book
+        return book
+
+    def _forget_evidence(self, domains: Sequence[str]) -> None:
+        for d in domains:
+            self._evidence.pop(d, None)
+
+    def _note_evidence(self, states: dict[tuple[str, str], RepState]) -> None:
+        for (provider, domain), state in states.items():
+            book = self._evidence.get(domain)
+            if book is not None and provider in book.position:
+                i = book.position[provider]
+                book.alpha[i], book.beta[i], book.count[i] = state.alpha / UNIT, state.beta / UNIT, state.count
 
     def _rep(self, provider: str, domain: str) -> RepState:
         return self._reputation.get((provider, domain), RepState())
@@ -458,6 +510,7 @@ class MemoryLedger(Ledger):
         for payee, amount in payees:
             self._credits[payee] = self._credits.get(payee, 0) + amount
         self._reputation.update(states)
+        self._note_evidence(states)
         batch_id = len(self._batches)
         info = BatchInfo(batch_id, root, len(batch.task_ids), total, self._block_time(), settler=settler)
         receipt = self._write(batch_id)

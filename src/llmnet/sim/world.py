@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from llmnet.chain.memory_ledger import MemoryLedger, MemoryParams
 from llmnet.reputation.consensus import ClipRule, Consensus, consensus_rows
-from llmnet.reputation.selection import FloatArray, IndexArray, evidence_arrays
+from llmnet.reputation.selection import FloatArray, IndexArray
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
 from llmnet.roles.validator import CheckedOutcome, TrustKeeper, consensus_outcome
 from llmnet.sim.scenario import Population
@@ -64,6 +64,7 @@ class SimWorld:
         self.keeper = TrustKeeper(self.ledger, ttl_s=float("inf"))
         self._content = 0
         self._registered: set[str] = set()
+        self._members: dict[int, tuple[tuple[str, ...], NDArray[np.intp]]] = {}
         self._setup()
 
     def _setup(self) -> None:
@@ -88,10 +89,10 @@ class SimWorld:
                 self.ledger.register_provider(profile, self.ledger.min_stake, a)
 
     def evidence(self, domain: int) -> Evidence:
-        cands = self.ledger.candidates(self.pop.domain_names[domain])
-        alpha, beta, count = evidence_arrays(cands)
-        idx = np.array([self.index[c.provider] for c in cands], dtype=np.intp)
-        return Evidence(idx, np.array([float(c.stake) for c in cands]), alpha, beta, count)
+        book = self.ledger.evidence(self.pop.domain_names[domain])
+        if self._members.get(domain, ((), None))[0] is not book.members:
+            self._members[domain] = (book.members, np.array([self.index[m] for m in book.members], dtype=np.intp))
+        return Evidence(self._members[domain][1], book.stake, book.alpha, book.beta, book.count)
 
     def open_tasks(self, domain: int, n: int, k: int) -> list[int]:
         hashes = [f"0x{self._content + i + 1:064x}" for i in range(n)]
