@@ -16,6 +16,7 @@ import llmnet.sim.world as world_module
 from llmnet.cli.main import app
 from llmnet.errors import InputError
 from llmnet.reputation.beta import decay_from_float
+from llmnet.reputation.consensus import normalize_score, normalize_scores
 from llmnet.reputation.selection import ThompsonSampling
 from llmnet.roles.validator import CheckedOutcome, CheckedRating, score_outcome
 from llmnet.sim.metrics import after_warmup, cumulative_regret, summarize, windowed
@@ -157,3 +158,8 @@ def test_cli_runs_prints_the_table_and_writes_plots_and_numbers(tmp_path: Path) 
     assert [s["policy"] for s in report["summaries"]] == ["thompson", "random", "moving_average"]
     for png in ("simulation.png", "baselines.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_array_normalization_equals_the_scalar_one() -> None:
+    values = np.array([-3.0, 1.0, 4.0, 5.5, 9.99, 10.0, 12.0])
+    assert normalize_scores(values).tolist() == [normalize_score(float(v)) for v in values]

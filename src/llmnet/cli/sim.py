@@ -62,7 +62,7 @@ def verdict(summaries: list[Summary]) -> str:
 def sim(
     providers: Annotated[int, typer.Option(help="respondents (experts + general models, plus attackers)")] = 50,
     requests: Annotated[int, typer.Option(help="requests each policy serves")] = 2000,
-    domains: Annotated[int, typer.Option(help="knowledge domains")] = 5,
+    domains: Annotated[int, typer.Option(help="knowledge domains (0: 5, more for large --providers)")] = 0,
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same results")] = 0,
     k: Annotated[int, typer.Option("--k", help="respondents asked per request")] = 2,
     policies: Annotated[str, typer.Option(help="comma-separated: " + ",".join(POLICIES))] = ",".join(POLICIES),

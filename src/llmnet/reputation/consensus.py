@@ -221,10 +221,11 @@ def normalize_score(score: float) -> float:
     >>> normalize_score(10), normalize_score(5.5), normalize_score(0)
     (1.0, 0.5, 0.0)
     """
-    return float(normalize_scores(np.array(_check_finite(score, "a rating"))))
+    value = _check_finite(score, "a rating")
+    return min(1.0, max(0.0, (value - MIN_RATING) / (MAX_RATING - MIN_RATING)))
 
 
 def normalize_scores(scores: FloatArray) -> FloatArray:
-    """:func:`normalize_score` of every element."""
+    """:func:`normalize_score` of every element (the same formula; a test holds them equal)."""
     result: FloatArray = np.clip((scores - MIN_RATING) / (MAX_RATING - MIN_RATING), 0.0, 1.0)
     return result

@@ -80,9 +80,10 @@ class PolicyRun:
     def __init__(self, s: Scenario, pop: Population, domains: NDArray[np.int64], name: str, index: int) -> None:
         self.s, self.pop, self.domains = s, pop, domains
         self.world = SimWorld(pop, decay_from_float(DECAY))
-        self.selector: Selector = make_selector(name, pop.n_providers, s.domains, self.world.ledger.min_stake)
+        self.selector: Selector = make_selector(name, pop.n_providers, s.n_domains, self.world.ledger.min_stake)
         self.rng = np.random.default_rng([s.seed, 3, index])
         self.trace = _empty_trace(name, domains)
+        self.attackers = pop.attacker_mask()
 
     def run(self, progress: Progress | None = None) -> Trace:
         size = self.s.batch_size
@@ -107,7 +108,7 @@ class PolicyRun:
             outcomes += world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, ratings)
             self.selector.learn(world, int(d), chosen, ratings)
             t.expert_share[rows] = pop.expert[chosen, d].mean(axis=1)
-            t.attacker_share[rows] = pop.attacker_mask()[chosen].mean(axis=1)
+            t.attacker_share[rows] = self.attackers[chosen].mean(axis=1)
             t.chosen_quality[rows] = quality.mean(axis=1)
             t.oracle_quality[rows] = oracle[d]
             t.delivered[rows] = realised.mean(axis=1)

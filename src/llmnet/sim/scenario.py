@@ -29,13 +29,14 @@ BASELINES = ("random", "round_robin", "greedy", "epsilon_greedy", "ucb", "moving
 LLMNET_POLICY = "thompson"  # the coordinator's default policy, fed by robust consensus and trust
 POLICIES = (LLMNET_POLICY, *BASELINES)
 SYBILS = 20
+MEMBERS_PER_DOMAIN = 1000
 
 
 @dataclass(frozen=True)
 class Scenario:
     providers: int = 50
     requests: int = 2000
-    domains: int = 5
+    domains: int = 0  # 0: 5, or more when needed to keep domains within the registry's 1024 members
     seed: int = 0
     k: int = 2
     experts_per_domain: int = 3
@@ -53,17 +54,17 @@ class Scenario:
 
     def __post_init__(self) -> None:
         checks = {
-            "providers": self.providers >= 1, "requests": self.requests >= 1, "domains": 1 <= self.domains <= 64,
+            "providers": self.providers >= 1, "requests": self.requests >= 1, "domains": 0 <= self.domains <= 64,
             "k": self.k >= 1, "validators": self.validators >= 1, "batch": self.batch >= 0,
             "experts_per_domain": self.experts_per_domain >= 0, "general_domains": self.general_domains >= 1,
         }  # fmt: skip
         for name, ok in checks.items():
             if not ok:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range; see --help")
-        if self.experts_per_domain * self.domains > self.providers:
+        if self.experts_per_domain * self.n_domains > self.providers:
             raise InputError(
-                f"{self.domains} domains x {self.experts_per_domain} experts need at least "
-                f"{self.domains * self.experts_per_domain} providers, got --providers {self.providers}"
+                f"{self.n_domains} domains x {self.experts_per_domain} experts need at least "
+                f"{self.n_domains * self.experts_per_domain} providers, got --providers {self.providers}"
             )
         for attack in self.attackers:
             if attack not in ATTACKS:
@@ -73,6 +74,12 @@ class Scenario:
                 raise InputError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
         if not self.policies:
             raise InputError("give at least one policy")
+
+    @property
+    def n_domains(self) -> int:
+        """``domains``, or when 0: 5, raised so that general models spread over the domains leave
+        about 1,000 members per domain (the registry holds at most 1,024 per domain)."""
+        return self.domains or max(5, -(-self.providers * self.general_domains // MEMBERS_PER_DOMAIN))
 
     @property
     def batch_size(self) -> int:
@@ -108,18 +115,18 @@ def _providers(
     kinds: list[str] = []
     quality: list[NDArray[np.float64]] = []
     member: list[NDArray[np.bool_]] = []
-    for d in range(s.domains):
+    for d in range(s.n_domains):
         for _ in range(s.experts_per_domain):
-            q = rng.uniform(*s.general_quality, s.domains)
+            q = rng.uniform(*s.general_quality, s.n_domains)
             q[d] = rng.uniform(*s.expert_quality)
             kinds.append("expert")
             quality.append(q)
-            member.append(np.arange(s.domains) == d)
+            member.append(np.arange(s.n_domains) == d)
     for _ in range(s.providers - len(kinds)):
         kinds.append("general")
-        quality.append(rng.uniform(*s.general_quality, s.domains))
-        m = np.zeros(s.domains, dtype=bool)
-        m[rng.choice(s.domains, min(s.general_domains, s.domains), replace=False)] = True
+        quality.append(rng.uniform(*s.general_quality, s.n_domains))
+        m = np.zeros(s.n_domains, dtype=bool)
+        m[rng.choice(s.n_domains, min(s.general_domains, s.n_domains), replace=False)] = True
         member.append(m)
     return kinds, quality, member
 
@@ -127,13 +134,13 @@ def _providers(
 def build_population(s: Scenario) -> Population:
     rng = np.random.default_rng([s.seed, 1])
     kinds, quality, member = _providers(s, rng)
-    everywhere = np.ones(s.domains, dtype=bool)
+    everywhere = np.ones(s.n_domains, dtype=bool)
     n_lazy = max(1, s.providers // 20) if "lazy" in s.attackers else 0
     n_sybil = SYBILS if "sybil" in s.attackers else 0
     for kind, count, q in (("lazy", n_lazy, 0.2), ("sybil", n_sybil, 0.3)):
         for _ in range(count):
             kinds.append(kind)
-            quality.append(np.full(s.domains, q))
+            quality.append(np.full(s.n_domains, q))
             member.append(everywhere.copy())
     # registration order is random: selection that breaks ties by position must not find experts by luck
     n_first = len(kinds) - n_sybil
@@ -151,10 +158,10 @@ def build_population(s: Scenario) -> Population:
     stake[[i for i, k in enumerate(v_kind) if k != "honest"]] = 10**17  # well under a third of the stake
     bias = rng.uniform(-s.rating_bias, s.rating_bias, len(v_kind))
     friend = kinds.index("lazy") if "lazy" in kinds else -1
-    names = tuple(f"d{d}" for d in range(s.domains))
+    names = tuple(f"d{d}" for d in range(s.n_domains))
     return Population(q_arr, m_arr, expert, tuple(kinds), joins, bias, tuple(v_kind), stake, friend, names)
 
 
 def request_domains(s: Scenario) -> NDArray[np.int64]:
     """The domain of every request, uniform over domains; the same stream for every policy."""
-    return np.random.default_rng([s.seed, 2]).integers(0, s.domains, s.requests)
+    return np.random.default_rng([s.seed, 2]).integers(0, s.n_domains, s.requests)
