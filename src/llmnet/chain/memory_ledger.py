@@ -16,22 +16,32 @@ simulation can register more providers than the contracts' fixed-size arrays hol
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import replace
 
 import numpy as np
-from numpy.typing import NDArray
 
-from llmnet.chain.commit_reveal import commitment
 from llmnet.chain.ledger import Account, Ledger
+from llmnet.chain.memory_state import (
+    MAX_FEE_GWEI,
+    MAX_RESPONDENTS,
+    ZERO_ADDRESS,
+    DomainEvidence,
+    MemoryParams,
+    ProviderRecord,
+    TaskRecord,
+    ValidatorRecord,
+    address_of,
+    amount_of,
+    refuse,
+    require,
+)
+from llmnet.chain.memory_validators import MemoryValidators
 from llmnet.chain.merkle import verify_proof
 from llmnet.errors import InputError, InsufficientFunds, revert_error
 from llmnet.hashing import keccak256
 from llmnet.reputation.beta import DECAY_ONE, UNIT, RepState, apply_update
 from llmnet.types import (
-    ETHER,
     GWEI,
-    ZERO_HASH,
     BatchInfo,
     Candidate,
     ProviderInfo,
@@ -40,102 +50,14 @@ from llmnet.types import (
     TaskInfo,
     TaskStatus,
     TxReceipt,
-    ValidatorInfo,
     check_hash,
-    checksum,
     domain_id,
 )
 
-PPM = 1_000_000
-ZERO_ADDRESS = "0x" + "00" * 20
-MAX_RESPONDENTS = 32
-MAX_FEE_GWEI = 2**62 - 1
+__all__ = ["DomainEvidence", "MemoryLedger", "MemoryParams"]
 
 
-@lru_cache(maxsize=1 << 16)
-def _address(address: str, what: str = "address") -> str:
-    """:func:`llmnet.types.checksum`, remembered: a simulation names the same accounts millions of times."""
-    return checksum(address, what)
-
-
-def _refuse(reason: str, context: str = "") -> None:
-    raise revert_error(reason, context)
-
-
-def _require(condition: bool, reason: str, context: str = "") -> None:
-    if not condition:
-        _refuse(reason, context)
-
-
-def _amount(value: int, what: str) -> int:
-    if not isinstance(value, int) or value < 0:
-        raise InputError(f"{what} must be a non-negative integer amount in wei, got {value!r}")
-    return value
-
-
-@dataclass
-class _Provider:
-    profile: ProviderProfile
-    stake: int
-    registered_at: int
-    unstaking: int = 0
-    unlock_at: int = 0
-
-
-@dataclass
-class _Task:
-    requester: str
-    domain: str
-    fee: int
-    deadline: int
-    n_respondents: int
-    status: TaskStatus = TaskStatus.OPEN
-
-
-@dataclass
-class _Validator:
-    endpoint: str
-    judge_model_id: str
-    judge_weights_hash: str
-    stake: int
-    trust_ppm: int
-    registered_at: int
-    unstaking: int = 0
-    unlock_at: int = 0
-    commitments: dict[int, str] = field(default_factory=dict)
-    reveals: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
-class DomainEvidence:
-    """A domain's members, in the registry's order, with stake and reputation evidence as arrays."""
-
-    members: tuple[str, ...]
-    stake: NDArray[np.float64]
-    alpha: NDArray[np.float64]
-    beta: NDArray[np.float64]
-    count: NDArray[np.float64]
-    position: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.position = {m: i for i, m in enumerate(self.members)}
-
-
-@dataclass(frozen=True)
-class MemoryParams:
-    """What deployment fixes for the contracts (see :class:`llmnet.chain.deploy.DeployParams`)."""
-
-    min_stake: int = ETHER // 10
-    cooldown: int = 24 * 3600
-    decay: int = 98 * DECAY_ONE // 100
-    validator_min_stake: int = ETHER // 10
-    epoch_length: int = 5
-    initial_trust_ppm: int = 500_000
-    chain_id: int = 31337
-    start_time: int = 1_700_000_000
-
-
-class MemoryLedger(Ledger):
+class MemoryLedger(MemoryValidators, Ledger):
     """Providers, tasks, settlement, reputation and validators held in dictionaries."""
 
     def __init__(
@@ -145,21 +67,21 @@ class MemoryLedger(Ledger):
         self.params = params or MemoryParams()
         if self.params.min_stake <= 0 or not 0 < self.params.decay <= DECAY_ONE:
             raise InputError("min_stake must be positive and decay in (0, 1e18]")
-        self.governance = _address(governance, "governance")
+        self.governance = address_of(governance, "governance")
         self.time = self.params.start_time
         self.block_number = 0
         self._balances: dict[str, int] = {}
         self._domains: list[str] = []
         self._members: dict[str, list[str]] = {}
-        self._providers: dict[str, _Provider] = {}
+        self._providers: dict[str, ProviderRecord] = {}
         self._reputation: dict[tuple[str, str], RepState] = {}
         self._settlers: set[str] = set()
         self._deposits: dict[str, int] = {}
         self._allowances: dict[tuple[str, str], int] = {}
         self._credits: dict[str, int] = {}
-        self._tasks: list[_Task] = []
+        self._tasks: list[TaskRecord] = []
         self._batches: list[BatchInfo] = []
-        self._validators: dict[str, _Validator] = {}
+        self._validators: dict[str, ValidatorRecord] = {}
         self._evidence: dict[str, DomainEvidence] = {}
         for name in domains:
             domain_id(name)  # validates the name
@@ -169,8 +91,8 @@ class MemoryLedger(Ledger):
     # ---- the simulated chain
     def fund(self, account: str, amount: int) -> None:
         """Give ``account`` native currency (what a faucet or genesis allocation does)."""
-        key = _address(account)
-        self._balances[key] = self._balances.get(key, 0) + _amount(amount, "amount")
+        key = address_of(account)
+        self._balances[key] = self._balances.get(key, 0) + amount_of(amount, "amount")
 
     def advance(self, seconds: int) -> None:
         """Move the clock forward, as ``evm_increaseTime`` and mining a block do."""
@@ -187,9 +109,9 @@ class MemoryLedger(Ledger):
 
     def _pay_in(self, sender: Account, value: int) -> str:
         """The sender's address after it sends ``value`` along; refused when it cannot."""
-        who = _address(sender.address, "sender")
+        who = address_of(sender.address, "sender")
         have = self._balances.get(who, 0)
-        if _amount(value, "value") > have:
+        if amount_of(value, "value") > have:
             raise InsufficientFunds("insufficient funds for gas and value", "fund the sending account")
         return who
 
@@ -216,16 +138,16 @@ class MemoryLedger(Ledger):
         return self._block_time()
 
     def balance_of(self, account: str) -> int:
-        return self._balances.get(_address(account), 0)
+        return self._balances.get(address_of(account), 0)
 
     # ---- governance
     def _only_governance(self, sender: Account) -> None:
-        _require(_address(sender.address, "sender") == self.governance, "only governance may do this")
+        require(address_of(sender.address, "sender") == self.governance, "only governance may do this")
 
     def add_domain(self, name: str, sender: Account) -> TxReceipt:
         domain_id(name)
         self._only_governance(sender)
-        _require(name not in self._members, "domain already exists", name)
+        require(name not in self._members, "domain already exists", name)
         self._domains.append(name)
         self._members[name] = []
         return self._write()
@@ -245,39 +167,39 @@ class MemoryLedger(Ledger):
         return name
 
     def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt:
-        who = _address(settler, "settler")
+        who = address_of(settler, "settler")
         self._only_governance(sender)
-        _require(who != ZERO_ADDRESS, "settler address is empty")
+        require(who != ZERO_ADDRESS, "settler address is empty")
         (self._settlers.add if allowed else self._settlers.discard)(who)
         return self._write()
 
     def is_settler(self, account: str) -> bool:
-        return _address(account) in self._settlers
+        return address_of(account) in self._settlers
 
     # ---- providers
     def register_provider(self, profile: ProviderProfile, stake: int, sender: Account) -> TxReceipt:
         for d in profile.domains:
             self._domain(d)
-        context = f"registering with stake {_amount(stake, 'stake')} wei, minimum {self.min_stake}"
+        context = f"registering with stake {amount_of(stake, 'stake')} wei, minimum {self.min_stake}"
         who = self._pay_in(sender, stake)
-        _require(who not in self._providers, "provider already registered", context)
-        _require(stake >= self.min_stake, "stake below the minimum", context)
+        require(who not in self._providers, "provider already registered", context)
+        require(stake >= self.min_stake, "stake below the minimum", context)
         self._balances[who] -= stake
-        self._providers[who] = _Provider(profile, stake, self._block_time())
+        self._providers[who] = ProviderRecord(profile, stake, self._block_time())
         for d in profile.domains:
             self._members[d].append(who)
         self._forget_evidence(profile.domains)
         return self._write()
 
-    def _provider(self, address: str, context: str = "") -> _Provider:
+    def _provider(self, address: str, context: str = "") -> ProviderRecord:
         p = self._providers.get(address)
         if p is None:
-            _refuse("provider not registered", context)
+            refuse("provider not registered", context)
         assert p is not None
         return p
 
     def update_provider(self, profile: ProviderProfile, sender: Account) -> TxReceipt:
-        who = _address(sender.address, "sender")
+        who = address_of(sender.address, "sender")
         for d in profile.domains:
             self._domain(d)
         p = self._provider(who, f"updating {who}")
@@ -295,17 +217,17 @@ class MemoryLedger(Ledger):
     def add_stake(self, amount: int, sender: Account) -> TxReceipt:
         who = self._pay_in(sender, amount)
         p = self._provider(who)
-        _require(amount > 0, "no value sent")
+        require(amount > 0, "no value sent")
         self._balances[who] -= amount
         p.stake += amount
         self._forget_evidence(p.profile.domains)
         return self._write()
 
     def request_unstake(self, amount: int, sender: Account) -> TxReceipt:
-        context = f"unstaking {_amount(amount, 'amount')} wei"
-        p = self._provider(_address(sender.address, "sender"), context)
-        _require(amount > 0, "unstake amount must be positive", context)
-        _require(amount <= p.stake, "unstake amount exceeds stake", context)
+        context = f"unstaking {amount_of(amount, 'amount')} wei"
+        p = self._provider(address_of(sender.address, "sender"), context)
+        require(amount > 0, "unstake amount must be positive", context)
+        require(amount <= p.stake, "unstake amount exceeds stake", context)
         p.stake -= amount
         self._forget_evidence(p.profile.domains)
         p.unstaking += amount
@@ -313,23 +235,23 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def withdraw_stake(self, sender: Account) -> TxReceipt:
-        who = _address(sender.address, "sender")
+        who = address_of(sender.address, "sender")
         p = self._providers.get(who)
-        _require(p is not None and p.unstaking > 0, "nothing to withdraw")
+        require(p is not None and p.unstaking > 0, "nothing to withdraw")
         assert p is not None
-        _require(self._block_time() >= p.unlock_at, "cooldown not over")
+        require(self._block_time() >= p.unlock_at, "cooldown not over")
         self._balances[who] = self._balances.get(who, 0) + p.unstaking
         p.unstaking = 0
         return self._write()
 
     def slash(self, provider: str, amount: int, reason: int, sender: Account) -> TxReceipt:
-        who = _address(provider, "provider")
+        who = address_of(provider, "provider")
         context = f"slashing {provider}"
-        _amount(amount, "amount")
-        allowed = _address(sender.address, "sender") == self.governance
-        _require(allowed, "only settlement or governance may slash", context)
+        amount_of(amount, "amount")
+        allowed = address_of(sender.address, "sender") == self.governance
+        require(allowed, "only settlement or governance may slash", context)
         p = self._provider(who, context)
-        _require(amount > 0, "slash amount must be positive", context)
+        require(amount > 0, "slash amount must be positive", context)
         taken = min(amount, p.stake)
         rest = min(amount - taken, p.unstaking)
         p.stake -= taken
@@ -338,12 +260,12 @@ class MemoryLedger(Ledger):
         return self._write()
 
     def get_provider(self, address: str) -> ProviderInfo:
-        who = _address(address, "provider")
+        who = address_of(address, "provider")
         p = self._provider(who, f"provider {who}")
         return ProviderInfo(who, p.profile, p.stake, p.unstaking, p.unlock_at, p.registered_at)
 
     def is_registered(self, address: str) -> bool:
-        return _address(address, "provider") in self._providers
+        return address_of(address, "provider") in self._providers
 
     def providers(self, domain: str | None = None) -> list[ProviderInfo]:
         addresses = list(self._providers) if domain is None else list(self._members[self._domain(domain)])
@@ -385,50 +307,50 @@ class MemoryLedger(Ledger):
         return self._reputation.get((provider, domain), RepState())
 
     def reputation(self, provider: str, domain: str) -> RepState:
-        return self._rep(_address(provider, "provider"), self._domain(domain))
+        return self._rep(address_of(provider, "provider"), self._domain(domain))
 
     # ---- requesters and escrow
     def deposit(self, amount: int, sender: Account) -> TxReceipt:
         who = self._pay_in(sender, amount)
-        _require(amount > 0, "no value sent")
+        require(amount > 0, "no value sent")
         self._balances[who] -= amount
         self._deposits[who] = self._deposits.get(who, 0) + amount
         return self._write()
 
     def withdraw_deposit(self, amount: int, sender: Account) -> TxReceipt:
-        who = _address(sender.address, "sender")
-        context = f"withdrawing {_amount(amount, 'amount')} wei"
-        _require(amount > 0, "amount must be positive", context)
-        _require(amount <= self._deposits.get(who, 0), "amount exceeds deposit", context)
+        who = address_of(sender.address, "sender")
+        context = f"withdrawing {amount_of(amount, 'amount')} wei"
+        require(amount > 0, "amount must be positive", context)
+        require(amount <= self._deposits.get(who, 0), "amount exceeds deposit", context)
         self._deposits[who] -= amount
         self._balances[who] = self._balances.get(who, 0) + amount
         return self._write()
 
     def approve(self, spender: str, amount: int, sender: Account) -> TxReceipt:
-        key = (_address(sender.address, "sender"), _address(spender, "spender"))
-        _require(key[1] != ZERO_ADDRESS, "spender address is empty")
-        self._allowances[key] = _amount(amount, "amount")
+        key = (address_of(sender.address, "sender"), address_of(spender, "spender"))
+        require(key[1] != ZERO_ADDRESS, "spender address is empty")
+        self._allowances[key] = amount_of(amount, "amount")
         return self._write()
 
     def deposit_of(self, account: str) -> int:
-        return self._deposits.get(_address(account), 0)
+        return self._deposits.get(address_of(account), 0)
 
     def allowance(self, owner: str, spender: str) -> int:
-        return self._allowances.get((_address(owner), _address(spender)), 0)
+        return self._allowances.get((address_of(owner), address_of(spender)), 0)
 
     def _check_task(self, domain: str, n_respondents: int, deadline: int, fees: Sequence[int]) -> None:
         self._domain(domain)
-        _require(0 < n_respondents <= MAX_RESPONDENTS, "n_respondents must be 1..32")
-        _require(deadline > self._block_time(), "deadline must be in the future")
-        _require(deadline < 2**48, "deadline too large")
+        require(0 < n_respondents <= MAX_RESPONDENTS, "n_respondents must be 1..32")
+        require(deadline > self._block_time(), "deadline must be in the future")
+        require(deadline < 2**48, "deadline too large")
         for fee in fees:
-            _require(_amount(fee, "fee") > 0, "fee must be positive")
-            _require(fee % GWEI == 0, "fee must be a whole number of gwei")
-            _require(fee // GWEI <= MAX_FEE_GWEI, "fee too large")
+            require(amount_of(fee, "fee") > 0, "fee must be positive")
+            require(fee % GWEI == 0, "fee must be a whole number of gwei")
+            require(fee // GWEI <= MAX_FEE_GWEI, "fee too large")
 
     def _open(self, requester: str, domain: str, fees: Sequence[int], n: int, deadline: int) -> int:
         first = len(self._tasks)
-        self._tasks.extend(_Task(requester, domain, fee, deadline, n) for fee in fees)
+        self._tasks.extend(TaskRecord(requester, domain, fee, deadline, n) for fee in fees)
         return first
 
     def open_task(
@@ -450,35 +372,35 @@ class MemoryLedger(Ledger):
         deadline: int,
         sender: Account,
     ) -> TxReceipt:
-        owner, caller = _address(requester, "requester"), _address(sender.address, "sender")
+        owner, caller = address_of(requester, "requester"), address_of(sender.address, "sender")
         for h in content_hashes:
             check_hash(h, "content hash")
         context = f"opening {len(fees)} tasks for {requester}"
-        _require(len(content_hashes) > 0, "no tasks given", context)
-        _require(len(content_hashes) == len(fees), "content_hashes and fees differ in length", context)
+        require(len(content_hashes) > 0, "no tasks given", context)
+        require(len(content_hashes) == len(fees), "content_hashes and fees differ in length", context)
         self._check_task(domain, n_respondents, deadline, fees)
         total = sum(fees)
-        _require(total <= self._deposits.get(owner, 0), "fees exceed the requester's deposit", context)
+        require(total <= self._deposits.get(owner, 0), "fees exceed the requester's deposit", context)
         if caller != owner:
             allowed = self._allowances.get((owner, caller), 0)
-            _require(total <= allowed, "fees exceed the caller's allowance", context)
+            require(total <= allowed, "fees exceed the caller's allowance", context)
             self._allowances[(owner, caller)] = allowed - total
         self._deposits[owner] -= total
         return self._write(self._open(owner, domain, fees, n_respondents, deadline))
 
-    def _task(self, task_id: int, context: str = "") -> _Task:
+    def _task(self, task_id: int, context: str = "") -> TaskRecord:
         if not isinstance(task_id, int) or task_id < 0:
             raise InputError(f"task id must be a non-negative integer, got {task_id!r}")
         if task_id >= len(self._tasks):
-            _refuse("unknown task", context)
+            refuse("unknown task", context)
         return self._tasks[task_id]
 
     def refund(self, task_id: int, sender: Account) -> TxReceipt:
         context = f"refunding task {task_id}"
         task = self._task(task_id, context)
-        _require(task.status != TaskStatus.SETTLED, "task already settled", context)
-        _require(task.status != TaskStatus.REFUNDED, "task already refunded", context)
-        _require(self._block_time() > task.deadline, "deadline not reached", context)
+        require(task.status != TaskStatus.SETTLED, "task already settled", context)
+        require(task.status != TaskStatus.REFUNDED, "task already refunded", context)
+        require(self._block_time() > task.deadline, "deadline not reached", context)
         task.status = TaskStatus.REFUNDED
         self._deposits[task.requester] = self._deposits.get(task.requester, 0) + task.fee
         return self._write()
@@ -492,18 +414,18 @@ class MemoryLedger(Ledger):
 
     # ---- settlement
     def settle_batch(self, batch: SettlementBatch, sender: Account) -> TxReceipt:
-        settler = _address(sender.address, "sender")
+        settler = address_of(sender.address, "sender")
         context = f"settling {len(batch.task_ids)} tasks"
-        payees = [(_address(p.payee, "payee"), _amount(p.amount, "payout")) for p in batch.payouts]
+        payees = [(address_of(p.payee, "payee"), amount_of(p.amount, "payout")) for p in batch.payouts]
         for u in batch.updates:
-            _address(u.provider, "provider")
+            address_of(u.provider, "provider")
             self._domain(u.domain)
         root = check_hash(batch.receipts_root, "receipts root")
-        _require(settler in self._settlers, "only an authorised settler may settle", context)
-        _require(len(batch.task_ids) > 0, "empty batch", context)
+        require(settler in self._settlers, "only an authorised settler may settle", context)
+        require(len(batch.task_ids) > 0, "empty batch", context)
         total = self._settleable_total(batch.task_ids, context)
-        _require(all(p != ZERO_ADDRESS for p, _ in payees), "payout to the empty address", context)
-        _require(sum(a for _, a in payees) == total, "payouts must equal the batch's escrowed fees", context)
+        require(all(p != ZERO_ADDRESS for p, _ in payees), "payout to the empty address", context)
+        require(sum(a for _, a in payees) == total, "payouts must equal the batch's escrowed fees", context)
         states = self._updated_reputation(batch, context)
         for task_id in batch.task_ids:
             self._tasks[task_id].status = TaskStatus.SETTLED
@@ -521,8 +443,8 @@ class MemoryLedger(Ledger):
         total, seen = 0, set()
         for task_id in task_ids:
             task = self._task(task_id, context)
-            _require(task.status != TaskStatus.SETTLED and task_id not in seen, "task already settled", context)
-            _require(task.status != TaskStatus.REFUNDED, "task already refunded", context)
+            require(task.status != TaskStatus.SETTLED and task_id not in seen, "task already settled", context)
+            require(task.status != TaskStatus.REFUNDED, "task already refunded", context)
             seen.add(task_id)
             total += task.fee
         return total
@@ -532,16 +454,16 @@ class MemoryLedger(Ledger):
         states: dict[tuple[str, str], RepState] = {}
         now = self._block_time()
         for u in batch.updates:
-            key = (_address(u.provider), u.domain)
+            key = (address_of(u.provider), u.domain)
             try:
                 states[key] = apply_update(states.get(key, self._rep(*key)), u.delta, self.decay, now)
             except OverflowError:
-                _refuse("reputation overflow", context)
+                refuse("reputation overflow", context)
         return states
 
     def get_batch(self, batch_id: int) -> BatchInfo:
         if not 0 <= batch_id < len(self._batches):
-            _refuse("unknown batch", f"batch {batch_id}; {len(self._batches)} batches are settled")
+            refuse("unknown batch", f"batch {batch_id}; {len(self._batches)} batches are settled")
         return self._batches[batch_id]
 
     def batch_count(self) -> int:
@@ -550,127 +472,16 @@ class MemoryLedger(Ledger):
     def verify_receipt(self, batch_id: int, receipt_hash: str, proof: Sequence[str]) -> bool:
         check_hash(receipt_hash, "receipt hash")
         if not 0 <= batch_id < len(self._batches):
-            _refuse("unknown batch", f"batch {batch_id}")
+            refuse("unknown batch", f"batch {batch_id}")
         return verify_proof(self._batches[batch_id].receipts_root, receipt_hash, proof)
 
     def credits_of(self, account: str) -> int:
-        return self._credits.get(_address(account), 0)
+        return self._credits.get(address_of(account), 0)
 
     def withdraw_credits(self, sender: Account) -> TxReceipt:
-        who = _address(sender.address, "sender")
+        who = address_of(sender.address, "sender")
         amount = self._credits.get(who, 0)
-        _require(amount > 0, "no credits to withdraw")
+        require(amount > 0, "no credits to withdraw")
         self._credits[who] = 0
         self._balances[who] = self._balances.get(who, 0) + amount
-        return self._write()
-
-    # ---- validators
-    @property
-    def validator_min_stake(self) -> int:
-        return self.params.validator_min_stake
-
-    @property
-    def epoch_length(self) -> int:
-        return self.params.epoch_length
-
-    def register_validator(
-        self, endpoint: str, judge_model_id: str, judge_weights_hash: str, stake: int, sender: Account
-    ) -> TxReceipt:
-        weights = check_hash(judge_weights_hash, "judge weights hash")
-        context = (
-            f"registering a validator with stake {_amount(stake, 'stake')} wei, minimum {self.validator_min_stake}"
-        )
-        who = self._pay_in(sender, stake)
-        _require(who not in self._validators, "validator is already registered", context)
-        _require(stake >= self.validator_min_stake, "stake below the minimum validator stake", context)
-        _require(len(endpoint) > 0, "endpoint is empty", context)
-        _require(len(judge_model_id) > 0, "judge model id is empty", context)
-        self._balances[who] -= stake
-        trust = self.params.initial_trust_ppm
-        self._validators[who] = _Validator(endpoint, judge_model_id, weights, stake, trust, self._block_time())
-        return self._write()
-
-    def _validator(self, address: str, context: str = "") -> _Validator:
-        v = self._validators.get(address)
-        if v is None:
-            _refuse("validator not registered", context)
-        assert v is not None
-        return v
-
-    def get_validator(self, address: str) -> ValidatorInfo:
-        who = _address(address, "validator")
-        v = self._validator(who, f"validator {who}")
-        return ValidatorInfo(who, v.endpoint, v.judge_model_id, v.judge_weights_hash, v.stake, v.unstaking,
-                             v.unlock_at, v.trust_ppm, v.registered_at)  # fmt: skip
-
-    def is_validator(self, address: str) -> bool:
-        return _address(address, "validator") in self._validators
-
-    def validators(self) -> list[ValidatorInfo]:
-        return [self.get_validator(v) for v in self._validators]
-
-    def _epoch_now(self) -> int:
-        return self._block_time() // self.epoch_length
-
-    def commit_ratings(self, epoch: int, commitment: str, sender: Account) -> TxReceipt:
-        who = _address(sender.address, "sender")
-        context = f"committing ratings of epoch {epoch}"
-        check_hash(commitment, "commitment")
-        v = self._validator(who, context)
-        _require(commitment != ZERO_HASH, "commitment is empty", context)
-        during = self._epoch_now() == epoch + 1
-        _require(during, "ratings of an epoch are committed during the next epoch", context)
-        _require(epoch not in v.commitments, "already committed for this epoch", context)
-        v.commitments[epoch] = commitment.lower()
-        return self._write()
-
-    def reveal_ratings(self, epoch: int, ratings_root: str, count: int, salt: str, sender: Account) -> TxReceipt:
-        who = _address(sender.address, "sender")
-        context = f"revealing ratings of epoch {epoch}"
-        root = check_hash(ratings_root, "ratings root")
-        expected = commitment(who, epoch, root, count, check_hash(salt, "salt"))
-        _require(self._epoch_now() == epoch + 2, "ratings of an epoch are revealed two epochs later", context)
-        v = self._validators.get(who)
-        _require(v is not None and epoch in v.commitments, "nothing was committed for this epoch", context)
-        assert v is not None
-        _require(epoch not in v.reveals, "already revealed", context)
-        _require(v.commitments[epoch] == expected, "reveal does not match the commitment", context)
-        v.reveals[epoch] = root
-        return self._write()
-
-    def revealed_root(self, validator: str, epoch: int) -> str | None:
-        v = self._validators.get(_address(validator, "validator"))
-        return None if v is None or v.reveals.get(epoch, ZERO_HASH) == ZERO_HASH else v.reveals[epoch]
-
-    def missed_reveal(self, validator: str, epoch: int) -> bool:
-        v = self._validators.get(_address(validator, "validator"))
-        if v is None:
-            return False
-        return epoch in v.commitments and epoch not in v.reveals and self.time // self.epoch_length > epoch + 2
-
-    def _may_judge(self, sender: Account) -> bool:
-        who = _address(sender.address, "sender")
-        return who == self.governance or who in self._settlers
-
-    def set_trust(self, updates: Sequence[tuple[str, int]], sender: Account) -> TxReceipt:
-        rows = [(_address(v, "validator"), int(t)) for v, t in updates]
-        context = f"recording the trust of {len(rows)} validators"
-        _require(self._may_judge(sender), "only a settler or governance may record trust", context)
-        for who, trust in rows:
-            self._validator(who, context)
-            _require(0 <= trust <= PPM, "trust is above 1,000,000 ppm", context)
-        for who, trust in rows:
-            self._validators[who].trust_ppm = trust
-        return self._write()
-
-    def slash_validator(self, validator: str, amount: int, reason: int, sender: Account) -> TxReceipt:
-        who = _address(validator, "validator")
-        context = f"slashing validator {validator}"
-        _amount(amount, "amount")
-        _require(self._may_judge(sender), "only a settler or governance may slash", context)
-        v = self._validator(who, context)
-        taken = min(amount, v.stake + v.unstaking)
-        from_stake = min(taken, v.stake)
-        v.stake -= from_stake
-        v.unstaking -= taken - from_stake
         return self._write()
