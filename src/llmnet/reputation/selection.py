@@ -179,7 +179,7 @@ class ThompsonSampling(ScoringPolicy):
     validators' ratings varies far less than a coin flip (variance ~0.01 against ~0.25), so
     counting it once leaves every posterior too wide and keeps asking weak providers long
     after the evidence is in. ``llmnet sim`` measured the share of traffic to experts after 100
-    requests per domain at 72-80 % with weight 1 and 94-96 % with 5 (seeds 0 and 1)."""
+    requests per domain at 73.8 % and 79.8 % with weight 1, 93.0 % and 96.1 % with 5 (seeds 0, 1)."""
 
     name = "thompson"
     explores = True
