@@ -9,6 +9,7 @@ from rich.console import Console
 
 from llmnet.cli import chain, dataset, keys, network, providers, team
 from llmnet.cli import rank as rank_command
+from llmnet.cli.sim import sim as sim_command
 from llmnet.errors import LlmnetError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(providers.app, name="providers")
 app.add_typer(team.app, name="team")
 app.add_typer(dataset.app, name="dataset")
+app.command(name="sim")(sim_command)
 
 _err = Console(stderr=True)
 

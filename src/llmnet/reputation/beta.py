@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 DECAY_ONE = 10**18
 UNIT = 10**9
@@ -49,6 +50,7 @@ class RepDelta:
     failures: int
 
 
+@lru_cache(maxsize=4096)  # a batch folds observations with the same few powers of one decay
 def fp_pow(x: int, n: int) -> int:
     """``x**n`` in 1e18 fixed point, rounding exactly as the contract does."""
     result, base, e = DECAY_ONE, x, n

@@ -23,8 +23,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from llmnet.errors import InputError
 
+FloatArray = NDArray[np.float64]
 MIN_RATING = 1.0
 MAX_RATING = 10.0
 
@@ -54,23 +58,38 @@ def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
     """
     if len(values) != len(weights):
         raise InputError(f"got {len(values)} values but {len(weights)} weights; give one weight per value")
-    pairs = sorted(
-        (_check_finite(v, "a value"), _check_finite(w, "a weight")) for v, w in zip(values, weights, strict=True)
-    )
-    if any(w < 0 for _, w in pairs):
+    v = np.array([_check_finite(x, "a value") for x in values], dtype=np.float64)
+    w = np.array([_check_finite(x, "a weight") for x in weights], dtype=np.float64)
+    if (w < 0).any():
         raise InputError(f"weights must be 0 or more, got {list(weights)}")
-    pairs = [(v, w) for v, w in pairs if w > 0]
-    total = sum(w for _, w in pairs)
-    if not pairs:
+    if not (w > 0).any():
         raise InputError("cannot take a weighted median without any positive weight")
-    cumulative = 0.0
-    for i, (value, weight) in enumerate(pairs):
-        cumulative += weight
-        if math.isclose(2 * cumulative, total, rel_tol=1e-12) and i + 1 < len(pairs):
-            return (value + pairs[i + 1][0]) / 2
-        if 2 * cumulative >= total:
-            return value
-    return pairs[-1][0]  # unreachable except through float rounding
+    return float(weighted_median_rows(v[None, :], w[None, :])[0])
+
+
+def weighted_median_rows(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """:func:`weighted_median` of every row of ``values`` (shape ``(rows, n)``) at once.
+
+    ``weights`` has the same shape; a NaN value or a zero weight leaves an entry out. Every
+    row needs a positive weight on a non-NaN value.
+    """
+    missing = np.isnan(values)
+    w = np.where(missing, 0.0, weights)
+    v = np.where(missing, np.inf, values)
+    order = np.lexsort((w, v), axis=-1)  # by value, then weight, as sorting (value, weight) pairs does
+    rows = np.arange(v.shape[0])
+    v, w = v[rows[:, None], order], w[rows[:, None], order]
+    cum = np.cumsum(w, axis=-1)
+    total = cum[:, -1:]
+    # math.isclose(2 * cum, total, rel_tol=1e-12), elementwise
+    half = np.abs(2 * cum - total) <= 1e-12 * np.maximum(np.abs(2 * cum), np.abs(total))
+    positive = w > 0
+    at = np.argmax(positive & (half | (2 * cum >= total)), axis=-1)
+    later = positive & (np.arange(v.shape[-1]) > at[:, None])
+    here, following = v[rows, at], v[rows, np.argmax(later, axis=-1)]
+    split = half[rows, at] & later.any(axis=-1)
+    result: FloatArray = np.where(split, (here + following) / 2, here)
+    return result
 
 
 def median_consensus(
@@ -126,6 +145,31 @@ class Consensus:
     clipped: dict[str, int]  # validator -> how many of its ratings were clipped
 
 
+@dataclass(frozen=True)
+class ConsensusRows:
+    """:func:`consensus_rows` for many responses at once; row i is one response."""
+
+    scores: FloatArray  # (rows,) consensus score, 1-10
+    medians: FloatArray  # (rows,) weighted median
+    closeness: FloatArray  # (rows, validators) agreement of each rating with its median; NaN: not rated
+    clipped: NDArray[np.bool_]  # (rows, validators)
+
+
+def consensus_rows(ratings: FloatArray, weights: FloatArray, rule: ClipRule) -> ConsensusRows:
+    """The rule of :func:`robust_consensus` on arrays: ``ratings`` of shape ``(rows, validators)``
+    (NaN where a validator did not rate that response) and ``weights`` broadcastable to it.
+    A row whose raters all weigh 0 falls back to equal weights."""
+    rated = ~np.isnan(ratings)
+    w = np.where(rated, np.broadcast_to(weights, ratings.shape), 0.0)
+    w = np.where((w.sum(axis=-1, keepdims=True) > 0), w, rated.astype(np.float64))
+    m = weighted_median_rows(ratings, w)
+    kept = np.clip(ratings, m[:, None] - rule.below, m[:, None] + rule.above)
+    clipped = rated & (kept != ratings)
+    scores = np.where(rated, w * kept, 0.0).sum(axis=-1) / w.sum(axis=-1)
+    closeness = np.maximum(0.0, 1.0 - np.abs(ratings - m[:, None]) / rule.agreement_scale)
+    return ConsensusRows(scores, m, closeness, clipped)
+
+
 def robust_consensus(
     ratings: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], rule: ClipRule | None = None
 ) -> Consensus:
@@ -138,6 +182,7 @@ def robust_consensus(
     honest ratings, and can move the mean by at most their weight share times the clip
     distance. Each validator's agreement is ``1 - |rating - m| / rule.agreement_scale``
     (at least 0), averaged over its ratings: the evidence its trust is built from.
+    :func:`consensus_rows` applies the same rule to arrays of many responses.
 
     >>> c = robust_consensus({"h1": {"a": 7}, "h2": {"a": 7}, "h3": {"a": 8}, "x": {"a": 10}},
     ...                      {"h1": 1, "h2": 1, "h3": 1, "x": 1})
@@ -147,30 +192,27 @@ def robust_consensus(
     rule = rule or ClipRule()
     if not ratings:
         raise InputError("no ratings to combine: need at least one validator's scores")
-    by_respondent: dict[str, list[tuple[str, float, float]]] = {}
-    for validator, scores in ratings.items():
-        weight = _check_finite(weights.get(validator, 0.0), f"the weight of validator {validator}")
-        for respondent, score in scores.items():
-            by_respondent.setdefault(respondent, []).append((validator, _check_finite(score, "a rating"), weight))
-    result = Consensus({}, {}, {}, dict.fromkeys(ratings, 0))
-    closeness: dict[str, list[float]] = {v: [] for v in ratings}
-    for respondent, rows in by_respondent.items():
-        if sum(w for _, _, w in rows) <= 0:  # nobody with weight rated it: fall back to equal weights
-            rows = [(v, s, 1.0) for v, s, _ in rows]
-        m = weighted_median([s for _, s, _ in rows], [w for _, _, w in rows])
-        total = mass = 0.0
-        for validator, score, weight in rows:
-            kept = min(max(score, m - rule.below), m + rule.above)
-            if kept != score:
-                result.clipped[validator] += 1
-            total += weight * kept
-            mass += weight
-            closeness[validator].append(rule.agreement(score, m))
-        result.medians[respondent] = m
-        result.scores[respondent] = total / mass if mass > 0 else m
-    for validator, values in closeness.items():
-        result.agreement[validator] = sum(values) / len(values) if values else 0.0
-    return result
+    validators = list(ratings)
+    w = np.array([_check_finite(weights.get(v, 0.0), f"the weight of validator {v}") for v in validators])
+    if (w < 0).any():
+        raise InputError(f"validator weights must be 0 or more, got {dict(zip(validators, w.tolist(), strict=True))}")
+    respondents = list(dict.fromkeys(r for scores in ratings.values() for r in scores))
+    table = np.full((len(respondents), len(validators)), np.nan)
+    where = {r: i for i, r in enumerate(respondents)}
+    for j, v in enumerate(validators):
+        for respondent, score in ratings[v].items():
+            table[where[respondent], j] = _check_finite(score, "a rating")
+    rows = consensus_rows(table, w, rule)
+    rated = ~np.isnan(table)
+    counts = rated.sum(axis=0)
+    closeness = np.where(rated, rows.closeness, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    agreement = dict(zip(validators, closeness.tolist(), strict=True))
+    return Consensus(
+        scores=dict(zip(respondents, rows.scores.tolist(), strict=True)),
+        medians=dict(zip(respondents, rows.medians.tolist(), strict=True)),
+        agreement=agreement,
+        clipped=dict(zip(validators, rows.clipped.sum(axis=0).tolist(), strict=True)),
+    )
 
 
 def normalize_score(score: float) -> float:
@@ -181,3 +223,9 @@ def normalize_score(score: float) -> float:
     """
     value = _check_finite(score, "a rating")
     return min(1.0, max(0.0, (value - MIN_RATING) / (MAX_RATING - MIN_RATING)))
+
+
+def normalize_scores(scores: FloatArray) -> FloatArray:
+    """:func:`normalize_score` of every element (the same formula; a test holds them equal)."""
+    result: FloatArray = np.clip((scores - MIN_RATING) / (MAX_RATING - MIN_RATING), 0.0, 1.0)
+    return result

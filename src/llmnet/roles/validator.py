@@ -36,7 +36,7 @@ from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
 from llmnet.questions import load_questions, reference_book
-from llmnet.reputation.consensus import ClipRule, normalize_score, robust_consensus
+from llmnet.reputation.consensus import ClipRule, Consensus, normalize_score, robust_consensus
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
 from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
 from llmnet.rlhf.book import RankingBook
@@ -240,13 +240,17 @@ def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: 
             agreement=agreement, gold=True,
         )  # fmt: skip
     agreed = robust_consensus(by_validator, weights) if by_validator else None
-    scores = agreed.scores if agreed else {}
+    return consensus_outcome(c, agreed, weights)
+
+
+def consensus_outcome(c: CheckedOutcome, agreed: Consensus | None, weights: Mapping[str, float]) -> TaskOutcome:
+    """The settled outcome of a task scored by consensus (``None``: nobody rated it)."""
+    raters = agreed.agreement if agreed else {}
     return TaskOutcome(
         task_id=c.task_id, domain=c.domain, fee=c.fee, requester=c.requester, coordinator=c.coordinator,
-        scores={who: normalize_score(s) for who, s in scores.items()}, validators=tuple(sorted(by_validator)),
-        receipt_hash=c.receipt_hash, failed=frozenset(c.failed),
-        validator_weights={v: weights.get(v, 0.0) for v in by_validator},
-        agreement=agreed.agreement if agreed else {},
+        scores={who: normalize_score(s) for who, s in agreed.scores.items()} if agreed else {},
+        validators=tuple(sorted(raters)), receipt_hash=c.receipt_hash, failed=frozenset(c.failed),
+        validator_weights={v: weights.get(v, 0.0) for v in raters}, agreement=dict(raters),
     )  # fmt: skip
 
 
@@ -261,7 +265,7 @@ class TrustKeeper:
 
     ``only``: when not empty, ratings count only from these validators (a deployment's allowlist)."""
 
-    def __init__(self, ledger: Web3Ledger, rule: TrustRule | None = None, *, ttl_s: float = 5.0,
+    def __init__(self, ledger: Ledger, rule: TrustRule | None = None, *, ttl_s: float = 5.0,
                  only: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.ledger, self.rule, self.ttl_s, self.only = ledger, rule or TrustRule(), ttl_s, only
         self.trust: dict[str, float] = {}

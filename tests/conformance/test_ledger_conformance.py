@@ -1,0 +1,303 @@
+"""One suite every Ledger passes: the in-memory ledger and the Web3Ledger on a real anvil node.
+
+Each test runs against both, so the simulation's ledger keeps the contracts' semantics: the same
+state after the same writes, the same typed error and revert string for a refused write, and a
+refused write that changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from llmnet.chain.ledger import Ledger
+from llmnet.chain.memory_ledger import MemoryLedger, MemoryParams
+from llmnet.chain.merkle import MerkleTree
+from llmnet.errors import (
+    AlreadyExists,
+    AlreadySettled,
+    ContractRevert,
+    DeadlineNotReached,
+    InsufficientFunds,
+    NotAuthorized,
+    PayoutMismatch,
+    StakeTooLow,
+    UnknownDomain,
+    UnknownProvider,
+    UnknownTask,
+)
+from llmnet.reputation.beta import RepState, aggregate, apply_update, decay_from_float
+from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
+from llmnet.types import ETHER, ZERO_HASH, Payout, ProviderProfile, SettlementBatch, TaskStatus
+from tests.conftest import TEST_DOMAINS, TEST_PARAMS, advance_time
+
+FEE = ETHER // 1000
+HOUR = 3600
+
+
+@dataclass
+class World:
+    ledger: Ledger
+    governance: LocalAccount
+    accounts: list[LocalAccount]
+    advance: Callable[[int], None]
+
+    @property
+    def providers(self) -> list[LocalAccount]:
+        return self.accounts[:3]
+
+    @property
+    def requester(self) -> LocalAccount:
+        return self.accounts[3]
+
+    @property
+    def coordinator(self) -> LocalAccount:
+        return self.accounts[4]
+
+    @property
+    def settler(self) -> LocalAccount:
+        return self.accounts[5]
+
+    @property
+    def validator(self) -> LocalAccount:
+        return self.accounts[6]
+
+
+def _memory_world(governance: LocalAccount, accounts: list[LocalAccount]) -> World:
+    params = MemoryParams(
+        min_stake=TEST_PARAMS.min_stake, cooldown=TEST_PARAMS.cooldown, decay=decay_from_float(TEST_PARAMS.decay)
+    )
+    ledger = MemoryLedger(params, governance=governance.address, domains=TEST_DOMAINS)
+    for a in [governance, *accounts]:
+        ledger.fund(a.address, 10_000 * ETHER)
+    return World(ledger, governance, accounts, ledger.advance)
+
+
+@pytest.fixture(params=["memory", pytest.param("anvil", marks=pytest.mark.integration)])
+def world(request: pytest.FixtureRequest, governance: LocalAccount, accounts: list[LocalAccount]) -> World:
+    if request.param == "memory":
+        return _memory_world(governance, accounts)
+    ledger = request.getfixturevalue("ledger")
+    return World(ledger, governance, accounts, lambda seconds: advance_time(ledger.w3, seconds))
+
+
+def observable(w: World) -> tuple[object, ...]:
+    """What the suite can see of a ledger's state, for 'a refused write changes nothing'."""
+    led, everyone = w.ledger, [a.address for a in w.accounts]
+    reps = [led.reputation(p, d) for p in everyone for d in TEST_DOMAINS]
+    money = [(led.deposit_of(a), led.credits_of(a), led.allowance(a, w.coordinator.address)) for a in everyone]
+    tasks = [led.get_task(t) for t in range(led.task_count())]
+    return (led.domains(), led.providers(), reps, money, tasks, led.batch_count(), led.validators())
+
+
+@contextmanager
+def refused(w: World, error: type[Exception], reason: str) -> Iterator[None]:
+    before = observable(w)
+    with pytest.raises(error) as info:
+        yield
+    assert type(info.value) is error
+    assert isinstance(info.value, ContractRevert) and info.value.reason == reason
+    assert observable(w) == before
+
+
+def profile(domains: tuple[str, ...] = ("general",), n: int = 0) -> ProviderProfile:
+    return ProviderProfile(endpoint=f"http://127.0.0.1:{9000 + n}", domains=domains, model_id=f"model-{n}")
+
+
+def register_all(w: World, domains: tuple[str, ...] = ("general", "medicine")) -> None:
+    for i, p in enumerate(w.providers):
+        w.ledger.register_provider(profile(domains, i), w.ledger.min_stake + i, p)
+
+
+def content(i: int) -> str:
+    return "0x" + f"{i + 1:064x}"
+
+
+def open_from_deposit(w: World, fees: list[int], domain: str = "general") -> list[int]:
+    led = w.ledger
+    led.deposit(sum(fees), w.requester)
+    led.approve(w.coordinator.address, sum(fees), w.requester)
+    hashes = [content(led.task_count() + i) for i in range(len(fees))]
+    deadline = led.pending_time() + HOUR
+    first = led.open_tasks(w.requester.address, domain, hashes, fees, 2, deadline, w.coordinator).value
+    assert first is not None
+    return list(range(first, first + len(fees)))
+
+
+def outcome(w: World, task_id: int, scores: dict[str, float]) -> TaskOutcome:
+    return TaskOutcome(
+        task_id=task_id, domain="general", fee=FEE, requester=w.requester.address, coordinator=w.coordinator.address,
+        scores=scores, validators=(w.validator.address,), receipt_hash=content(1000 + task_id),
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ domains and providers
+
+
+def test_domains_are_added_by_governance_only(world: World) -> None:
+    led = world.ledger
+    assert led.domains() == list(TEST_DOMAINS)
+    with refused(world, NotAuthorized, "only governance may do this"):
+        led.add_domain("code", world.accounts[0])
+    with refused(world, AlreadyExists, "domain already exists"):
+        led.add_domain("law", world.governance)
+    led.add_domain("code", world.governance)
+    assert led.domains() == [*TEST_DOMAINS, "code"]
+    assert led.candidates("code") == []
+
+
+def test_register_provider_needs_the_minimum_stake(world: World) -> None:
+    led, alice = world.ledger, world.providers[0]
+    with refused(world, StakeTooLow, "stake below the minimum"):
+        led.register_provider(profile(), led.min_stake - 1, alice)
+    with pytest.raises(UnknownDomain):
+        led.register_provider(profile(("astrology",)), led.min_stake, alice)
+    assert not led.is_registered(alice.address)
+    led.register_provider(profile(("general", "law")), led.min_stake, alice)
+    info = led.get_provider(alice.address)
+    assert (info.stake, info.profile.domains, info.profile.model_id) == (led.min_stake, ("general", "law"), "model-0")
+    with refused(world, AlreadyExists, "provider already registered"):
+        led.register_provider(profile(), led.min_stake, alice)
+    with pytest.raises(UnknownProvider):
+        led.get_provider(world.providers[1].address)
+
+
+def test_candidates_list_members_with_stake_and_reputation(world: World) -> None:
+    register_all(world)
+    led = world.ledger
+    cands = led.candidates("medicine")
+    assert [c.provider for c in cands] == [p.address for p in world.providers]
+    assert [c.stake for c in cands] == [led.min_stake + i for i in range(3)]
+    assert all(c.reputation == RepState() for c in cands)
+    assert led.candidates("law") == []
+    assert [p.address for p in led.providers("general")] == [p.address for p in world.providers]
+    led.update_provider(profile(("law",), 0), world.providers[0])  # leaves general and medicine
+    assert {c.provider for c in led.candidates("general")} == {p.address for p in world.providers[1:]}
+    assert [c.provider for c in led.candidates("law")] == [world.providers[0].address]
+
+
+# ------------------------------------------------------------------ escrow
+
+
+def test_open_tasks_from_a_deposit_within_the_allowance(world: World) -> None:
+    led = world.ledger
+    ids = open_from_deposit(world, [FEE, 2 * FEE])
+    assert led.task_count() == 2 and ids == [0, 1]
+    task = led.get_task(1)
+    assert (task.requester, task.domain, task.fee, task.n_respondents, task.status) == (
+        world.requester.address, "general", 2 * FEE, 2, TaskStatus.OPEN,
+    )  # fmt: skip
+    assert led.deposit_of(world.requester.address) == 0
+    assert led.allowance(world.requester.address, world.coordinator.address) == 0
+    led.deposit(FEE, world.requester)
+    deadline = led.pending_time() + HOUR
+    with refused(world, InsufficientFunds, "fees exceed the caller's allowance"):
+        led.open_tasks(world.requester.address, "general", [content(9)], [FEE], 2, deadline, world.coordinator)
+    with refused(world, InsufficientFunds, "fees exceed the requester's deposit"):
+        led.open_tasks(world.requester.address, "general", [content(9)], [2 * FEE], 2, deadline, world.requester)
+    with pytest.raises(UnknownTask):
+        led.get_task(5)
+
+
+def test_refund_only_after_the_deadline(world: World) -> None:
+    led = world.ledger
+    (task_id,) = open_from_deposit(world, [FEE])
+    with refused(world, DeadlineNotReached, "deadline not reached"):
+        led.refund(task_id, world.requester)
+    world.advance(HOUR + 5)
+    led.refund(task_id, world.requester)
+    assert led.get_task(task_id).status == TaskStatus.REFUNDED
+    assert led.deposit_of(world.requester.address) == FEE
+
+
+# ------------------------------------------------------------------ settlement and reputation
+
+
+def test_settle_batch_pays_credits_and_updates_reputation(world: World) -> None:
+    led, (a, b, _) = world.ledger, world.providers
+    register_all(world)
+    led.set_settler(world.settler.address, True, world.governance)
+    ids = open_from_deposit(world, [FEE] * 3)
+    outcomes = [outcome(world, t, {a.address: 1.0, b.address: s}) for t, s in zip(ids, (0.0, 0.5, 0.25), strict=True)]
+    batch = plan_settlement(outcomes, FeeSplit(), led.decay)
+    assert led.settle_batch(batch, world.settler).value == 0
+    for p in batch.payouts:
+        assert led.credits_of(p.payee) == p.amount
+    assert sum(led.credits_of(x.address) for x in world.accounts) == 3 * FEE
+    expected_b = apply_update(RepState(), aggregate([0.0, 0.5, 0.25], led.decay), led.decay, 0)
+    got_b = led.reputation(b.address, "general")
+    assert (got_b.alpha, got_b.beta, got_b.count) == (expected_b.alpha, expected_b.beta, 3)
+    assert led.reputation(b.address, "medicine") == RepState()
+    assert led.get_task(ids[0]).status == TaskStatus.SETTLED
+    info = led.get_batch(0)
+    assert (info.task_count, info.total_fees, info.receipts_root) == (3, 3 * FEE, batch.receipts_root)
+    tree = MerkleTree([content(1000 + t) for t in ids])
+    assert led.verify_receipt(0, content(1001), tree.proof(1))
+    assert not led.verify_receipt(0, content(77), tree.proof(1))
+
+
+def test_a_second_batch_decays_the_earlier_evidence(world: World) -> None:
+    led, a = world.ledger, world.providers[0]
+    register_all(world)
+    led.set_settler(world.settler.address, True, world.governance)
+    first, second = open_from_deposit(world, [FEE]), open_from_deposit(world, [FEE, FEE])
+    led.settle_batch(
+        plan_settlement([outcome(world, first[0], {a.address: 1.0})], FeeSplit(), led.decay), world.settler
+    )
+    outs = [outcome(world, t, {a.address: 0.0}) for t in second]
+    led.settle_batch(plan_settlement(outs, FeeSplit(), led.decay), world.settler)
+    state = led.reputation(a.address, "general")
+    # one success decayed twice (0.9 ** 2), two failures with the older one decayed once
+    assert (state.alpha, state.beta, state.count) == (810_000_000, 1_900_000_000, 3)
+    assert led.candidates("general")[0].reputation == state
+
+
+def test_refused_settlements_change_nothing(world: World) -> None:
+    led, a = world.ledger, world.providers[0]
+    register_all(world)
+    led.set_settler(world.settler.address, True, world.governance)
+    ids = open_from_deposit(world, [FEE, FEE])
+    batch = plan_settlement([outcome(world, t, {a.address: 1.0}) for t in ids], FeeSplit(), led.decay)
+    with refused(world, NotAuthorized, "only an authorised settler may settle"):
+        led.settle_batch(batch, world.coordinator)
+    short = SettlementBatch(batch.task_ids, (Payout(a.address, FEE),), batch.updates, ZERO_HASH)
+    with refused(world, PayoutMismatch, "payouts must equal the batch's escrowed fees"):
+        led.settle_batch(short, world.settler)
+    with refused(world, UnknownTask, "unknown task"):
+        led.settle_batch(SettlementBatch((ids[0], 99), batch.payouts, (), ZERO_HASH), world.settler)
+    led.settle_batch(batch, world.settler)
+    with refused(world, AlreadySettled, "task already settled"):
+        led.settle_batch(batch, world.settler)
+
+
+def test_credits_are_withdrawn_once(world: World) -> None:
+    led, a = world.ledger, world.providers[0]
+    register_all(world)
+    led.set_settler(world.settler.address, True, world.governance)
+    ids = open_from_deposit(world, [FEE])
+    led.settle_batch(plan_settlement([outcome(world, ids[0], {a.address: 1.0})], FeeSplit(), led.decay), world.settler)
+    assert led.credits_of(a.address) == int(FEE * 0.8)
+    led.withdraw_credits(a)
+    assert led.credits_of(a.address) == 0
+    with refused(world, ContractRevert, "no credits to withdraw"):
+        led.withdraw_credits(a)
+
+
+# ------------------------------------------------------------------ validators
+
+
+def test_validators_register_with_stake_and_trust_is_recorded_by_settlers(world: World) -> None:
+    led, v = world.ledger, world.validator
+    with refused(world, StakeTooLow, "stake below the minimum validator stake"):
+        led.register_validator("http://127.0.0.1:9", "judge", ZERO_HASH, led.validator_min_stake - 1, v)
+    led.register_validator("http://127.0.0.1:9", "judge", ZERO_HASH, led.validator_min_stake, v)
+    assert led.is_validator(v.address) and led.get_validator(v.address).trust_ppm == 500_000
+    with refused(world, NotAuthorized, "only a settler or governance may record trust"):
+        led.set_trust([(v.address, 900_000)], world.coordinator)
+    led.set_settler(world.settler.address, True, world.governance)
+    led.set_trust([(v.address, 900_000)], world.settler)
+    assert [x.trust_ppm for x in led.validators()] == [900_000]
