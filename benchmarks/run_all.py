@@ -90,11 +90,14 @@ def streaming_rows(f: dict[str, Any]) -> list[Row]:
 
 
 def sim_rows(f: dict[str, Any]) -> list[Row]:
-    seconds = f["wall_s"]
+    run = f["run"]
+    seconds = run["wall_s"]
+    share = f["summaries"][0]["expert_share_after_warmup"]
     return [
         ("simulation 10,000 x 1,000,000: seconds", f"{seconds:.1f}", "goal <= 60", _met(seconds <= 60)),
-        ("  simulated requests/s", f"{f['requests'] / seconds:,.0f}", "", ""),
-        ("  peak memory (MiB)", f"{f['peak_rss_mib']:.0f}", "", ""),
+        ("  simulated requests/s", f"{run['requests'] / seconds:,.0f}", "", ""),
+        ("  peak memory (MB)", f"{run['peak_rss_mb']:.0f}", "", ""),
+        ("  traffic to experts after warm-up", f"{share:.1%}", "", ""),
     ]
 
 
@@ -125,7 +128,8 @@ BENCHMARKS = (
     Benchmark("streaming", lambda out: [PYTHON, str(HERE / "bench_streaming.py"), "--json", str(out)],
               streaming_rows),
     Benchmark("sim", lambda out: [str(Path(PYTHON).with_name("llmnet")), "sim", "--providers", "10000",
-                                  "--requests", "1000000", "--policies", "thompson", "--json", str(out)], sim_rows),
+                                  "--requests", "1000000", "--policies", "thompson", "--no-plots",
+                                  "--out", str(out.parent / "sim")], sim_rows),
     Benchmark("judge_bias", lambda out: [PYTHON, str(HERE / "judge_bias.py"), "--json", str(out)], judge_bias_rows),
     Benchmark("adversaries", lambda out: [PYTHON, str(HERE / "adversaries.py"), "--json", str(out)],
               adversaries_rows, timeout_s=3600),
@@ -145,6 +149,8 @@ def run(bench: Benchmark, console: Console) -> dict[str, Any]:
             return {"error": f"did not finish within {bench.timeout_s:.0f} s"}
         seconds = time.perf_counter() - t0
         console.print(f"    {seconds:.0f} s")
+        if bench.name == "sim" and (out.parent / "sim" / "summary.json").exists():
+            out = out.parent / "sim" / "summary.json"  # `llmnet sim` writes its figures there
         if not out.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             return {"error": f"exit {proc.returncode}: " + " | ".join(tail), "seconds": seconds}

@@ -89,7 +89,11 @@ def sim(
     _write(out, scenario, summaries, traces, pop, plots)
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    _out.print(f"wall time {wall:.1f} s, peak RSS {peak_mb:.0f} MB, {requests * len(scenario.policies):,} requests")
+    served = requests * len(scenario.policies)
+    _out.print(f"wall time {wall:.1f} s, peak RSS {peak_mb:.0f} MB, {served:,} requests")
+    report = json.loads((out / "summary.json").read_text())
+    report["run"] = {"wall_s": wall, "peak_rss_mb": peak_mb, "requests": served}
+    (out / "summary.json").write_text(json.dumps(report, indent=2))
 
 
 def _run(scenario: Scenario) -> tuple[Population, list[Trace]]:
