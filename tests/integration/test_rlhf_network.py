@@ -17,6 +17,7 @@ import httpx
 import pytest
 from openai import OpenAI
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -158,8 +159,7 @@ def test_dashboard_asks_ranks_and_the_ranking_is_on_chain(
     browser.find_element(By.CSS_SELECTOR, "[data-refresh='reputation']").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart polyline.series"))
     wait.until(lambda d: "Rankings" in d.find_element(By.ID, "tx-table").text)
-    prove = wait_for("a settled task to prove", lambda: _prove_button(browser))
-    prove.click()
+    wait_for("a settled task to prove", lambda: _click_prove(browser))
     proof = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#proof.ok")))
     assert "verified on chain" in proof.text
     shot = tmp_path / "dashboard.png"
@@ -168,11 +168,19 @@ def test_dashboard_asks_ranks_and_the_ranking_is_on_chain(
     assert shot.stat().st_size > 10_000
 
 
-def _prove_button(browser: webdriver.Chrome) -> Any:
+def _click_prove(browser: webdriver.Chrome) -> bool:
+    """Refresh the ledger and click the first task's "prove"; False (try again) while no task is
+    settled, or when a refresh still in flight redraws the table under the click."""
     browser.find_element(By.CSS_SELECTOR, "[data-refresh='ledger']").click()
     time.sleep(0.5)
-    buttons = browser.find_elements(By.CSS_SELECTOR, "#task-table button")
-    return buttons[0] if buttons else None
+    try:
+        buttons = browser.find_elements(By.CSS_SELECTOR, "#task-table button")
+        if not buttons:
+            return False
+        buttons[0].click()
+    except StaleElementReferenceException:
+        return False
+    return True
 
 
 def test_dashboard_refuses_writes_without_a_key(net: Network) -> None:
