@@ -249,6 +249,14 @@ class Network:
             time.sleep(0.2)
 
     def start(self, timeout: float = 180.0) -> None:
+        """Start every service; if one fails to start, stop those already running and re-raise."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         self.ledger = self._chain()
         self._prepare_accounts(self.ledger)

@@ -49,10 +49,39 @@ def test_thompson_tries_newcomers_but_the_strong_incumbent_wins_most() -> None:
 
 def test_thompson_on_arrays_matches_the_class() -> None:
     pool = [cand("a", 3, 1), cand("b", 0, 0), cand("c", 10, 10)]
-    by_class = names(ThompsonSampling().rank(pool, rng(3)))
+    by_class = names(ThompsonSampling(evidence_weight=1.0, newcomer_share=1.0).rank(pool, rng(3)))
     alpha, beta = np.array([3.0, 0.0, 10.0]), np.array([1.0, 0.0, 10.0])
     by_arrays = [pool[i].provider for i in thompson_rank_arrays(alpha, beta, rng(3))]
     assert by_class == by_arrays
+
+
+def newcomer_rows(policy: ThompsonSampling, proven: int, fresh: int, k: int, rows: int = 20_000) -> float:
+    """Share of ``rows`` requests whose first ``k`` include a newcomer: ``proven`` mediocre
+    incumbents (mean 0.5, 20 observations) against ``fresh`` identities with no record."""
+    alpha = np.array([10.0] * proven + [0.0] * fresh)
+    count = np.array([20.0] * proven + [0.0] * fresh)
+    shape = (rows, proven + fresh)
+    order = policy.rank_arrays(np.broadcast_to(alpha, shape), np.broadcast_to(alpha, shape),
+                               np.broadcast_to(count, shape), rng(5), k=k)  # fmt: skip
+    return float(np.mean((order >= proven).any(axis=1)))
+
+
+def test_the_exploration_budget_caps_what_a_swarm_of_newcomers_wins() -> None:
+    unbudgeted = newcomer_rows(ThompsonSampling(newcomer_share=1.0), proven=3, fresh=20, k=2)
+    budgeted = newcomer_rows(ThompsonSampling(newcomer_share=0.1), proven=3, fresh=20, k=2)
+    assert unbudgeted > 0.9  # twenty uniform draws nearly always beat a posterior around 0.5
+    assert 0.08 < budgeted < 0.12  # the budget, whatever the swarm's size
+    assert newcomer_rows(ThompsonSampling(newcomer_share=0.1), proven=3, fresh=200, k=2) < 0.12
+
+
+def test_newcomers_still_fill_places_the_proven_cannot_and_have_a_fresh_network_to_themselves() -> None:
+    policy = ThompsonSampling(newcomer_share=0.1)
+    assert newcomer_rows(policy, proven=1, fresh=5, k=2) == 1.0  # one incumbent, two places
+    assert newcomer_rows(policy, proven=0, fresh=5, k=2) == 1.0
+    with pytest.raises(InputError, match="newcomer_share"):
+        ThompsonSampling(newcomer_share=1.5)
+    with pytest.raises(InputError, match="proven_after"):
+        ThompsonSampling(proven_after=-1)
 
 
 def test_thompson_ranks_a_batch_of_requests_at_once() -> None:
