@@ -18,7 +18,7 @@ from llmnet.questions import load_questions
 from llmnet.reputation.consensus import normalize_score
 from llmnet.roles.judge import CombinedJudge, LLMJudge, ReferenceJudge
 from llmnet.sim.metrics import accuracy
-from llmnet.sim.real import RealRespondent, RealSetting, RealValidator, real_scenario, run_real
+from llmnet.sim.real import MODEL_THREADS, RealRespondent, RealSetting, RealValidator, real_scenario, run_real
 from llmnet.sim.scenario import Scenario
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ ASKED = ("How long should you cool a burn under running water?", "At what temper
 
 
 def test_real_smollm2_expert_is_found_and_answers_are_generated_once() -> None:
-    model = LlamaCppBackend(model="smollm2")
+    model = LlamaCppBackend(model="smollm2", n_threads=MODEL_THREADS)
     questions = [q for q in load_questions(KNOWLEDGE / "questions.jsonl") if q.question in ASKED]
     expert = ExpertBackend(model, KnowledgeBase.from_folder(KNOWLEDGE / "medicine"))
     respondents = [RealRespondent("expert", expert, ("medicine",), True),

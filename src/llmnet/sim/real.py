@@ -45,14 +45,17 @@ ModelFactory = Callable[[str], Backend]  # packaged model name -> backend
 GENERAL_MODELS = ("smollm2", "gemma3-270m")
 JUDGE_MODELS = ("smollm2", "gemma3-270m", "smollm2")  # one per validator, alternating like `llmnet up`
 CORRECT_AT = 7.0
+# one thread per model: on a shared 2-core machine two llama.cpp threads waiting on each other ran
+# a generation ten times slower than one thread (measured under a load average of 10)
+MODEL_THREADS = 1
 
 
 def packaged_model(name: str) -> Backend:
     """A packaged local model: SmolLM2 in chat mode, Gemma-3-270M (a base model) in completion mode."""
     from llmnet.backends import create_backend
 
-    options = {"model": name, "mode": "completion"} if name == "gemma3-270m" else {"model": name}
-    return create_backend("llamacpp", **options)
+    mode = "completion" if name == "gemma3-270m" else "chat"
+    return create_backend("llamacpp", model=name, mode=mode, n_threads=MODEL_THREADS)
 
 
 @dataclass(frozen=True)
