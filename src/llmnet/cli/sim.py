@@ -72,10 +72,20 @@ def sim(
     batch: Annotated[int, typer.Option(help="requests per settlement batch (0: requests/200, at least 20)")] = 0,
     out: Annotated[Path, typer.Option(help="directory for the plots and summary.json")] = Path("sim-out"),
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
+    real: Annotated[bool, typer.Option(help="real local models answer and judge (see llmnet.sim.real)")] = False,
+    questions: Annotated[Path | None, typer.Option(help="--real: questions with references (JSON lines)")] = None,
+    max_tokens: Annotated[int, typer.Option(help="--real: longest answer, in tokens")] = 48,
+    correct_at: Annotated[float, typer.Option(help="--real: reference score (1-10) that counts as correct")] = 7.0,
 ) -> None:
     """Simulate the network: respondents of hidden quality, validators with noise and bias,
     the live network's selection, consensus, trust and settlement on an in-memory ledger,
-    beside the baselines."""
+    beside the baselines. With --real, local llama.cpp models answer real questions and judge them."""
+    if real:
+        fixed = {"--providers": providers != 50, "--domains": domains != 0, "--attackers": bool(attackers),
+                 "--experts-per-domain": experts_per_domain != 3, "--validators": validators != 5}  # fmt: skip
+        base = Scenario(requests=requests, seed=seed, k=k, batch=batch, policies=_names(policies, "policies"))
+        _real(base, [flag for flag, given in fixed.items() if given], questions, max_tokens, correct_at, out, plots)
+        return
     scenario = Scenario(
         providers=providers, requests=requests, domains=domains, seed=seed, k=k, validators=validators,
         experts_per_domain=experts_per_domain, batch=batch, policies=_names(policies, "policies"),
@@ -94,6 +104,23 @@ def sim(
     report = json.loads((out / "summary.json").read_text())
     report["run"] = {"wall_s": wall, "peak_rss_mb": peak_mb, "requests": served}
     (out / "summary.json").write_text(json.dumps(report, indent=2))
+
+
+def _real(base: Scenario, inapplicable: list[str], questions: Path | None, max_tokens: int, correct_at: float,
+          out: Path, plots: bool) -> None:  # fmt: skip
+    if inapplicable:
+        raise InputError(
+            f"{', '.join(inapplicable)} do not apply to --real: its respondents, domains and validators are the "
+            "local models and the knowledge folders (see `llmnet.sim.real`); drop them"
+        )
+    if max_tokens < 1 or not 1.0 <= correct_at <= 10.0:
+        raise InputError(f"--max-tokens must be at least 1 and --correct-at in 1-10, got {max_tokens}, {correct_at}")
+    from llmnet.cli.sim_real import sim_real
+    from llmnet.launcher import KNOWLEDGE
+    from llmnet.sim.real import packaged_model
+
+    questions = questions or KNOWLEDGE / "questions.jsonl"
+    sim_real(base, questions, KNOWLEDGE, packaged_model, max_tokens, correct_at, out, plots)
 
 
 def _run(scenario: Scenario) -> tuple[Population, list[Trace]]:

@@ -62,3 +62,10 @@ def windowed(values: NDArray[np.float64], windows: int = 50) -> tuple[NDArray[np
     edges = np.linspace(0, len(values), min(windows, len(values)) + 1).astype(int)
     means = np.array([values[a:b].mean() for a, b in itertools.pairwise(edges)])
     return edges[1:].astype(np.float64), means
+
+
+def accuracy(trace: Trace, correct_at_quality: float) -> float:
+    """Share of requests whose answer as delivered (the best-rated of those asked) has realised
+    quality at least ``correct_at_quality``; in the real-model run, a reference score of at
+    least the threshold (see :mod:`llmnet.sim.real`)."""
+    return _mean((trace.final >= correct_at_quality - 1e-12).astype(np.float64))

@@ -8,14 +8,16 @@ batch sees the new reputation, as the live network sees a batch once it is settl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from llmnet.errors import InputError
 from llmnet.reputation.beta import decay_from_float
+from llmnet.reputation.settlement import TaskOutcome
 from llmnet.sim.scenario import Population, Scenario, build_population, request_domains
 from llmnet.sim.selectors import IntArray, Selector, make_selector
 from llmnet.sim.world import SimWorld
@@ -37,11 +39,30 @@ class Trace:
     delivered: NDArray[np.float64]  # mean realised quality of the answers
     batch_end: list[int]
     reputation: list[NDArray[np.float64]]  # per batch: posterior mean in domain 0 per provider (NaN: not a member)
+    final: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # realised quality of the best-rated
 
 
 def _empty_trace(policy: str, domains: NDArray[np.int64]) -> Trace:
     expert, attacker, chosen, oracle, delivered = (np.zeros(len(domains)) for _ in range(5))
-    return Trace(policy, domains, expert, attacker, chosen, oracle, delivered, [], [])
+    return Trace(policy, domains, expert, attacker, chosen, oracle, delivered, [], [], np.zeros(len(domains)))
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What the respondents asked for a group of requests delivered, each of shape ``(m, k)``
+    (``ratings`` ``(m, k, validators)`` on the 1-10 scale)."""
+
+    quality: NDArray[np.float64]  # the respondents' hidden mean quality in the domain
+    realised: NDArray[np.float64]  # the quality of these answers, in [0, 1]
+    ratings: NDArray[np.float64]
+
+
+class AnswerSource(ABC):
+    """Where answers and their ratings come from: drawn from hidden quality, or real models."""
+
+    @abstractmethod
+    def answer(self, domain: int, rows: NDArray[np.intp], chosen: IntArray, rng: np.random.Generator) -> Answers:
+        """The answers of ``chosen[i]`` to request ``rows[i]`` of ``domain``, and the validators' ratings."""
 
 
 def draw_ratings(pop: Population, chosen: IntArray, realised: NDArray[np.float64], noise: float,
@@ -74,11 +95,36 @@ def _reputation_snapshot(world: SimWorld) -> NDArray[np.float64]:
     return snap
 
 
+class DrawnAnswers(AnswerSource):
+    """The default sim: an answer's quality is the respondent's hidden quality plus noise, and
+    validators rate it with their bias and noise (:func:`draw_ratings`)."""
+
+    def __init__(self, s: Scenario, pop: Population) -> None:
+        self.s, self.pop = s, pop
+
+    def answer(self, domain: int, rows: NDArray[np.intp], chosen: IntArray, rng: np.random.Generator) -> Answers:
+        quality = self.pop.quality[chosen, domain]
+        realised = np.clip(quality + self.s.answer_noise * rng.standard_normal(quality.shape), 0.0, 1.0)
+        return Answers(quality, realised, draw_ratings(self.pop, chosen, realised, self.s.rating_noise, rng))
+
+
+def best_rated(outcomes: Sequence[TaskOutcome], chosen: IntArray, world: SimWorld) -> NDArray[np.intp]:
+    """Per task, the column of ``chosen`` whose answer got the highest consensus score: the
+    answer the requester receives (the first of equals, as the coordinator ranks them)."""
+    best = np.zeros(len(outcomes), dtype=np.intp)
+    for i, (o, row) in enumerate(zip(outcomes, chosen, strict=True)):
+        scores = [o.scores[world.providers[p].address] for p in row]
+        best[i] = scores.index(max(scores))
+    return best
+
+
 class PolicyRun:
     """One policy through the whole request stream."""
 
-    def __init__(self, s: Scenario, pop: Population, domains: NDArray[np.int64], name: str, index: int) -> None:
+    def __init__(self, s: Scenario, pop: Population, domains: NDArray[np.int64], name: str, index: int,
+                 source: AnswerSource | None = None) -> None:  # fmt: skip
         self.s, self.pop, self.domains = s, pop, domains
+        self.source = source or DrawnAnswers(s, pop)
         self.world = SimWorld(pop, decay_from_float(DECAY))
         self.selector: Selector = make_selector(name, pop.n_providers, s.n_domains, self.world.ledger.min_stake)
         self.rng = np.random.default_rng([s.seed, 3, index])
@@ -102,16 +148,16 @@ class PolicyRun:
         for d in np.unique(self.domains[start:stop]):
             rows = start + np.flatnonzero(self.domains[start:stop] == d)
             chosen = self.selector.choose(world, int(d), len(rows), s.k, self.rng)
-            quality = pop.quality[chosen, d]
-            realised = np.clip(quality + s.answer_noise * self.rng.standard_normal(quality.shape), 0.0, 1.0)
-            ratings = draw_ratings(pop, chosen, realised, s.rating_noise, self.rng)
-            outcomes += world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, ratings)
-            self.selector.learn(world, int(d), chosen, ratings)
+            got = self.source.answer(int(d), rows, chosen, self.rng)
+            scored = world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, got.ratings)
+            outcomes += scored
+            self.selector.learn(world, int(d), chosen, got.ratings)
             t.expert_share[rows] = pop.expert[chosen, d].mean(axis=1)
             t.attacker_share[rows] = self.attackers[chosen].mean(axis=1)
-            t.chosen_quality[rows] = quality.mean(axis=1)
+            t.chosen_quality[rows] = got.quality.mean(axis=1)
             t.oracle_quality[rows] = oracle[d]
-            t.delivered[rows] = realised.mean(axis=1)
+            t.delivered[rows] = got.realised.mean(axis=1)
+            t.final[rows] = got.realised[np.arange(len(rows)), best_rated(scored, chosen, world)]
         world.settle(outcomes)
         t.batch_end.append(stop)
         t.reputation.append(_reputation_snapshot(world))
@@ -119,10 +165,16 @@ class PolicyRun:
 
 def run_scenario(s: Scenario, progress: Progress | None = None) -> tuple[Population, list[Trace]]:
     pop = build_population(s)
-    domains = request_domains(s)
+    return pop, run_policies(s, pop, request_domains(s), DrawnAnswers(s, pop), progress)
+
+
+def run_policies(s: Scenario, pop: Population, domains: NDArray[np.int64], source: AnswerSource,
+                 progress: Progress | None = None) -> list[Trace]:  # fmt: skip
+    """Every policy of ``s`` through the same request stream, answered by ``source``."""
     for d, members in enumerate(pop.member.sum(axis=0)):
         if members < s.k:
             raise InputError(
-                f"domain d{d} has {members} providers but each request asks k={s.k}; raise --providers or lower --k"
+                f"domain {pop.domain_names[d]} has {members} providers but each request asks k={s.k}; "
+                "raise --providers or lower --k"
             )
-    return pop, [PolicyRun(s, pop, domains, name, i).run(progress) for i, name in enumerate(s.policies)]
+    return [PolicyRun(s, pop, domains, name, i, source).run(progress) for i, name in enumerate(s.policies)]
