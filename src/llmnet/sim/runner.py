@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from llmnet.errors import InputError
 from llmnet.reputation.beta import decay_from_float
+from llmnet.reputation.outcome_rows import OutcomeRows
 from llmnet.sim.scenario import Population, Scenario, build_population, request_domains
 from llmnet.sim.selectors import IntArray, Selector, make_selector
 from llmnet.sim.world import SimWorld
@@ -98,14 +99,14 @@ class PolicyRun:
         s, pop, world, t = self.s, self.pop, self.world, self.trace
         world.register_joining(start)
         oracle = _oracle(pop, start, s.k)
-        outcomes = []
+        outcomes: list[OutcomeRows] = []
         for d in np.unique(self.domains[start:stop]):
             rows = start + np.flatnonzero(self.domains[start:stop] == d)
             chosen = self.selector.choose(world, int(d), len(rows), s.k, self.rng)
             quality = pop.quality[chosen, d]
             realised = np.clip(quality + s.answer_noise * self.rng.standard_normal(quality.shape), 0.0, 1.0)
             ratings = draw_ratings(pop, chosen, realised, s.rating_noise, self.rng)
-            outcomes += world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, ratings)
+            outcomes.append(world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, ratings))
             self.selector.learn(world, int(d), chosen, ratings)
             t.expert_share[rows] = pop.expert[chosen, d].mean(axis=1)
             t.attacker_share[rows] = self.attackers[chosen].mean(axis=1)
