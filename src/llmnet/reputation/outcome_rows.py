@@ -134,21 +134,34 @@ def payee_totals(p: Payments, n_names: int) -> list[tuple[int, int]]:
     per_task = np.add.reduceat(p.amount[by_key], starts)
     kept = np.flatnonzero(per_task > 0)
     order = kept[np.argsort(first[kept], kind="stable")]
+    payees, amounts = p.payee[first[order]], per_task[order]
+    if amounts.dtype == np.int64 and int(amounts.sum(dtype=object)) < EXACT_INT64:
+        who, at, inverse = np.unique(payees, return_index=True, return_inverse=True)
+        sums = np.zeros(len(who), dtype=np.int64)
+        np.add.at(sums, inverse, amounts)
+        seq = np.argsort(at, kind="stable")
+        return list(zip(who[seq].tolist(), sums[seq].tolist(), strict=True))
     totals: dict[int, int] = {}
-    for who, amount in zip(p.payee[first[order]].tolist(), per_task[order].tolist(), strict=True):
-        totals[who] = totals.get(who, 0) + int(amount)
+    for payee, amount in zip(payees.tolist(), amounts.tolist(), strict=True):
+        totals[payee] = totals.get(payee, 0) + int(amount)
     return list(totals.items())
 
 
 def observation_lists(rows: OutcomeRows) -> dict[tuple[str, str], list[float]]:
     """Per (provider, domain), its scores in task order; a failure counts as 0."""
-    present = rows.respondents != NONE
-    score = np.where(rows.failed, 0.0, rows.scores)
     seen: dict[tuple[str, str], list[float]] = {}
-    for i, j in zip(*np.nonzero(present), strict=True):
-        key = (rows.names[rows.respondents[i, j]], rows.domains[i])
-        seen.setdefault(key, []).append(float(score[i, j]))
+    for pair, score in zip(*observation_arrays(rows), strict=True):
+        seen.setdefault(pair, []).append(score)
     return seen
+
+
+def observation_arrays(rows: OutcomeRows) -> tuple[list[tuple[str, str]], list[float]]:
+    """Every reputation observation in task order: its (provider, domain) and score."""
+    task, column = np.nonzero(rows.respondents != NONE)
+    who = rows.respondents[task, column].tolist()
+    score = np.where(rows.failed[task, column], 0.0, rows.scores[task, column]).tolist()
+    pairs = [(rows.names[p], rows.domains[t]) for p, t in zip(who, task.tolist(), strict=True)]
+    return pairs, score
 
 
 def rater_evidence(rows: OutcomeRows) -> dict[int, tuple[list[float], list[bool]]]:

@@ -24,12 +24,13 @@ import numpy as np
 
 from llmnet.chain.merkle import MerkleTree
 from llmnet.errors import InputError
-from llmnet.reputation.beta import aggregate
+from llmnet.reputation.beta import RepDelta, aggregate_groups
 from llmnet.reputation.human import WeightedObservation
 from llmnet.reputation.outcome_rows import (
     NONE,
     OutcomeRows,
     Payments,
+    observation_arrays,
     observation_lists,
     payee_totals,
     payments,
@@ -135,12 +136,18 @@ def plan_rows(
     if not len(rows):
         raise InputError("cannot settle an empty batch")
     totals = payee_totals(_payments(rows, split), len(rows.names))
-    seen = {pair: [(score, 1.0) for score in scores] for pair, scores in observation_lists(rows).items()}
-    for x in extra:
-        seen.setdefault((x.provider, x.domain), []).append((x.score, x.weight))
+    pairs, scores = observation_arrays(rows)
+    pairs += [(x.provider, x.domain) for x in extra]
+    index: dict[tuple[str, str], int] = {}
+    group = np.array([index.setdefault(pair, len(index)) for pair in pairs], dtype=np.intp)
+    weights = np.concatenate((np.ones(len(scores)), np.array([x.weight for x in extra], dtype=np.float64)))
+    scores_all = np.concatenate((np.array(scores, dtype=np.float64), [x.score for x in extra]))
+    count, successes, failures = aggregate_groups(group, scores_all, weights, decay)
     updates = tuple(
-        RepUpdate(provider, domain, aggregate([s for s, _ in obs], decay, [w for _, w in obs]))
-        for (provider, domain), obs in seen.items()
+        RepUpdate(provider, domain, RepDelta(c, s, f))
+        for (provider, domain), c, s, f in zip(
+            index, count.tolist(), successes.tolist(), failures.tolist(), strict=True
+        )
     )
     return SettlementBatch(
         task_ids=rows.task_ids,
