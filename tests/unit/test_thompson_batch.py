@@ -71,3 +71,18 @@ def test_policy_top_k_rows_uses_the_weighted_posterior() -> None:
                                np.zeros((2000, 3)), np.random.default_rng(7), 1)  # fmt: skip
     assert abs((rows[:, 0] == 0).mean() - (plain[:, 0] == 0).mean()) < 0.03
     assert (rows[:, 0] == 2).mean() < 0.01
+
+
+def test_exceeding_marks_each_request_once_per_candidate_with_its_chance() -> None:
+    from llmnet.reputation.thompson_batch import exceeding
+
+    p = np.array([0.9, 0.3, 0.15, 0.01, 0.0])
+    rng = np.random.default_rng(8)
+    hits = np.zeros((50, 5))
+    for _ in range(400):
+        rows, cols = exceeding(p, 50, rng)
+        assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) == len(rows)  # no request twice
+        np.add.at(hits, (rows, cols), 1)
+    share = hits / 400
+    assert np.abs(share - p).max() < 0.1  # every request, every candidate: about p
+    assert np.abs(share.mean(axis=0) - p).max() < 0.01

@@ -7,7 +7,7 @@ with the same distribution, drawing in three steps per request:
 
 1. pick a threshold ``tau``; each candidate's draw exceeds it with probability
    ``p_i = P(X_i > tau)`` (the regularised incomplete Beta function), independently;
-2. decide which draws exceed it (one uniform per candidate and request) and draw those
+2. decide which draws exceed it (a binomial count per candidate, spread over the requests) and draw those
    from their Beta conditioned on exceeding it (inverse CDF): when ``k`` or more exceed it,
    the top ``k`` are among them and the other draws are never needed;
 3. a request with fewer than ``k`` exceeding draws also draws the rest, conditioned on not
@@ -27,10 +27,11 @@ from scipy import special
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 REJECTION_ROUNDS = 8
+DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per request
 
 
 def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.random.Generator,
-                     rows: int = 2) -> float:  # fmt: skip
+                     rows: int = 1) -> float:  # fmt: skip
     """A ``tau`` that about ``expected`` of each request's draws exceed: the matching order
     statistic of a few plain requests' draws (any value in (0, 1) gives exact results, this one
     makes them cheap)."""
@@ -61,6 +62,26 @@ def _draws_below(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Genera
     return x
 
 
+def exceeding(p: FloatArray, m: int, rng: np.random.Generator) -> tuple[IndexArray, IndexArray]:
+    """(request, candidate) of every draw above ``tau``, candidate ``i``'s draws exceeding it with
+    probability ``p[i]`` in each of ``m`` requests independently. A likely candidate gets one
+    uniform per request; an unlikely one a binomial count, then that many distinct requests
+    uniformly (repeats drawn again: the procedure treats every request alike, so the set it ends
+    with is uniform), which costs its expected count rather than ``m``."""
+    likely = np.flatnonzero(p > DENSE)
+    rows_l, at = np.nonzero(rng.random((m, len(likely))) < p[likely])
+    sparse = np.flatnonzero(p <= DENSE)
+    cols = np.repeat(sparse, rng.binomial(m, p[sparse]))
+    rows = rng.integers(0, m, len(cols))
+    while True:
+        _, first = np.unique(cols * m + rows, return_index=True)
+        again = np.ones(len(cols), dtype=bool)
+        again[first] = False
+        if not again.any():
+            return np.concatenate((rows_l, rows)), np.concatenate((likely[at], cols))
+        rows[again] = rng.integers(0, m, int(again.sum()))
+
+
 def thompson_top_k(
     a: FloatArray, b: FloatArray, m: int, k: int, rng: np.random.Generator, expected: float = 8.0
 ) -> IndexArray:
@@ -73,7 +94,7 @@ def thompson_top_k(
         return np.argsort(-draws, axis=-1, kind="stable")[:, : max(k, 0)]
     tau = exceed_threshold(a, b, expected, rng)
     p: FloatArray = special.betainc(b, a, 1.0 - tau)  # P(X > tau) = P(1 - X < 1 - tau)
-    rows, cols = np.nonzero(rng.random((m, n)) < p)
+    rows, cols = exceeding(p, m, rng)
     values = _draws_above(a[cols], b[cols], p[cols], rng)
     counts = np.bincount(rows, minlength=m)
     order = np.lexsort((-values, rows))  # by request, then highest draw first
