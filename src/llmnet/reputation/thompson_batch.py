@@ -41,11 +41,18 @@ def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.rand
     return min(max(tau, 1e-9), 1.0 - 1e-9)
 
 
-def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, rng: np.random.Generator) -> FloatArray:
-    """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)``:
-    ``1 - X`` is Beta(b, a) below ``1 - tau``, drawn by its inverse CDF (precise even for tiny ``p``)."""
-    below: FloatArray = special.betaincinv(b, a, rng.random(len(a)) * p)
-    return 1.0 - below
+def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
+    """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)``: by rejection
+    where ``p`` is large (a few plain draws), else by the inverse CDF of ``1 - X ~ Beta(b, a)``
+    below ``1 - tau`` (precise even for tiny ``p``)."""
+    x = np.empty(len(a))
+    rare = np.flatnonzero(p <= DENSE)
+    x[rare] = 1.0 - special.betaincinv(b[rare], a[rare], rng.random(len(rare)) * p[rare])
+    redo = np.flatnonzero(p > DENSE)
+    while len(redo):
+        x[redo] = rng.beta(a[redo], b[redo])
+        redo = redo[x[redo] <= tau]
+    return x
 
 
 def _draws_below(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
@@ -95,7 +102,7 @@ def thompson_top_k(
     tau = exceed_threshold(a, b, expected, rng)
     p: FloatArray = special.betainc(b, a, 1.0 - tau)  # P(X > tau) = P(1 - X < 1 - tau)
     rows, cols = exceeding(p, m, rng)
-    values = _draws_above(a[cols], b[cols], p[cols], rng)
+    values = _draws_above(a[cols], b[cols], p[cols], tau, rng)
     counts = np.bincount(rows, minlength=m)
     order = np.lexsort((-values, rows))  # by request, then highest draw first
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
