@@ -85,6 +85,7 @@ class PolicyRun:
         self.rng = np.random.default_rng([s.seed, 3, index])
         self.trace = _empty_trace(name, domains)
         self.attackers = pop.attacker_mask()
+        self._oracle: tuple[int, NDArray[np.float64]] = (-1, np.zeros(0))  # (providers joined, oracle)
 
     def run(self, progress: Progress | None = None) -> Trace:
         size = self.s.batch_size
@@ -98,7 +99,10 @@ class PolicyRun:
     def step(self, start: int, stop: int) -> None:
         s, pop, world, t = self.s, self.pop, self.world, self.trace
         world.register_joining(start)
-        oracle = _oracle(pop, start, s.k)
+        joined = int((pop.joins_at <= start).sum())  # the joined grow as start does: their number says who
+        if self._oracle[0] != joined:
+            self._oracle = (joined, _oracle(pop, start, s.k))
+        oracle = self._oracle[1]
         outcomes: list[OutcomeRows] = []
         for d in np.unique(self.domains[start:stop]):
             rows = start + np.flatnonzero(self.domains[start:stop] == d)
