@@ -31,7 +31,7 @@ DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per
 
 
 def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.random.Generator,
-                     rows: int = 1) -> float:  # fmt: skip
+                     rows: int = 4) -> float:  # fmt: skip
     """A ``tau`` that about ``expected`` of each request's draws exceed: the matching order
     statistic of a few plain requests' draws (any value in (0, 1) gives exact results, this one
     makes them cheap)."""
