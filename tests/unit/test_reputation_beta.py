@@ -11,6 +11,7 @@ import random
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from llmnet.reputation.beta import (
@@ -21,6 +22,7 @@ from llmnet.reputation.beta import (
     RepDelta,
     RepState,
     aggregate,
+    aggregate_groups,
     apply_update,
     decay_from_float,
     fp_pow,
@@ -263,3 +265,34 @@ def test_mean_stays_in_the_unit_interval_and_moves_with_evidence() -> None:
         assert more_failure.mean() <= state.mean() <= more_success.mean()
     assert RepState(alpha=10**6 * UNIT).mean() > 0.999
     assert RepState(beta=10**6 * UNIT).mean() < 0.001
+
+
+def _contract_fold(scores: list[float], decay: int, weights: list[float]) -> tuple[int, int]:
+    """The contract's rule in Python integers, one observation at a time (the reference)."""
+    successes = failures = 0
+    for i, (score, weight) in enumerate(zip(scores, weights, strict=True)):
+        factor = fp_pow(decay, len(scores) - 1 - i)
+        s, share = round(score * 10**9), round(weight * 10**9)
+        successes += s * share // 10**9 * factor // DECAY_ONE
+        failures += (10**9 - s) * share // 10**9 * factor // DECAY_ONE
+    return successes, failures
+
+
+def test_aggregate_groups_equals_the_contracts_fold_on_random_pairs() -> None:
+    rng = np.random.default_rng(11)
+    for decay in (DECAY_ONE, 98 * DECAY_ONE // 100, 123_456_789_012_345_678, 1):
+        group = rng.integers(0, 40, 600).astype(np.intp)
+        group = np.unique(group, return_inverse=True)[1].astype(np.intp)  # every pair observed
+        scores = np.where(rng.random(600) < 0.2, rng.choice([0.0, 1.0], 600), rng.random(600))
+        weights = np.where(rng.random(600) < 0.5, 1.0, rng.random(600))
+        count, successes, failures = aggregate_groups(group, scores, weights, decay)
+        for g in range(int(group.max()) + 1):
+            mine = group == g
+            want = _contract_fold(scores[mine].tolist(), decay, weights[mine].tolist())
+            assert (int(count[g]), int(successes[g]), int(failures[g])) == (int(mine.sum()), *want)
+            assert aggregate(scores[mine].tolist(), decay, weights[mine].tolist()) == RepDelta(int(mine.sum()), *want)
+
+
+def test_aggregate_refuses_a_score_outside_0_1() -> None:
+    with pytest.raises(ValueError, match=r"score must be in \[0, 1\], got 1.5"):
+        aggregate([0.5, 1.5], DECAY_ONE)

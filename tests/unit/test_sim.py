@@ -18,6 +18,7 @@ from llmnet.errors import InputError
 from llmnet.reputation.beta import decay_from_float
 from llmnet.reputation.consensus import normalize_score, normalize_scores
 from llmnet.reputation.selection import ThompsonSampling
+from llmnet.reputation.settlement import outcome_rows
 from llmnet.roles.validator import CheckedOutcome, CheckedRating, score_outcome
 from llmnet.sim.metrics import after_warmup, cumulative_regret, summarize, windowed
 from llmnet.sim.runner import Trace, run_scenario
@@ -74,9 +75,7 @@ class Spy:
 
 
 def test_the_sim_runs_the_live_networks_functions_and_settles_on_its_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
-    spies = {
-        name: Spy(getattr(world_module, name)) for name in ("consensus_rows", "consensus_outcome", "plan_settlement")
-    }
+    spies = {name: Spy(getattr(world_module, name)) for name in ("consensus_rows", "normalize_scores", "plan_rows")}
     for name, spy in spies.items():
         monkeypatch.setattr(world_module, name, spy)
     rank = Spy(ThompsonSampling.rank_arrays)
@@ -86,7 +85,7 @@ def test_the_sim_runs_the_live_networks_functions_and_settles_on_its_ledger(monk
         SimWorld, "settle", lambda self, outcomes, f=SimWorld.settle: (settled.append(self), f(self, outcomes))[1]
     )
     run_scenario(Scenario(**{**TINY.__dict__, "policies": ("thompson",)}))
-    assert spies["plan_settlement"].calls == 12 and spies["consensus_outcome"].calls == 240
+    assert spies["plan_rows"].calls == 12 and spies["normalize_scores"].calls >= 12
     assert spies["consensus_rows"].calls >= 12 and rank.calls >= 12
     ledger = settled[0].ledger
     assert ledger.batch_count() == 12 and ledger.task_count() == 240
@@ -101,17 +100,25 @@ def test_batch_scoring_equals_the_validators_score_outcome() -> None:
     ratings = np.array([[[7.0, 8.0, 2.0], [3.0, 3.5, 9.0]], [[10.0, 9.0, 9.5], [5.0, 5.0, 5.0]]])
     chosen = np.array([[0, 1], [2, 3]])
     ids = world.open_tasks(0, 2, 2)
-    batch = world.outcomes(ids, 0, chosen, ratings)
-    for i, got in enumerate(batch):
+    rows = world.outcomes(ids, 0, chosen, ratings)
+    for i in range(2):
         checked = tuple(
             CheckedRating(v.address, world.providers[p].address, float(ratings[i, j, vi]), 0, "")
             for j, p in enumerate(chosen[i]) for vi, v in enumerate(world.validators)
         )  # fmt: skip
         c = CheckedOutcome(ids[i], "d0", FEE, world.requester.address, world.coordinator.address,
-                           got.receipt_hash, (), checked)  # fmt: skip
-        want = score_outcome(c, checked, world.keeper.weights())
-        assert got.scores == pytest.approx(want.scores) and got.agreement == pytest.approx(want.agreement)
-        assert (got.validators, got.validator_weights) == (want.validators, want.validator_weights)
+                           rows.receipts[i], (), checked)  # fmt: skip
+        want = outcome_rows([score_outcome(c, checked, world.keeper.weights())])
+        names = lambda r, cols: [r.names[x] for x in cols]  # noqa: E731
+        assert names(rows, rows.respondents[i]) == names(want, want.respondents[0])
+        assert rows.scores[i].tolist() == pytest.approx(want.scores[0].tolist())
+        assert names(rows, rows.validators[i]) == names(want, want.validators[0])
+        assert rows.weights[i].tolist() == want.weights[0].tolist()
+        agreement = dict(zip(names(rows, rows.raters[i]), rows.agreement[i].tolist(), strict=True))
+        assert agreement == pytest.approx(
+            dict(zip(names(want, want.raters[0]), want.agreement[0].tolist(), strict=True))
+        )
+        assert (rows.task_ids[i], rows.fees[i], rows.domains[i]) == (want.task_ids[0], want.fees[0], want.domains[0])
 
 
 def test_memory_ledger_evidence_follows_settlement() -> None:
@@ -120,7 +127,7 @@ def test_memory_ledger_evidence_follows_settlement() -> None:
     members = world.ledger.evidence("d0").members
     before = world.ledger.evidence("d0").alpha.copy()
     chosen = np.array([[world.index[members[0]], world.index[members[1]]]])
-    world.settle(world.outcomes(world.open_tasks(0, 1, 2), 0, chosen, np.full((1, 2, 3), 9.0)))
+    world.settle([world.outcomes(world.open_tasks(0, 1, 2), 0, chosen, np.full((1, 2, 3), 9.0))])
     ev = world.ledger.evidence("d0")
     assert [c.reputation.alpha / 1e9 for c in world.ledger.candidates("d0")] == pytest.approx(ev.alpha.tolist())
     assert [c.reputation.count for c in world.ledger.candidates("d0")] == ev.count.tolist()

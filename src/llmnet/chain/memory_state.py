@@ -20,9 +20,18 @@ MAX_FEE_GWEI = 2**62 - 1
 
 
 @lru_cache(maxsize=1 << 16)
+def _checksummed(address: str) -> str | None:
+    try:
+        return checksum(address)
+    except InputError:
+        return None
+
+
 def address_of(address: str, what: str = "address") -> str:
-    """:func:`llmnet.types.checksum`, remembered: a simulation names the same accounts millions of times."""
-    return checksum(address, what)
+    """:func:`llmnet.types.checksum`, remembered per address (whatever it names): a simulation
+    names the same accounts millions of times."""
+    known = _checksummed(address) if isinstance(address, str) else None
+    return known if known is not None else checksum(address, what)
 
 
 def refuse(reason: str, context: str = "") -> None:

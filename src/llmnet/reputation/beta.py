@@ -21,6 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+from numpy.typing import NDArray
+
 DECAY_ONE = 10**18
 UNIT = 10**9
 MAX80 = 2**80 - 1
@@ -84,14 +87,49 @@ def aggregate(scores: Sequence[float], decay: int, weights: Sequence[float] | No
     m = len(scores)
     if weights is not None and len(weights) != m:
         raise ValueError(f"{len(weights)} weights for {m} scores")
-    successes = failures = 0
-    for i, score in enumerate(scores):
-        weight = fp_pow(decay, m - 1 - i)
-        s = score_to_fixed(score)
-        share = UNIT if weights is None else score_to_fixed(weights[i])
-        successes += s * share // UNIT * weight // DECAY_ONE
-        failures += (UNIT - s) * share // UNIT * weight // DECAY_ONE
-    return RepDelta(count=m, successes=successes, failures=failures)
+    share = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+    _, successes, failures = aggregate_groups(np.zeros(m, dtype=np.intp), np.asarray(scores, np.float64), share, decay)
+    return RepDelta(count=m, successes=int(successes[0]) if m else 0, failures=int(failures[0]) if m else 0)
+
+
+def _fixed(values: NDArray[np.float64], what: str) -> NDArray[np.int64]:
+    """:func:`score_to_fixed` of every element (``np.rint`` rounds half to even, as ``round`` does)."""
+    if not ((values >= 0.0) & (values <= 1.0)).all():
+        bad = values[~((values >= 0.0) & (values <= 1.0))][0]
+        raise ValueError(f"{what} must be in [0, 1], got {bad}")
+    return np.rint(values * UNIT).astype(np.int64)
+
+
+def _scaled(x: NDArray[np.int64], factor: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``x * factor // DECAY_ONE`` exactly in int64 for ``x < 1e18`` and ``factor <= 1e18``: the
+    factor is split at 1e9 so that no product passes 2**63."""
+    high, low = np.divmod(factor, UNIT)
+    a = x * high
+    result: NDArray[np.int64] = a // UNIT + ((a % UNIT) * UNIT + x * low) // DECAY_ONE
+    return result
+
+
+def aggregate_groups(
+    group: NDArray[np.intp], scores: NDArray[np.float64], weights: NDArray[np.float64], decay: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`aggregate` of many pairs at once: observation ``i`` (score, weight) belongs to pair
+    ``group[i]`` (0..G-1, every pair observed, each one's observations oldest first). Returns per pair
+    ``(count, successes, failures)``, the same integers as :func:`aggregate`."""
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    count = np.bincount(g, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(count)[:-1]))
+    steps_after = (starts + count)[g] - 1 - np.arange(len(g))  # observations after this one in its pair
+    exponents, where = np.unique(steps_after, return_inverse=True)
+    factor = np.array([fp_pow(decay, int(e)) for e in exponents], dtype=np.int64)[where]
+    s, share = _fixed(scores[order], "score"), _fixed(weights[order], "weight")
+    ok = _scaled(s * share // UNIT, factor)
+    bad = _scaled((UNIT - s) * share // UNIT, factor)
+    if not len(g):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return count.astype(np.int64), np.add.reduceat(ok, starts), np.add.reduceat(bad, starts)
 
 
 def apply_update(state: RepState, delta: RepDelta, decay: int, now: int) -> RepState:

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from llmnet.errors import ConfigError, InputError
 from llmnet.reputation.beta import UNIT
+from llmnet.reputation.thompson_batch import thompson_top_k
 from llmnet.types import Candidate
 
 FloatArray = NDArray[np.float64]
@@ -244,6 +245,14 @@ class ThompsonSampling(ScoringPolicy):
             return draws
         held = rng.random(draws.shape[:-1]) >= self.newcomer_share
         return draws - (held[..., None] & unproven)
+
+    def top_k_rows(self, alpha: FloatArray, beta: FloatArray, m: int, k: int, rng: np.random.Generator) -> IndexArray:
+        """The best ``k`` (shape ``(m, k)``) of ``m`` independent rankings of the same candidates:
+        the law of :meth:`rank_arrays` over ``m`` copies of ``(alpha, beta)``, drawing about eight
+        Betas per ranking instead of one per candidate (see :mod:`llmnet.reputation.thompson_batch`).
+        It does not apply the exploration budget of :meth:`_budget`."""
+        a, b = self.posterior(alpha, beta)
+        return thompson_top_k(a, b, m, k, rng)
 
     def contenders(self, alpha: FloatArray, beta: FloatArray, k: int, z: float = 4.0) -> NDArray[np.bool_]:
         """Candidates (shape ``(n,)``) with a real chance of a top-``k`` draw: those whose

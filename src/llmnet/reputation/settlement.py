@@ -17,14 +17,24 @@ with it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from llmnet.chain.merkle import MerkleTree
 from llmnet.errors import InputError
-from llmnet.reputation.beta import aggregate
+from llmnet.reputation.beta import RepDelta, aggregate_groups
 from llmnet.reputation.human import WeightedObservation
+from llmnet.reputation.outcome_rows import (
+    NONE,
+    OutcomeRows,
+    Payments,
+    observation_arrays,
+    observation_lists,
+    payee_totals,
+    payments,
+)
 from llmnet.types import Payout, RepUpdate, SettlementBatch
 
 
@@ -61,45 +71,50 @@ class TaskOutcome:
     gold: bool = False  # scores are the truth (a gold task), and agreement was measured against it
 
 
-def _shares(total: int, weights: Mapping[str, float]) -> dict[str, int]:
-    mass = sum(weights.values())
-    if total == 0 or mass <= 0:
-        return {}
-    return {who: int(total * w / mass) for who, w in weights.items() if w > 0}
+def _respondents(o: TaskOutcome) -> list[str]:
+    """Those the task scored, then those that failed without a score."""
+    return [*o.scores, *sorted(o.failed - set(o.scores))]
+
+
+def outcome_rows(outcomes: Sequence[TaskOutcome]) -> OutcomeRows:
+    """The outcomes as :class:`~llmnet.reputation.outcome_rows.OutcomeRows`."""
+    index: dict[str, int] = {}
+    at = lambda account: index.setdefault(account, len(index))  # noqa: E731
+    m = len(outcomes)
+    r = max((len(_respondents(o)) for o in outcomes), default=0)
+    v = max((len(o.validators) for o in outcomes), default=0)
+    a = max((len(o.agreement) for o in outcomes), default=0)
+    respondents, validators = np.full((m, r), NONE, dtype=np.intp), np.full((m, v), NONE, dtype=np.intp)
+    raters, agreement = np.full((m, a), NONE, dtype=np.intp), np.full((m, a), np.nan)
+    scores, failed, weights = np.zeros((m, r)), np.zeros((m, r), dtype=bool), np.zeros((m, v))
+    ends = np.array([(at(o.requester), at(o.coordinator)) for o in outcomes], dtype=np.intp).reshape(m, 2)
+    for i, o in enumerate(outcomes):
+        for j, who in enumerate(_respondents(o)):
+            respondents[i, j], scores[i, j], failed[i, j] = at(who), o.scores.get(who, 0.0), who in o.failed
+        for j, who in enumerate(dict.fromkeys(o.validators)):
+            validators[i, j], weights[i, j] = at(who), o.validator_weights.get(who, 0.0)
+        for j, (who, agreed) in enumerate(o.agreement.items()):
+            raters[i, j], agreement[i, j] = at(who), agreed
+    return OutcomeRows(
+        tuple(index), tuple(o.task_id for o in outcomes), tuple(o.domain for o in outcomes),
+        tuple(o.fee for o in outcomes), ends[:, 0], ends[:, 1], respondents, scores, failed, validators, weights,
+        tuple(o.receipt_hash for o in outcomes), raters, agreement, np.array([o.gold for o in outcomes], dtype=bool),
+    )  # fmt: skip
 
 
 def split_fee(outcome: TaskOutcome, split: FeeSplit) -> dict[str, int]:
     """Wei per payee for one task; the amounts add up to the fee exactly."""
-    pay: dict[str, int] = defaultdict(int)
-    paid_scores = {r: s for r, s in outcome.scores.items() if r not in outcome.failed}
-    resp_pool = int(outcome.fee * split.respondents)
-    resp = _shares(resp_pool, paid_scores)
-    if not resp:  # nobody earned anything: that share goes back to the requester
-        pay[outcome.requester] += resp_pool
-    for who, amount in resp.items():
-        pay[who] += amount
-    val_pool = int(outcome.fee * split.validators)
-    weights = {v: outcome.validator_weights.get(v, 0.0) for v in outcome.validators}
-    if not any(w > 0 for w in weights.values()):
-        weights = dict.fromkeys(outcome.validators, 1.0)
-    for who, amount in _shares(val_pool, weights).items():
-        pay[who] += amount
-    if not outcome.validators:
-        pay[outcome.requester] += val_pool
-    # the coordinator's share plus every rounding remainder keeps the sum exact
-    pay[outcome.coordinator] += outcome.fee - sum(pay.values())
-    return {who: amount for who, amount in pay.items() if amount > 0}
+    rows = outcome_rows([outcome])
+    return {rows.names[who]: amount for who, amount in payee_totals(_payments(rows, split), len(rows.names))}
+
+
+def _payments(rows: OutcomeRows, split: FeeSplit) -> Payments:
+    return payments(rows, split.respondents, split.validators)
 
 
 def observations(outcomes: Sequence[TaskOutcome]) -> dict[tuple[str, str], list[float]]:
     """Per (provider, domain), its scores in task order; a failure counts as 0."""
-    seen: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for o in outcomes:
-        for provider, score in o.scores.items():
-            seen[(provider, o.domain)].append(0.0 if provider in o.failed else score)
-        for provider in o.failed - set(o.scores):
-            seen[(provider, o.domain)].append(0.0)
-    return seen
+    return observation_lists(outcome_rows(outcomes))
 
 
 def plan_settlement(
@@ -111,20 +126,32 @@ def plan_settlement(
     reputation updates after the tasks' own, each scaled by its weight."""
     if not outcomes:
         raise InputError("cannot settle an empty batch")
-    totals: dict[str, int] = defaultdict(int)
-    for o in outcomes:
-        for who, amount in split_fee(o, split).items():
-            totals[who] += amount
-    seen = {pair: [(score, 1.0) for score in scores] for pair, scores in observations(outcomes).items()}
-    for x in extra:
-        seen.setdefault((x.provider, x.domain), []).append((x.score, x.weight))
+    return plan_rows(outcome_rows(outcomes), split, decay, extra)
+
+
+def plan_rows(
+    rows: OutcomeRows, split: FeeSplit, decay: int, extra: Sequence[WeightedObservation] = ()
+) -> SettlementBatch:
+    """:func:`plan_settlement` of outcomes given as rows."""
+    if not len(rows):
+        raise InputError("cannot settle an empty batch")
+    totals = payee_totals(_payments(rows, split), len(rows.names))
+    pairs, scores = observation_arrays(rows)
+    pairs += [(x.provider, x.domain) for x in extra]
+    index: dict[tuple[str, str], int] = {}
+    group = np.array([index.setdefault(pair, len(index)) for pair in pairs], dtype=np.intp)
+    weights = np.concatenate((np.ones(len(scores)), np.array([x.weight for x in extra], dtype=np.float64)))
+    scores_all = np.concatenate((np.array(scores, dtype=np.float64), [x.score for x in extra]))
+    count, successes, failures = aggregate_groups(group, scores_all, weights, decay)
     updates = tuple(
-        RepUpdate(provider, domain, aggregate([s for s, _ in obs], decay, [w for _, w in obs]))
-        for (provider, domain), obs in seen.items()
+        RepUpdate(provider, domain, RepDelta(c, s, f))
+        for (provider, domain), c, s, f in zip(
+            index, count.tolist(), successes.tolist(), failures.tolist(), strict=True
+        )
     )
     return SettlementBatch(
-        task_ids=tuple(o.task_id for o in outcomes),
-        payouts=tuple(Payout(who, amount) for who, amount in totals.items()),
+        task_ids=rows.task_ids,
+        payouts=tuple(Payout(rows.names[who], amount) for who, amount in totals),
         updates=updates,
-        receipts_root=MerkleTree([o.receipt_hash for o in outcomes]).root,
+        receipts_root=MerkleTree(list(rows.receipts)).root,
     )

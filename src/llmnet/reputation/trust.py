@@ -28,7 +28,7 @@ falls from a third of an honest validator's to a ninth.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from llmnet.errors import InputError
@@ -54,11 +54,21 @@ class TrustRule:
 
 def update_trust(trust: float, evidence: float, rule: TrustRule, *, gold: bool = False) -> float:
     """Trust moved towards ``evidence`` (in [0, 1]) by one observation, ``gold_weight`` of them for gold."""
-    if not (0 <= evidence <= 1 and 0 <= trust <= 1):
-        raise InputError(f"trust ({trust!r}) and evidence ({evidence!r}) must lie in [0, 1]")
-    weight = rule.gold_weight if gold else 1.0
-    step = 1.0 - (1.0 - rule.rate) ** weight
-    return trust + step * (evidence - trust)
+    return fold_trust(trust, [evidence], [gold], rule)
+
+
+def fold_trust(trust: float, evidence: Sequence[float], gold: Sequence[bool], rule: TrustRule) -> float:
+    """:func:`update_trust` applied for each observation in turn (``gold[i]``: observation i is gold)."""
+    if len(evidence) != len(gold):
+        raise InputError(f"{len(evidence)} observations but {len(gold)} gold flags; give one flag per observation")
+    bad = next((e for e in evidence if not 0 <= e <= 1), None)
+    if bad is not None or not 0 <= trust <= 1:
+        shown = bad if bad is not None else (evidence[0] if evidence else None)
+        raise InputError(f"trust ({trust!r}) and evidence ({shown!r}) must lie in [0, 1]")
+    steps = (1.0 - (1.0 - rule.rate) ** 1.0, 1.0 - (1.0 - rule.rate) ** rule.gold_weight)
+    for e, g in zip(evidence, gold, strict=True):
+        trust = trust + steps[g] * (e - trust)
+    return trust
 
 
 def validator_weights(stakes: Mapping[str, int], trust: Mapping[str, float], rule: TrustRule) -> dict[str, float]:

@@ -37,8 +37,9 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound, SignatureError
 from llmnet.questions import load_questions, reference_book
 from llmnet.reputation.consensus import ClipRule, Consensus, normalize_score, robust_consensus
-from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.reputation.trust import TrustRule, update_trust, validator_weights
+from llmnet.reputation.outcome_rows import OutcomeRows, rater_evidence
+from llmnet.reputation.settlement import FeeSplit, TaskOutcome, outcome_rows, plan_settlement
+from llmnet.reputation.trust import TrustRule, fold_trust, update_trust, validator_weights
 from llmnet.rlhf.book import RankingBook
 from llmnet.rlhf.feed import RankingFeed
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
@@ -290,14 +291,17 @@ class TrustKeeper:
         """Fold the batch's evidence into trust: each task's agreement, and for every (validator,
         epoch) whose ratings were not revealed, one gold-weight observation of 0. Returns the
         (validator, ppm) pairs to record."""
+        return self.observe_rows(outcome_rows(outcomes), unrevealed)
+
+    def observe_rows(self, rows: OutcomeRows, unrevealed: Iterable[str] = ()) -> list[tuple[str, int]]:
+        """:meth:`observe` for outcomes given as rows."""
         with self.lock:
             changed: set[str] = set()
-            for o in outcomes:
-                for validator, agreement in o.agreement.items():
-                    current = self.trust.get(validator, self.rule.initial)
-                    evidence = min(1.0, max(0.0, agreement))
-                    self.trust[validator] = update_trust(current, evidence, self.rule, gold=o.gold)
-                    changed.add(validator)
+            for who, (evidence, gold) in rater_evidence(rows).items():
+                validator = rows.names[who]
+                current = self.trust.get(validator, self.rule.initial)
+                self.trust[validator] = fold_trust(current, evidence, gold, self.rule)
+                changed.add(validator)
             for validator in unrevealed:
                 current = self.trust.get(validator, self.rule.initial)
                 self.trust[validator] = update_trust(current, 0.0, self.rule, gold=True)

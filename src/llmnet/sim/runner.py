@@ -9,7 +9,7 @@ batch sees the new reputation, as the live network sees a batch once it is settl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from llmnet.errors import InputError
 from llmnet.reputation.beta import decay_from_float
-from llmnet.reputation.settlement import TaskOutcome
+from llmnet.reputation.outcome_rows import OutcomeRows
 from llmnet.sim.scenario import Population, Scenario, build_population, request_domains
 from llmnet.sim.selectors import IntArray, Selector, make_selector
 from llmnet.sim.world import SimWorld
@@ -108,13 +108,10 @@ class DrawnAnswers(AnswerSource):
         return Answers(quality, realised, draw_ratings(self.pop, chosen, realised, self.s.rating_noise, rng))
 
 
-def best_rated(outcomes: Sequence[TaskOutcome], chosen: IntArray, world: SimWorld) -> NDArray[np.intp]:
-    """Per task, the column of ``chosen`` whose answer got the highest consensus score: the
+def best_rated(outcomes: OutcomeRows) -> NDArray[np.intp]:
+    """Per task, the column of its respondents whose answer got the highest consensus score: the
     answer the requester receives (the first of equals, as the coordinator ranks them)."""
-    best = np.zeros(len(outcomes), dtype=np.intp)
-    for i, (o, row) in enumerate(zip(outcomes, chosen, strict=True)):
-        scores = [o.scores[world.providers[p].address] for p in row]
-        best[i] = scores.index(max(scores))
+    best: NDArray[np.intp] = np.argmax(outcomes.scores, axis=1)
     return best
 
 
@@ -130,6 +127,7 @@ class PolicyRun:
         self.rng = np.random.default_rng([s.seed, 3, index])
         self.trace = _empty_trace(name, domains)
         self.attackers = pop.attacker_mask()
+        self._oracle: tuple[int, NDArray[np.float64]] = (-1, np.zeros(0))  # (providers joined, oracle)
 
     def run(self, progress: Progress | None = None) -> Trace:
         size = self.s.batch_size
@@ -143,21 +141,24 @@ class PolicyRun:
     def step(self, start: int, stop: int) -> None:
         s, pop, world, t = self.s, self.pop, self.world, self.trace
         world.register_joining(start)
-        oracle = _oracle(pop, start, s.k)
-        outcomes = []
+        joined = int((pop.joins_at <= start).sum())  # the joined grow as start does: their number says who
+        if self._oracle[0] != joined:
+            self._oracle = (joined, _oracle(pop, start, s.k))
+        oracle = self._oracle[1]
+        outcomes: list[OutcomeRows] = []
         for d in np.unique(self.domains[start:stop]):
             rows = start + np.flatnonzero(self.domains[start:stop] == d)
             chosen = self.selector.choose(world, int(d), len(rows), s.k, self.rng)
             got = self.source.answer(int(d), rows, chosen, self.rng)
             scored = world.outcomes(world.open_tasks(int(d), len(rows), s.k), int(d), chosen, got.ratings)
-            outcomes += scored
+            outcomes.append(scored)
             self.selector.learn(world, int(d), chosen, got.ratings)
             t.expert_share[rows] = pop.expert[chosen, d].mean(axis=1)
             t.attacker_share[rows] = self.attackers[chosen].mean(axis=1)
             t.chosen_quality[rows] = got.quality.mean(axis=1)
             t.oracle_quality[rows] = oracle[d]
             t.delivered[rows] = got.realised.mean(axis=1)
-            t.final[rows] = got.realised[np.arange(len(rows)), best_rated(scored, chosen, world)]
+            t.final[rows] = got.realised[np.arange(len(rows)), best_rated(scored)]
         world.settle(outcomes)
         t.batch_end.append(stop)
         t.reputation.append(_reputation_snapshot(world))

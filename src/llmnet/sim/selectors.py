@@ -29,6 +29,7 @@ from llmnet.sim.world import SimWorld
 IntArray = NDArray[np.intp]
 YUMA_CLIP = ClipRule(above=0.0, below=9.0)  # 9 points is the whole 1-10 scale: never clipped below
 EMA_RATE = 0.1
+BATCH_DRAWS_FROM = 256  # candidates from which Thompson draws only the few that can make a request's top k
 
 
 class Selector(ABC):
@@ -60,6 +61,8 @@ class BanditSelector(Selector):
         if isinstance(policy, ThompsonSampling):
             ok[ok] = policy.contenders(ev.alpha[ok], ev.beta[ok], k)
         shape = (m, int(ok.sum()))
+        if isinstance(policy, ThompsonSampling) and shape[1] >= BATCH_DRAWS_FROM:
+            return ev.providers[ok][policy.top_k_rows(ev.alpha[ok], ev.beta[ok], m, k, rng)]
         alpha, beta, count = (np.broadcast_to(x[ok], shape) for x in (ev.alpha, ev.beta, ev.count))
         if policy.stochastic or policy.stateful:
             order = policy.rank_arrays(alpha, beta, count, rng, k)

@@ -1,10 +1,11 @@
 """The simulated network's ledger side: accounts, registrations, tasks, settlement and trust.
 
 It talks to an in-memory :class:`~llmnet.chain.ledger.Ledger` through the interface the live
-network uses, and settles through the validator's own code path: ratings become a
-:class:`~llmnet.reputation.settlement.TaskOutcome` by ``score_outcome`` (robust consensus),
-outcomes a batch by ``plan_settlement``, the batch is written with ``settle_batch`` and trust
-is folded and recorded by the ``TrustKeeper``.
+network uses, and settles through the validator's own code path in its array form: ratings
+become :class:`~llmnet.reputation.outcome_rows.OutcomeRows` by robust consensus
+(``consensus_rows``, as ``score_outcome`` scores a task), rows a batch by ``plan_rows`` (what
+``plan_settlement`` calls), the batch is written with ``settle_batch`` and trust is folded and
+recorded by the ``TrustKeeper`` (``observe_rows``, what ``observe`` calls).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from llmnet.chain.memory_ledger import MemoryLedger, MemoryParams
-from llmnet.reputation.consensus import ClipRule, Consensus, consensus_rows
+from llmnet.reputation.consensus import ClipRule, consensus_rows, normalize_scores
+from llmnet.reputation.outcome_rows import OutcomeRows, concat_rows
 from llmnet.reputation.selection import FloatArray, IndexArray
-from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.roles.validator import CheckedOutcome, TrustKeeper, consensus_outcome
+from llmnet.reputation.settlement import FeeSplit, plan_rows
+from llmnet.roles.validator import TrustKeeper
 from llmnet.sim.scenario import Population
 from llmnet.types import ETHER, GWEI, ProviderProfile, checksum
 
@@ -63,8 +65,11 @@ class SimWorld:
         self.validators = [_account(0x02, i) for i in range(len(population.validator_kind))]
         self.keeper = TrustKeeper(self.ledger, ttl_s=float("inf"))
         self._content = 0
-        self._registered: set[str] = set()
+        self._registered = np.zeros(population.n_providers, dtype=bool)
         self._members: dict[int, tuple[tuple[str, ...], NDArray[np.intp]]] = {}
+        accounts = (*self.providers, *self.validators, self.requester, self.coordinator)
+        self.names = tuple(a.address for a in accounts)
+        self._requester = len(self.providers) + len(self.validators)
         self._setup()
 
     def _setup(self) -> None:
@@ -80,13 +85,11 @@ class SimWorld:
     def register_joining(self, upto_request: int) -> None:
         """Register every provider whose join point has come and who is not registered yet."""
         names = self.pop.domain_names
-        for i in np.flatnonzero(self.pop.joins_at <= upto_request):
-            a = self.providers[i]
-            if a.address not in self._registered:
-                self._registered.add(a.address)
-                domains = tuple(names[d] for d in np.flatnonzero(self.pop.member[i]))
-                profile = ProviderProfile(f"sim://provider/{i}", domains, f"sim-model-{i}")
-                self.ledger.register_provider(profile, self.ledger.min_stake, a)
+        for i in np.flatnonzero((self.pop.joins_at <= upto_request) & ~self._registered):
+            self._registered[i] = True
+            domains = tuple(names[d] for d in np.flatnonzero(self.pop.member[i]))
+            profile = ProviderProfile(f"sim://provider/{i}", domains, f"sim-model-{i}")
+            self.ledger.register_provider(profile, self.ledger.min_stake, self.providers[i])
 
     def evidence(self, domain: int) -> Evidence:
         book = self.ledger.evidence(self.pop.domain_names[domain])
@@ -104,35 +107,30 @@ class SimWorld:
         assert first is not None
         return list(range(first, first + n))
 
-    def outcomes(
-        self, task_ids: Sequence[int], domain: int, chosen: IntArray, ratings: FloatArray
-    ) -> list[TaskOutcome]:
-        """Each task scored as the validator scores it: ``ratings[i, j, v]`` is validator v's 1-10
-        rating of respondent ``chosen[i, j]``; one robust consensus over the whole batch."""
+    def outcomes(self, task_ids: Sequence[int], domain: int, chosen: IntArray, ratings: FloatArray) -> OutcomeRows:
+        """Each task scored as the validator scores it (``consensus_outcome``, on rows):
+        ``ratings[i, j, v]`` is validator v's 1-10 rating of respondent ``chosen[i, j]``; one
+        robust consensus over the whole batch."""
         m, k, v = ratings.shape
         weights = self.keeper.weights()
         w = np.array([weights.get(a.address, 0.0) for a in self.validators])
         rows = consensus_rows(ratings.reshape(m * k, v), w, ClipRule())
-        scores, medians = rows.scores.reshape(m, k).tolist(), rows.medians.reshape(m, k).tolist()
-        agreement = rows.closeness.reshape(m, k, v).mean(axis=1).tolist()
-        clipped = rows.clipped.reshape(m, k, v).sum(axis=1).tolist()
-        names, raters = self.pop.domain_names[domain], [a.address for a in self.validators]
-        out = []
-        for i, task_id in enumerate(task_ids):
-            who = [self.providers[p].address for p in chosen[i]]
-            agreed = Consensus(
-                dict(zip(who, scores[i], strict=True)), dict(zip(who, medians[i], strict=True)),
-                dict(zip(raters, agreement[i], strict=True)), dict(zip(raters, clipped[i], strict=True)),
-            )  # fmt: skip
-            c = CheckedOutcome(task_id, names, FEE, self.requester.address, self.coordinator.address,
-                               f"0x{task_id + 1:064x}", (), ())  # fmt: skip
-            out.append(consensus_outcome(c, agreed, weights))
-        return out
+        n = self.pop.n_providers
+        by_address = np.array(sorted(range(v), key=lambda j: self.validators[j].address), dtype=np.intp)
+        return OutcomeRows(
+            names=self.names, task_ids=tuple(task_ids), domains=(self.pop.domain_names[domain],) * m, fees=(FEE,) * m,
+            requesters=np.full(m, self._requester), coordinators=np.full(m, self._requester + 1),
+            respondents=np.asarray(chosen, dtype=np.intp), scores=normalize_scores(rows.scores).reshape(m, k),
+            failed=np.zeros((m, k), dtype=bool), validators=np.broadcast_to(n + by_address, (m, v)),
+            weights=np.broadcast_to(w[by_address], (m, v)), receipts=tuple(f"0x{t + 1:064x}" for t in task_ids),
+            raters=np.broadcast_to(n + np.arange(v), (m, v)), agreement=rows.closeness.reshape(m, k, v).mean(axis=1),
+            gold=np.zeros(m, dtype=bool),
+        )  # fmt: skip
 
-    def settle(self, outcomes: Sequence[TaskOutcome]) -> None:
-        batch = plan_settlement(outcomes, FeeSplit(), self.ledger.decay)
-        self.ledger.settle_batch(batch, self.settler)
-        trust = self.keeper.observe(outcomes)
+    def settle(self, parts: Sequence[OutcomeRows]) -> None:
+        rows = concat_rows(parts)
+        self.ledger.settle_batch(plan_rows(rows, FeeSplit(), self.ledger.decay), self.settler)
+        trust = self.keeper.observe_rows(rows)
         if trust:
             self.ledger.set_trust(trust, self.settler)
 

@@ -1,0 +1,118 @@
+"""The best ``k`` of Thompson draws for many requests that share one set of posteriors,
+without drawing for every candidate (pure, no I/O).
+
+Ranking ``m`` requests over ``n`` candidates by Thompson sampling draws ``m x n`` Betas, of
+which only the top ``k`` per request matter. :func:`thompson_top_k` gives the same top ``k``
+with the same distribution, drawing in three steps per request:
+
+1. pick a threshold ``tau``; each candidate's draw exceeds it with probability
+   ``p_i = P(X_i > tau)`` (the regularised incomplete Beta function), independently;
+2. decide which draws exceed it (a binomial count per candidate, spread over the requests) and draw those
+   from their Beta conditioned on exceeding it (inverse CDF): when ``k`` or more exceed it,
+   the top ``k`` are among them and the other draws are never needed;
+3. a request with fewer than ``k`` exceeding draws also draws the rest, conditioned on not
+   exceeding ``tau`` (rejection, then inverse CDF for the few still left), and ranks them all.
+
+Conditioning each draw on which side of ``tau`` it falls and then drawing that side's
+conditional law is the same joint law as drawing it directly, so only the cost depends on
+``tau``; it is set so that about ``expected`` draws per request exceed it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special
+
+FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.intp]
+REJECTION_ROUNDS = 8
+DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per request
+
+
+def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.random.Generator,
+                     rows: int = 4) -> float:  # fmt: skip
+    """A ``tau`` that about ``expected`` of each request's draws exceed: the matching order
+    statistic of a few plain requests' draws (any value in (0, 1) gives exact results, this one
+    makes them cheap)."""
+    sample = rng.beta(a, b, (rows, len(a))).ravel()
+    rank = min(len(sample) - 1, max(0, round(expected * rows) - 1))
+    tau = float(-np.partition(-sample, rank)[rank])
+    return min(max(tau, 1e-9), 1.0 - 1e-9)
+
+
+def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
+    """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)``: by rejection
+    where ``p`` is large (a few plain draws), else by the inverse CDF of ``1 - X ~ Beta(b, a)``
+    below ``1 - tau`` (precise even for tiny ``p``)."""
+    x = np.empty(len(a))
+    rare = np.flatnonzero(p <= DENSE)
+    x[rare] = 1.0 - special.betaincinv(b[rare], a[rare], rng.random(len(rare)) * p[rare])
+    redo = np.flatnonzero(p > DENSE)
+    while len(redo):
+        x[redo] = rng.beta(a[redo], b[redo])
+        redo = redo[x[redo] <= tau]
+    return x
+
+
+def _draws_below(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
+    """Beta(a, b) draws conditioned on not exceeding ``tau``: rejection, most draws pass."""
+    x: FloatArray = rng.beta(a, b)
+    redo = np.flatnonzero(x > tau)
+    for _ in range(REJECTION_ROUNDS):
+        if not len(redo):
+            return x
+        x[redo] = rng.beta(a[redo], b[redo])
+        redo = redo[x[redo] > tau]
+    if len(redo):  # candidates almost sure to exceed tau: invert the CDF below it
+        x[redo] = special.betaincinv(a[redo], b[redo], rng.random(len(redo)) * special.betainc(a[redo], b[redo], tau))
+    return x
+
+
+def exceeding(p: FloatArray, m: int, rng: np.random.Generator) -> tuple[IndexArray, IndexArray]:
+    """(request, candidate) of every draw above ``tau``, candidate ``i``'s draws exceeding it with
+    probability ``p[i]`` in each of ``m`` requests independently. A likely candidate gets one
+    uniform per request; an unlikely one a binomial count, then that many distinct requests
+    uniformly (repeats drawn again: the procedure treats every request alike, so the set it ends
+    with is uniform), which costs its expected count rather than ``m``."""
+    likely = np.flatnonzero(p > DENSE)
+    rows_l, at = np.nonzero(rng.random((m, len(likely))) < p[likely])
+    sparse = np.flatnonzero(p <= DENSE)
+    cols = np.repeat(sparse, rng.binomial(m, p[sparse]))
+    rows = rng.integers(0, m, len(cols))
+    while True:
+        _, first = np.unique(cols * m + rows, return_index=True)
+        again = np.ones(len(cols), dtype=bool)
+        again[first] = False
+        if not again.any():
+            return np.concatenate((rows_l, rows)), np.concatenate((likely[at], cols))
+        rows[again] = rng.integers(0, m, int(again.sum()))
+
+
+def thompson_top_k(
+    a: FloatArray, b: FloatArray, m: int, k: int, rng: np.random.Generator, expected: float = 8.0
+) -> IndexArray:
+    """For ``m`` requests, the indices (shape ``(m, k)``, best first) of the ``k`` highest of
+    independent draws ``X_i ~ Beta(a_i, b_i)``, ``i < n``: the law of
+    ``top_indices(rng.beta(a, b, (m, n)), k)``, at a cost of about ``expected`` draws per request."""
+    n = len(a)
+    if k >= n or k <= 0:
+        draws: FloatArray = rng.beta(a, b, (m, n))
+        return np.argsort(-draws, axis=-1, kind="stable")[:, : max(k, 0)]
+    tau = exceed_threshold(a, b, expected, rng)
+    p: FloatArray = special.betainc(b, a, 1.0 - tau)  # P(X > tau) = P(1 - X < 1 - tau)
+    rows, cols = exceeding(p, m, rng)
+    values = _draws_above(a[cols], b[cols], p[cols], tau, rng)
+    counts = np.bincount(rows, minlength=m)
+    order = np.lexsort((-values, rows))  # by request, then highest draw first
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    full = np.flatnonzero(counts >= k)
+    chosen = np.empty((m, k), dtype=np.intp)
+    chosen[full] = cols[order[starts[full, None] + np.arange(k)]]
+    short = np.flatnonzero(counts < k)
+    if len(short):  # rare: rank every draw of these requests
+        grid = _draws_below(np.tile(a, len(short)), np.tile(b, len(short)), tau, rng).reshape(len(short), n)
+        mine = np.isin(rows, short)
+        grid[np.searchsorted(short, rows[mine]), cols[mine]] = values[mine]
+        chosen[short] = np.argsort(-grid, axis=-1, kind="stable")[:, :k]
+    return chosen

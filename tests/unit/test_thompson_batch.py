@@ -1,0 +1,88 @@
+"""The batch Thompson sampler gives the same top k, in law, as drawing every candidate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmnet.reputation.selection import ThompsonSampling, top_indices
+from llmnet.reputation.thompson_batch import exceed_threshold, thompson_top_k
+
+
+def _posteriors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = rng.uniform(1.0, 80.0, n), rng.uniform(1.0, 40.0, n)
+    a[: n // 5], b[: n // 5] = 1.0, 1.0  # newcomers: Beta(1, 1)
+    return a, b
+
+
+def _max_gap_in_standard_errors(x: np.ndarray, y: np.ndarray, n: int) -> float:
+    """Largest difference between two samples' frequencies of each (position, candidate), in
+    standard errors of the difference."""
+    worst = 0.0
+    for j in range(x.shape[1]):
+        fx = np.bincount(x[:, j], minlength=n) / len(x)
+        fy = np.bincount(y[:, j], minlength=n) / len(y)
+        se = np.sqrt(2 * np.maximum(fy, 1 / len(y)) * (1 - fy) / len(y))
+        worst = max(worst, float(np.max(np.abs(fx - fy) / se)))
+    return worst
+
+
+@pytest.mark.parametrize(("seed", "n", "k", "expected"), [(0, 30, 2, 8.0), (1, 60, 3, 8.0), (2, 25, 2, 0.5)])
+def test_top_k_has_the_law_of_drawing_every_candidate(seed: int, n: int, k: int, expected: float) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = _posteriors(rng, n)
+    m = 60_000
+    batch = thompson_top_k(a, b, m, k, np.random.default_rng([seed, 1]), expected)
+    plain = top_indices(np.random.default_rng([seed, 2]).beta(a, b, (m, n)), k)
+    assert batch.shape == (m, k)
+    assert all(len(set(row)) == k for row in batch[:1000].tolist())
+    # n * k frequencies compared: a gap beyond 5 standard errors would be a real difference in law
+    assert _max_gap_in_standard_errors(batch, plain, n) < 5.0
+
+
+def test_a_strong_candidate_is_first_as_often_as_plain_draws_make_it() -> None:
+    a, b = np.array([40.0, 30.0, 1.0, 5.0]), np.array([10.0, 10.0, 1.0, 5.0])
+    m = 100_000
+    batch = thompson_top_k(a, b, m, 1, np.random.default_rng(3), expected=1.0)
+    plain = top_indices(np.random.default_rng(4).beta(a, b, (m, 4)), 1)
+    assert abs((batch[:, 0] == 0).mean() - (plain[:, 0] == 0).mean()) < 0.01
+
+
+def test_k_at_least_n_ranks_every_candidate() -> None:
+    a, b = np.array([5.0, 1.0]), np.array([1.0, 5.0])
+    out = thompson_top_k(a, b, 7, 3, np.random.default_rng(0))
+    assert out.shape == (7, 2)
+    assert sorted(out[0].tolist()) == [0, 1]
+
+
+def test_threshold_is_exceeded_by_about_the_expected_number_of_draws() -> None:
+    rng = np.random.default_rng(5)
+    a, b = _posteriors(rng, 1000)
+    tau = exceed_threshold(a, b, 8.0, rng, rows=50)
+    per_request = (rng.beta(a, b, (2000, 1000)) > tau).sum(axis=1).mean()
+    assert 6.0 < per_request < 10.0
+
+
+def test_policy_top_k_rows_uses_the_weighted_posterior() -> None:
+    policy = ThompsonSampling()
+    alpha, beta = np.array([40.0, 0.0, 2.0]), np.array([2.0, 0.0, 40.0])
+    rows = policy.top_k_rows(alpha, beta, 2000, 1, np.random.default_rng(6))
+    plain = policy.rank_arrays(np.broadcast_to(alpha, (2000, 3)), np.broadcast_to(beta, (2000, 3)),
+                               np.zeros((2000, 3)), np.random.default_rng(7), 1)  # fmt: skip
+    assert abs((rows[:, 0] == 0).mean() - (plain[:, 0] == 0).mean()) < 0.03
+    assert (rows[:, 0] == 2).mean() < 0.01
+
+
+def test_exceeding_marks_each_request_once_per_candidate_with_its_chance() -> None:
+    from llmnet.reputation.thompson_batch import exceeding
+
+    p = np.array([0.9, 0.3, 0.15, 0.01, 0.0])
+    rng = np.random.default_rng(8)
+    hits = np.zeros((50, 5))
+    for _ in range(400):
+        rows, cols = exceeding(p, 50, rng)
+        assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) == len(rows)  # no request twice
+        np.add.at(hits, (rows, cols), 1)
+    share = hits / 400
+    assert np.abs(share - p).max() < 0.1  # every request, every candidate: about p
+    assert np.abs(share.mean(axis=0) - p).max() < 0.01
