@@ -91,3 +91,16 @@ def test_trust_keeper_folds_each_validators_evidence_in_task_order() -> None:
     assert keeper.trust == expected
     assert recorded == [(v, round(expected[v] * 1_000_000)) for v in sorted(expected) if v != "0xV1" or any(
         "0xV1" in o.agreement for o in outcomes)]  # fmt: skip
+
+
+def test_a_batch_nobody_rated_settles_and_moves_no_trust() -> None:
+    # k = 1 networks without validators rating settle batches whose tasks carry no ratings at all
+    def unrated(i: int) -> TaskOutcome:
+        return TaskOutcome(task_id=i, domain="law", requester="0xRQ", fee=10**6, coordinator="0xCO",
+                           scores={"0xA": 0.5}, validators=(), receipt_hash=f"0x{i + 1:064x}")  # fmt: skip
+
+    outcomes = [unrated(i) for i in range(3)]
+    keeper = TrustKeeper(_Book(), ttl_s=float("inf"))  # type: ignore[arg-type]
+    assert keeper.observe(outcomes) == [] and keeper.trust == {}
+    batch = plan_settlement(outcomes, FeeSplit(), DECAY_ONE)
+    assert [u.provider for u in batch.updates] == ["0xA"] and sum(p.amount for p in batch.payouts) == 3 * 10**6

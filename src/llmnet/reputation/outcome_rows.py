@@ -172,6 +172,8 @@ def rater_evidence(rows: OutcomeRows) -> dict[int, tuple[list[float], list[bool]
     who = rows.raters[present]
     evidence = np.clip(rows.agreement[present], 0.0, 1.0)
     gold = rows.gold[task]
+    if not len(who):  # nobody rated (k = 1 networks without validators rating): no evidence
+        return {}
     order = np.argsort(who, kind="stable")  # task order kept within each rater
     starts = np.flatnonzero(np.diff(who[order], prepend=-2))
     out: dict[int, tuple[list[float], list[bool]]] = {}

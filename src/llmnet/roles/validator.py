@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -59,6 +60,8 @@ from llmnet.roles.spotcheck import Reproducer, SpotChecker, SpotService
 from llmnet.signing import MAX_SCORE, Rating, Response, SignedMessage, SigningDomain, sign, typed_data_hash
 from llmnet.store import content_hash, transaction
 from llmnet.types import ETHER
+
+log = logging.getLogger("llmnet.validator")
 
 
 class JudgeSpec(BaseModel):
@@ -478,6 +481,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
                     pass
             except Exception as exc:  # keep the queue; report and retry next interval
                 state["last_error"] = f"{type(exc).__name__}: {exc}"
+                log.exception("settlement failed; the queue is kept and retried in %.1f s", spec.settle_interval_s)
 
     def epoch_loop() -> None:
         worker: CommitRevealWorker = state["worker"]
@@ -486,6 +490,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
                 worker.step()
             except Exception as exc:  # keep the log; report and retry
                 worker.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("commit-reveal step failed; retried in 0.5 s")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
