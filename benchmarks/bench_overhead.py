@@ -118,16 +118,19 @@ def _wrk(url: str, key: str, seconds: float, concurrency: int, extra: dict[str, 
     return rate, failed
 
 
-def drain_time(net: Network, timeout: float = 600) -> tuple[float, dict[str, int]]:
-    """Seconds until the coordinator holds no task that is not settled on chain."""
+def drain_time(net: Network, timeout: float = 180) -> tuple[float, dict[str, int]]:
+    """Seconds until the coordinator holds no task that is not settled on chain; a chain that has
+    not caught up within ``timeout`` is an error that says what the settler last reported."""
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
     while time.perf_counter() - t0 < timeout:
         counts = httpx.get(net.base_url.removesuffix("/v1") + "/health", timeout=30).json()["tasks"]
         if set(counts) <= {"settled"}:
-            break
+            return time.perf_counter() - t0, counts
         time.sleep(0.5)
-    return time.perf_counter() - t0, counts
+    settler = f"http://127.0.0.1:{net.options.validator_base_port}/health"
+    error = httpx.get(settler, timeout=30).json().get("last_error")
+    raise RuntimeError(f"the chain did not catch up within {timeout:.0f} s: tasks {counts}; the settler says: {error}")
 
 
 def start_direct(port: int) -> subprocess.Popen[bytes]:
