@@ -16,6 +16,13 @@ with the same distribution, drawing in three steps per request:
 Conditioning each draw on which side of ``tau`` it falls and then drawing that side's
 conditional law is the same joint law as drawing it directly, so only the cost depends on
 ``tau``; it is set so that about ``expected`` draws per request exceed it.
+
+:func:`budget_top_k` adds the exploration budget of
+:meth:`~llmnet.reputation.selection.ThompsonSampling.scores`: a request is held with
+probability ``1 - share``; a held request ranks its proven candidates first, so its top ``k``
+is the top ``k`` of the proven, completed by the best unproven when fewer than ``k`` are
+proven. The draws are independent across candidates, so ranking each group by its own draws
+is the same law as ranking all of them with the unproven pushed down.
 """
 
 from __future__ import annotations
@@ -96,6 +103,8 @@ def thompson_top_k(
     independent draws ``X_i ~ Beta(a_i, b_i)``, ``i < n``: the law of
     ``top_indices(rng.beta(a, b, (m, n)), k)``, at a cost of about ``expected`` draws per request."""
     n = len(a)
+    if m <= 0:
+        return np.empty((0, min(max(k, 0), n)), dtype=np.intp)
     if k >= n or k <= 0:
         draws: FloatArray = rng.beta(a, b, (m, n))
         return np.argsort(-draws, axis=-1, kind="stable")[:, : max(k, 0)]
@@ -116,3 +125,33 @@ def thompson_top_k(
         grid[np.searchsorted(short, rows[mine]), cols[mine]] = values[mine]
         chosen[short] = np.argsort(-grid, axis=-1, kind="stable")[:, :k]
     return chosen
+
+
+def budget_top_k(a: FloatArray, b: FloatArray, proven: NDArray[np.bool_], m: int, k: int, rng: np.random.Generator,
+                 share: float, expected: float = 8.0) -> IndexArray:  # fmt: skip
+    """:func:`thompson_top_k` under the exploration budget: each request independently is held
+    with probability ``1 - share``, and a held request ranks every ``proven`` candidate before
+    every other (the law of ``ThompsonSampling.rank_arrays`` with ``count < proven_after`` as
+    not ``proven``). Shape ``(m, min(k, n))``."""
+    n_proven = int(np.count_nonzero(proven))
+    if share >= 1.0 or n_proven in (0, len(a)):
+        return thompson_top_k(a, b, m, k, rng, expected)
+    held = int(rng.binomial(m, 1.0 - share))
+    width = min(max(k, 0), len(a))
+    out = np.empty((m, width), dtype=np.intp)
+    out[held:] = thompson_top_k(a, b, m - held, k, rng, expected)
+    out[:held] = _proven_first(a, b, proven, held, width, rng, expected)
+    # rows are exchangeable: a uniform shuffle makes each request held independently
+    return out[rng.permutation(m)]
+
+
+def _proven_first(a: FloatArray, b: FloatArray, proven: NDArray[np.bool_], m: int, width: int,
+                  rng: np.random.Generator, expected: float) -> IndexArray:  # fmt: skip
+    """The top ``width`` of ``m`` held requests: the proven by their draws, then the unproven."""
+    mine, others = np.flatnonzero(proven), np.flatnonzero(~proven)
+    first = min(width, len(mine))
+    out = np.empty((m, width), dtype=np.intp)
+    out[:, :first] = mine[thompson_top_k(a[mine], b[mine], m, first, rng, expected)]
+    if first < width:
+        out[:, first:] = others[thompson_top_k(a[others], b[others], m, width - first, rng, expected)]
+    return out
