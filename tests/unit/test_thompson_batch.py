@@ -22,7 +22,8 @@ def _max_gap_in_standard_errors(x: np.ndarray, y: np.ndarray, n: int) -> float:
     for j in range(x.shape[1]):
         fx = np.bincount(x[:, j], minlength=n) / len(x)
         fy = np.bincount(y[:, j], minlength=n) / len(y)
-        se = np.sqrt(2 * np.maximum(fy, 1 / len(y)) * (1 - fy) / len(y))
+        pooled = np.maximum((fx + fy) / 2, 1 / len(y))  # the same-law estimate of both frequencies
+        se = np.sqrt(2 * pooled * (1 - pooled) / len(y))
         worst = max(worst, float(np.max(np.abs(fx - fy) / se)))
     return worst
 
