@@ -16,7 +16,6 @@ from rich.table import Table
 
 from llmnet.errors import InputError
 from llmnet.sim.metrics import Summary, summarize
-from llmnet.sim.plots import comparison_figure, main_figure
 from llmnet.sim.runner import Trace, run_scenario
 from llmnet.sim.scenario import LLMNET_POLICY, POLICIES, Population, Scenario
 
@@ -140,6 +139,8 @@ def _write(out: Path, scenario: Scenario, summaries: list[Summary], traces: list
     report = {"scenario": asdict(scenario), "summaries": [asdict(s) for s in summaries]}
     (out / "summary.json").write_text(json.dumps(report, indent=2))
     if plots:
+        from llmnet.sim.plots import comparison_figure, main_figure  # matplotlib: 0.4 s a --no-plots run skips
+
         main_figure(traces, pop, out / "simulation.png")
         comparison_figure(summaries, out / "baselines.png")
         _out.print(f"plots: {out / 'simulation.png'}, {out / 'baselines.png'}; numbers: {out / 'summary.json'}")
