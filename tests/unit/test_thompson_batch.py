@@ -121,3 +121,18 @@ def test_the_budget_puts_an_unproven_candidate_first_on_about_its_share_of_reque
     rows = policy.top_k_rows(alpha, beta, count, 20_000, 2, np.random.default_rng(9))
     assert abs((rows[:, 0] == 7).mean() - 0.1) < 0.01
     assert ((rows == 7).any(axis=1)).mean() < 0.11
+
+
+@pytest.mark.parametrize(("a", "b", "tau"), [(3.0, 20.0, 0.4), (1.0, 1.0, 0.9), (40.0, 5.0, 0.97), (1.0, 30.0, 0.2)])
+def test_tail_draws_follow_the_beta_conditioned_above_tau(a: float, b: float, tau: float) -> None:
+    from scipy import special
+
+    from llmnet.reputation.thompson_batch import _tail_draws
+
+    n = 40_000
+    x = np.sort(_tail_draws(np.full(n, a), np.full(n, b), tau, np.random.default_rng(13)))
+    assert (x > tau).all() and (x <= 1.0).all()
+    above = special.betainc(b, a, 1.0 - tau)
+    cdf = 1.0 - special.betainc(b, a, 1.0 - x) / above  # P(X <= x | X > tau)
+    ks = np.max(np.abs(cdf - np.arange(1, n + 1) / n))
+    assert ks < 1.95 / np.sqrt(n)  # Kolmogorov-Smirnov at the 0.1 % level

@@ -50,15 +50,41 @@ def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.rand
 
 def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
     """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)``: by rejection
-    where ``p`` is large (a few plain draws), else by the inverse CDF of ``1 - X ~ Beta(b, a)``
-    below ``1 - tau`` (precise even for tiny ``p``)."""
+    where ``p`` is large (a few plain draws), by :func:`_tail_draws` in a thin tail of a
+    log-concave Beta (``a, b >= 1``), else by the inverse CDF of ``1 - X ~ Beta(b, a)`` below
+    ``1 - tau`` (precise even for tiny ``p``, but 30 times the cost of a plain draw)."""
     x = np.empty(len(a))
-    rare = np.flatnonzero(p <= DENSE)
-    x[rare] = 1.0 - special.betaincinv(b[rare], a[rare], rng.random(len(rare)) * p[rare])
-    redo = np.flatnonzero(p > DENSE)
+    rare = p <= DENSE
+    tail = np.flatnonzero(rare & (a >= 1.0) & (b >= 1.0))
+    x[tail] = _tail_draws(a[tail], b[tail], tau, rng)
+    other = np.flatnonzero(rare & ((a < 1.0) | (b < 1.0)))
+    x[other] = 1.0 - special.betaincinv(b[other], a[other], rng.random(len(other)) * p[other])
+    redo = np.flatnonzero(~rare)
     while len(redo):
         x[redo] = rng.beta(a[redo], b[redo])
         redo = redo[x[redo] <= tau]
+    return x
+
+
+def _tail_draws(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
+    """Beta(a, b) draws conditioned on exceeding ``tau``, for ``a, b >= 1``: rejection from the
+    exponential on ``(tau, 1)`` that touches the log-density at ``tau``. A log-concave density
+    lies below its tangent, so this is exact; where ``P(X > tau) <= 1/e`` the mode lies below
+    ``tau`` and the tangent falls, and most proposals are accepted."""
+    span = 1.0 - tau
+    slope = np.maximum((b - 1.0) / span - (a - 1.0) / tau, 0.0)  # minus the log-density's slope at tau
+    x = np.empty(len(a))
+    todo = np.arange(len(a))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while len(todo):
+            lam, u = slope[todo], rng.random(len(todo))
+            flat = lam * span < 1e-12  # a flat tangent: the proposal is uniform
+            t = np.where(flat, u * span, -np.log1p(u * np.expm1(-lam * span)) / np.where(flat, 1.0, lam))
+            gap = (a[todo] - 1.0) * np.log1p(t / tau) + lam * t  # log-density minus its tangent, <= 0
+            gap += np.where(b[todo] > 1.0, (b[todo] - 1.0) * np.log1p(-t / span), 0.0)
+            ok = np.log(rng.random(len(todo))) <= gap
+            x[todo[ok]] = tau + t[ok]
+            todo = todo[~ok]
     return x
 
 
