@@ -123,16 +123,19 @@ def test_the_budget_puts_an_unproven_candidate_first_on_about_its_share_of_reque
     assert ((rows == 7).any(axis=1)).mean() < 0.11
 
 
-@pytest.mark.parametrize(("a", "b", "tau"), [(3.0, 20.0, 0.4), (1.0, 1.0, 0.9), (40.0, 5.0, 0.97), (1.0, 30.0, 0.2)])
+@pytest.mark.parametrize(
+    ("a", "b", "tau"),
+    [(3.0, 20.0, 0.4), (1.0, 1.0, 0.9), (40.0, 5.0, 0.97), (1.0, 30.0, 0.2), (40.0, 1.0, 0.995), (30.0, 1.05, 0.99)],
+)
 def test_tail_draws_follow_the_beta_conditioned_above_tau(a: float, b: float, tau: float) -> None:
     from scipy import special
 
     from llmnet.reputation.thompson_batch import _tail_draws
 
     n = 40_000
-    x = np.sort(_tail_draws(np.full(n, a), np.full(n, b), tau, np.random.default_rng(13)))
-    assert (x > tau).all() and (x <= 1.0).all()
     above = special.betainc(b, a, 1.0 - tau)
+    x = np.sort(_tail_draws(np.full(n, a), np.full(n, b), np.full(n, above), tau, np.random.default_rng(13)))
+    assert (x > tau).all() and (x <= 1.0).all()
     cdf = 1.0 - special.betainc(b, a, 1.0 - x) / above  # P(X <= x | X > tau)
     ks = np.max(np.abs(cdf - np.arange(1, n + 1) / n))
     assert ks < 1.95 / np.sqrt(n)  # Kolmogorov-Smirnov at the 0.1 % level

@@ -34,6 +34,7 @@ from scipy import special
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 REJECTION_ROUNDS = 8
+TAIL_ROUNDS = 30
 DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per request
 
 
@@ -51,14 +52,13 @@ def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.rand
 def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
     """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)``: by rejection
     where ``p`` is large (a few plain draws), by :func:`_tail_draws` in a thin tail of a
-    log-concave Beta (``a, b >= 1``), else by the inverse CDF of ``1 - X ~ Beta(b, a)`` below
-    ``1 - tau`` (precise even for tiny ``p``, but 30 times the cost of a plain draw)."""
+    log-concave Beta (``a, b >= 1``), else by the inverse CDF (:func:`_inverse_above`)."""
     x = np.empty(len(a))
     rare = p <= DENSE
     tail = np.flatnonzero(rare & (a >= 1.0) & (b >= 1.0))
-    x[tail] = _tail_draws(a[tail], b[tail], tau, rng)
+    x[tail] = _tail_draws(a[tail], b[tail], p[tail], tau, rng)
     other = np.flatnonzero(rare & ((a < 1.0) | (b < 1.0)))
-    x[other] = 1.0 - special.betaincinv(b[other], a[other], rng.random(len(other)) * p[other])
+    x[other] = _inverse_above(a[other], b[other], p[other], rng)
     redo = np.flatnonzero(~rare)
     while len(redo):
         x[redo] = rng.beta(a[redo], b[redo])
@@ -66,25 +66,35 @@ def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: n
     return x
 
 
-def _tail_draws(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
+def _inverse_above(a: FloatArray, b: FloatArray, p: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """The inverse CDF of ``1 - X ~ Beta(b, a)`` below ``1 - tau``: precise even for tiny ``p``,
+    but 30 times the cost of a plain draw."""
+    x: FloatArray = 1.0 - special.betaincinv(b, a, rng.random(len(a)) * p)
+    return x
+
+
+def _tail_draws(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
     """Beta(a, b) draws conditioned on exceeding ``tau``, for ``a, b >= 1``: rejection from the
-    exponential on ``(tau, 1)`` that touches the log-density at ``tau``. A log-concave density
-    lies below its tangent, so this is exact; where ``P(X > tau) <= 1/e`` the mode lies below
-    ``tau`` and the tangent falls, and most proposals are accepted."""
+    exponential on ``(tau, 1)`` that touches the log-density at ``tau`` (rising or falling). A
+    log-concave density lies below its tangent, so this is exact; in a thin tail the tangent is
+    close and most proposals are accepted. The few left after ``TAIL_ROUNDS`` use the inverse CDF."""
     span = 1.0 - tau
-    slope = np.maximum((b - 1.0) / span - (a - 1.0) / tau, 0.0)  # minus the log-density's slope at tau
+    slope = (b - 1.0) / span - (a - 1.0) / tau  # minus the log-density's slope at tau
     x = np.empty(len(a))
     todo = np.arange(len(a))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        while len(todo):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(TAIL_ROUNDS):
+            if not len(todo):
+                return x
             lam, u = slope[todo], rng.random(len(todo))
-            flat = lam * span < 1e-12  # a flat tangent: the proposal is uniform
+            flat = np.abs(lam) * span < 1e-12  # a flat tangent: the proposal is uniform
             t = np.where(flat, u * span, -np.log1p(u * np.expm1(-lam * span)) / np.where(flat, 1.0, lam))
             gap = (a[todo] - 1.0) * np.log1p(t / tau) + lam * t  # log-density minus its tangent, <= 0
             gap += np.where(b[todo] > 1.0, (b[todo] - 1.0) * np.log1p(-t / span), 0.0)
-            ok = np.log(rng.random(len(todo))) <= gap
+            ok = (np.log(rng.random(len(todo))) <= gap) & (t > 0.0) & (t <= span)  # NaN gaps: refused
             x[todo[ok]] = tau + t[ok]
             todo = todo[~ok]
+    x[todo] = _inverse_above(a[todo], b[todo], p[todo], rng)
     return x
 
 
