@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -16,6 +17,7 @@ ETHER = 10**18
 GWEI = 10**9
 ZERO_HASH = "0x" + "00" * 32
 _HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}")
+_HASHES_RE = re.compile(r"(?:0x[0-9a-fA-F]{64})*")
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 
@@ -33,6 +35,18 @@ def check_hash(value: str, what: str = "hash") -> str:
     if not isinstance(value, str) or not _HASH_RE.fullmatch(value):
         raise InputError(f"{what} {value!r} is not a 32-byte hash (expected 0x followed by 64 hex digits)")
     return value.lower()
+
+
+def joined_hashes(values: Sequence[str], what: str = "hash") -> str:
+    """The values, each checked as :func:`check_hash` checks one, concatenated and lowercased: one
+    pass over a settlement batch's thousands of hashes. Every ``0x`` in it starts a hash."""
+    if all(isinstance(v, str) and len(v) == 66 for v in values):
+        joined = "".join(values)
+        if _HASHES_RE.fullmatch(joined):
+            return joined.lower()
+    for v in values:
+        check_hash(v, what)  # names the first bad one
+    raise AssertionError("unreachable: a value failed the batch check but passed check_hash")
 
 
 def check_domain_name(name: str) -> str:
