@@ -90,10 +90,12 @@ def test_exceeding_marks_each_request_once_per_candidate_with_its_chance() -> No
 
 
 def _evidence(rng: np.random.Generator, n: int, proven: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evidence in whole observations: ``proven`` candidates with 5-30 observations, the rest 0-4."""
+    """Evidence in whole observations: ``proven`` candidates with 5-30 observations, the rest 0-4,
+    a few of those all good (a posterior Beta(a, 1), rising to its mode at 1)."""
     count = np.concatenate((rng.integers(5, 31, proven), rng.integers(0, 5, n - proven))).astype(np.float64)
     rng.shuffle(count)
     mean = rng.uniform(0.3, 0.95, n)
+    mean[np.flatnonzero(count < 5)[::3]] = 1.0
     return count * mean, count * (1.0 - mean), count
 
 
