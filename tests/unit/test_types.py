@@ -27,7 +27,7 @@ def test_joined_hashes_lowercases_and_joins() -> None:
 
 @pytest.mark.parametrize("bad", ["0x12", "0x" + "g" * 64, "0x" + " " * 64, 5, b"0x" + b"1" * 64])
 def test_joined_hashes_names_the_first_bad_value(bad: object) -> None:
-    with pytest.raises(InputError, match="receipt hash .* is not a 32-byte hash"):
+    with pytest.raises(InputError, match=r"receipt hash .* is not a 32-byte hash"):
         joined_hashes(["0x" + "11" * 32, bad, "0x"], "receipt hash")  # type: ignore[list-item]
 
 
