@@ -145,7 +145,21 @@ def thompson_top_k(
         draws: FloatArray = rng.beta(a, b, (m, n))
         return np.argsort(-draws, axis=-1, kind="stable")[:, : max(k, 0)]
     tau = exceed_threshold(a, b, expected, rng)
-    p: FloatArray = special.betainc(b, a, 1.0 - tau)  # P(X > tau) = P(1 - X < 1 - tau)
+    return _top_k_over(a, b, chance_above(a, b, tau), tau, m, k, rng)
+
+
+def chance_above(a: FloatArray, b: FloatArray, tau: float) -> FloatArray:
+    """``P(X > tau)`` for ``X ~ Beta(a, b)``, as ``P(1 - X < 1 - tau)``."""
+    p: FloatArray = special.betainc(b, a, 1.0 - tau)
+    return p
+
+
+def _top_k_over(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, m: int, k: int,
+                rng: np.random.Generator) -> IndexArray:  # fmt: skip
+    """Steps 2 and 3 of :func:`thompson_top_k` for a given ``tau`` and ``p = P(X > tau)`` (``0 < k < n``)."""
+    n = len(a)
+    if m <= 0:
+        return np.empty((0, k), dtype=np.intp)
     rows, cols = exceeding(p, m, rng)
     values = _draws_above(a[cols], b[cols], p[cols], tau, rng)
     counts = np.bincount(rows, minlength=m)
@@ -175,8 +189,17 @@ def budget_top_k(a: FloatArray, b: FloatArray, proven: NDArray[np.bool_], m: int
     held = int(rng.binomial(m, 1.0 - share))
     width = min(max(k, 0), len(a))
     out = np.empty((m, width), dtype=np.intp)
-    out[held:] = thompson_top_k(a, b, m - held, k, rng, expected)
-    out[:held] = _proven_first(a, b, proven, held, width, rng, expected)
+    if 0 < width < n_proven:
+        # one tau for both kinds of request, set for the held (most of them), and one incomplete
+        # Beta per candidate; an unheld request has more draws above it, the unproven's too
+        mine = np.flatnonzero(proven)
+        tau = exceed_threshold(a[mine], b[mine], expected, rng)
+        p = chance_above(a, b, tau)
+        out[held:] = _top_k_over(a, b, p, tau, m - held, width, rng)
+        out[:held] = mine[_top_k_over(a[mine], b[mine], p[mine], tau, held, width, rng)]
+    else:
+        out[held:] = thompson_top_k(a, b, m - held, k, rng, expected)
+        out[:held] = _proven_first(a, b, proven, held, width, rng, expected)
     # rows are exchangeable: a uniform shuffle makes each request held independently
     return out[rng.permutation(m)]
 
