@@ -8,8 +8,10 @@ with the same distribution, drawing in three steps per request:
 1. pick a threshold ``tau``; each candidate's draw exceeds it with probability
    ``p_i = P(X_i > tau)`` (the regularised incomplete Beta function), independently;
 2. decide which draws exceed it (a binomial count per candidate, spread over the requests) and draw those
-   from their Beta conditioned on exceeding it (inverse CDF): when ``k`` or more exceed it,
-   the top ``k`` are among them and the other draws are never needed;
+   from their Beta conditioned on exceeding it (rejection from the tangent exponential, see
+   :func:`_tail_draws`), or, for a candidate likely to exceed it, draw it for every request
+   and keep what exceeds: when ``k`` or more exceed it, the top ``k`` are among them and the
+   other draws are never needed;
 3. a request with fewer than ``k`` exceeding draws also draws the rest, conditioned on not
    exceeding ``tau`` (rejection, then inverse CDF for the few still left), and ranks them all.
 
@@ -35,6 +37,7 @@ FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 REJECTION_ROUNDS = 8
 TAIL_ROUNDS = 30
+TAIL_TRIES = 3  # proposals per draw and round: most tails accept over half of them
 DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per request
 
 
@@ -50,20 +53,24 @@ def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.rand
 
 
 def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
-    """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)``: by rejection
-    where ``p`` is large (a few plain draws), by :func:`_tail_draws` in a thin tail of a
-    log-concave Beta (``a, b >= 1``), else by the inverse CDF (:func:`_inverse_above`)."""
+    """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)`` is small: by
+    :func:`_tail_draws` for a log-concave Beta (``a, b >= 1``), else by the inverse CDF
+    (:func:`_inverse_above`)."""
     x = np.empty(len(a))
-    rare = p <= DENSE
-    tail = np.flatnonzero(rare & (a >= 1.0) & (b >= 1.0))
+    concave = (a >= 1.0) & (b >= 1.0)
+    tail, other = np.flatnonzero(concave), np.flatnonzero(~concave)
     x[tail] = _tail_draws(a[tail], b[tail], p[tail], tau, rng)
-    other = np.flatnonzero(rare & ((a < 1.0) | (b < 1.0)))
     x[other] = _inverse_above(a[other], b[other], p[other], rng)
-    redo = np.flatnonzero(~rare)
-    while len(redo):
-        x[redo] = rng.beta(a[redo], b[redo])
-        redo = redo[x[redo] <= tau]
     return x
+
+
+def _first_hits(owner: IndexArray, ok: NDArray[np.bool_]) -> IndexArray:
+    """Where each owner's first accepted proposal is (``owner`` sorted). The first accepted of
+    independent proposals is a rejection sampler's draw; drawing several per round at once
+    saves the rounds' fixed cost."""
+    hit = np.flatnonzero(ok)
+    first: IndexArray = hit[np.flatnonzero(np.diff(owner[hit], prepend=-1))]
+    return first
 
 
 def _inverse_above(a: FloatArray, b: FloatArray, p: FloatArray, rng: np.random.Generator) -> FloatArray:
@@ -81,21 +88,32 @@ def _tail_draws(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np
     span = 1.0 - tau
     slope = (b - 1.0) / span - (a - 1.0) / tau  # minus the log-density's slope at tau
     x = np.empty(len(a))
-    todo = np.arange(len(a))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for _ in range(TAIL_ROUNDS):
-            if not len(todo):
-                return x
-            lam, u = slope[todo], rng.random(len(todo))
-            flat = np.abs(lam) * span < 1e-12  # a flat tangent: the proposal is uniform
-            t = np.where(flat, u * span, -np.log1p(u * np.expm1(-lam * span)) / np.where(flat, 1.0, lam))
-            gap = (a[todo] - 1.0) * np.log1p(t / tau) + lam * t  # log-density minus its tangent, <= 0
-            gap += np.where(b[todo] > 1.0, (b[todo] - 1.0) * np.log1p(-t / span), 0.0)
-            ok = (np.log(rng.random(len(todo))) <= gap) & (t > 0.0) & (t <= span)  # NaN gaps: refused
-            x[todo[ok]] = tau + t[ok]
-            todo = todo[~ok]
+    todo, left = np.arange(len(a)), np.ones(len(a), dtype=bool)
+    for _ in range(TAIL_ROUNDS):
+        if not len(todo):
+            return x
+        owner = np.repeat(todo, TAIL_TRIES)
+        t, ok = _tail_proposals(a[owner], b[owner], slope[owner], tau, rng)
+        first = _first_hits(owner, ok)
+        x[owner[first]], left[owner[first]] = tau + t[first], False
+        todo = todo[left[todo]]
     x[todo] = _inverse_above(a[todo], b[todo], p[todo], rng)
     return x
+
+
+def _tail_proposals(a: FloatArray, b: FloatArray, lam: FloatArray, tau: float,
+                    rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.bool_]]:  # fmt: skip
+    """One proposal ``t = x - tau`` each from the tangent exponential of rate ``lam`` on
+    ``(0, 1 - tau)``, and whether it is accepted."""
+    span = 1.0 - tau
+    u = rng.random(len(a))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        flat = np.abs(lam) * span < 1e-12  # a flat tangent: the proposal is uniform
+        t = np.where(flat, u * span, -np.log1p(u * np.expm1(-lam * span)) / np.where(flat, 1.0, lam))
+        gap = (a - 1.0) * np.log1p(t / tau) + lam * t  # log-density minus its tangent, <= 0
+        gap += np.where(b > 1.0, (b - 1.0) * np.log1p(-t / span), 0.0)
+        ok = (np.log(rng.random(len(a))) <= gap) & (t > 0.0) & (t <= span)  # NaN gaps: refused
+    return t, ok
 
 
 def _draws_below(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
@@ -154,14 +172,28 @@ def chance_above(a: FloatArray, b: FloatArray, tau: float) -> FloatArray:
     return p
 
 
+def _above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, m: int,
+           rng: np.random.Generator) -> tuple[IndexArray, IndexArray, FloatArray]:  # fmt: skip
+    """(request, candidate, draw) of every draw above ``tau`` in ``m`` requests. A likely
+    candidate (``p > DENSE``) is drawn for every request and its draws above ``tau`` kept: as
+    many Beta draws as rejection would take, without its rounds; an unlikely one exceeds by
+    :func:`exceeding` and is drawn conditioned on it."""
+    likely = np.flatnonzero(p > DENSE)
+    grid = rng.beta(a[likely], b[likely], (m, len(likely)))
+    rows_l, at = np.nonzero(grid > tau)
+    rows, cols = exceeding(np.where(p > DENSE, 0.0, p), m, rng)
+    values = _draws_above(a[cols], b[cols], p[cols], tau, rng)
+    return (np.concatenate((rows_l, rows)), np.concatenate((likely[at], cols)),
+            np.concatenate((grid[rows_l, at], values)))  # fmt: skip
+
+
 def _top_k_over(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, m: int, k: int,
                 rng: np.random.Generator) -> IndexArray:  # fmt: skip
     """Steps 2 and 3 of :func:`thompson_top_k` for a given ``tau`` and ``p = P(X > tau)`` (``0 < k < n``)."""
     n = len(a)
     if m <= 0:
         return np.empty((0, k), dtype=np.intp)
-    rows, cols = exceeding(p, m, rng)
-    values = _draws_above(a[cols], b[cols], p[cols], tau, rng)
+    rows, cols, values = _above(a, b, p, tau, m, rng)
     counts = np.bincount(rows, minlength=m)
     order = np.lexsort((-values, rows))  # by request, then highest draw first
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
