@@ -37,7 +37,7 @@ FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 REJECTION_ROUNDS = 8
 TAIL_ROUNDS = 30
-TAIL_TRIES = 3  # proposals per draw and round: most tails accept over half of them
+TAIL_TRIES = 4  # proposals per draw in the later rounds, for the draws the first round refused
 DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per request
 
 
@@ -89,10 +89,11 @@ def _tail_draws(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np
     slope = (b - 1.0) / span - (a - 1.0) / tau  # minus the log-density's slope at tau
     x = np.empty(len(a))
     todo, left = np.arange(len(a)), np.ones(len(a), dtype=bool)
-    for _ in range(TAIL_ROUNDS):
+    for round_ in range(TAIL_ROUNDS):
         if not len(todo):
             return x
-        owner = np.repeat(todo, TAIL_TRIES)
+        # one try each first (most tails accept most proposals), then several for the few left
+        owner = np.repeat(todo, TAIL_TRIES if round_ else 1)
         t, ok = _tail_proposals(a[owner], b[owner], slope[owner], tau, rng)
         first = _first_hits(owner, ok)
         x[owner[first]], left[owner[first]] = tau + t[first], False
@@ -104,15 +105,23 @@ def _tail_draws(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np
 def _tail_proposals(a: FloatArray, b: FloatArray, lam: FloatArray, tau: float,
                     rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.bool_]]:  # fmt: skip
     """One proposal ``t = x - tau`` each from the tangent exponential of rate ``lam`` on
-    ``(0, 1 - tau)``, and whether it is accepted."""
+    ``(0, 1 - tau)``, and whether it is accepted. A falling tangent (nearly always) proposes a
+    plain exponential, refused past ``1 - tau``; a flat or rising one inverts its CDF. The test
+    ``E >= -gap`` with ``E`` exponential accepts with chance ``exp(gap)``, without a logarithm."""
     span = 1.0 - tau
-    u = rng.random(len(a))
+    t = np.empty(len(a))
+    falling = lam * span > 1e-12
+    down, up = np.flatnonzero(falling), np.flatnonzero(~falling)
+    t[down] = rng.standard_exponential(len(down)) / lam[down]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        flat = np.abs(lam) * span < 1e-12  # a flat tangent: the proposal is uniform
-        t = np.where(flat, u * span, -np.log1p(u * np.expm1(-lam * span)) / np.where(flat, 1.0, lam))
+        rise, u = lam[up], rng.random(len(up))
+        flat = np.abs(rise) * span < 1e-12  # a flat tangent: the proposal is uniform
+        t[up] = np.where(flat, u * span, -np.log1p(u * np.expm1(-rise * span)) / np.where(flat, 1.0, rise))
+        inside = (t > 0.0) & (t < span)
+        t = np.where(inside, t, span / 2)  # outside: refused below, kept finite for the arithmetic
         gap = (a - 1.0) * np.log1p(t / tau) + lam * t  # log-density minus its tangent, <= 0
         gap += np.where(b > 1.0, (b - 1.0) * np.log1p(-t / span), 0.0)
-        ok = (np.log(rng.random(len(a))) <= gap) & (t > 0.0) & (t <= span)  # NaN gaps: refused
+        ok = inside & (rng.standard_exponential(len(a)) >= -gap)  # NaN gaps: refused
     return t, ok
 
 
