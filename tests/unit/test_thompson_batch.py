@@ -127,17 +127,21 @@ def test_the_budget_puts_an_unproven_candidate_first_on_about_its_share_of_reque
 
 @pytest.mark.parametrize(
     ("a", "b", "tau"),
-    [(3.0, 20.0, 0.4), (1.0, 1.0, 0.9), (40.0, 5.0, 0.97), (1.0, 30.0, 0.2), (40.0, 1.0, 0.995), (30.0, 1.05, 0.99)],
-)
-def test_tail_draws_follow_the_beta_conditioned_above_tau(a: float, b: float, tau: float) -> None:
+    [(3.0, 20.0, 0.4), (1.0, 1.0, 0.9), (40.0, 5.0, 0.97), (1.0, 30.0, 0.2), (40.0, 1.0, 0.995), (30.0, 1.05, 0.99),
+     (200.0, 60.0, 0.85), (2.0, 2.0, 0.6)],
+)  # fmt: skip
+def test_draws_above_tau_exceed_it_as_often_as_the_beta_does_with_its_law(a: float, b: float, tau: float) -> None:
     from scipy import special
 
-    from llmnet.reputation.thompson_batch import _tail_draws
+    from llmnet.reputation.thompson_batch import _above
 
-    n = 40_000
+    m = 200_000
+    rows, cols, x = _above(np.array([a]), np.array([b]), tau, m, np.random.default_rng(13))
+    assert len(np.unique(rows)) == len(rows) and (cols == 0).all()  # at most one draw per request
     above = special.betainc(b, a, 1.0 - tau)
-    x = np.sort(_tail_draws(np.full(n, a), np.full(n, b), np.full(n, above), tau, np.random.default_rng(13)))
+    assert abs(len(rows) / m - above) < 5 * np.sqrt(above * (1 - above) / m)
     assert (x > tau).all() and (x <= 1.0).all()
+    x = np.sort(x)
     cdf = 1.0 - special.betainc(b, a, 1.0 - x) / above  # P(X <= x | X > tau)
-    ks = np.max(np.abs(cdf - np.arange(1, n + 1) / n))
-    assert ks < 1.95 / np.sqrt(n)  # Kolmogorov-Smirnov at the 0.1 % level
+    ks = np.max(np.abs(cdf - np.arange(1, len(x) + 1) / len(x)))
+    assert ks < 1.95 / np.sqrt(len(x))  # Kolmogorov-Smirnov at the 0.1 % level

@@ -5,13 +5,18 @@ Ranking ``m`` requests over ``n`` candidates by Thompson sampling draws ``m x n`
 which only the top ``k`` per request matter. :func:`thompson_top_k` gives the same top ``k``
 with the same distribution, drawing in three steps per request:
 
-1. pick a threshold ``tau``; each candidate's draw exceeds it with probability
-   ``p_i = P(X_i > tau)`` (the regularised incomplete Beta function), independently;
-2. decide which draws exceed it (a binomial count per candidate, spread over the requests) and draw those
-   from their Beta conditioned on exceeding it (rejection from the tangent exponential, see
-   :func:`_tail_draws`), or, for a candidate likely to exceed it, draw it for every request
-   and keep what exceeds: when ``k`` or more exceed it, the top ``k`` are among them and the
-   other draws are never needed;
+1. pick a threshold ``tau``;
+2. find the draws above it and their values. A candidate whose Beta is log-concave and falls
+   at ``tau`` (a thin tail) has the tangent of its log-density at ``tau`` as an envelope:
+   ``f(x) <= f(tau) exp(-lam (x - tau))``, of mass ``q = f(tau) / lam`` above ``tau``. Each
+   request proposes a draw above ``tau`` with probability ``q`` (a binomial count per
+   candidate, spread over the requests), its value ``tau`` plus an exponential of rate
+   ``lam``, and keeps it with probability ``f(x) / envelope(x)``: a kept proposal has density
+   ``f`` above ``tau``, so each request's draw exceeds ``tau`` with probability
+   ``P(X > tau)`` and has the right value, at the cost of about ``q`` per request and no
+   incomplete Beta function. Any other candidate (likely above ``tau``) is drawn for every
+   request, keeping what exceeds. When ``k`` or more exceed ``tau``, the top ``k`` are among
+   them and the other draws are never needed;
 3. a request with fewer than ``k`` exceeding draws also draws the rest, conditioned on not
    exceeding ``tau`` (rejection, then inverse CDF for the few still left), and ranks them all.
 
@@ -36,9 +41,7 @@ from scipy import special
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 REJECTION_ROUNDS = 8
-TAIL_ROUNDS = 30
-TAIL_TRIES = 4  # proposals per draw in the later rounds, for the draws the first round refused
-DENSE = 0.2  # candidates above this chance of exceeding tau get one uniform per request
+DENSE = 0.2  # candidates whose envelope mass above tau passes this are drawn for every request
 
 
 def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.random.Generator,
@@ -50,79 +53,6 @@ def exceed_threshold(a: FloatArray, b: FloatArray, expected: float, rng: np.rand
     rank = min(len(sample) - 1, max(0, round(expected * rows) - 1))
     tau = float(-np.partition(-sample, rank)[rank])
     return min(max(tau, 1e-9), 1.0 - 1e-9)
-
-
-def _draws_above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
-    """Beta(a, b) draws conditioned on exceeding ``tau``, where ``p = P(X > tau)`` is small: by
-    :func:`_tail_draws` for a log-concave Beta (``a, b >= 1``), else by the inverse CDF
-    (:func:`_inverse_above`)."""
-    x = np.empty(len(a))
-    concave = (a >= 1.0) & (b >= 1.0)
-    tail, other = np.flatnonzero(concave), np.flatnonzero(~concave)
-    x[tail] = _tail_draws(a[tail], b[tail], p[tail], tau, rng)
-    x[other] = _inverse_above(a[other], b[other], p[other], rng)
-    return x
-
-
-def _first_hits(owner: IndexArray, ok: NDArray[np.bool_]) -> IndexArray:
-    """Where each owner's first accepted proposal is (``owner`` sorted). The first accepted of
-    independent proposals is a rejection sampler's draw; drawing several per round at once
-    saves the rounds' fixed cost."""
-    hit = np.flatnonzero(ok)
-    first: IndexArray = hit[np.flatnonzero(np.diff(owner[hit], prepend=-1))]
-    return first
-
-
-def _inverse_above(a: FloatArray, b: FloatArray, p: FloatArray, rng: np.random.Generator) -> FloatArray:
-    """The inverse CDF of ``1 - X ~ Beta(b, a)`` below ``1 - tau``: precise even for tiny ``p``,
-    but 30 times the cost of a plain draw."""
-    x: FloatArray = 1.0 - special.betaincinv(b, a, rng.random(len(a)) * p)
-    return x
-
-
-def _tail_draws(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
-    """Beta(a, b) draws conditioned on exceeding ``tau``, for ``a, b >= 1``: rejection from the
-    exponential on ``(tau, 1)`` that touches the log-density at ``tau`` (rising or falling). A
-    log-concave density lies below its tangent, so this is exact; in a thin tail the tangent is
-    close and most proposals are accepted. The few left after ``TAIL_ROUNDS`` use the inverse CDF."""
-    span = 1.0 - tau
-    slope = (b - 1.0) / span - (a - 1.0) / tau  # minus the log-density's slope at tau
-    x = np.empty(len(a))
-    todo, left = np.arange(len(a)), np.ones(len(a), dtype=bool)
-    for round_ in range(TAIL_ROUNDS):
-        if not len(todo):
-            return x
-        # one try each first (most tails accept most proposals), then several for the few left
-        owner = np.repeat(todo, TAIL_TRIES if round_ else 1)
-        t, ok = _tail_proposals(a[owner], b[owner], slope[owner], tau, rng)
-        first = _first_hits(owner, ok)
-        x[owner[first]], left[owner[first]] = tau + t[first], False
-        todo = todo[left[todo]]
-    x[todo] = _inverse_above(a[todo], b[todo], p[todo], rng)
-    return x
-
-
-def _tail_proposals(a: FloatArray, b: FloatArray, lam: FloatArray, tau: float,
-                    rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.bool_]]:  # fmt: skip
-    """One proposal ``t = x - tau`` each from the tangent exponential of rate ``lam`` on
-    ``(0, 1 - tau)``, and whether it is accepted. A falling tangent (nearly always) proposes a
-    plain exponential, refused past ``1 - tau``; a flat or rising one inverts its CDF. The test
-    ``E >= -gap`` with ``E`` exponential accepts with chance ``exp(gap)``, without a logarithm."""
-    span = 1.0 - tau
-    t = np.empty(len(a))
-    falling = lam * span > 1e-12
-    down, up = np.flatnonzero(falling), np.flatnonzero(~falling)
-    t[down] = rng.standard_exponential(len(down)) / lam[down]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        rise, u = lam[up], rng.random(len(up))
-        flat = np.abs(rise) * span < 1e-12  # a flat tangent: the proposal is uniform
-        t[up] = np.where(flat, u * span, -np.log1p(u * np.expm1(-rise * span)) / np.where(flat, 1.0, rise))
-        inside = (t > 0.0) & (t < span)
-        t = np.where(inside, t, span / 2)  # outside: refused below, kept finite for the arithmetic
-        gap = (a - 1.0) * np.log1p(t / tau) + lam * t  # log-density minus its tangent, <= 0
-        gap += np.where(b > 1.0, (b - 1.0) * np.log1p(-t / span), 0.0)
-        ok = inside & (rng.standard_exponential(len(a)) >= -gap)  # NaN gaps: refused
-    return t, ok
 
 
 def _draws_below(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Generator) -> FloatArray:
@@ -172,37 +102,65 @@ def thompson_top_k(
         draws: FloatArray = rng.beta(a, b, (m, n))
         return np.argsort(-draws, axis=-1, kind="stable")[:, : max(k, 0)]
     tau = exceed_threshold(a, b, expected, rng)
-    return _top_k_over(a, b, chance_above(a, b, tau), tau, m, k, rng)
+    return _top_k_over(a, b, tau, m, k, rng)
 
 
-def chance_above(a: FloatArray, b: FloatArray, tau: float) -> FloatArray:
-    """``P(X > tau)`` for ``X ~ Beta(a, b)``, as ``P(1 - X < 1 - tau)``."""
-    p: FloatArray = special.betainc(b, a, 1.0 - tau)
-    return p
-
-
-def _above(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, m: int,
+def _above(a: FloatArray, b: FloatArray, tau: float, m: int,
            rng: np.random.Generator) -> tuple[IndexArray, IndexArray, FloatArray]:  # fmt: skip
-    """(request, candidate, draw) of every draw above ``tau`` in ``m`` requests. A likely
-    candidate (``p > DENSE``) is drawn for every request and its draws above ``tau`` kept: as
-    many Beta draws as rejection would take, without its rounds; an unlikely one exceeds by
-    :func:`exceeding` and is drawn conditioned on it."""
-    likely = np.flatnonzero(p > DENSE)
+    """(request, candidate, draw) of every draw above ``tau`` in ``m`` requests (step 2 of
+    :func:`thompson_top_k`)."""
+    span = 1.0 - tau
+    slope = (b - 1.0) / span - (a - 1.0) / tau  # minus the log-density's slope at tau
+    flat = np.abs(slope) * span < 1e-12
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        f_tau = np.exp((a - 1.0) * np.log(tau) + (b - 1.0) * np.log1p(-tau) - special.betaln(a, b))
+        # the envelope's mass above tau: a falling tangent's whole exponential (proposed plainly,
+        # refused past 1), else its part below 1 (a flat or rising tangent, proposed by its CDF)
+        rising = f_tau * np.where(flat, span, np.expm1(-slope * span) / np.where(flat, 1.0, -slope))
+        mass = np.where(slope > 0.0, f_tau / slope, rising)
+    thin = (a >= 1.0) & (b >= 1.0) & (mass <= DENSE)
+    likely = np.flatnonzero(~thin)
     grid = rng.beta(a[likely], b[likely], (m, len(likely)))
     rows_l, at = np.nonzero(grid > tau)
-    rows, cols = exceeding(np.where(p > DENSE, 0.0, p), m, rng)
-    values = _draws_above(a[cols], b[cols], p[cols], tau, rng)
-    return (np.concatenate((rows_l, rows)), np.concatenate((likely[at], cols)),
-            np.concatenate((grid[rows_l, at], values)))  # fmt: skip
+    rows, cols = exceeding(np.where(thin, mass, 0.0), m, rng)
+    t = _envelope_draws(slope[cols], (slope > 0.0)[cols], flat[cols], span, rng)
+    kept = _under_density(a[cols], b[cols], slope[cols], t, tau, rng)
+    return (np.concatenate((rows_l, rows[kept])), np.concatenate((likely[at], cols[kept])),
+            np.concatenate((grid[rows_l, at], tau + t[kept])))  # fmt: skip
 
 
-def _top_k_over(a: FloatArray, b: FloatArray, p: FloatArray, tau: float, m: int, k: int,
-                rng: np.random.Generator) -> IndexArray:  # fmt: skip
-    """Steps 2 and 3 of :func:`thompson_top_k` for a given ``tau`` and ``p = P(X > tau)`` (``0 < k < n``)."""
+def _envelope_draws(lam: FloatArray, falling: NDArray[np.bool_], flat: NDArray[np.bool_], span: float,
+                    rng: np.random.Generator) -> FloatArray:  # fmt: skip
+    """``x - tau`` proposed from the envelope ``exp(-lam t)``: a plain exponential where it falls,
+    else its inverse CDF on ``(0, span)`` (uniform where it is flat)."""
+    t = np.empty(len(lam))
+    down, up = np.flatnonzero(falling), np.flatnonzero(~falling)
+    t[down] = rng.standard_exponential(len(down)) / lam[down]
+    rise, u, level = lam[up], rng.random(len(up)), flat[up]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t[up] = np.where(level, u * span, -np.log1p(u * np.expm1(-rise * span)) / np.where(level, 1.0, rise))
+    return t
+
+
+def _under_density(a: FloatArray, b: FloatArray, lam: FloatArray, t: FloatArray, tau: float,
+                   rng: np.random.Generator) -> NDArray[np.bool_]:  # fmt: skip
+    """Which envelope proposals ``tau + t`` to keep: those inside ``(tau, 1)``, each with chance
+    ``f(x) / envelope(x) = exp(gap)``, tested as ``E >= -gap`` for an exponential ``E`` (no
+    logarithm needed). A log-concave density lies below its tangent, so ``gap <= 0``."""
+    span = 1.0 - tau
+    inside = t < span
+    t = np.where(inside, t, span / 2)  # outside: refused, kept finite for the arithmetic
+    gap = (a - 1.0) * np.log1p(t / tau) + lam * t + np.where(b > 1.0, (b - 1.0) * np.log1p(-t / span), 0.0)
+    kept: NDArray[np.bool_] = inside & (rng.standard_exponential(len(a)) >= -gap)
+    return kept
+
+
+def _top_k_over(a: FloatArray, b: FloatArray, tau: float, m: int, k: int, rng: np.random.Generator) -> IndexArray:
+    """Steps 2 and 3 of :func:`thompson_top_k` for a given ``tau`` (``0 < k < n``)."""
     n = len(a)
     if m <= 0:
         return np.empty((0, k), dtype=np.intp)
-    rows, cols, values = _above(a, b, p, tau, m, rng)
+    rows, cols, values = _above(a, b, tau, m, rng)
     counts = np.bincount(rows, minlength=m)
     order = np.lexsort((-values, rows))  # by request, then highest draw first
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -231,13 +189,12 @@ def budget_top_k(a: FloatArray, b: FloatArray, proven: NDArray[np.bool_], m: int
     width = min(max(k, 0), len(a))
     out = np.empty((m, width), dtype=np.intp)
     if 0 < width < n_proven:
-        # one tau for both kinds of request, set for the held (most of them), and one incomplete
-        # Beta per candidate; an unheld request has more draws above it, the unproven's too
+        # one tau for both kinds of request, set for the held (most of them); an unheld
+        # request has more draws above it, the unproven's too
         mine = np.flatnonzero(proven)
         tau = exceed_threshold(a[mine], b[mine], expected, rng)
-        p = chance_above(a, b, tau)
-        out[held:] = _top_k_over(a, b, p, tau, m - held, width, rng)
-        out[:held] = mine[_top_k_over(a[mine], b[mine], p[mine], tau, held, width, rng)]
+        out[held:] = _top_k_over(a, b, tau, m - held, width, rng)
+        out[:held] = mine[_top_k_over(a[mine], b[mine], tau, held, width, rng)]
     else:
         out[held:] = thompson_top_k(a, b, m - held, k, rng, expected)
         out[:held] = _proven_first(a, b, proven, held, width, rng, expected)
