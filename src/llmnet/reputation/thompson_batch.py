@@ -70,8 +70,8 @@ def _draws_below(a: FloatArray, b: FloatArray, tau: float, rng: np.random.Genera
 
 
 def exceeding(p: FloatArray, m: int, rng: np.random.Generator) -> tuple[IndexArray, IndexArray]:
-    """(request, candidate) of every draw above ``tau``, candidate ``i``'s draws exceeding it with
-    probability ``p[i]`` in each of ``m`` requests independently. A likely candidate gets one
+    """(request, candidate) of every event of chance ``p[i]`` for candidate ``i`` in each of ``m``
+    requests independently (a proposal from the envelope above ``tau``). A likely candidate gets one
     uniform per request; an unlikely one a binomial count, then that many distinct requests
     uniformly (repeats drawn again: the procedure treats every request alike, so the set it ends
     with is uniform), which costs its expected count rather than ``m``."""
