@@ -22,7 +22,8 @@ def _max_gap_in_standard_errors(x: np.ndarray, y: np.ndarray, n: int) -> float:
     for j in range(x.shape[1]):
         fx = np.bincount(x[:, j], minlength=n) / len(x)
         fy = np.bincount(y[:, j], minlength=n) / len(y)
-        se = np.sqrt(2 * np.maximum(fy, 1 / len(y)) * (1 - fy) / len(y))
+        pooled = np.maximum((fx + fy) / 2, 1 / len(y))  # the same-law estimate of both frequencies
+        se = np.sqrt(2 * pooled * (1 - pooled) / len(y))
         worst = max(worst, float(np.max(np.abs(fx - fy) / se)))
     return worst
 
@@ -66,7 +67,7 @@ def test_threshold_is_exceeded_by_about_the_expected_number_of_draws() -> None:
 def test_policy_top_k_rows_uses_the_weighted_posterior() -> None:
     policy = ThompsonSampling()
     alpha, beta = np.array([40.0, 0.0, 2.0]), np.array([2.0, 0.0, 40.0])
-    rows = policy.top_k_rows(alpha, beta, 2000, 1, np.random.default_rng(6))
+    rows = policy.top_k_rows(alpha, beta, np.zeros(3), 2000, 1, np.random.default_rng(6))
     plain = policy.rank_arrays(np.broadcast_to(alpha, (2000, 3)), np.broadcast_to(beta, (2000, 3)),
                                np.zeros((2000, 3)), np.random.default_rng(7), 1)  # fmt: skip
     assert abs((rows[:, 0] == 0).mean() - (plain[:, 0] == 0).mean()) < 0.03
@@ -86,3 +87,61 @@ def test_exceeding_marks_each_request_once_per_candidate_with_its_chance() -> No
     share = hits / 400
     assert np.abs(share - p).max() < 0.1  # every request, every candidate: about p
     assert np.abs(share.mean(axis=0) - p).max() < 0.01
+
+
+def _evidence(rng: np.random.Generator, n: int, proven: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evidence in whole observations: ``proven`` candidates with 5-30 observations, the rest 0-4,
+    a few of those all good (a posterior Beta(a, 1), rising to its mode at 1)."""
+    count = np.concatenate((rng.integers(5, 31, proven), rng.integers(0, 5, n - proven))).astype(np.float64)
+    rng.shuffle(count)
+    mean = rng.uniform(0.3, 0.95, n)
+    mean[np.flatnonzero(count < 5)[::3]] = 1.0
+    return count * mean, count * (1.0 - mean), count
+
+
+@pytest.mark.parametrize(("seed", "n", "proven", "k"), [(10, 40, 25, 3), (11, 30, 2, 3), (12, 50, 45, 2)])
+def test_top_k_rows_has_the_law_of_ranking_every_candidate_under_the_budget(
+    seed: int, n: int, proven: int, k: int
+) -> None:
+    policy = ThompsonSampling(newcomer_share=0.3)
+    alpha, beta, count = _evidence(np.random.default_rng(seed), n, proven)
+    m = 60_000
+    batch = policy.top_k_rows(alpha, beta, count, m, k, np.random.default_rng([seed, 1]))
+    grid = [np.broadcast_to(x, (m, n)) for x in (alpha, beta, count)]
+    plain = policy.rank_arrays(*grid, np.random.default_rng([seed, 2]), k)
+    assert batch.shape == (m, k)
+    assert all(len(set(row)) == k for row in batch[:1000].tolist())
+    assert _max_gap_in_standard_errors(batch, plain, n) < 5.0
+
+
+def test_the_budget_puts_an_unproven_candidate_first_on_about_its_share_of_requests() -> None:
+    # one strong newcomer (4 observations, all good) among weak proven candidates: unheld it wins
+    # nearly always, held it never can while k proven candidates exist
+    policy = ThompsonSampling(newcomer_share=0.1)
+    alpha, beta, count = np.full(300, 6.0), np.full(300, 14.0), np.full(300, 20.0)
+    alpha[7], beta[7], count[7] = 4.0, 0.0, 4.0
+    rows = policy.top_k_rows(alpha, beta, count, 20_000, 2, np.random.default_rng(9))
+    assert abs((rows[:, 0] == 7).mean() - 0.1) < 0.01
+    assert ((rows == 7).any(axis=1)).mean() < 0.11
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "tau"),
+    [(3.0, 20.0, 0.4), (1.0, 1.0, 0.9), (40.0, 5.0, 0.97), (1.0, 30.0, 0.2), (40.0, 1.0, 0.995), (30.0, 1.05, 0.99),
+     (200.0, 60.0, 0.85), (2.0, 2.0, 0.6)],
+)  # fmt: skip
+def test_draws_above_tau_exceed_it_as_often_as_the_beta_does_with_its_law(a: float, b: float, tau: float) -> None:
+    from scipy import special
+
+    from llmnet.reputation.thompson_batch import _above
+
+    m = 200_000
+    rows, cols, x = _above(np.array([a]), np.array([b]), tau, m, np.random.default_rng(13))
+    assert len(np.unique(rows)) == len(rows) and (cols == 0).all()  # at most one draw per request
+    above = special.betainc(b, a, 1.0 - tau)
+    assert abs(len(rows) / m - above) < 5 * np.sqrt(above * (1 - above) / m)
+    assert (x > tau).all() and (x <= 1.0).all()
+    x = np.sort(x)
+    cdf = 1.0 - special.betainc(b, a, 1.0 - x) / above  # P(X <= x | X > tau)
+    ks = np.max(np.abs(cdf - np.arange(1, len(x) + 1) / len(x)))
+    assert ks < 1.95 / np.sqrt(len(x))  # Kolmogorov-Smirnov at the 0.1 % level

@@ -52,6 +52,7 @@ from llmnet.types import (
     TxReceipt,
     check_hash,
     domain_id,
+    joined_hashes,
 )
 
 __all__ = ["DomainEvidence", "MemoryLedger", "MemoryParams"]
@@ -343,7 +344,8 @@ class MemoryLedger(MemoryValidators, Ledger):
         require(0 < n_respondents <= MAX_RESPONDENTS, "n_respondents must be 1..32")
         require(deadline > self._block_time(), "deadline must be in the future")
         require(deadline < 2**48, "deadline too large")
-        for fee in fees:
+        # a batch of tasks often shares one fee: check each distinct plain int once
+        for fee in set(fees) if all(type(f) is int for f in fees) else fees:
             require(amount_of(fee, "fee") > 0, "fee must be positive")
             require(fee % GWEI == 0, "fee must be a whole number of gwei")
             require(fee // GWEI <= MAX_FEE_GWEI, "fee too large")
@@ -373,8 +375,7 @@ class MemoryLedger(MemoryValidators, Ledger):
         sender: Account,
     ) -> TxReceipt:
         owner, caller = address_of(requester, "requester"), address_of(sender.address, "sender")
-        for h in content_hashes:
-            check_hash(h, "content hash")
+        joined_hashes(content_hashes, "content hash")
         context = f"opening {len(fees)} tasks for {requester}"
         require(len(content_hashes) > 0, "no tasks given", context)
         require(len(content_hashes) == len(fees), "content_hashes and fees differ in length", context)
@@ -440,6 +441,11 @@ class MemoryLedger(MemoryValidators, Ledger):
         return receipt
 
     def _settleable_total(self, task_ids: Sequence[int], context: str) -> int:
+        tasks = self._tasks
+        if all(type(t) is int and 0 <= t < len(tasks) for t in task_ids) and len(set(task_ids)) == len(task_ids):
+            records = [tasks[t] for t in task_ids]
+            if all(r.status == TaskStatus.OPEN for r in records):  # the usual batch: one pass, no refusal
+                return sum(r.fee for r in records)
         total, seen = 0, set()
         for task_id in task_ids:
             task = self._task(task_id, context)

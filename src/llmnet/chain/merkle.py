@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sha3 import keccak_256
+
 from llmnet.errors import InputError
 from llmnet.hashing import keccak256
-from llmnet.types import ZERO_HASH, check_hash
+from llmnet.types import ZERO_HASH, check_hash, joined_hashes
 
 
 def leaf_hash(receipt_hash: str) -> bytes:
@@ -26,16 +28,28 @@ def node_hash(a: bytes, b: bytes) -> bytes:
     return keccak256(b"\x01" + min(a, b) + max(a, b))
 
 
+def leaf_hashes(receipt_hashes: Sequence[str]) -> list[bytes]:
+    """:func:`leaf_hash` of each: one check and one hex decoding for the whole batch, each leaf's
+    ``0x00`` prefix decoded from the ``0x`` that starts its hash."""
+    raw = memoryview(bytes.fromhex(joined_hashes(receipt_hashes, "receipt hash").replace("0x", "00")))
+    return [keccak_256(raw[i : i + 33]).digest() for i in range(0, len(raw), 33)]
+
+
+def _level_up(level: list[bytes]) -> list[bytes]:
+    """The next level: :func:`node_hash` of each pair, an odd last node carried up."""
+    pairs = zip(level[: len(level) - 1 : 2], level[1::2], strict=True)
+    up = [keccak_256(b"\x01" + (a + b if a <= b else b + a)).digest() for a, b in pairs]
+    if len(level) % 2:
+        up.append(level[-1])
+    return up
+
+
 class MerkleTree:
     def __init__(self, receipt_hashes: Sequence[str]) -> None:
-        self.leaves = [leaf_hash(h) for h in receipt_hashes]
+        self.leaves = leaf_hashes(receipt_hashes)
         self.levels: list[list[bytes]] = [self.leaves]
         while len(self.levels[-1]) > 1:
-            level = self.levels[-1]
-            up = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-            if len(level) % 2:
-                up.append(level[-1])
-            self.levels.append(up)
+            self.levels.append(_level_up(self.levels[-1]))
 
     @property
     def root(self) -> str:

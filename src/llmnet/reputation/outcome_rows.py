@@ -157,11 +157,17 @@ def observation_lists(rows: OutcomeRows) -> dict[tuple[str, str], list[float]]:
 
 def observation_arrays(rows: OutcomeRows) -> tuple[list[tuple[str, str]], list[float]]:
     """Every reputation observation in task order: its (provider, domain) and score."""
+    task, who, score = observation_index(rows)
+    pairs = [(rows.names[p], rows.domains[t]) for p, t in zip(who.tolist(), task.tolist(), strict=True)]
+    return pairs, score.tolist()
+
+
+def observation_index(rows: OutcomeRows) -> tuple[IntArray, IntArray, FloatArray]:
+    """:func:`observation_arrays` as arrays: each observation's task, provider (index into
+    ``names``) and score, a failure counting as 0."""
     task, column = np.nonzero(rows.respondents != NONE)
-    who = rows.respondents[task, column].tolist()
-    score = np.where(rows.failed[task, column], 0.0, rows.scores[task, column]).tolist()
-    pairs = [(rows.names[p], rows.domains[t]) for p, t in zip(who, task.tolist(), strict=True)]
-    return pairs, score
+    score: FloatArray = np.where(rows.failed[task, column], 0.0, rows.scores[task, column])
+    return task, rows.respondents[task, column], score
 
 
 def rater_evidence(rows: OutcomeRows) -> dict[int, tuple[list[float], list[bool]]]:

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from llmnet.errors import ConfigError, InputError
 from llmnet.reputation.beta import UNIT
-from llmnet.reputation.thompson_batch import thompson_top_k
+from llmnet.reputation.thompson_batch import budget_top_k
 from llmnet.types import Candidate
 
 FloatArray = NDArray[np.float64]
@@ -246,26 +246,37 @@ class ThompsonSampling(ScoringPolicy):
         held = rng.random(draws.shape[:-1]) >= self.newcomer_share
         return draws - (held[..., None] & unproven)
 
-    def top_k_rows(self, alpha: FloatArray, beta: FloatArray, m: int, k: int, rng: np.random.Generator) -> IndexArray:
+    def top_k_rows(self, alpha: FloatArray, beta: FloatArray, count: FloatArray, m: int, k: int,
+                   rng: np.random.Generator) -> IndexArray:  # fmt: skip
         """The best ``k`` (shape ``(m, k)``) of ``m`` independent rankings of the same candidates:
-        the law of :meth:`rank_arrays` over ``m`` copies of ``(alpha, beta)``, drawing about eight
-        Betas per ranking instead of one per candidate (see :mod:`llmnet.reputation.thompson_batch`).
-        It does not apply the exploration budget of :meth:`_budget`."""
+        the law of :meth:`rank_arrays` over ``m`` copies of ``(alpha, beta, count)``, exploration
+        budget included, drawing about eight Betas per ranking instead of one per candidate (see
+        :mod:`llmnet.reputation.thompson_batch`)."""
         a, b = self.posterior(alpha, beta)
-        return thompson_top_k(a, b, m, k, rng)
+        return budget_top_k(a, b, self._proven(count), m, k, rng, self.newcomer_share)
 
-    def contenders(self, alpha: FloatArray, beta: FloatArray, k: int, z: float = 4.0) -> NDArray[np.bool_]:
+    def _proven(self, count: FloatArray) -> NDArray[np.bool_]:
+        proven: NDArray[np.bool_] = count >= self.proven_after
+        return proven
+
+    def contenders(self, alpha: FloatArray, beta: FloatArray, count: FloatArray, k: int,
+                   z: float = 4.0) -> NDArray[np.bool_]:  # fmt: skip
         """Candidates (shape ``(n,)``) with a real chance of a top-``k`` draw: those whose
         posterior mean + ``z`` standard deviations reaches the ``k``-th best mean - ``z``
         standard deviations. Ranking only these changes a ranking with probability of the
         order of the normal tail beyond ``z`` (3e-5 for 4); a simulation ranking thousands of
-        candidates per request draws for the few that matter."""
+        candidates per request draws for the few that matter. When the exploration budget applies
+        (some candidates proven, some not), a held request ranks the proven among themselves, so
+        the bar is the ``k``-th best of the proven (at most the bar over all: it keeps more), and
+        there is none while fewer than ``k`` are proven."""
         a, b = self.posterior(alpha, beta)
         mean, sd = a / (a + b), np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
         low, high = mean - z * sd, mean + z * sd
-        if k >= len(low):
+        proven = self._proven(count)
+        if self.newcomer_share < 1.0 and 0 < proven.sum() < len(low):
+            low = np.where(proven, low, -np.inf)
+        if k >= len(low) or not np.isfinite(bar := -np.partition(-low, k - 1)[k - 1]):
             return np.ones(len(low), dtype=bool)
-        bar = -np.partition(-low, k - 1)[k - 1]
         keep: NDArray[np.bool_] = high >= bar
         return keep
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from llmnet.chain.merkle import MerkleTree
 from llmnet.errors import InputError
@@ -31,6 +32,7 @@ from llmnet.reputation.outcome_rows import (
     OutcomeRows,
     Payments,
     observation_arrays,
+    observation_index,
     observation_lists,
     payee_totals,
     payments,
@@ -129,6 +131,23 @@ def plan_settlement(
     return plan_rows(outcome_rows(outcomes), split, decay, extra)
 
 
+def observation_groups(rows: OutcomeRows) -> tuple[list[tuple[str, str]], NDArray[np.intp], NDArray[np.float64]]:
+    """The observations grouped by (provider, domain) on integer keys: the pairs in order of
+    first observation, each observation's pair (index into them) and its score."""
+    task, who, score = observation_index(rows)
+    ids: dict[str, int] = {}
+    domain = np.array([ids.setdefault(d, len(ids)) for d in rows.domains], dtype=np.int64)
+    width = max(len(ids), 1)
+    key = who.astype(np.int64) * width + domain[task]
+    unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty(len(unique), dtype=np.intp)
+    rank[by_first] = np.arange(len(unique))
+    names, domains = rows.names, list(ids)
+    pairs = [(names[k // width], domains[k % width]) for k in unique[by_first].tolist()]
+    return pairs, rank[inverse.ravel()], score
+
+
 def plan_rows(
     rows: OutcomeRows, split: FeeSplit, decay: int, extra: Sequence[WeightedObservation] = ()
 ) -> SettlementBatch:
@@ -136,12 +155,17 @@ def plan_rows(
     if not len(rows):
         raise InputError("cannot settle an empty batch")
     totals = payee_totals(_payments(rows, split), len(rows.names))
-    pairs, scores = observation_arrays(rows)
-    pairs += [(x.provider, x.domain) for x in extra]
-    index: dict[tuple[str, str], int] = {}
-    group = np.array([index.setdefault(pair, len(index)) for pair in pairs], dtype=np.intp)
+    pairs, group, scores = observation_groups(rows)
+    index = {pair: g for g, pair in enumerate(pairs)}
+    if len(index) < len(pairs):  # a name listed twice: group by the names themselves
+        named, scores_list = observation_arrays(rows)
+        index = {}
+        group = np.array([index.setdefault(pair, len(index)) for pair in named], dtype=np.intp)
+        scores = np.array(scores_list, dtype=np.float64)
+    also = [index.setdefault((x.provider, x.domain), len(index)) for x in extra]
+    group = np.concatenate((group, np.array(also, dtype=np.intp)))
     weights = np.concatenate((np.ones(len(scores)), np.array([x.weight for x in extra], dtype=np.float64)))
-    scores_all = np.concatenate((np.array(scores, dtype=np.float64), [x.score for x in extra]))
+    scores_all = np.concatenate((scores, np.array([x.score for x in extra], dtype=np.float64)))
     count, successes, failures = aggregate_groups(group, scores_all, weights, decay)
     updates = tuple(
         RepUpdate(provider, domain, RepDelta(c, s, f))

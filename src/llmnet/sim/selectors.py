@@ -59,10 +59,10 @@ class BanditSelector(Selector):
         policy = self.policies[domain]
         ok = ev.stake >= policy.min_stake
         if isinstance(policy, ThompsonSampling):
-            ok[ok] = policy.contenders(ev.alpha[ok], ev.beta[ok], k)
+            ok[ok] = policy.contenders(ev.alpha[ok], ev.beta[ok], ev.count[ok], k)
         shape = (m, int(ok.sum()))
         if isinstance(policy, ThompsonSampling) and shape[1] >= BATCH_DRAWS_FROM:
-            return ev.providers[ok][policy.top_k_rows(ev.alpha[ok], ev.beta[ok], m, k, rng)]
+            return ev.providers[ok][policy.top_k_rows(ev.alpha[ok], ev.beta[ok], ev.count[ok], m, k, rng)]
         alpha, beta, count = (np.broadcast_to(x[ok], shape) for x in (ev.alpha, ev.beta, ev.count))
         if policy.stochastic or policy.stateful:
             order = policy.rank_arrays(alpha, beta, count, rng, k)
