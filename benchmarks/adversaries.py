@@ -43,6 +43,7 @@ from rich.table import Table
 from llmnet.config import load_settings
 from llmnet.launcher import Network, NetworkOptions, RespondentPlan
 from llmnet.questions import load_questions
+from llmnet.reputation.trust import TrustRule
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "knowledge" / "questions.jsonl"
@@ -237,6 +238,12 @@ def main() -> int:
     return 0
 
 
+def weight_share(m: dict[str, Any], i: int, power: float) -> float:
+    """Validator i's share of stake x trust ** power."""
+    weights = [st / 1e18 * t**power for st, t in zip(m["validator_stake"], m["validator_trust"], strict=True)]
+    return weights[i] / sum(weights) if sum(weights) else 0.0
+
+
 def row(s: Scenario, m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
     shares = " ".join(f"{x:.0%}" for x in m["shares"]) if s.attackers else "-"
     slashed = ", ".join(m["slashed"]) or "nobody"
@@ -256,13 +263,15 @@ def row(s: Scenario, m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
         ok = change < 0.10
     else:
         i = s.attacking_validators[0]
-        weights = [st / 1e18 * t for st, t in zip(m["validator_stake"], m["validator_trust"], strict=True)]
-        share = weights[i] / sum(weights) if sum(weights) else 0.0
+        # the consensus weighs stake x trust ** power (TrustRule.power, 2); stake x trust is shown too
+        shares = [weight_share(m, i, power) for power in (TrustRule().power, 1.0)]
         honest_pay = [p for j, p in enumerate(m["validator_pay"]) if j not in s.attacking_validators]
         pay, trust = m["validator_pay"][i], m["validator_trust"][i]
-        outcome = (f"weight share {share:.1%}, trust {trust:.2f}, "
+        honest_trust = [t for j, t in enumerate(m["validator_trust"]) if j not in s.attacking_validators]
+        outcome = (f"weight share {shares[0]:.1%} (stake x trust: {shares[1]:.1%}), trust {trust:.2f} "
+                   f"(honest {min(honest_trust):.2f}-{max(honest_trust):.2f}), "
                    f"pay {pay} vs honest {min(honest_pay)}-{max(honest_pay)}")  # fmt: skip
-        ok = pay < min(honest_pay) and (share <= 0.05 if s.key == "g" else True)
+        ok = pay < min(honest_pay) and (max(shares) <= 0.05 if s.key == "g" else True)
     ok = ok and not honest_slashed
     return (f"({s.key}) {s.title}", shares, str(m["earned"]) if s.attackers else "-", slashed, outcome,
             "met" if ok else "NOT met")  # fmt: skip

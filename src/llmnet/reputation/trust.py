@@ -1,19 +1,35 @@
 """How much each validator's ratings count, and what it earns (pure, no I/O).
 
-A validator's *trust* in [0, 1] is an exponential moving average of evidence about it:
+A validator's *trust* in [0, 1] is an exponential moving average of evidence about it, one
+piece per settled batch and kind of task:
 
-- its agreement with the consensus on every task it rated (see
-  :func:`llmnet.reputation.consensus.robust_consensus`);
-- its accuracy on *gold* tasks, whose answers the coordinator already knows and mixes into
-  the stream unannounced; one gold observation weighs ``TrustRule.gold_weight`` ordinary ones,
-  because it is measured against the truth rather than against the other validators;
+- on ordinary tasks, its *chance-corrected* agreement with the consensus (see
+  :func:`llmnet.reputation.consensus.robust_consensus` and :func:`batch_evidence`);
+- on *gold* tasks, whose answers the coordinator already knows and mixes into the stream
+  unannounced, the same measure against the truth; one gold task weighs
+  ``TrustRule.gold_weight`` ordinary ones, because it is measured against the truth rather than
+  against the other validators;
 - a commitment it never revealed counts as a gold observation of 0.
+
+Chance correction: a rating's closeness to its target (the consensus median, or the truth) is
+``max(0, 1 - |rating - target| / 3)``. A validator rating uniformly at random still lands near
+the target now and then (closeness about 0.3 on average), and one giving every answer the same
+rating lands near it whenever the answers are alike. So per batch the evidence compares a
+validator's *observed* closeness with its *chance* closeness, the closeness of its ratings to the
+targets of the *other* responses it rated in the batch (an exact leave-one-out permutation
+baseline). The excess ``observed - chance`` is 0 on average for ratings that say nothing about
+the answers they rate, whatever their distribution. The evidence is that excess, less ``EvidenceRule.doubt`` (1) standard error of the rater's own excess (so
+that a batch of guesses that happens to land near the targets earns little), over the
+trust-weighted median of all raters' excesses (the *reference* rater's) times
+``EvidenceRule.par`` (0.7), and clipped to [0, 1]: an honest validator whose noise is typical of
+its peers earns about 1, not the ``(observed - chance) / (1 - chance)`` of Cohen's kappa, which
+punishes ordinary judging noise as hard as guessing. A batch whose answers are all about equally good gives every rater an excess near 0
+and tells little about anyone: its evidence counts ``min(1, reference excess /
+EvidenceRule.informative)`` of its tasks, so nobody's trust moves on it.
 
 Its *weight*, the say it has in consensus and its share of the validators' pay, is
 ``stake x trust ** TrustRule.power``. A newcomer starts at ``TrustRule.initial`` and has to
-earn the rest. The power is 2: a validator rating at random still lands near the consensus now
-and then, and settles at a trust of about 0.3 where honest ones hold about 0.9; squared, its say
-falls from a third of an honest validator's to a ninth.
+earn the rest. The power is 2, so a validator's say falls faster than its trust.
 
 >>> rule = TrustRule()
 >>> t = rule.initial
@@ -31,7 +47,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from llmnet.errors import InputError
+from llmnet.reputation.consensus import weighted_median_rows
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
+ORDINARY, GOLD = 0, 1  # the columns of BatchEvidence
 
 
 @dataclass(frozen=True)
@@ -57,18 +82,160 @@ def update_trust(trust: float, evidence: float, rule: TrustRule, *, gold: bool =
     return fold_trust(trust, [evidence], [gold], rule)
 
 
-def fold_trust(trust: float, evidence: Sequence[float], gold: Sequence[bool], rule: TrustRule) -> float:
-    """:func:`update_trust` applied for each observation in turn (``gold[i]``: observation i is gold)."""
-    if len(evidence) != len(gold):
-        raise InputError(f"{len(evidence)} observations but {len(gold)} gold flags; give one flag per observation")
+def fold_trust(trust: float, evidence: Sequence[float], gold: Sequence[bool], rule: TrustRule,
+               counts: Sequence[float] | None = None) -> float:  # fmt: skip
+    """:func:`update_trust` applied for each observation in turn (``gold[i]``: observation i is gold).
+
+    ``counts[i]`` (default 1): how many observations evidence i stands for, e.g. the tasks of a
+    batch whose one chance-corrected figure it is; it may be fractional, and 0 leaves trust alone."""
+    counts = [1.0] * len(evidence) if counts is None else counts
+    if not len(evidence) == len(gold) == len(counts):
+        raise InputError(
+            f"{len(evidence)} observations, {len(gold)} gold flags and {len(counts)} counts; give one of each per "
+            "observation"
+        )
     bad = next((e for e in evidence if not 0 <= e <= 1), None)
     if bad is not None or not 0 <= trust <= 1:
         shown = bad if bad is not None else (evidence[0] if evidence else None)
         raise InputError(f"trust ({trust!r}) and evidence ({shown!r}) must lie in [0, 1]")
-    steps = (1.0 - (1.0 - rule.rate) ** 1.0, 1.0 - (1.0 - rule.rate) ** rule.gold_weight)
-    for e, g in zip(evidence, gold, strict=True):
-        trust = trust + steps[g] * (e - trust)
+    worst = next((c for c in counts if not (math.isfinite(c) and c >= 0)), None)
+    if worst is not None:
+        raise InputError(f"an observation count must be a finite number of 0 or more, got {worst!r}")
+    weight = (1.0, rule.gold_weight)
+    for e, g, c in zip(evidence, gold, counts, strict=True):
+        trust = trust + (1.0 - (1.0 - rule.rate) ** (c * weight[g])) * (e - trust)
     return trust
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    """How a batch's ratings become chance-corrected trust evidence (see the module docstring).
+
+    ``scale``: the distance, in rating points, at which a rating counts as wholly off its target
+    (``ClipRule.agreement_scale``). ``par``: the share of the reference rater's excess over chance
+    that earns full evidence, so that judging noise typical of honest peers costs nothing.
+    ``informative``: the reference rater's excess at which a batch's evidence counts for all of
+    its tasks; below it, for proportionally fewer. ``doubt``: how many standard errors of a
+    rater's excess are taken off it first (0: none), so that guesses which happen to land near
+    the targets in one batch earn little."""
+
+    scale: float = 3.0
+    par: float = 0.7
+    doubt: float = 1.0
+    informative: float = 0.15
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "par", "informative"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"EvidenceRule.{name} must be a finite number above 0, got {value!r}")
+        if not (math.isfinite(self.doubt) and self.doubt >= 0):
+            raise InputError(f"EvidenceRule.doubt must be a finite number of 0 or more, got {self.doubt!r}")
+
+
+@dataclass(frozen=True)
+class BatchEvidence:
+    """Per rater, row ``i`` for rater ``i``; column ``ORDINARY`` for consensus tasks, ``GOLD`` for gold ones."""
+
+    evidence: FloatArray  # (raters, 2) in [0, 1]; NaN: no evidence of that kind
+    counts: FloatArray  # (raters, 2) how many observations each stands for: its tasks x the batch's weight
+    excess: FloatArray  # (raters, 2) observed - chance closeness; NaN: none measured
+    reference: FloatArray  # (2,) the reference rater's excess; NaN: none
+
+
+def closeness(rating: FloatArray, target: FloatArray, scale: float) -> FloatArray:
+    """1 for a rating on its target, falling linearly to 0 at ``scale`` points away."""
+    result: FloatArray = np.maximum(0.0, 1.0 - np.abs(rating - target) / scale)
+    return result
+
+
+def chance_closeness(group: IntArray, rating: FloatArray, target: FloatArray, scale: float) -> FloatArray:
+    """Per rating, the mean :func:`closeness` of that rating to the targets of the *other*
+    ratings in its group (NaN in a group of one): what the rating would earn if its group's
+    ratings were paired with its targets at random. Exact, in O(n log n): the targets are sorted
+    once per group, and the closeness to all targets within ``scale`` of a rating, being linear
+    in the target on either side of it, is read off prefix sums."""
+    lo = float(min(rating.min(), target.min()))
+    span = float(max(rating.max(), target.max())) - lo + 2 * scale + 1  # keeps every group's window in its group
+    x, t = rating - lo, target - lo
+    keys = group * span + t
+    order = np.argsort(keys, kind="stable")
+    keys, t_sorted = keys[order], t[order]
+    prefix = np.concatenate([[0.0], np.cumsum(t_sorted)])
+    at = group * span + x
+    a = np.searchsorted(keys, at - scale, "left")
+    b = np.searchsorted(keys, at, "right")
+    c = np.searchsorted(keys, at + scale, "right")
+    below = (b - a) * (1 - x / scale) + (prefix[b] - prefix[a]) / scale
+    above = (c - b) * (1 + x / scale) - (prefix[c] - prefix[b]) / scale
+    size = np.bincount(group)[group]
+    others = np.maximum(0.0, below + above - closeness(rating, target, scale))
+    result: FloatArray = np.where(size > 1, others / np.maximum(size - 1, 1), np.nan)
+    return result
+
+
+def _check_batch(rater: IntArray, rating: FloatArray, target: FloatArray, task: IntArray, gold: BoolArray,
+                 weight: FloatArray) -> None:  # fmt: skip
+    n = len(rater)
+    if not len(rating) == len(target) == len(task) == len(gold) == n:
+        raise InputError(
+            f"got {n} raters, {len(rating)} ratings, {len(target)} targets, {len(task)} tasks and {len(gold)} gold "
+            "flags; give one of each per rating"
+        )
+    if n and not (rater.min() >= 0 and rater.max() < len(weight)):
+        raise InputError(f"rater indices must lie in [0, {len(weight)}) (one weight per rater), got {rater.max()}")
+    for what, values in (("rating", rating), ("target", target), ("rater weight", weight)):
+        if not np.isfinite(values).all():
+            raise InputError(f"every {what} must be a finite number, got {values[~np.isfinite(values)][0]!r}")
+    if (weight < 0).any():
+        raise InputError(f"rater weights must be 0 or more, got {weight[weight < 0][0]!r}")
+
+
+def _reference(excess: FloatArray, weight: FloatArray) -> FloatArray:
+    """Per column, the weighted median of the measured excesses (equal weights when all weigh 0)."""
+    out = np.full(excess.shape[1], np.nan)
+    for k in range(excess.shape[1]):
+        seen = ~np.isnan(excess[:, k])
+        if seen.any():
+            w = weight[seen] if (weight[seen] > 0).any() else np.ones(int(seen.sum()))
+            out[k] = weighted_median_rows(excess[seen, k][None, :], w[None, :])[0]
+    return out
+
+
+def batch_evidence(rater: IntArray, rating: FloatArray, target: FloatArray, task: IntArray, gold: BoolArray,
+                   weight: FloatArray, rule: EvidenceRule) -> BatchEvidence:  # fmt: skip
+    """One batch's chance-corrected evidence about each rater (see the module docstring).
+
+    One entry per rating: ``rater[n]`` (an index into ``weight``, each rater's stake x trust
+    weight) rated a response of task ``task[n]`` ``rating[n]`` (1-10) against ``target[n]``,
+    the consensus median or, when ``gold[n]``, the truth. A rater's chance baseline pools all of
+    its ratings in the batch; its observed closeness, excess and evidence are taken per kind."""
+    _check_batch(rater, rating, target, task, gold, weight)
+    raters = len(weight)
+    shape = (raters, 2)
+    if not len(rater):
+        nan = np.full(shape, np.nan)
+        return BatchEvidence(nan, np.zeros(shape), nan.copy(), np.full(2, np.nan))
+    chance = chance_closeness(rater, rating, target, rule.scale)
+    seen = ~np.isnan(chance)
+    cell = (rater * 2 + gold)[seen]
+    gain = (closeness(rating, target, rule.scale) - chance)[seen]  # each rating's closeness above chance
+    ratings = np.bincount(cell, minlength=2 * raters).reshape(shape)
+    total = np.bincount(cell, gain, 2 * raters).reshape(shape)
+    squares = np.bincount(cell, gain**2, 2 * raters).reshape(shape)
+    n = np.maximum(ratings, 1)
+    excess = np.where(ratings > 0, total / n, np.nan)
+    spread = np.sqrt(np.maximum(0.0, squares / n - (total / n) ** 2) / n)  # the standard error of that mean
+    pairs = np.unique(cell.astype(np.int64) * (int(task.max()) + 1) + task[seen])
+    tasks = np.bincount(pairs // (int(task.max()) + 1), minlength=2 * raters).reshape(shape)
+    reference = _reference(excess, weight)
+    live = reference > 0  # a batch nobody rated better than chance says nothing about anyone
+    safe = np.where(live, reference, 1.0)
+    doubted = excess - rule.doubt * spread  # a lucky batch of guesses should not pass for judgement
+    evidence = np.where(live & (ratings > 0), np.clip(doubted / (rule.par * safe), 0.0, 1.0), np.nan)
+    share = np.where(live, np.minimum(1.0, safe / rule.informative), 0.0)
+    counts = np.where(np.isnan(evidence), 0.0, tasks * share)
+    return BatchEvidence(evidence, counts, excess, reference)
 
 
 def validator_weights(stakes: Mapping[str, int], trust: Mapping[str, float], rule: TrustRule) -> dict[str, float]:
