@@ -17,15 +17,19 @@ the target now and then (closeness about 0.3 on average), and one giving every a
 rating lands near it whenever the answers are alike. So per batch the evidence compares a
 validator's *observed* closeness with its *chance* closeness, the closeness of its ratings to the
 targets of the *other* responses it rated in the batch (an exact leave-one-out permutation
-baseline). The excess ``observed - chance`` is 0 on average for ratings that say nothing about
-the answers they rate, whatever their distribution. The evidence is that excess, less ``EvidenceRule.doubt`` (1) standard error of the rater's own excess (so
-that a batch of guesses that happens to land near the targets earns little), over the
-trust-weighted median of all raters' excesses (the *reference* rater's) times
-``EvidenceRule.par`` (0.7), and clipped to [0, 1]: an honest validator whose noise is typical of
-its peers earns about 1, not the ``(observed - chance) / (1 - chance)`` of Cohen's kappa, which
-punishes ordinary judging noise as hard as guessing. A batch whose answers are all about equally good gives every rater an excess near 0
-and tells little about anyone: its evidence counts ``min(1, reference excess /
-EvidenceRule.informative)`` of its tasks, so nobody's trust moves on it.
+baseline, :func:`chance_closeness`). The *excess* ``observed - chance`` is 0 on average for
+ratings that say nothing about the answers they rate, whatever their distribution.
+
+The evidence is that excess less ``EvidenceRule.doubt`` (1) standard error of it, so that a
+batch of guesses that happens to land near the targets earns little, over ``EvidenceRule.par``
+(0.7) times the *reference* excess (the trust-weighted median of the raters' doubted excesses),
+clipped to [0, 1]. An honest validator whose noise is typical of its peers so earns about 1,
+not the ``(observed - chance) / (1 - chance)`` of Cohen's kappa, which punishes ordinary judging
+noise nearly as hard as guessing. A batch whose answers are all about equally good tells little
+about anyone: a rater's evidence counts for its tasks times ``min(1, (1 - perfect chance) /
+EvidenceRule.informative)``, *perfect chance* being the chance closeness of a rater giving
+exactly the targets. Known weakness: a rater is measured against a median its own ratings help
+to make, so on alike answers an honest rater that drifts out of the median loses that pull.
 
 Its *weight*, the say it has in consensus and its share of the validators' pay, is
 ``stake x trust ** TrustRule.power``. A newcomer starts at ``TrustRule.initial`` and has to
@@ -114,15 +118,16 @@ class EvidenceRule:
     ``scale``: the distance, in rating points, at which a rating counts as wholly off its target
     (``ClipRule.agreement_scale``). ``par``: the share of the reference rater's excess over chance
     that earns full evidence, so that judging noise typical of honest peers costs nothing.
-    ``informative``: the reference rater's excess at which a batch's evidence counts for all of
-    its tasks; below it, for proportionally fewer. ``doubt``: how many standard errors of a
+    ``informative``: how far apart a rater's targets must be (1 - the chance closeness a perfect
+    rater would have on them) for its batch evidence to count for all of its tasks; closer
+    together, for proportionally fewer. ``doubt``: how many standard errors of a
     rater's excess are taken off it first (0: none), so that guesses which happen to land near
     the targets in one batch earn little."""
 
     scale: float = 3.0
     par: float = 0.7
     doubt: float = 1.0
-    informative: float = 0.15
+    informative: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("scale", "par", "informative"):
@@ -224,16 +229,23 @@ def batch_evidence(rater: IntArray, rating: FloatArray, target: FloatArray, task
     total = np.bincount(cell, gain, 2 * raters).reshape(shape)
     squares = np.bincount(cell, gain**2, 2 * raters).reshape(shape)
     n = np.maximum(ratings, 1)
+    # how far apart the targets themselves are: 1 - the chance closeness a perfect rater would have
+    apart = (
+        1.0
+        - np.bincount(cell, chance_closeness(rater, target, target, rule.scale)[seen], 2 * raters).reshape(shape) / n
+    )
     excess = np.where(ratings > 0, total / n, np.nan)
     spread = np.sqrt(np.maximum(0.0, squares / n - (total / n) ** 2) / n)  # the standard error of that mean
     pairs = np.unique(cell.astype(np.int64) * (int(task.max()) + 1) + task[seen])
     tasks = np.bincount(pairs // (int(task.max()) + 1), minlength=2 * raters).reshape(shape)
-    reference = _reference(excess, weight)
-    live = reference > 0  # a batch nobody rated better than chance says nothing about anyone
+    # less its doubt, so that a lucky batch of guesses does not pass for judgement, nor a batch
+    # of alike answers, where every excess is noise around 0, for a batch that tells raters apart
+    doubted = excess - rule.doubt * spread
+    reference = _reference(doubted, weight)
+    live = reference > 0  # a batch nobody rated surely better than chance says nothing about anyone
     safe = np.where(live, reference, 1.0)
-    doubted = excess - rule.doubt * spread  # a lucky batch of guesses should not pass for judgement
     evidence = np.where(live & (ratings > 0), np.clip(doubted / (rule.par * safe), 0.0, 1.0), np.nan)
-    share = np.where(live, np.minimum(1.0, safe / rule.informative), 0.0)
+    share = np.where(live, np.minimum(1.0, apart / rule.informative), 0.0)
     counts = np.where(np.isnan(evidence), 0.0, tasks * share)
     return BatchEvidence(evidence, counts, excess, reference)
 
