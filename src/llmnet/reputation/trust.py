@@ -30,6 +30,8 @@ about anyone: a rater's evidence counts for its tasks times ``min(1, (1 - perfec
 EvidenceRule.informative)``, *perfect chance* being the chance closeness of a rater giving
 exactly the targets. Known weakness: a rater is measured against a median its own ratings help
 to make, so on alike answers an honest rater that drifts out of the median loses that pull.
+Gold evidence is also capped by plain accuracy (mean closeness to the truth), which stands alone
+when the batch's gold answers are alike, so a rater far off the truth is caught either way.
 
 Its *weight*, the say it has in consensus and its share of the validators' pay, is
 ``stake x trust ** TrustRule.power``. A newcomer starts at ``TrustRule.initial`` and has to
@@ -247,6 +249,14 @@ def batch_evidence(rater: IntArray, rating: FloatArray, target: FloatArray, task
     evidence = np.where(live & (ratings > 0), np.clip(doubted / (rule.par * safe), 0.0, 1.0), np.nan)
     share = np.where(live, np.minimum(1.0, apart / rule.informative), 0.0)
     counts = np.where(np.isnan(evidence), 0.0, tasks * share)
+    # gold is measured against the truth, so plain accuracy counts too: a rater far off the truth
+    # (biased, or constant) is caught even when the truth is the same for every answer
+    accuracy = np.bincount(cell, closeness(rating, target, rule.scale)[seen], 2 * raters).reshape(shape) / n
+    held = ratings[:, GOLD] > 0
+    gold_live = ~np.isnan(evidence[:, GOLD])
+    evidence[:, GOLD] = np.where(held, np.where(gold_live, np.minimum(evidence[:, GOLD], accuracy[:, GOLD]),
+                                                accuracy[:, GOLD]), np.nan)  # fmt: skip
+    counts[:, GOLD] = np.where(held, np.where(gold_live, counts[:, GOLD], tasks[:, GOLD]), 0.0)
     return BatchEvidence(evidence, counts, excess, reference)
 
 
