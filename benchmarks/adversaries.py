@@ -264,14 +264,14 @@ def row(s: Scenario, m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
     else:
         i = s.attacking_validators[0]
         # the consensus weighs stake x trust ** power (TrustRule.power, 2); stake x trust is shown too
-        shares = [weight_share(m, i, power) for power in (TrustRule().power, 1.0)]
+        weights = [weight_share(m, i, power) for power in (TrustRule().power, 1.0)]
         honest_pay = [p for j, p in enumerate(m["validator_pay"]) if j not in s.attacking_validators]
         pay, trust = m["validator_pay"][i], m["validator_trust"][i]
         honest_trust = [t for j, t in enumerate(m["validator_trust"]) if j not in s.attacking_validators]
-        outcome = (f"weight share {shares[0]:.1%} (stake x trust: {shares[1]:.1%}), trust {trust:.2f} "
+        outcome = (f"weight share {weights[0]:.1%} (stake x trust: {weights[1]:.1%}), trust {trust:.2f} "
                    f"(honest {min(honest_trust):.2f}-{max(honest_trust):.2f}), "
                    f"pay {pay} vs honest {min(honest_pay)}-{max(honest_pay)}")  # fmt: skip
-        ok = pay < min(honest_pay) and (max(shares) <= 0.05 if s.key == "g" else True)
+        ok = pay < min(honest_pay) and (max(weights) <= 0.05 if s.key == "g" else True)
     ok = ok and not honest_slashed
     return (f"({s.key}) {s.title}", shares, str(m["earned"]) if s.attackers else "-", slashed, outcome,
             "met" if ok else "NOT met")  # fmt: skip
