@@ -10,6 +10,7 @@ import pytest
 
 from llmnet.errors import InputError
 from llmnet.reputation.beta import DECAY_ONE
+from llmnet.reputation.consensus import weighted_median
 from llmnet.reputation.outcome_rows import concat_rows, rater_evidence, rating_arrays
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, outcome_rows, plan_rows, plan_settlement, split_fee
 from llmnet.reputation.trust import TrustRule, fold_trust, update_trust
@@ -97,15 +98,30 @@ def test_trust_keeper_folds_each_raters_batch_evidence() -> None:
         who == rows.names.index("0xV1") for who in found)]  # fmt: skip
 
 
+def expected_target(o: TaskOutcome, rater: str, respondent: str) -> float | None:
+    """The truth on a gold task; otherwise the weighted median of the other raters' ratings of
+    that respondent (equal weights when they all weigh 0), None when nobody else rated it."""
+    if o.gold:
+        return o.targets[respondent]
+    others = [(o.ratings[v][respondent], o.validator_weights.get(v, 0.0)) for v in o.agreement
+              if v != rater and respondent in o.ratings.get(v, {})]  # fmt: skip
+    if not others:
+        return None
+    weights = [w for _, w in others] if any(w > 0 for _, w in others) else [1.0] * len(others)
+    return weighted_median([x for x, _ in others], weights)
+
+
 def test_rows_carry_each_rating_and_its_target() -> None:
     rng = random.Random(4)
     outcomes = [random_outcome(rng, i) for i in range(30)]
     rows = outcome_rows(outcomes)
     rater, rating, target, task, gold = rating_arrays(rows)
     got = sorted(zip(task.tolist(), [rows.names[r] for r in rater], rating.tolist(), target.tolist(), strict=True))
-    want = sorted((i, v, x, o.targets[a]) for i, o in enumerate(outcomes) for v in o.agreement
-                  for a, x in o.ratings.get(v, {}).items())  # fmt: skip
+    want = sorted((i, v, x, target) for i, o in enumerate(outcomes) for v in o.agreement
+                  for a, x in o.ratings.get(v, {}).items()
+                  if (target := expected_target(o, v, a)) is not None)  # fmt: skip
     assert got == want
+    assert any(o.gold for o in outcomes) and not all(o.gold for o in outcomes)
     assert gold.tolist() == [outcomes[i].gold for i in task.tolist()]
     joined = concat_rows([rows, rows])
     assert len(rating_arrays(joined)[1]) == 2 * len(rating)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from llmnet.errors import InputError
-from llmnet.reputation.consensus import ClipRule, consensus_rows
+from llmnet.reputation.consensus import leave_one_out_medians
 from llmnet.reputation.trust import (
     GOLD,
     ORDINARY,
@@ -110,12 +110,11 @@ def run_batches(batches: int, spread: float, rng: np.random.Generator, trust: np
         ratings = np.stack([rate(kind, quality, np.broadcast_to(provider_mean, quality.shape), rng)
                             for kind in KINDS], axis=-1)  # fmt: skip
         weight = stake * trust**2
-        medians = consensus_rows(ratings.reshape(-1, len(KINDS)), weight, ClipRule()).medians
+        others = leave_one_out_medians(ratings.reshape(-1, len(KINDS)), weight)  # as rating_arrays measures
         n = ratings.size
         rater = np.tile(np.arange(len(KINDS)), n // len(KINDS))
         task = np.repeat(np.arange(tasks), k * len(KINDS))
-        found = batch_evidence(rater, ratings.ravel(), np.repeat(medians, len(KINDS)), task, np.zeros(n, bool),
-                               weight, EVIDENCE)  # fmt: skip
+        found = batch_evidence(rater, ratings.ravel(), others.ravel(), task, np.zeros(n, bool), weight, EVIDENCE)
         for v in range(len(KINDS)):
             if found.counts[v, ORDINARY] > 0:
                 trust[v] = fold_trust(float(trust[v]), [float(found.evidence[v, ORDINARY])], [False], TrustRule(),
@@ -130,11 +129,6 @@ def test_ratings_that_carry_no_information_lose_their_trust() -> None:
     assert final[6] < min(final[:4])  # copying reputation earns less than judging
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness: a rater is measured against a median it helps to make; on "
-    "alike answers an honest rater that slips out of the median loses that pull and keeps slipping",
-)
 def test_honest_validators_keep_their_trust_when_all_answers_are_alike() -> None:
     rng = np.random.default_rng(1)
     start = run_batches(20, 2.0, rng)
@@ -161,22 +155,40 @@ def test_chance_closeness_is_the_mean_over_the_other_targets() -> None:
 
 
 def test_gold_evidence_is_kept_apart_and_nothing_measured_gives_nothing() -> None:
-    rating = np.array([2.0, 9.0, 2.0, 9.0, 5.0, 5.0, 5.0, 5.0])
-    target = np.array([2.0, 9.0, 2.0, 9.0, 2.0, 9.0, 2.0, 9.0])
-    rater = np.array([0, 0, 0, 0, 1, 1, 1, 1], np.intp)
-    gold = np.array([False, False, True, True] * 2)
-    found = batch_evidence(rater, rating, target, np.array([0, 0, 1, 1] * 2, np.intp), gold, np.ones(2), EVIDENCE)
+    rating = np.array([2.0, 9.0, 2.0, 9.0, 5.0, 5.0, 5.0, 5.0, 2.0, 9.0, 2.0, 9.0])
+    target = np.array([2.0, 9.0, 2.0, 9.0] * 3)
+    rater = np.repeat(np.arange(3), 4).astype(np.intp)  # 0 and 2 on the targets, 1 always says 5
+    gold = np.array([False, False, True, True] * 3)
+    task = np.array([0, 0, 1, 1] * 3, np.intp)
+    found = batch_evidence(rater, rating, target, task, gold, np.ones(3), EVIDENCE)
     assert found.evidence[0, ORDINARY] == found.evidence[0, GOLD] == 1.0
     assert found.evidence[1, ORDINARY] == found.evidence[1, GOLD] == 0.0
     assert found.counts[0].tolist() == [1.0, 1.0]  # one task of each kind
+    # each rater is measured against the others: with only the constant rater beside it, the
+    # good one's consensus evidence says nothing, and gold falls back to accuracy against the truth
+    pair = batch_evidence(rater[:8], rating[:8], target[:8], task[:8], gold[:8], np.ones(2), EVIDENCE)
+    assert np.isnan(pair.evidence[0, ORDINARY]) and pair.counts[0, ORDINARY] == 0.0
+    assert pair.evidence[0, GOLD] == 1.0 and pair.evidence[1, ORDINARY] == pair.evidence[1, GOLD] == 0.0
     empty = batch_evidence(*(np.zeros(0, t) for t in (np.intp, float, float, np.intp, bool)), np.ones(2), EVIDENCE)
     assert np.isnan(empty.evidence).all() and not empty.counts.any()
+
+
+def test_a_rater_is_measured_against_the_median_of_the_others() -> None:
+    ratings = np.array([[2.0, 8.0, 9.0, np.nan], [4.0, np.nan, np.nan, np.nan], [1.0, 3.0, 6.0, 7.0]])
+    got = leave_one_out_medians(ratings, np.array([1.0, 1.0, 0.0, 2.0]))
+    assert got[0].tolist()[:3] == [8.0, 2.0, 5.0]  # v2 weighs 0 beside a positive weight; alone, all count
+    assert np.isnan(got[0, 3]) and np.isnan(got[1]).all()  # not rated; nobody else rated it
+    assert got[2].tolist() == [7.0, 7.0, 5.0, 2.0]  # halves split between the two middle ratings
+    with pytest.raises(InputError, match="one per rater"):
+        leave_one_out_medians(ratings, np.ones(3))
+    with pytest.raises(InputError, match=r"0 or more, got -1\.0"):
+        leave_one_out_medians(ratings, -np.ones(4))
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"scale": 0.0}, "scale"), ({"par": float("inf")}, "par"), ({"informative": -1.0}, "informative"),
-     ({"doubt": -0.5}, "doubt")],
+     ({"doubt": -0.5}, "doubt"), ({"signal": 0.0}, "signal")],
 )  # fmt: skip
 def test_evidence_rule_refuses_nonsense(kwargs: dict[str, float], match: str) -> None:
     with pytest.raises(InputError, match=match):

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from llmnet.errors import InputError
+from llmnet.reputation.consensus import leave_one_out_medians
 from llmnet.reputation.trust import GOLD, ORDINARY, EvidenceRule, batch_evidence
 
 FloatArray = NDArray[np.float64]
@@ -172,13 +173,25 @@ def observation_arrays(rows: OutcomeRows) -> tuple[list[tuple[str, str]], list[f
 
 def rating_arrays(rows: OutcomeRows) -> tuple[IntArray, FloatArray, FloatArray, IntArray, BoolArray]:
     """Every rating measured against a target, flat: its rater (index into ``names``), rating,
-    target, task (row) and whether the task is gold."""
+    target, task (row) and whether the task is gold.
+
+    On a gold task the target is the truth (``targets``). On an ordinary one it is the weighted
+    median of the *other* raters' ratings of that response, weighed as the consensus weighed
+    them (:func:`~llmnet.reputation.consensus.leave_one_out_medians`), so that no rater is
+    measured against a median its own rating helped to make; a rating nobody else's can be
+    set against is left out. The settled score stays the consensus of all."""
     m, r, a = rows.ratings.shape
+    present = rows.raters != NONE
+    # each rater's weight in its task's consensus: its entry among the task's validators
+    same = (rows.validators[:, None, :] == rows.raters[:, :, None]) & present[:, :, None]
+    weight = np.where(same, rows.weights[:, None, :], 0.0).sum(axis=-1)  # (m, a)
+    ratings = np.where(present[:, None, :], rows.ratings, np.nan)
+    others = leave_one_out_medians(ratings.reshape(m * r, a), np.repeat(weight, r, axis=0)).reshape(m, r, a)
+    target = np.where(rows.gold[:, None, None], rows.targets[:, :, None], others)
     who = np.broadcast_to(rows.raters[:, None, :], (m, r, a))
-    target = np.broadcast_to(rows.targets[:, :, None], (m, r, a))
     task = np.broadcast_to(np.arange(m)[:, None, None], (m, r, a))
-    keep = (who != NONE) & ~np.isnan(rows.ratings) & ~np.isnan(target)
-    return who[keep], rows.ratings[keep], target[keep], task[keep], rows.gold[task[keep]]
+    keep = (who != NONE) & ~np.isnan(ratings) & ~np.isnan(target)
+    return who[keep], ratings[keep], target[keep], task[keep], rows.gold[task[keep]]
 
 
 Evidence = tuple[list[float], list[bool], list[float]]  # evidence, gold flags, observation counts

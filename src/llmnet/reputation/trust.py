@@ -57,7 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from llmnet.errors import InputError
-from llmnet.reputation.consensus import weighted_median_rows
+from llmnet.reputation.consensus import leave_one_out_medians
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -130,9 +130,10 @@ class EvidenceRule:
     par: float = 0.7
     doubt: float = 1.0
     informative: float = 0.5
+    signal: float = 0.2
 
     def __post_init__(self) -> None:
-        for name in ("scale", "par", "informative"):
+        for name in ("scale", "par", "informative", "signal"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise InputError(f"EvidenceRule.{name} must be a finite number above 0, got {value!r}")
@@ -147,7 +148,7 @@ class BatchEvidence:
     evidence: FloatArray  # (raters, 2) in [0, 1]; NaN: no evidence of that kind
     counts: FloatArray  # (raters, 2) how many observations each stands for: its tasks x the batch's weight
     excess: FloatArray  # (raters, 2) observed - chance closeness; NaN: none measured
-    reference: FloatArray  # (2,) the reference rater's excess; NaN: none
+    reference: FloatArray  # (raters, 2) the others' reference excess, less its doubt; NaN: none
 
 
 def closeness(rating: FloatArray, target: FloatArray, scale: float) -> FloatArray:
@@ -198,14 +199,12 @@ def _check_batch(rater: IntArray, rating: FloatArray, target: FloatArray, task: 
         raise InputError(f"rater weights must be 0 or more, got {weight[weight < 0][0]!r}")
 
 
-def _reference(excess: FloatArray, weight: FloatArray) -> FloatArray:
-    """Per column, the weighted median of the measured excesses (equal weights when all weigh 0)."""
-    out = np.full(excess.shape[1], np.nan)
+def _references(excess: FloatArray, weight: FloatArray) -> FloatArray:
+    """Per rater and column, the weighted median of the *other* raters' measured excesses (NaN:
+    nobody else measured); the others count equally when they all weigh 0."""
+    out = np.full(excess.shape, np.nan)
     for k in range(excess.shape[1]):
-        seen = ~np.isnan(excess[:, k])
-        if seen.any():
-            w = weight[seen] if (weight[seen] > 0).any() else np.ones(int(seen.sum()))
-            out[k] = weighted_median_rows(excess[seen, k][None, :], w[None, :])[0]
+        out[:, k] = leave_one_out_medians(excess[None, :, k], weight[None, :])[0]
     return out
 
 
@@ -222,7 +221,7 @@ def batch_evidence(rater: IntArray, rating: FloatArray, target: FloatArray, task
     shape = (raters, 2)
     if not len(rater):
         nan = np.full(shape, np.nan)
-        return BatchEvidence(nan, np.zeros(shape), nan.copy(), np.full(2, np.nan))
+        return BatchEvidence(nan, np.zeros(shape), nan.copy(), nan.copy())
     chance = chance_closeness(rater, rating, target, rule.scale)
     seen = ~np.isnan(chance)
     cell = (rater * 2 + gold)[seen]
@@ -243,11 +242,13 @@ def batch_evidence(rater: IntArray, rating: FloatArray, target: FloatArray, task
     # less its doubt, so that a lucky batch of guesses does not pass for judgement, nor a batch
     # of alike answers, where every excess is noise around 0, for a batch that tells raters apart
     doubted = excess - rule.doubt * spread
-    reference = _reference(doubted, weight)
-    live = reference > 0  # a batch nobody rated surely better than chance says nothing about anyone
+    reference = _references(doubted, weight)
+    live = reference > 0  # a batch the others did not rate surely better than chance says nothing
     safe = np.where(live, reference, 1.0)
     evidence = np.where(live & (ratings > 0), np.clip(doubted / (rule.par * safe), 0.0, 1.0), np.nan)
-    share = np.where(live, np.minimum(1.0, apart / rule.informative), 0.0)
+    # a batch counts as far as its targets are apart and as far as the others beat chance on it:
+    # on a batch of alike answers the excesses are noise, and count for little
+    share = np.where(live, np.minimum(1.0, apart / rule.informative) * np.minimum(1.0, safe / rule.signal), 0.0)
     counts = np.where(np.isnan(evidence), 0.0, tasks * share)
     # gold is measured against the truth, so plain accuracy counts too: a rater far off the truth
     # (biased, or constant) is caught even when the truth is the same for every answer
