@@ -165,7 +165,8 @@ def run(s: Scenario, rounds: int, per_round: int, tmp: Path) -> dict[str, Any]:
         book = {v.address: v for v in ledger.validators()}
         effect = None
         if s.attacking_validators and "friend" in address:
-            weights = {v.address: v.stake / 1e18 * v.trust for v in book.values()}
+            # as the consensus weighs them: stake x trust ** power (TrustRule.power, 2)
+            weights = {v.address: v.stake / 1e18 * v.trust ** TrustRule().power for v in book.values()}
             colluders = {validators[i] for i in s.attacking_validators}
             effect = collusion_effect(net, address["friend"], colluders, weights)
         return {

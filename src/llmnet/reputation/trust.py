@@ -11,27 +11,35 @@ piece per settled batch and kind of task:
   against the other validators;
 - a commitment it never revealed counts as a gold observation of 0.
 
-Chance correction: a rating's closeness to its target (the consensus median, or the truth) is
-``max(0, 1 - |rating - target| / 3)``. A validator rating uniformly at random still lands near
-the target now and then (closeness about 0.3 on average), and one giving every answer the same
-rating lands near it whenever the answers are alike. So per batch the evidence compares a
-validator's *observed* closeness with its *chance* closeness, the closeness of its ratings to the
-targets of the *other* responses it rated in the batch (an exact leave-one-out permutation
-baseline, :func:`chance_closeness`). The *excess* ``observed - chance`` is 0 on average for
-ratings that say nothing about the answers they rate, whatever their distribution.
+Chance correction: a rating's closeness to its target is ``max(0, 1 - |rating - target| / 3)``.
+On a gold task the target is the truth. On an ordinary one it is the weighted median of the
+*other* raters' ratings of that response (:func:`llmnet.reputation.consensus.leave_one_out_medians`,
+weighed as the consensus weighed them): a rater is never measured against a median its own rating
+helped to make, which on alike answers would reward whoever sits in the median and keep pushing
+out whoever drifts from it. The settled score stays the robust consensus of all raters. A
+validator rating uniformly at random still lands near its targets now and then (closeness about
+0.3 on average), and one giving every answer the same rating lands near them whenever the answers
+are alike. So per batch the evidence compares a validator's *observed* closeness with its
+*chance* closeness, the closeness of its ratings to its targets of the *other* responses it rated
+in the batch (an exact leave-one-out permutation baseline, :func:`chance_closeness`). The
+*excess* ``observed - chance`` is 0 on average for ratings that say nothing about the answers they
+rate, whatever their distribution.
 
 The evidence is that excess less ``EvidenceRule.doubt`` (1) standard error of it, so that a
 batch of guesses that happens to land near the targets earns little, over ``EvidenceRule.par``
-(0.7) times the *reference* excess (the trust-weighted median of the raters' doubted excesses),
+(0.7) times the *reference*: the trust-weighted median of the *other* raters' doubted excesses,
 clipped to [0, 1]. An honest validator whose noise is typical of its peers so earns about 1,
 not the ``(observed - chance) / (1 - chance)`` of Cohen's kappa, which punishes ordinary judging
-noise nearly as hard as guessing. A batch whose answers are all about equally good tells little
-about anyone: a rater's evidence counts for its tasks times ``min(1, (1 - perfect chance) /
-EvidenceRule.informative)``, *perfect chance* being the chance closeness of a rater giving
-exactly the targets. Known weakness: a rater is measured against a median its own ratings help
-to make, so on alike answers an honest rater that drifts out of the median loses that pull.
-Gold evidence is also capped by plain accuracy (mean closeness to the truth), which stands alone
-when the batch's gold answers are alike, so a rater far off the truth is caught either way.
+noise nearly as hard as guessing; and no rater sets the bar it is measured by. A batch whose
+answers are all about equally good tells little about anyone: a rater's evidence counts for its
+tasks times ``min(1, (1 - perfect chance) / EvidenceRule.informative)``, *perfect chance* being
+the chance closeness of a rater giving exactly its targets, times ``min(1, reference /
+EvidenceRule.signal)`` (0.2): on alike answers the excesses are noise around 0 and the others'
+reference, when it is above 0 at all, is small, so such a batch moves trust little. With a
+single other rater the reference is that rater's alone; with none, there is no consensus
+evidence. Gold evidence is also capped by plain accuracy (mean closeness to the truth), which
+stands alone when the others show no excess on the batch's gold tasks (alike gold answers, or
+nobody else rated them), so a rater far off the truth is caught either way.
 
 Its *weight*, the say it has in consensus and its share of the validators' pay, is
 ``stake x trust ** TrustRule.power``. A newcomer starts at ``TrustRule.initial`` and has to
@@ -122,7 +130,8 @@ class EvidenceRule:
     that earns full evidence, so that judging noise typical of honest peers costs nothing.
     ``informative``: how far apart a rater's targets must be (1 - the chance closeness a perfect
     rater would have on them) for its batch evidence to count for all of its tasks; closer
-    together, for proportionally fewer. ``doubt``: how many standard errors of a
+    together, for proportionally fewer. ``signal``: the others' reference excess at which the
+    batch counts fully (as a share of it, again for proportionally fewer). ``doubt``: how many standard errors of a
     rater's excess are taken off it first (0: none), so that guesses which happen to land near
     the targets in one batch earn little."""
 
