@@ -40,8 +40,9 @@ class OutcomeRows:
     when it ``failed``); ``weights[i, j]`` is validator ``validators[i, j]``'s stake x trust and
     ``agreement[i, j]`` rater ``raters[i, j]``'s agreement with the consensus; ``ratings[i, j, k]``
     is rater ``raters[i, k]``'s 1-10 rating of respondent ``respondents[i, j]`` (NaN: not rated)
-    and ``targets[i, j]`` what that respondent's ratings were measured against, the consensus
-    median or on a gold task the truth (NaN: nothing), the evidence trust is built from."""
+    and ``targets[i, j]`` that respondent's consensus median or, on a gold task, the truth (NaN:
+    nothing). Trust evidence (:func:`rating_arrays`) measures gold ratings against the truth and
+    other ratings against the median of the *other* raters' ratings, recomputed from ``ratings``."""
 
     names: tuple[str, ...]
     task_ids: tuple[int, ...]

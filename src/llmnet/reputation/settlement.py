@@ -70,8 +70,9 @@ class TaskOutcome:
     validator_weights: Mapping[str, float] = field(default_factory=dict)
     agreement: Mapping[str, float] = field(default_factory=dict)
     gold: bool = False  # scores are the truth (a gold task), and agreement was measured against it
-    # validator -> respondent -> its 1-10 rating, and respondent -> what ratings were measured
-    # against (the consensus median, or the truth on a gold task): the evidence for trust
+    # validator -> respondent -> its 1-10 rating, and respondent -> its consensus median (the
+    # truth on a gold task): the evidence for trust, each rating measured against the truth or
+    # against the median of the other validators' ratings (outcome_rows.rating_arrays)
     ratings: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     targets: Mapping[str, float] = field(default_factory=dict)
 

@@ -248,7 +248,8 @@ def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: 
 def consensus_outcome(c: CheckedOutcome, agreed: Consensus | None, weights: Mapping[str, float],
                       ratings: Mapping[str, Mapping[str, float]] | None = None) -> TaskOutcome:  # fmt: skip
     """The settled outcome of a task scored by consensus (``None``: nobody rated it);
-    ``ratings`` (validator -> respondent -> rating) are measured against its medians for trust."""
+    ``ratings`` (validator -> respondent -> rating) are kept for trust, which measures each
+    against the median of the other validators' ratings."""
     raters = agreed.agreement if agreed else {}
     return TaskOutcome(
         task_id=c.task_id, domain=c.domain, fee=c.fee, requester=c.requester, coordinator=c.coordinator,
