@@ -43,6 +43,7 @@ from rich.table import Table
 from llmnet.config import load_settings
 from llmnet.launcher import Network, NetworkOptions, RespondentPlan
 from llmnet.questions import load_questions
+from llmnet.reputation.trust import TrustRule
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "knowledge" / "questions.jsonl"
@@ -164,7 +165,8 @@ def run(s: Scenario, rounds: int, per_round: int, tmp: Path) -> dict[str, Any]:
         book = {v.address: v for v in ledger.validators()}
         effect = None
         if s.attacking_validators and "friend" in address:
-            weights = {v.address: v.stake / 1e18 * v.trust for v in book.values()}
+            # as the consensus weighs them: stake x trust ** power (TrustRule.power, 2)
+            weights = {v.address: v.stake / 1e18 * v.trust ** TrustRule().power for v in book.values()}
             colluders = {validators[i] for i in s.attacking_validators}
             effect = collusion_effect(net, address["friend"], colluders, weights)
         return {
@@ -237,6 +239,12 @@ def main() -> int:
     return 0
 
 
+def weight_share(m: dict[str, Any], i: int, power: float) -> float:
+    """Validator i's share of stake x trust ** power."""
+    weights = [st / 1e18 * t**power for st, t in zip(m["validator_stake"], m["validator_trust"], strict=True)]
+    return weights[i] / sum(weights) if sum(weights) else 0.0
+
+
 def row(s: Scenario, m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
     shares = " ".join(f"{x:.0%}" for x in m["shares"]) if s.attackers else "-"
     slashed = ", ".join(m["slashed"]) or "nobody"
@@ -256,13 +264,15 @@ def row(s: Scenario, m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
         ok = change < 0.10
     else:
         i = s.attacking_validators[0]
-        weights = [st / 1e18 * t for st, t in zip(m["validator_stake"], m["validator_trust"], strict=True)]
-        share = weights[i] / sum(weights) if sum(weights) else 0.0
+        # the consensus weighs stake x trust ** power (TrustRule.power, 2); stake x trust is shown too
+        weights = [weight_share(m, i, power) for power in (TrustRule().power, 1.0)]
         honest_pay = [p for j, p in enumerate(m["validator_pay"]) if j not in s.attacking_validators]
         pay, trust = m["validator_pay"][i], m["validator_trust"][i]
-        outcome = (f"weight share {share:.1%}, trust {trust:.2f}, "
+        honest_trust = [t for j, t in enumerate(m["validator_trust"]) if j not in s.attacking_validators]
+        outcome = (f"weight share {weights[0]:.1%} (stake x trust: {weights[1]:.1%}), trust {trust:.2f} "
+                   f"(honest {min(honest_trust):.2f}-{max(honest_trust):.2f}), "
                    f"pay {pay} vs honest {min(honest_pay)}-{max(honest_pay)}")  # fmt: skip
-        ok = pay < min(honest_pay) and (share <= 0.05 if s.key == "g" else True)
+        ok = pay < min(honest_pay) and (max(weights) <= 0.05 if s.key == "g" else True)
     ok = ok and not honest_slashed
     return (f"({s.key}) {s.title}", shares, str(m["earned"]) if s.attackers else "-", slashed, outcome,
             "met" if ok else "NOT met")  # fmt: skip

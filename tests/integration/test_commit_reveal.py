@@ -105,9 +105,10 @@ def test_only_revealed_lists_that_match_their_root_count(
 
 def test_trust_falls_for_an_unrevealed_epoch_and_rises_with_agreement(ledger: Web3Ledger) -> None:
     keeper = TrustKeeper(ledger)
-    task = TaskOutcome(task_id=0, domain="general", fee=0, requester="0xR", coordinator="0xC", scores={},
-                       validators=("a", "b"), receipt_hash="0x" + "11" * 32,
-                       agreement={"a": 1.0, "b": 1.0})  # fmt: skip
+    task = TaskOutcome(task_id=0, domain="general", fee=0, requester="0xR", coordinator="0xC",
+                       scores={"p": 0.9, "q": 0.1}, validators=("a", "b"), receipt_hash="0x" + "11" * 32,
+                       agreement={"a": 1.0, "b": 1.0}, targets={"p": 9.0, "q": 2.0},
+                       ratings={"a": {"p": 9.0, "q": 2.0}, "b": {"p": 9.0, "q": 2.0}})  # fmt: skip
     updates = dict(keeper.observe([task], unrevealed=["b"]))
     assert updates["a"] > 500_000  # agreed, up from the initial 0.5
     assert updates["b"] < 500_000  # agreed too, but its unrevealed epoch weighs three observations of 0

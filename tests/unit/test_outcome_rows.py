@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import numpy as np
 import pytest
 
 from llmnet.errors import InputError
 from llmnet.reputation.beta import DECAY_ONE
-from llmnet.reputation.outcome_rows import concat_rows
+from llmnet.reputation.consensus import weighted_median
+from llmnet.reputation.outcome_rows import concat_rows, rater_evidence, rating_arrays
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, outcome_rows, plan_rows, plan_settlement, split_fee
 from llmnet.reputation.trust import TrustRule, fold_trust, update_trust
 from llmnet.roles.validator import TrustKeeper
@@ -27,6 +29,8 @@ def random_outcome(rng: random.Random, task_id: int) -> TaskOutcome:
         failed=frozenset(rng.sample(ACCOUNTS[:5], rng.randint(0, 2))), gold=rng.random() < 0.2,
         validator_weights={v: rng.choice([0.0, 3 * rng.random()]) for v in validators if rng.random() < 0.8},
         agreement={v: rng.uniform(-0.2, 1.2) for v in validators},
+        ratings={v: {a: rng.uniform(1, 10) for a in scores if rng.random() < 0.9} for v in validators},
+        targets={a: rng.uniform(1, 10) for a in scores},
     )  # fmt: skip
 
 
@@ -76,21 +80,51 @@ class _Book:
         return []
 
 
-def test_trust_keeper_folds_each_validators_evidence_in_task_order() -> None:
+def test_trust_keeper_folds_each_raters_batch_evidence() -> None:
     rng = random.Random(3)
     outcomes = [random_outcome(rng, i) for i in range(40)]
     keeper = TrustKeeper(_Book(), ttl_s=float("inf"))  # type: ignore[arg-type]
     keeper.trust["0xV1"] = 0.9
+    rows = outcome_rows(outcomes)
+    found = rater_evidence(rows, np.zeros(len(rows.names)), keeper.evidence)  # nobody staked: equal weights
     expected = dict(keeper.trust)
-    for o in outcomes:
-        for v, agreement in o.agreement.items():
-            current = expected.get(v, keeper.rule.initial)
-            expected[v] = update_trust(current, min(1.0, max(0.0, agreement)), keeper.rule, gold=o.gold)
+    for who, (evidence, gold, counts) in found.items():
+        name = rows.names[who]
+        expected[name] = fold_trust(expected.get(name, keeper.rule.initial), evidence, gold, keeper.rule, counts)
     recorded = keeper.observe(outcomes, unrevealed=["0xV9"])
     expected["0xV9"] = update_trust(keeper.rule.initial, 0.0, keeper.rule, gold=True)
-    assert keeper.trust == expected
+    assert found and keeper.trust == expected
     assert recorded == [(v, round(expected[v] * 1_000_000)) for v in sorted(expected) if v != "0xV1" or any(
-        "0xV1" in o.agreement for o in outcomes)]  # fmt: skip
+        who == rows.names.index("0xV1") for who in found)]  # fmt: skip
+
+
+def expected_target(o: TaskOutcome, rater: str, respondent: str) -> float | None:
+    """The truth on a gold task; otherwise the weighted median of the other raters' ratings of
+    that respondent (equal weights when they all weigh 0), None when nobody else rated it."""
+    if o.gold:
+        return o.targets[respondent]
+    others = [(o.ratings[v][respondent], o.validator_weights.get(v, 0.0)) for v in o.agreement
+              if v != rater and respondent in o.ratings.get(v, {})]  # fmt: skip
+    if not others:
+        return None
+    weights = [w for _, w in others] if any(w > 0 for _, w in others) else [1.0] * len(others)
+    return weighted_median([x for x, _ in others], weights)
+
+
+def test_rows_carry_each_rating_and_its_target() -> None:
+    rng = random.Random(4)
+    outcomes = [random_outcome(rng, i) for i in range(30)]
+    rows = outcome_rows(outcomes)
+    rater, rating, target, task, gold = rating_arrays(rows)
+    got = sorted(zip(task.tolist(), [rows.names[r] for r in rater], rating.tolist(), target.tolist(), strict=True))
+    want = sorted((i, v, x, target) for i, o in enumerate(outcomes) for v in o.agreement
+                  for a, x in o.ratings.get(v, {}).items()
+                  if (target := expected_target(o, v, a)) is not None)  # fmt: skip
+    assert got == want
+    assert any(o.gold for o in outcomes) and not all(o.gold for o in outcomes)
+    assert gold.tolist() == [outcomes[i].gold for i in task.tolist()]
+    joined = concat_rows([rows, rows])
+    assert len(rating_arrays(joined)[1]) == 2 * len(rating)
 
 
 def test_a_batch_nobody_rated_settles_and_moves_no_trust() -> None:

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -98,6 +99,7 @@ def sim(
     summaries = [summarize(t, scenario.warmup_per_domain) for t in traces]
     _out.print(results_table(summaries, bool(scenario.attackers)))
     _out.print(verdict(summaries))
+    _out.print(validator_line(next((t for t in traces if t.policy == LLMNET_POLICY), traces[0]), pop))
     _write(out, scenario, summaries, traces, pop, plots)
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -106,6 +108,23 @@ def sim(
     report = json.loads((out / "summary.json").read_text())
     report["run"] = {"wall_s": wall, "peak_rss_mb": peak_mb, "requests": served}
     (out / "summary.json").write_text(json.dumps(report, indent=2))
+
+
+def validator_kinds(trace: Trace, pop: Population) -> dict[str, dict[str, float]]:
+    """Per kind of validator (honest, random, colluding): its mean final trust and its kind's share of the
+    consensus weight."""
+    kinds = np.array(pop.validator_kind)
+    return {
+        kind: {"trust": float(trace.validator_trust[kinds == kind].mean()),
+               "weight_share": float(trace.validator_share[kinds == kind].sum())}
+        for kind in dict.fromkeys(pop.validator_kind)
+    }  # fmt: skip
+
+
+def validator_line(trace: Trace, pop: Population) -> str:
+    parts = [f"{kind} trust {v['trust']:.2f} ({v['weight_share']:.1%} of the consensus weight)"
+             for kind, v in validator_kinds(trace, pop).items()]  # fmt: skip
+    return f"validators under {trace.policy}, at the end: " + "; ".join(parts)
 
 
 def _real(base: Scenario, inapplicable: list[str], questions: Path | None, max_tokens: int, correct_at: float,
@@ -153,7 +172,8 @@ def few_collections() -> Iterator[None]:
 def _write(out: Path, scenario: Scenario, summaries: list[Summary], traces: list[Trace], pop: Population,
            plots: bool) -> None:  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    report = {"scenario": asdict(scenario), "summaries": [asdict(s) for s in summaries]}
+    report = {"scenario": asdict(scenario), "summaries": [asdict(s) for s in summaries],
+              "validators": {t.policy: validator_kinds(t, pop) for t in traces}}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(report, indent=2))
     if plots:
         from llmnet.sim.plots import comparison_figure, main_figure  # matplotlib: 0.4 s a --no-plots run skips

@@ -92,6 +92,43 @@ def weighted_median_rows(values: FloatArray, weights: FloatArray) -> FloatArray:
     return result
 
 
+def leave_one_out_medians(ratings: FloatArray, weights: FloatArray) -> FloatArray:
+    """Per rating, the weighted median of the *other* ratings in its row: what the rest of the
+    raters made of that response, which the rating itself did not help to make.
+
+    ``ratings`` has shape ``(rows, raters)``, NaN where a rater did not rate that response;
+    ``weights`` broadcasts to it. When the other raters of a row all weigh 0 they count
+    equally (as in :func:`consensus_rows`). NaN where the rating is NaN or nobody else rated the
+    response. One :func:`weighted_median_rows` per rater column, so cheap for few raters.
+
+    >>> leave_one_out_medians(np.array([[2.0, 8.0, 9.0]]), np.ones(3)).tolist()
+    [[8.5, 5.5, 5.0]]
+    """
+    if ratings.ndim != 2:
+        raise InputError(f"ratings must be a (rows, raters) table, got shape {ratings.shape}")
+    try:
+        w = np.broadcast_to(weights, ratings.shape).astype(np.float64)
+    except ValueError:
+        raise InputError(
+            f"weights of shape {np.shape(weights)} do not fit ratings of shape {ratings.shape}; give one per rater"
+        ) from None
+    rated = ~np.isnan(ratings)
+    bad = w[rated & ~(np.isfinite(w) & (w >= 0))]
+    if bad.size:
+        raise InputError(f"rater weights must be finite numbers of 0 or more, got {float(bad[0])!r}")
+    out = np.full(ratings.shape, np.nan)
+    for k in range(ratings.shape[1]):
+        others = rated.copy()
+        others[:, k] = False
+        live = rated[:, k] & others.any(axis=1)
+        if not live.any():
+            continue
+        wk = np.where(others, w, 0.0)[live]
+        wk = np.where(wk.sum(axis=1, keepdims=True) > 0, wk, others[live].astype(np.float64))
+        out[live, k] = weighted_median_rows(np.where(others, ratings, np.nan)[live], wk)
+    return out
+
+
 def median_consensus(
     ratings: Mapping[str, Mapping[str, float]], weights: Mapping[str, float] | None = None
 ) -> dict[str, float]:

@@ -22,6 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from llmnet.errors import InputError
+from llmnet.reputation.consensus import leave_one_out_medians
+from llmnet.reputation.trust import GOLD, ORDINARY, EvidenceRule, batch_evidence
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -36,7 +38,11 @@ class OutcomeRows:
 
     ``scores[i, j]`` is respondent ``respondents[i, j]``'s consensus score in [0, 1] (any value
     when it ``failed``); ``weights[i, j]`` is validator ``validators[i, j]``'s stake x trust and
-    ``agreement[i, j]`` rater ``raters[i, j]``'s agreement with the consensus."""
+    ``agreement[i, j]`` rater ``raters[i, j]``'s agreement with the consensus; ``ratings[i, j, k]``
+    is rater ``raters[i, k]``'s 1-10 rating of respondent ``respondents[i, j]`` (NaN: not rated)
+    and ``targets[i, j]`` that respondent's consensus median or, on a gold task, the truth (NaN:
+    nothing). Trust evidence (:func:`rating_arrays`) measures gold ratings against the truth and
+    other ratings against the median of the *other* raters' ratings, recomputed from ``ratings``."""
 
     names: tuple[str, ...]
     task_ids: tuple[int, ...]
@@ -53,6 +59,8 @@ class OutcomeRows:
     raters: IntArray  # (m, a) validators whose agreement with the consensus was measured
     agreement: FloatArray  # (m, a) that agreement, the evidence for their trust
     gold: BoolArray  # (m,) scores are the truth and agreement was measured against it
+    ratings: FloatArray  # (m, r, a)
+    targets: FloatArray  # (m, r)
 
     def __len__(self) -> int:
         return len(self.task_ids)
@@ -170,22 +178,45 @@ def observation_index(rows: OutcomeRows) -> tuple[IntArray, IntArray, FloatArray
     return task, rows.respondents[task, column], score
 
 
-def rater_evidence(rows: OutcomeRows) -> dict[int, tuple[list[float], list[bool]]]:
-    """Per rater (index into ``names``), its agreements in task order, clamped to [0, 1], and
-    whether each came from a gold task."""
+def rating_arrays(rows: OutcomeRows) -> tuple[IntArray, FloatArray, FloatArray, IntArray, BoolArray]:
+    """Every rating measured against a target, flat: its rater (index into ``names``), rating,
+    target, task (row) and whether the task is gold.
+
+    On a gold task the target is the truth (``targets``). On an ordinary one it is the weighted
+    median of the *other* raters' ratings of that response, weighed as the consensus weighed
+    them (:func:`~llmnet.reputation.consensus.leave_one_out_medians`), so that no rater is
+    measured against a median its own rating helped to make; a rating nobody else's can be
+    set against is left out. The settled score stays the consensus of all."""
+    m, r, a = rows.ratings.shape
     present = rows.raters != NONE
-    task, _ = np.nonzero(present)
-    who = rows.raters[present]
-    evidence = np.clip(rows.agreement[present], 0.0, 1.0)
-    gold = rows.gold[task]
-    if not len(who):  # nobody rated (k = 1 networks without validators rating): no evidence
-        return {}
-    order = np.argsort(who, kind="stable")  # task order kept within each rater
-    starts = np.flatnonzero(np.diff(who[order], prepend=-2))
-    out: dict[int, tuple[list[float], list[bool]]] = {}
-    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
-        part = order[a:b]
-        out[int(who[part[0]])] = (evidence[part].tolist(), gold[part].tolist())
+    # each rater's weight in its task's consensus: its entry among the task's validators
+    same = (rows.validators[:, None, :] == rows.raters[:, :, None]) & present[:, :, None]
+    weight = np.where(same, rows.weights[:, None, :], 0.0).sum(axis=-1)  # (m, a)
+    ratings = np.where(present[:, None, :], rows.ratings, np.nan)
+    others = leave_one_out_medians(ratings.reshape(m * r, a), np.repeat(weight, r, axis=0)).reshape(m, r, a)
+    target = np.where(rows.gold[:, None, None], rows.targets[:, :, None], others)
+    who = np.broadcast_to(rows.raters[:, None, :], (m, r, a))
+    task = np.broadcast_to(np.arange(m)[:, None, None], (m, r, a))
+    keep = (who != NONE) & ~np.isnan(ratings) & ~np.isnan(target)
+    return who[keep], ratings[keep], target[keep], task[keep], rows.gold[task[keep]]
+
+
+Evidence = tuple[list[float], list[bool], list[float]]  # evidence, gold flags, observation counts
+
+
+def rater_evidence(rows: OutcomeRows, weights: FloatArray, rule: EvidenceRule) -> dict[int, Evidence]:
+    """Per rater (index into ``names``) with evidence in the batch, its chance-corrected
+    evidence (:func:`~llmnet.reputation.trust.batch_evidence`), ordinary tasks first then gold
+    ones, whether each is gold, and how many observations each counts for. ``weights[i]``: the
+    stake x trust weight of account ``i``, which picks the batch's reference rater."""
+    if weights.shape != (len(rows.names),):
+        raise InputError(f"give one weight per account: {len(rows.names)} accounts, weights of shape {weights.shape}")
+    found = batch_evidence(*rating_arrays(rows), weights, rule)
+    out: dict[int, Evidence] = {}
+    for who in np.flatnonzero((found.counts > 0).any(axis=1)).tolist():
+        kinds = [k for k in (ORDINARY, GOLD) if found.counts[who, k] > 0]
+        out[who] = ([float(found.evidence[who, k]) for k in kinds], [k == GOLD for k in kinds],
+                    [float(found.counts[who, k]) for k in kinds])  # fmt: skip
     return out
 
 
@@ -196,10 +227,11 @@ def concat_rows(parts: Sequence[OutcomeRows]) -> OutcomeRows:
 
     def stack(field: str, fill: float) -> NDArray[Any]:
         arrays = [getattr(p, field) for p in parts]
-        out = np.full((sum(len(a) for a in arrays), max(a.shape[1] for a in arrays)), fill, dtype=arrays[0].dtype)
+        tail = tuple(max(a.shape[d] for a in arrays) for d in range(1, arrays[0].ndim))
+        out = np.full((sum(len(a) for a in arrays), *tail), fill, dtype=arrays[0].dtype)
         at = 0
         for a in arrays:
-            out[at : at + len(a), : a.shape[1]] = a
+            out[(slice(at, at + len(a)), *(slice(0, n) for n in a.shape[1:]))] = a
             at += len(a)
         return out
 
@@ -213,4 +245,5 @@ def concat_rows(parts: Sequence[OutcomeRows]) -> OutcomeRows:
         parts[0].names, join("task_ids"), join("domains"), join("fees"), flat("requesters"), flat("coordinators"),
         stack("respondents", NONE), stack("scores", 0.0), stack("failed", False), stack("validators", NONE),
         stack("weights", 0.0), join("receipts"), stack("raters", NONE), stack("agreement", np.nan), flat("gold"),
+        stack("ratings", np.nan), stack("targets", np.nan),
     )  # fmt: skip

@@ -29,6 +29,7 @@ from llmnet.reputation.beta import RepDelta, aggregate_groups
 from llmnet.reputation.human import WeightedObservation
 from llmnet.reputation.outcome_rows import (
     NONE,
+    FloatArray,
     OutcomeRows,
     Payments,
     observation_arrays,
@@ -71,6 +72,11 @@ class TaskOutcome:
     validator_weights: Mapping[str, float] = field(default_factory=dict)
     agreement: Mapping[str, float] = field(default_factory=dict)
     gold: bool = False  # scores are the truth (a gold task), and agreement was measured against it
+    # validator -> respondent -> its 1-10 rating, and respondent -> its consensus median (the
+    # truth on a gold task): the evidence for trust, each rating measured against the truth or
+    # against the median of the other validators' ratings (outcome_rows.rating_arrays)
+    ratings: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    targets: Mapping[str, float] = field(default_factory=dict)
 
 
 def _respondents(o: TaskOutcome) -> list[str]:
@@ -88,11 +94,13 @@ def outcome_rows(outcomes: Sequence[TaskOutcome]) -> OutcomeRows:
     a = max((len(o.agreement) for o in outcomes), default=0)
     respondents, validators = np.full((m, r), NONE, dtype=np.intp), np.full((m, v), NONE, dtype=np.intp)
     raters, agreement = np.full((m, a), NONE, dtype=np.intp), np.full((m, a), np.nan)
+    ratings, targets = _rating_table(outcomes, r), np.full((m, r), np.nan)
     scores, failed, weights = np.zeros((m, r)), np.zeros((m, r), dtype=bool), np.zeros((m, v))
     ends = np.array([(at(o.requester), at(o.coordinator)) for o in outcomes], dtype=np.intp).reshape(m, 2)
     for i, o in enumerate(outcomes):
         for j, who in enumerate(_respondents(o)):
             respondents[i, j], scores[i, j], failed[i, j] = at(who), o.scores.get(who, 0.0), who in o.failed
+            targets[i, j] = o.targets.get(who, np.nan)
         for j, who in enumerate(dict.fromkeys(o.validators)):
             validators[i, j], weights[i, j] = at(who), o.validator_weights.get(who, 0.0)
         for j, (who, agreed) in enumerate(o.agreement.items()):
@@ -101,7 +109,21 @@ def outcome_rows(outcomes: Sequence[TaskOutcome]) -> OutcomeRows:
         tuple(index), tuple(o.task_id for o in outcomes), tuple(o.domain for o in outcomes),
         tuple(o.fee for o in outcomes), ends[:, 0], ends[:, 1], respondents, scores, failed, validators, weights,
         tuple(o.receipt_hash for o in outcomes), raters, agreement, np.array([o.gold for o in outcomes], dtype=bool),
+        ratings, targets,
     )  # fmt: skip
+
+
+def _rating_table(outcomes: Sequence[TaskOutcome], r: int) -> FloatArray:
+    """``ratings[i, j, k]``: rater k of task i (in ``agreement`` order) on its respondent j; NaN: not rated."""
+    a = max((len(o.agreement) for o in outcomes), default=0)
+    table = np.full((len(outcomes), r, a), np.nan)
+    for i, o in enumerate(outcomes):
+        column = {who: j for j, who in enumerate(_respondents(o))}
+        for k, who in enumerate(o.agreement):
+            for respondent, rating in o.ratings.get(who, {}).items():
+                if respondent in column:
+                    table[i, column[respondent], k] = rating
+    return table
 
 
 def split_fee(outcome: TaskOutcome, split: FeeSplit) -> dict[str, int]:

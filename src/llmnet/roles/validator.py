@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
@@ -40,7 +41,7 @@ from llmnet.questions import load_questions, reference_book
 from llmnet.reputation.consensus import ClipRule, Consensus, normalize_score, robust_consensus
 from llmnet.reputation.outcome_rows import OutcomeRows, rater_evidence
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, outcome_rows, plan_settlement
-from llmnet.reputation.trust import TrustRule, fold_trust, update_trust, validator_weights
+from llmnet.reputation.trust import EvidenceRule, TrustRule, fold_trust, update_trust, validator_weights
 from llmnet.rlhf.book import RankingBook
 from llmnet.rlhf.feed import RankingFeed
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
@@ -241,20 +242,24 @@ def score_outcome(c: CheckedOutcome, ratings: Sequence[CheckedRating], weights: 
             scores={who: normalize_score(s) for who, s in c.gold.items()}, validators=tuple(sorted(by_validator)),
             receipt_hash=c.receipt_hash, failed=frozenset(c.failed),
             validator_weights={v: weights.get(v, 0.0) * agreement[v] for v in by_validator},
-            agreement=agreement, gold=True,
+            agreement=agreement, gold=True, ratings=by_validator, targets=dict(c.gold),
         )  # fmt: skip
     agreed = robust_consensus(by_validator, weights) if by_validator else None
-    return consensus_outcome(c, agreed, weights)
+    return consensus_outcome(c, agreed, weights, by_validator)
 
 
-def consensus_outcome(c: CheckedOutcome, agreed: Consensus | None, weights: Mapping[str, float]) -> TaskOutcome:
-    """The settled outcome of a task scored by consensus (``None``: nobody rated it)."""
+def consensus_outcome(c: CheckedOutcome, agreed: Consensus | None, weights: Mapping[str, float],
+                      ratings: Mapping[str, Mapping[str, float]] | None = None) -> TaskOutcome:  # fmt: skip
+    """The settled outcome of a task scored by consensus (``None``: nobody rated it);
+    ``ratings`` (validator -> respondent -> rating) are kept for trust, which measures each
+    against the median of the other validators' ratings."""
     raters = agreed.agreement if agreed else {}
     return TaskOutcome(
         task_id=c.task_id, domain=c.domain, fee=c.fee, requester=c.requester, coordinator=c.coordinator,
         scores={who: normalize_score(s) for who, s in agreed.scores.items()} if agreed else {},
         validators=tuple(sorted(raters)), receipt_hash=c.receipt_hash, failed=frozenset(c.failed),
         validator_weights={v: weights.get(v, 0.0) for v in raters}, agreement=dict(raters),
+        ratings=dict(ratings or {}), targets=dict(agreed.medians) if agreed else {},
     )  # fmt: skip
 
 
@@ -270,8 +275,9 @@ class TrustKeeper:
     ``only``: when not empty, ratings count only from these validators (a deployment's allowlist)."""
 
     def __init__(self, ledger: Ledger, rule: TrustRule | None = None, *, ttl_s: float = 5.0,
-                 only: frozenset[str] = frozenset()) -> None:  # fmt: skip
+                 only: frozenset[str] = frozenset(), evidence: EvidenceRule | None = None) -> None:  # fmt: skip
         self.ledger, self.rule, self.ttl_s, self.only = ledger, rule or TrustRule(), ttl_s, only
+        self.evidence = evidence or EvidenceRule()
         self.trust: dict[str, float] = {}
         self._stakes: dict[str, int] = {}
         self._read_at = -math.inf
@@ -281,7 +287,8 @@ class TrustKeeper:
         """stake x trust per validator; read again from the chain when older than ``ttl_s`` or
         when a validator in ``need`` is not known yet (it may have just registered)."""
         with self.lock:
-            stale = time.monotonic() - self._read_at > self.ttl_s
+            # never read counts as stale even with ttl_s = inf (inf - -inf > inf is False)
+            stale = self._read_at == -math.inf or time.monotonic() - self._read_at > self.ttl_s
             if stale or any(v not in self._stakes for v in need):
                 book = self.ledger.validators()
                 self._stakes = {v.address: v.stake for v in book if not self.only or v.address in self.only}
@@ -291,19 +298,22 @@ class TrustKeeper:
             return validator_weights(self._stakes, self.trust, self.rule)
 
     def observe(self, outcomes: Sequence[TaskOutcome], unrevealed: Iterable[str] = ()) -> list[tuple[str, int]]:
-        """Fold the batch's evidence into trust: each task's agreement, and for every (validator,
-        epoch) whose ratings were not revealed, one gold-weight observation of 0. Returns the
-        (validator, ppm) pairs to record."""
+        """Fold the batch's evidence into trust: each rater's chance-corrected agreement over the
+        batch's ordinary tasks and over its gold ones (see :mod:`llmnet.reputation.trust`), and
+        for every (validator, epoch) whose ratings were not revealed, one gold-weight observation
+        of 0. Returns the (validator, ppm) pairs to record."""
         return self.observe_rows(outcome_rows(outcomes), unrevealed)
 
     def observe_rows(self, rows: OutcomeRows, unrevealed: Iterable[str] = ()) -> list[tuple[str, int]]:
         """:meth:`observe` for outcomes given as rows."""
         with self.lock:
             changed: set[str] = set()
-            for who, (evidence, gold) in rater_evidence(rows).items():
+            now = validator_weights(self._stakes, self.trust, self.rule)
+            weights = np.array([now.get(name, 0.0) for name in rows.names])
+            for who, (evidence, gold, counts) in rater_evidence(rows, weights, self.evidence).items():
                 validator = rows.names[who]
                 current = self.trust.get(validator, self.rule.initial)
-                self.trust[validator] = fold_trust(current, evidence, gold, self.rule)
+                self.trust[validator] = fold_trust(current, evidence, gold, self.rule, counts)
                 changed.add(validator)
             for validator in unrevealed:
                 current = self.trust.get(validator, self.rule.initial)

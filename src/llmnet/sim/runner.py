@@ -40,6 +40,9 @@ class Trace:
     batch_end: list[int]
     reputation: list[NDArray[np.float64]]  # per batch: posterior mean in domain 0 per provider (NaN: not a member)
     final: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # realised quality of the best-rated
+    # per validator at the end of the run: its trust, and its share of the consensus weight (stake x trust ** power)
+    validator_trust: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    validator_share: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 def _empty_trace(policy: str, domains: NDArray[np.int64]) -> Trace:
@@ -136,6 +139,10 @@ class PolicyRun:
             self.step(start, stop)
             if progress:
                 progress(self.trace.policy, stop - start, float(self.trace.expert_share[:stop].mean()))
+        trust = self.world.keeper.trust
+        self.trace.validator_trust = np.array([trust.get(v.address, np.nan) for v in self.world.validators])
+        weights = self.world.validator_weights()
+        self.trace.validator_share = weights / weights.sum() if weights.sum() > 0 else np.zeros(len(weights))
         return self.trace
 
     def step(self, start: int, stop: int) -> None:

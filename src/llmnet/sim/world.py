@@ -124,7 +124,7 @@ class SimWorld:
             failed=np.zeros((m, k), dtype=bool), validators=np.broadcast_to(n + by_address, (m, v)),
             weights=np.broadcast_to(w[by_address], (m, v)), receipts=tuple(f"0x{t + 1:064x}" for t in task_ids),
             raters=np.broadcast_to(n + np.arange(v), (m, v)), agreement=rows.closeness.reshape(m, k, v).mean(axis=1),
-            gold=np.zeros(m, dtype=bool),
+            gold=np.zeros(m, dtype=bool), ratings=ratings, targets=rows.medians.reshape(m, k),
         )  # fmt: skip
 
     def settle(self, parts: Sequence[OutcomeRows]) -> None:
