@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,18 +171,35 @@ class RevealUnavailable(LlmnetError):
 class RevealedRatings:
     """The settler's check that a rating was committed and revealed by its validator."""
 
-    def __init__(self, ledger: Web3Ledger, endpoint_of: Callable[[str], str], http: httpx.Client | None = None):
+    def __init__(
+        self,
+        ledger: Web3Ledger,
+        endpoint_of: Callable[[str], str],
+        http: httpx.Client | None = None,
+        *,
+        max_lists: int = 1024,
+    ) -> None:
+        if max_lists < 1:
+            raise InputError(f"max_lists must be at least 1, got {max_lists}")
         self.ledger, self.endpoint_of = ledger, endpoint_of
         self.http = http or httpx.Client(timeout=10)
-        self._lists: dict[tuple[str, int], frozenset[str] | None] = {}
+        # Most recently used last. A settler runs for months with an epoch every few seconds: the
+        # lists it holds are bounded, and one asked again after eviction is read again (and checked
+        # against its root again), which costs a request, never a wrong answer.
+        self._lists: OrderedDict[tuple[str, int], frozenset[str] | None] = OrderedDict()
+        self.max_lists = max_lists
 
     def digests(self, validator: str, epoch: int) -> frozenset[str] | None:
         """The revealed digests of (validator, epoch), or None when it did not reveal (or its list
         does not hash to the root it revealed). Only asked once the reveal epoch is over."""
         key = (validator, epoch)
-        if key not in self._lists:
-            self._lists[key] = self._load(validator, epoch)
-        return self._lists[key]
+        if key in self._lists:
+            self._lists.move_to_end(key)
+            return self._lists[key]
+        found = self._lists[key] = self._load(validator, epoch)
+        while len(self._lists) > self.max_lists:
+            self._lists.popitem(last=False)
+        return found
 
     def _load(self, validator: str, epoch: int) -> frozenset[str] | None:
         root = self.ledger.revealed_root(validator, epoch)
