@@ -9,5 +9,5 @@ from __future__ import annotations
 from sha3 import keccak_256
 
 
-def keccak256(data: bytes) -> bytes:
+def keccak256(data: bytes | memoryview) -> bytes:
     return keccak_256(data).digest()

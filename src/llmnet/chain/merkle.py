@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sha3 import keccak_256
-
 from llmnet.errors import InputError
 from llmnet.hashing import keccak256
 from llmnet.types import ZERO_HASH, check_hash, joined_hashes
 
 
 def leaf_hash(receipt_hash: str) -> bytes:
-    return keccak256(b"\x00" + bytes.fromhex(check_hash(receipt_hash, "receipt hash")[2:]))
+    return leaf_hashes([receipt_hash])[0]
 
 
 def node_hash(a: bytes, b: bytes) -> bytes:
@@ -29,16 +27,16 @@ def node_hash(a: bytes, b: bytes) -> bytes:
 
 
 def leaf_hashes(receipt_hashes: Sequence[str]) -> list[bytes]:
-    """:func:`leaf_hash` of each: one check and one hex decoding for the whole batch, each leaf's
-    ``0x00`` prefix decoded from the ``0x`` that starts its hash."""
+    """Each receipt's leaf, ``keccak256(0x00 ++ receipt_hash)``: one check and one hex decoding for
+    the whole batch, each leaf's ``0x00`` prefix decoded from the ``0x`` that starts its hash."""
     raw = memoryview(bytes.fromhex(joined_hashes(receipt_hashes, "receipt hash").replace("0x", "00")))
-    return [keccak_256(raw[i : i + 33]).digest() for i in range(0, len(raw), 33)]
+    return [keccak256(raw[i : i + 33]) for i in range(0, len(raw), 33)]
 
 
 def _level_up(level: list[bytes]) -> list[bytes]:
     """The next level: :func:`node_hash` of each pair, an odd last node carried up."""
     pairs = zip(level[: len(level) - 1 : 2], level[1::2], strict=True)
-    up = [keccak_256(b"\x01" + (a + b if a <= b else b + a)).digest() for a, b in pairs]
+    up = [node_hash(a, b) for a, b in pairs]
     if len(level) % 2:
         up.append(level[-1])
     return up
