@@ -190,13 +190,13 @@ def collusion_effect(net: Network, friend: str, colluders: set[str], weights: di
     import sqlite3
 
     from llmnet.reputation.consensus import normalize_score, robust_consensus
-    from llmnet.roles.validator import CheckedOutcome
+    from llmnet.roles.outcome import CheckedOutcome
 
     db = next((net.root / "state").glob("chain-*/validator-1-settlement.sqlite"))
     rows = sqlite3.connect(db).execute("SELECT outcome FROM outcomes WHERE batch_id IS NOT NULL").fetchall()
     with_all, without = [], []
     for (text,) in rows:
-        c = CheckedOutcome.from_json(text)
+        c = CheckedOutcome.model_validate_json(text)
         table: dict[str, dict[str, float]] = {}
         for r in c.ratings:
             table.setdefault(r.validator, {})[r.respondent] = r.score

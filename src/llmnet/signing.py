@@ -32,6 +32,7 @@ from llmnet.hashing import keccak256
 
 __all__ = [
     "MAX_SCORE",
+    "OutcomeClaim",
     "Rating",
     "Response",
     "SignedMessage",
@@ -295,6 +296,38 @@ class Rating(TypedMessage):
     score: Annotated[Uint16, Field(le=MAX_SCORE)]
     round: Uint8
     epoch: Uint64 = 0
+
+
+class OutcomeClaim(TypedMessage):
+    """A coordinator's claim that the task it opened on chain as ``task_id`` was answered as its
+    receipt says: signed after opening, it binds every field settlement pays by.
+
+    ``receipt_hash`` covers the receipt (requester, domain, fee and its split, respondents and
+    their failures, validators); ``evidence_hash`` covers the exact signed responses and ratings
+    handed to the settler (:meth:`llmnet.roles.outcome.TaskRecord.evidence_hash`), so none can be
+    added, dropped or swapped, and ``task_id`` ties all of it to one on-chain task."""
+
+    EIP712_TYPE: ClassVar[str] = "OutcomeClaim"
+    EIP712_FIELDS: ClassVar[list[tuple[str, str]]] = [
+        ("task_id", "uint256"),
+        ("task_key", "uint256"),
+        ("coordinator", "address"),
+        ("requester", "address"),
+        ("domain", "string"),
+        ("fee", "uint256"),
+        ("receipt_hash", "bytes32"),
+        ("evidence_hash", "bytes32"),
+    ]
+    SIGNER_FIELD: ClassVar[str] = "coordinator"
+
+    task_id: Uint256  # on chain
+    task_key: Uint256  # the id the signed assignments, responses and ratings carry
+    coordinator: Address
+    requester: Address
+    domain: Text
+    fee: Uint256  # wei
+    receipt_hash: Bytes32
+    evidence_hash: Bytes32
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from llmnet.roles.accountant import TaskBook
+from llmnet.roles.outcome import TaskRecord
+from llmnet.roles.taskbook import TaskBook
 
 
 def main(db: str, interval: str) -> None:
@@ -21,7 +22,9 @@ def main(db: str, interval: str) -> None:
         while True:
             with lock:
                 key = next(counter) + 1
-            book.record(key, "0x" + "11" * 20, "general", 10**13, 1, "0x" + "22" * 32, {"receipt": {}, "n": key})
+            receipt = {"task_key": hex(key), "chain_id": 1, "domain": "general", "requester": "0x" + "11" * 20,
+                       "fee_wei": 10**13, "prompt_hash": "0x" + "22" * 32, "respondents": []}  # fmt: skip
+            book.record(key, 1, TaskRecord.of(receipt, [], []))
             with lock:
                 print(hex(key), flush=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmnet.roles.accountant import TaskBook
+from llmnet.roles.taskbook import TaskBook
 
 pytestmark = pytest.mark.integration
 

@@ -6,17 +6,29 @@ import pytest
 
 from llmnet.reputation.consensus import normalize_score
 from llmnet.reputation.trust import TrustRule, update_trust
-from llmnet.roles.validator import CheckedOutcome, CheckedRating, score_outcome
+from llmnet.roles.outcome import CheckedOutcome, CheckedRating, score_outcome
 
 GOLD = {"0xgood": 9.0, "0xbad": 2.0}
 
 
 def outcome(ratings: list[CheckedRating], gold: dict[str, float] | None) -> CheckedOutcome:
-    return CheckedOutcome(7, "general", 1000, "0xC", "0xC", "0x" + "11" * 32, (), tuple(ratings), gold)
+    return CheckedOutcome(
+        task_id=7,
+        task_key=7,
+        domain="general",
+        fee=1000,
+        requester="0xC",
+        coordinator="0xC",
+        receipt_hash="0x" + "11" * 32,
+        claim_digest="",
+        failed=(),
+        ratings=tuple(ratings),
+        gold=gold,
+    )
 
 
 def rating(validator: str, respondent: str, score: float) -> CheckedRating:
-    return CheckedRating(validator, respondent, score, 0, "0x" + "22" * 32)
+    return CheckedRating(validator=validator, respondent=respondent, score=score, epoch=0, digest="0x" + "22" * 32)
 
 
 RATINGS = [

@@ -19,7 +19,7 @@ from llmnet.reputation.beta import decay_from_float
 from llmnet.reputation.consensus import normalize_score, normalize_scores
 from llmnet.reputation.selection import ThompsonSampling
 from llmnet.reputation.settlement import outcome_rows
-from llmnet.roles.validator import CheckedOutcome, CheckedRating, score_outcome
+from llmnet.roles.outcome import CheckedOutcome, CheckedRating, score_outcome
 from llmnet.sim.metrics import after_warmup, cumulative_regret, summarize, windowed
 from llmnet.sim.runner import Trace, run_scenario
 from llmnet.sim.scenario import Scenario, build_population
@@ -103,11 +103,13 @@ def test_batch_scoring_equals_the_validators_score_outcome() -> None:
     rows = world.outcomes(ids, 0, chosen, ratings)
     for i in range(2):
         checked = tuple(
-            CheckedRating(v.address, world.providers[p].address, float(ratings[i, j, vi]), 0, "")
+            CheckedRating(validator=v.address, respondent=world.providers[p].address, score=float(ratings[i, j, vi]),
+                          epoch=0, digest="")
             for j, p in enumerate(chosen[i]) for vi, v in enumerate(world.validators)
         )  # fmt: skip
-        c = CheckedOutcome(ids[i], "d0", FEE, world.requester.address, world.coordinator.address,
-                           rows.receipts[i], (), checked)  # fmt: skip
+        c = CheckedOutcome(task_id=ids[i], task_key=ids[i], domain="d0", fee=FEE, requester=world.requester.address,
+                           coordinator=world.coordinator.address, receipt_hash=rows.receipts[i], claim_digest="",
+                           failed=(), ratings=checked)  # fmt: skip
         want = outcome_rows([score_outcome(c, checked, world.keeper.weights())])
         names = lambda r, cols: [r.names[x] for x in cols]  # noqa: E731
         assert names(rows, rows.respondents[i]) == names(want, want.respondents[0])

@@ -34,12 +34,14 @@ from llmnet.api.routes import HotRoutes
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
-from llmnet.roles.accountant import TaskBook, run_accountant
+from llmnet.roles.accountant import run_accountant
 from llmnet.roles.common import AccountSpec, ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
 from llmnet.roles.judge import ReferenceJudge
+from llmnet.roles.outcome import TaskRecord
 from llmnet.roles.protocol import Message
-from llmnet.store import ContentStore, canonical_json, content_hash
+from llmnet.roles.taskbook import TaskBook
+from llmnet.store import ContentStore
 from llmnet.web.dashboard import Dashboard, install_dashboard
 
 AUTO = "llmnet/auto"
@@ -198,20 +200,12 @@ class Gateway:
         fee = self.spec.fee_per_respondent_wei * run.k
         ledger = self.coordinator.directory.ledger
         receipt = receipt_of(run, fee, ledger.chain_id, self.coordinator.account.address)
-        receipt_hash = content_hash(canonical_json(receipt))
-        outcome = {
-            "task_key": run.task_key, "domain": run.domain, "fee": fee, "requester": run.requester,
-            "coordinator": self.coordinator.account.address,
-            "responses": [a.reply.response for a in run.answers.values()],
-            "ratings": run.ratings, "failed": sorted(run.failed), "receipt": receipt,
-            "receipt_hash": receipt_hash,  # the accountant signs it, off the answer's path
-        }  # fmt: skip
-        self.accountant.record(
-            run.task_key, run.requester, run.domain, fee, len(run.chosen), receipt["prompt_hash"], outcome
-        )
+        record = TaskRecord.of(receipt, [a.reply.response for a in run.answers.values()], run.ratings)
+        self.accountant.record(run.task_key, len(run.chosen), record)
         # every respondent's final text (its hash is in the receipt), for comparing and ranking them
         answers = {who: a.text for who, a in run.answers.items()}
-        return {"task_id": hex(run.task_key), "receipt_hash": receipt_hash, "receipt": receipt, "answers": answers}
+        return {"task_id": hex(run.task_key), "receipt_hash": record.receipt_hash, "receipt": receipt,
+                "answers": answers}  # fmt: skip
 
     async def finished(self, run: TaskRun) -> dict[str, Any]:
         """:meth:`finish` from the event loop: a commit that waits for an fsync goes to a thread;

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from llmnet.backends.base import ChatMessage, GenerationRequest
+from llmnet.roles.outcome import Outcome
 from llmnet.store import canonical_json, content_hash
 
 
@@ -106,46 +107,28 @@ class RateReply(BaseModel):
     ratings: list[dict[str, Any]]  # SignedMessage[Rating].to_dict() per answer
 
 
-class Outcome(BaseModel):
-    """A finished task as the coordinator hands it to the settling validator.
-
-    ``receipt`` is the receipt the requester got; ``receipt_hash`` its content
-    hash (a leaf of the batch's Merkle root on chain); ``signature`` is the
-    coordinator's EIP-191 signature over that hash.
-    """
-
-    task_id: int  # on-chain id
-    task_key: int  # the id the signed assignments, responses and ratings carry
-    domain: str
-    fee: int
-    requester: str
-    coordinator: str
-    responses: list[dict[str, Any]]  # final-round SignedMessage[Response] dicts
-    ratings: list[dict[str, Any]]  # SignedMessage[Rating] dicts from every validator
-    failed: list[str] = Field(default_factory=list)
-    receipt: dict[str, Any]
-    receipt_hash: str
-    signature: str = ""
-
-    def check_receipt(self) -> None:
-        """The receipt hash is the receipt's, and the receipt's coordinator signed it."""
-        from llmnet.errors import LlmnetError, SignatureError
-        from llmnet.signing import personal_digest, recover_digest
-
-        if content_hash(canonical_json(self.receipt)) != self.receipt_hash:
-            raise SignatureError(f"receipt hash of task {self.task_id} does not match its receipt")
-        try:
-            signer = recover_digest(personal_digest(self.receipt_hash), self.signature)
-        except LlmnetError:
-            raise SignatureError(f"receipt of task {self.task_id} carries a malformed signature") from None
-        if signer != self.coordinator:
-            raise SignatureError(f"receipt of task {self.task_id} was not signed by its coordinator")
-
-
 class SettleRequest(BaseModel):
+    """Finished tasks for the settler, from the coordinator that ran them."""
+
     outcomes: list[Outcome] = Field(min_length=1)
 
 
+class Refusal(BaseModel):
+    task_id: int  # as claimed
+    reason: str
+
+
 class SettleReply(BaseModel):
-    accepted: int
-    queued: int
+    accepted: int  # newly queued
+    queued: int  # waiting in the queue now
+    refused: list[Refusal] = Field(default_factory=list)
+
+
+class SettlementState(BaseModel):
+    """How far one task's settlement got: queued, submitted, settled, or set aside (with why)."""
+
+    task_id: int
+    state: str
+    batch_id: int | None = None
+    tx_hash: str | None = None
+    reason: str | None = None

@@ -33,7 +33,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import ConfigError, InputError, NotFound
 from llmnet.rlhf.book import RankingBook
 from llmnet.rlhf.flow import candidates_from_answer, post_candidates
-from llmnet.roles.accountant import TaskBook
+from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
 from llmnet.web.explorer import LedgerExplorer
 

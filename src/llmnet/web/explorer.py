@@ -14,7 +14,7 @@ from llmnet.chain.transactions import translate
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import NotFound
 from llmnet.reputation.beta import RepState
-from llmnet.roles.accountant import TaskBook
+from llmnet.roles.taskbook import TaskBook
 
 
 def _mean(alpha: int, beta: int) -> float:

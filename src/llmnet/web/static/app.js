@@ -189,7 +189,8 @@ async function loadLedger() {
   const data = await api("/ui/api/ledger");
   $("#chain-info").textContent = `chain ${data.chain_id} · ${data.conversations} ranked conversations`;
   $("#task-table tbody").replaceChildren(...data.tasks.map((t) => el("tr", {},
-    el("td", {}, el("code", {}, short(t.task_key))), el("td", {}, t.domain), el("td", {}, t.state),
+    el("td", {}, el("code", {}, short(t.task_key))), el("td", {}, t.domain),
+    el("td", t.reason ? { title: t.reason, class: "set-aside" } : {}, t.reason ? `${t.state}: ${t.reason}` : t.state),
     el("td", {}, t.chain_task_id ?? "–"), el("td", {}, t.settlement ? t.settlement.batch_id ?? "–" : "–"),
     el("td", {}, t.settlement && t.settlement.batch_id != null
       ? el("button", { class: "small", onclick: () => showProof(t.task_key) }, "prove") : ""))));
