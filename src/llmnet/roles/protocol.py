@@ -110,7 +110,7 @@ class RateReply(BaseModel):
 class SettleRequest(BaseModel):
     """Finished tasks for the settler, from the coordinator that ran them."""
 
-    outcomes: list[Outcome] = Field(min_length=1)
+    outcomes: list[Outcome] = Field(min_length=1, max_length=1000)
 
 
 class Refusal(BaseModel):
