@@ -308,7 +308,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
             classifier = DomainClassifier.from_knowledge(root, [d for d in ledger.domains() if (root / d).is_dir()])
         directory = coordinator.directory
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
-        await asyncio.to_thread(directory.validator_weights)
+        await asyncio.to_thread(lambda: (directory.validator_weights(), directory.validator_addresses()))
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         known = load_questions(spec.references_file)
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)

@@ -514,6 +514,8 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         state["checker"] = checker
         spots = SpotService(checker, ledger, spec.spot_check_rate) if spec.spot_check_rate > 0 else None
         state["spots"] = spots
+        if not spec.trusted_coordinators:
+            logging.getLogger("llmnet.validator").warning("%s trusts no coordinator: it will refuse to rate", spec.name)
         replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
         gate = RatingGate(account.address, state["domain"], frozenset(spec.trusted_coordinators),
                           RegisteredProviders(ledger.is_registered), replays)  # fmt: skip
