@@ -12,7 +12,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from llmnet.chain.network import dev_account
-from llmnet.errors import InputError, LlmnetError, SignatureError
+from llmnet.errors import ConfigError, InputError, LlmnetError, SignatureError
 from llmnet.roles.epochs import RatingLog
 from llmnet.roles.judge import FakeJudge
 from llmnet.roles.protocol import RatedAnswer, RateRequest
@@ -185,7 +185,7 @@ def test_registrations_are_read_once_per_ttl() -> None:
 
 def test_the_gate_must_be_the_raters_own(tmp_path: Path) -> None:
     gate = RatingGate(OTHER_VALIDATOR.address, SIGNING, frozenset(), RegisteredProviders(lambda _: True))
-    with pytest.raises(InputError, match="admits requests for"):
+    with pytest.raises(ConfigError, match="admits requests for"):
         Rater(FakeJudge(), VALIDATOR, SIGNING, gate=gate)
 
 

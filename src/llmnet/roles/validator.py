@@ -1,8 +1,10 @@
 """A validator: rates answers, signs its ratings, and (the settler) records it all on chain.
 
-Rating: every answer must carry a Response signed by the respondent it claims,
-over the hash of exactly that text; the judge scores it 1-10, and the score
-goes back as a signed Rating.
+Rating: only under a RatingAssignment a trusted coordinator signed for this
+validator (see roles.rating_gate), each accepted once; every answer must carry
+a Response signed by the registered respondent it claims, over the hash of
+exactly that text; the judge scores it 1-10, and the score goes back as a
+signed Rating.
 
 Settlement: the settling validator accepts finished tasks from a trusted
 coordinator, verifies every response and rating signature, takes the median
@@ -36,7 +38,7 @@ from llmnet.api.routes import HotRoutes, threaded_json
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import InputError, NotFound, SignatureError
+from llmnet.errors import ConfigError, InputError, NotFound, SignatureError
 from llmnet.questions import load_questions, reference_book
 from llmnet.reputation.consensus import ClipRule, Consensus, normalize_score, robust_consensus
 from llmnet.reputation.outcome_rows import OutcomeRows, rater_evidence
@@ -133,7 +135,7 @@ class Rater:
         self.judge, self.account, self.domain, self.log, self.clock = judge, account, domain, log, clock
         self.spots, self.gate = spots, gate
         if gate.validator != account.address:
-            raise InputError(f"the rating gate admits requests for {gate.validator}, not for {account.address}")
+            raise ConfigError(f"the rating gate admits requests for {gate.validator}, not for {account.address}")
 
     def rate(self, req: RateRequest) -> RateReply:
         responses = self.gate.admit(req)
