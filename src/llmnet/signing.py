@@ -34,6 +34,7 @@ __all__ = [
     "MAX_SCORE",
     "OutcomeClaim",
     "Rating",
+    "RatingAssignment",
     "Response",
     "SignedMessage",
     "SigningDomain",
@@ -214,6 +215,29 @@ class TaskAssignment(TypedMessage):
     content_hash: Bytes32
     round: Uint8
     deadline: Uint64
+
+
+class RatingAssignment(TypedMessage):
+    """A coordinator asks one validator to rate one round of a task's answers: ``content_hash``
+    commits to the whole rate request (question, reference, each answer's text and signed response)."""
+
+    EIP712_TYPE: ClassVar[str] = "RatingAssignment"
+    EIP712_FIELDS: ClassVar[list[tuple[str, str]]] = [
+        ("task_id", "uint256"),
+        ("coordinator", "address"),
+        ("validator", "address"),
+        ("content_hash", "bytes32"),
+        ("round", "uint8"),
+        ("deadline", "uint64"),
+    ]
+    SIGNER_FIELD: ClassVar[str] = "coordinator"
+
+    task_id: Uint256
+    coordinator: Address
+    validator: Address
+    content_hash: Bytes32
+    round: Uint8
+    deadline: Uint64  # unix seconds
 
 
 class Response(TypedMessage):

@@ -32,7 +32,9 @@ def test_the_research_team_runs_on_real_models_through_a_real_coordinator(tmp_pa
         outcome = start_run(config, net.api_key, store)
         calls = store.calls(outcome.run_id)
         history = store.messages(outcome.run_id)
-        tasks = [httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{c.task_id}", timeout=10).json() for c in calls]
+        key = {"Authorization": f"Bearer {net.api_key}"}
+        tasks = [httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{c.task_id}", headers=key, timeout=10).json()
+                 for c in calls]  # fmt: skip
         # the budget, against real receipts: room for one call's fee, not two
         fee = net.options.fee_per_respondent_wei
         tight = config.model_copy(update={"budget": Budget(wei=fee + fee // 2)})

@@ -40,6 +40,10 @@ def client(net: Network) -> OpenAI:
     return OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=60, max_retries=0)
 
 
+def auth(net: Network) -> dict[str, str]:
+    return {"Authorization": f"Bearer {net.api_key}"}
+
+
 def health(net: Network) -> dict[str, Any]:
     return httpx.get(net.base_url.removesuffix("/v1") + "/health").json()
 
@@ -58,7 +62,7 @@ def quiesce(net: Network, timeout: float = 60) -> int:
 def wait_settled(net: Network, task_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        task = httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{task_id}").json()
+        task = httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{task_id}", headers=auth(net)).json()
         if task["state"] == "settled":
             return task
         time.sleep(0.3)

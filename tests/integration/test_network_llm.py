@@ -49,7 +49,8 @@ def test_real_models_answer_get_rated_and_settle_on_chain(tmp_path_factory: pyte
         assert "jupiter" in answer.lower()
         deadline, task = time.monotonic() + 60, {}
         while time.monotonic() < deadline:
-            task = httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{llmnet['task_id']}").json()
+            key = {"Authorization": f"Bearer {net.api_key}"}
+            task = httpx.get(f"{net.base_url.removesuffix('/v1')}/tasks/{llmnet['task_id']}", headers=key).json()
             if task["state"] == "settled":
                 break
             time.sleep(0.5)

@@ -2,8 +2,8 @@
 
 The only seam is the HTTP client: ``httpx.MockTransport`` routes ``http://rN.test/v1/respond``
 to a real :class:`Respondent` (on a scripted :class:`FakeBackend`) and ``http://vN.test/v1/rate``
-to a real :class:`Rater` (on a :class:`FakeJudge`), so every assignment, response and rating is
-really signed and verified. No chain, no sockets.
+to a real :class:`Rater` (on a :class:`FakeJudge`, behind its :class:`RatingGate`), so every
+assignment, response and rating is really signed and verified. No chain, no sockets.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from llmnet.reputation.selection import Greedy
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun, receipt_of
 from llmnet.roles.judge import FakeJudge
 from llmnet.roles.protocol import Message, RateRequest, RespondPayload, RespondRequest
+from llmnet.roles.rating_gate import RatingGate, RegisteredProviders
 from llmnet.roles.respondent import Respondent
 from llmnet.roles.validator import Rater
 from llmnet.signing import Rating, SignedMessage, SigningDomain, TaskAssignment, sign, verify
@@ -71,6 +72,9 @@ class FakeDirectory:
     by_domain: dict[str, list[Candidate]]
     endpoints: dict[str, str]
     judges: dict[str, str] = field(default_factory=dict)  # validator URL -> its judge's weights hash
+    validators: dict[str, str] = field(  # validator URL -> its address in the validator book
+        default_factory=lambda: {f"http://v{v}.test": a.address for v, a in VALIDATORS.items()}
+    )
 
     def domains(self) -> list[str]:
         return list(self.by_domain)
@@ -86,6 +90,9 @@ class FakeDirectory:
 
     def judge_weights(self) -> dict[str, str]:
         return self.judges
+
+    def validator_addresses(self) -> dict[str, str]:
+        return self.validators
 
     def known_endpoint(self, provider: str) -> str | None:
         return self.endpoint(provider)
@@ -142,13 +149,25 @@ class Network:
 
     def _rate(self, request: httpx.Request, n: int) -> httpx.Response:
         req = RateRequest.model_validate_json(request.content)
-        if n in self.misfiled_ratings:
-            req = req.model_copy(update={"task_id": req.task_id + 1})
         reply = self.raters[n].rate(req)
+        if n in self.misfiled_ratings:  # signed again by the validator, for the next task
+            rater = self.raters[n]
+            misfiled = [SignedMessage.from_dict(r, Rating).message for r in reply.ratings]
+            reply.ratings = [
+                sign(r.model_copy(update={"task_id": r.task_id + 1}), rater.account, SIGNING).to_dict()
+                for r in misfiled
+            ]
         if n in self.forged_ratings:
             for rating in reply.ratings:
                 rating["message"]["score"] = 1000
         return httpx.Response(200, json=reply.model_dump())
+
+
+def rating_gate(validator: str) -> RatingGate:
+    """What a validator admits: assignments signed by the coordinator, answers of respondents 1-4."""
+    registered = {a.address for a in RESPONDENTS.values()}
+    providers = RegisteredProviders(registered.__contains__)
+    return RatingGate(validator, SIGNING, frozenset({COORDINATOR.address}), providers)
 
 
 def build_network(scores: Mapping[int, Mapping[int, float]] | None = None) -> Network:
@@ -161,7 +180,7 @@ def build_network(scores: Mapping[int, Mapping[int, float]] | None = None) -> Ne
         net.respondents[i] = Respondent(backend, account, SIGNING, trusted)
     for v, account in VALIDATORS.items():
         judge = FakeJudge({addr(i): s for i, s in scores.get(v, {}).items()})
-        net.raters[v] = Rater(judge, account, SIGNING)
+        net.raters[v] = Rater(judge, account, SIGNING, gate=rating_gate(account.address))
     return net
 
 

@@ -2,7 +2,7 @@
 
     POST /v1/chat/completions   (streaming and not; model "llmnet/auto" or "llmnet/<domain>")
     GET  /v1/models             llmnet/auto and llmnet/<domain> for every domain with providers
-    GET  /tasks/{task_key}      a task's receipt and how far its settlement got
+    GET  /tasks/{task_key}      a task's receipt and how far its settlement got (its requester's key only)
     GET  /ui                    the web dashboard (see llmnet.web.dashboard)
     GET  /health
 
@@ -302,7 +302,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
             classifier = DomainClassifier.from_knowledge(root, [d for d in ledger.domains() if (root / d).is_dir()])
         directory = coordinator.directory
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
-        await asyncio.to_thread(directory.validator_weights)
+        await asyncio.to_thread(lambda: (directory.validator_weights(), directory.validator_addresses()))
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         known = load_questions(spec.references_file)
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)
@@ -357,8 +357,9 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         return Response(body, media_type="application/json")
 
     @app.get("/tasks/{task_key}")
-    def task(task_key: str) -> dict[str, Any]:
-        result: dict[str, Any] = state["gw"].accountant.task(task_key)
+    def task(task_key: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        gw: Gateway = state["gw"]
+        result: dict[str, Any] = gw.accountant.task_of(task_key, gw.keys.account_for(authorization))
         return result
 
     return HotRoutes(app, {"/v1/chat/completions": chat})

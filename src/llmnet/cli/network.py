@@ -103,7 +103,8 @@ def _wait_settled(net: Network, task_ids: list[str], timeout: float = 90.0) -> l
     base = net.base_url.removesuffix("/v1")
     deadline = time.monotonic() + timeout
     while True:
-        tasks = [httpx.get(f"{base}/tasks/{t}", timeout=10).json() for t in task_ids]
+        key = {"Authorization": f"Bearer {net.api_key}"}  # a task is shown to its requester's key only
+        tasks = [httpx.get(f"{base}/tasks/{t}", headers=key, timeout=10).json() for t in task_ids]
         if all(t["state"] == "settled" for t in tasks) or time.monotonic() > deadline:
             return tasks
 

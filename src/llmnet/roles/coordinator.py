@@ -33,7 +33,16 @@ from llmnet.reputation.selection import SelectionPolicy
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, split_fee
 from llmnet.reputation.trust import TrustRule, validator_weights
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
-from llmnet.signing import Rating, Response, SignedMessage, SigningDomain, TaskAssignment, sign, verify
+from llmnet.signing import (
+    Rating,
+    RatingAssignment,
+    Response,
+    SignedMessage,
+    SigningDomain,
+    TaskAssignment,
+    sign,
+    verify,
+)
 from llmnet.store import canonical_json, content_hash
 from llmnet.types import ZERO_HASH, Candidate
 
@@ -163,6 +172,15 @@ class Directory:
             return {v.endpoint.rstrip("/"): v.judge_weights_hash for v in self.ledger.validators()}
 
         result: dict[str, str] = self._cached("judges", load)
+        return result
+
+    def validator_addresses(self) -> dict[str, str]:
+        """Validator endpoint -> its address in the validator book (whom a rating assignment is for)."""
+
+        def load() -> dict[str, str]:
+            return {v.endpoint.rstrip("/"): v.address for v in self.ledger.validators()}
+
+        result: dict[str, str] = self._cached("validator-addresses", load)
         return result
 
     def knows(self, domain: str) -> bool:
@@ -312,10 +330,20 @@ class Coordinator:
             and answered.get(r.message.respondent) == r.message.response_hash
         ]
 
+    def _assigned(self, req: RateRequest, validator: str) -> RateRequest:
+        """``req`` with the signed assignment that lets ``validator`` rate it (see roles.rating_gate)."""
+        a = RatingAssignment(
+            task_id=req.task_id, coordinator=self.account.address, validator=validator, content_hash=req.digest(),
+            round=req.round, deadline=int(time.time() + self.settings.validator_timeout_s) + 1,
+        )  # fmt: skip
+        return req.model_copy(update={"assignment": sign(a, self.account, self.signing).to_dict()})
+
     def rating_requests(self, run: TaskRun) -> dict[str, RateRequest]:
         """What each validator is asked to rate: every answer except those from a respondent that
-        runs the same model weights (by hash) as the validator's judge, which would favour its own."""
+        runs the same model weights (by hash) as the validator's judge, which would favour its own.
+        A validator missing from the validator book is not asked: no assignment can name it."""
         judges = self.directory.judge_weights()
+        addresses = self.directory.validator_addresses()
         answers = [
             RatedAnswer(respondent=a.respondent, text=a.text, response=a.reply.response, request=a.payload)
             for a in run.answers.values()
@@ -324,10 +352,11 @@ class Coordinator:
         for url in self.validators:
             own = judges.get(url.rstrip("/"), ZERO_HASH)
             mine = [a for a in answers if own == ZERO_HASH or a.response["message"]["weights_hash"] != own]
-            if mine:
-                requests[url] = RateRequest(task_id=run.task_key, round=len(run.history) - 1,
-                                            question=run.messages[-1].content, answers=mine,
-                                            reference=run.reference)  # fmt: skip
+            validator = addresses.get(url.rstrip("/"))
+            if mine and validator is not None:
+                req = RateRequest(task_id=run.task_key, round=len(run.history) - 1,
+                                  question=run.messages[-1].content, answers=mine, reference=run.reference)  # fmt: skip
+                requests[url] = self._assigned(req, validator)
         return requests
 
     async def rate(self, run: TaskRun) -> None:

@@ -4,8 +4,10 @@ Every request a respondent serves carries a ``TaskAssignment`` signed by a
 coordinator, whose ``content_hash`` commits to the exact payload (messages,
 peers' previous answers, round, generation settings); every answer comes back
 as a ``Response`` signed by the respondent, whose ``content_hash`` is the hash
-of the answer text; every rating is a ``Rating`` signed by a validator over
-that response hash. Receivers verify all of it.
+of the answer text; every rate request carries a ``RatingAssignment`` signed
+by the coordinator for one validator, committing to the whole request; every
+rating is a ``Rating`` signed by a validator over that response hash.
+Receivers verify all of it, and refuse an assignment they have seen before.
 """
 
 from __future__ import annotations
@@ -100,6 +102,12 @@ class RateRequest(BaseModel):
     question: str
     answers: list[RatedAnswer] = Field(min_length=1)
     reference: str | None = None
+    # SignedMessage[RatingAssignment].to_dict(): the coordinator that asks, for this validator
+    assignment: dict[str, Any] = Field(default_factory=dict)
+
+    def digest(self) -> str:
+        """The hash a RatingAssignment's content_hash must equal: everything but the assignment."""
+        return content_hash(canonical_json(self.model_dump(mode="json", exclude={"assignment"})))
 
 
 class RateReply(BaseModel):

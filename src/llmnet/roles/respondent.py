@@ -3,7 +3,8 @@
 On start it registers itself on chain (or checks and updates its
 registration). It answers only assignments signed by a coordinator it trusts,
 addressed to it, before their deadline, whose content hash matches the
-payload; each answer comes back signed, with token usage and model identity.
+payload, and each assignment only once (a replayed one is refused); each
+answer comes back signed, with token usage and model identity.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, LlmnetError, SignatureError
 from llmnet.roles.common import ServiceSpec, ready_to_serve, signing_domain, verified
 from llmnet.roles.protocol import RespondReply, RespondRequest
-from llmnet.signing import Response, SignedMessage, SigningDomain, TaskAssignment, sign
+from llmnet.roles.replay import MAX_DEADLINE_AHEAD_S, ReplayGuard
+from llmnet.signing import Response, SignedMessage, SigningDomain, TaskAssignment, sign, typed_data_hash
 from llmnet.store import content_hash
 from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
 
@@ -58,6 +60,8 @@ class RespondentSpec(ServiceSpec):
     licence: str = ""
     model_version: str = ""
     trusted_coordinators: list[str] = Field(default_factory=list)
+    # an assignment due further ahead than this is refused (it bounds the replay memory)
+    max_deadline_ahead_s: float = Field(default=MAX_DEADLINE_AHEAD_S, gt=0, le=86_400)
 
 
 def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderProfile, stake: int) -> str:
@@ -74,21 +78,23 @@ def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderPr
 class Respondent:
     """The respondent's logic, independent of HTTP."""
 
-    def __init__(self, backend: Backend, account: LocalAccount, domain: SigningDomain, trusted: frozenset[str]) -> None:
+    def __init__(self, backend: Backend, account: LocalAccount, domain: SigningDomain, trusted: frozenset[str],
+                 replays: ReplayGuard | None = None) -> None:  # fmt: skip
         self.backend = backend
         self.account = account
         self.domain = domain
         self.trusted = trusted
+        self.replays = replays or ReplayGuard()
 
     def check(self, req: RespondRequest) -> TaskAssignment:
         signed = verified(req.assignment, TaskAssignment, self.domain, self.trusted)
         a = signed.message
         if a.respondent != self.account.address:
             raise SignatureError(f"assignment is addressed to {a.respondent}, not to this respondent")
-        if a.deadline < time.time():
-            raise InputError(f"assignment deadline {a.deadline} has passed")
+        self.replays.check(a.deadline)
         if req.payload.digest() != a.content_hash:
             raise InputError("payload does not match the assignment's content hash")
+        self.replays.admit(typed_data_hash(a, self.domain), a.deadline)  # last: every other check passed
         return a
 
     def _signed(self, a: TaskAssignment, text: str, usage: Usage) -> SignedMessage[Response]:
@@ -174,7 +180,8 @@ def create_respondent_app(
         )
         state["registration"] = ensure_registered(chain, account, profile, spec.stake_wei)
         trusted = frozenset(spec.trusted_coordinators)
-        state["respondent"] = Respondent(model, account, signing_domain(chain), trusted)
+        replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
+        state["respondent"] = Respondent(model, account, signing_domain(chain), trusted, replays)
         ready_to_serve()
         yield
 

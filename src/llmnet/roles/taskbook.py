@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+CREATE INDEX IF NOT EXISTS tasks_requester ON tasks(requester, created);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
@@ -182,6 +183,13 @@ class TaskBook:
             "receipt_hash": record.receipt_hash,
         }
 
+    def task_of(self, task_key: str, requester: str) -> dict[str, Any]:
+        """:meth:`task`, for its own requester only: to anyone else it does not exist."""
+        task = self.task(task_key)
+        if str(task["receipt"]["requester"]).lower() != requester.lower():
+            raise NotFound(f"no task {task_key} at this coordinator")
+        return task
+
     def unopened_fees(self, requester: str, max_age_s: float = 0.25) -> int:
         """Fees of this requester's tasks answered but not yet opened (not yet taken from escrow).
 
@@ -208,13 +216,14 @@ class TaskBook:
             rows = self.db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()
         return {state: n for state, n in rows}
 
-    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest tasks, newest first: key, requester, domain, fee, state, chain id, settlement."""
+    def recent(self, requester: str, limit: int = 20) -> list[dict[str, Any]]:
+        """``requester``'s newest tasks, newest first: key, requester, domain, fee, state, chain id, settlement,
+        and why the settler refused or set the task aside."""
         with self.lock:
             rows = self.db.execute(
                 "SELECT task_key, requester, domain, fee, state, chain_task_id, settlement, reason, created "
-                "FROM tasks ORDER BY created DESC LIMIT ?",
-                (limit,),
+                "FROM tasks WHERE requester = ? ORDER BY created DESC LIMIT ?",
+                (requester, limit),
             ).fetchall()
         return [dict(row) | {"settlement": json.loads(row["settlement"]) if row["settlement"] else None}
                 for row in rows]  # fmt: skip

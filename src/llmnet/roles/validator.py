@@ -1,8 +1,10 @@
 """A validator: rates answers, signs its ratings, and (the settler) records it all on chain.
 
-Rating: every answer must carry a Response signed by the respondent it claims,
-over the hash of exactly that text; the judge scores it 1-10, and the score
-goes back as a signed Rating.
+Rating: only under a RatingAssignment a trusted coordinator signed for this
+validator (see roles.rating_gate), each accepted once; every answer must carry
+a Response signed by the registered respondent it claims, over the hash of
+exactly that text; the judge scores it 1-10, and the score goes back as a
+signed Rating.
 
 Settlement: a validator started with ``settler`` is also the settler
 (:mod:`llmnet.roles.settler`), which records finished tasks on chain in batches.
@@ -27,9 +29,9 @@ from llmnet.api.routes import HotRoutes, threaded_json
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import InputError, NotFound, SignatureError
+from llmnet.errors import ConfigError, InputError, NotFound, SignatureError
 from llmnet.questions import load_questions, reference_book
-from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain, verified
+from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings
 from llmnet.roles.judge import Judge
 from llmnet.roles.protocol import (
@@ -41,11 +43,12 @@ from llmnet.roles.protocol import (
     SpotCheckReply,
     SpotCheckRequest,
 )
+from llmnet.roles.rating_gate import RatingGate, RegisteredProviders
+from llmnet.roles.replay import MAX_DEADLINE_AHEAD_S, ReplayGuard
 from llmnet.roles.respondent import BackendSpec
 from llmnet.roles.settler import SettlementQueue, Settler, TrustKeeper, settle_forever
 from llmnet.roles.spotcheck import Reproducer, SpotChecker, SpotService
 from llmnet.signing import MAX_SCORE, Rating, Response, SignedMessage, SigningDomain, sign, typed_data_hash
-from llmnet.store import content_hash
 from llmnet.types import ETHER
 
 log = logging.getLogger("llmnet.validator")
@@ -95,7 +98,9 @@ class ValidatorSpec(ServiceSpec):
     judge: JudgeSpec = Field(default_factory=JudgeSpec)
     settler: bool = False
     validators: list[str] = Field(default_factory=list)  # whose ratings the settler accepts
-    trusted_coordinators: list[str] = Field(default_factory=list)
+    trusted_coordinators: list[str] = Field(default_factory=list)  # who may assign ratings and send outcomes
+    # a rating assignment due further ahead than this is refused (it bounds the replay memory)
+    max_deadline_ahead_s: float = Field(default=MAX_DEADLINE_AHEAD_S, gt=0, le=86_400)
     settle_interval_s: float = 2.0
     max_batch: int = 200
     stake_wei: int = ETHER  # staked in the validator book when the validator first starts
@@ -104,26 +109,21 @@ class ValidatorSpec(ServiceSpec):
     ranking_weight: float = Field(default=0.5, ge=0, le=1)
 
 
-def check_response(data: dict[str, Any], text: str, respondent: str, domain: SigningDomain) -> Response:
-    signed = verified(data, Response, domain)
-    if signed.signer != respondent:
-        raise SignatureError(f"response claims respondent {respondent} but was signed by {signed.signer}")
-    if signed.message.content_hash != content_hash(text.encode()):
-        raise InputError(f"the text given for {respondent} is not the text its response signed")
-    return signed.message
-
-
 class Rater:
     """Rates answers and signs the ratings; with a ``log`` and ``clock`` each rating is stamped
-    with its epoch and recorded for commit-reveal before it is handed out."""
+    with its epoch and recorded for commit-reveal before it is handed out. ``gate`` admits only
+    requests a trusted coordinator assigned to this validator (see roles.rating_gate)."""
 
     def __init__(self, judge: Judge, account: LocalAccount, domain: SigningDomain, log: RatingLog | None = None,
-                 clock: EpochClock | None = None, spots: SpotService | None = None) -> None:  # fmt: skip
+                 clock: EpochClock | None = None, spots: SpotService | None = None, *,
+                 gate: RatingGate) -> None:  # fmt: skip
         self.judge, self.account, self.domain, self.log, self.clock = judge, account, domain, log, clock
-        self.spots = spots
+        self.spots, self.gate = spots, gate
+        if gate.validator != account.address:
+            raise ConfigError(f"the rating gate admits requests for {gate.validator}, not for {account.address}")
 
     def rate(self, req: RateRequest) -> RateReply:
-        responses = {a.respondent: check_response(a.response, a.text, a.respondent, self.domain) for a in req.answers}
+        responses = self.gate.admit(req)
         scores = self.judge.rate(req.question, {a.respondent: a.text for a in req.answers}, req.reference)
         epoch = self.clock.epoch() if self.clock else 0
         signed = []
@@ -179,7 +179,12 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         state["checker"] = checker
         spots = SpotService(checker, ledger, spec.spot_check_rate) if spec.spot_check_rate > 0 else None
         state["spots"] = spots
-        state["rater"] = Rater(rater_judge, account, state["domain"], log, clock, spots)
+        if not spec.trusted_coordinators:
+            logging.getLogger("llmnet.validator").warning("%s trusts no coordinator: it will refuse to rate", spec.name)
+        replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
+        gate = RatingGate(account.address, state["domain"], frozenset(spec.trusted_coordinators),
+                          RegisteredProviders(ledger.is_registered), replays)  # fmt: skip
+        state["rater"] = Rater(rater_judge, account, state["domain"], log, clock, spots, gate=gate)
         state["registration"] = ensure_validator(ledger, account, spec.url, rater_judge, spec.stake_wei)
         epoch_outbox = Outbox(here / f"{spec.name}-epochs-outbox.sqlite", ledger, [account])
         epoch_outbox.recover()

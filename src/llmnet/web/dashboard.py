@@ -4,13 +4,15 @@
     GET  /ui/static/{file}                 its script and style
     GET  /ui/api/providers                 providers, stake, per-domain reputation
     GET  /ui/api/reputation                reputation over time, per (provider, domain)
-    GET  /ui/api/ledger                    recent tasks, settled batches, recent transactions
-    GET  /ui/api/tasks/{task_key}/proof    a settled receipt's Merkle proof, checked on chain
+    GET  /ui/api/ledger                    the key's recent tasks; settled batches, recent transactions
+    GET  /ui/api/tasks/{task_key}/proof    a settled receipt's Merkle proof, checked on chain  (Bearer key)
     POST /ui/api/conversations             post an answered task's responses for ranking   (Bearer key)
     GET  /ui/api/conversations/{id}        a conversation, its texts and its rankings
     POST /ui/api/conversations/{id}/ranking  submit or revise the ranking                  (Bearer key)
 
 Asking goes through the OpenAI-compatible ``/v1/chat/completions`` (streamed), like any client.
+A requester's tasks are shown only to its own key; what is public on chain (batches, transactions,
+providers, reputation) is shown to anyone.
 Chain writes cost gas, so they need a requester key; they are sent from the coordinator's
 ``ranker`` account, never from the coordinator's own (its accountant process owns that nonce).
 """
@@ -89,10 +91,16 @@ class Dashboard:
                 "responses": responses, "rankings": [asdict(r) for r in self.book.rankings(cid)],
                 "contract": self.book.address, "chain_id": self.ledger.chain_id}  # fmt: skip
 
-    def ledger_view(self) -> dict[str, Any]:
+    def ledger_view(self, authorization: str | None) -> dict[str, Any]:
+        """Public chain data, and the tasks of the key's requester (none without a key)."""
+        mine = self.tasks.recent(self.keys.account_for(authorization), 20) if authorization else []
         x = self.explorer
-        return {"chain_id": self.ledger.chain_id, "tasks": self.tasks.recent(20), "batches": x.batches(),
+        return {"chain_id": self.ledger.chain_id, "tasks": mine, "batches": x.batches(),
                 "transactions": x.transactions(), "conversations": self.book.conversation_count()}  # fmt: skip
+
+    def proof(self, authorization: str | None, task_key: str) -> dict[str, Any]:
+        self.tasks.task_of(task_key, self.keys.account_for(authorization))
+        return self.explorer.receipt_proof(self.tasks, task_key)
 
 
 def _checked_ranks(req: RankingRequest) -> RankingRequest:
@@ -118,13 +126,12 @@ def dashboard_router(dashboard: Callable[[], Dashboard]) -> APIRouter:
         return dashboard().explorer.reputation_history()
 
     @router.get("/api/ledger")
-    def ledger() -> dict[str, Any]:
-        return dashboard().ledger_view()
+    def ledger(authorization: str | None = Header(None)) -> dict[str, Any]:
+        return dashboard().ledger_view(authorization)
 
     @router.get("/api/tasks/{task_key}/proof")
-    def proof(task_key: str) -> dict[str, Any]:
-        d = dashboard()
-        return d.explorer.receipt_proof(d.tasks, task_key)
+    def proof(task_key: str, authorization: str | None = Header(None)) -> dict[str, Any]:
+        return dashboard().proof(authorization, task_key)
 
     @router.post("/api/conversations")
     def post(req: ConversationRequest, authorization: str | None = Header(None)) -> dict[str, Any]:

@@ -186,8 +186,11 @@ async function loadReputation() {
 
 // ---------------------------------------------------------------- ledger explorer
 async function loadLedger() {
-  const data = await api("/ui/api/ledger");
+  // tasks are shown to their requester's key only; batches and transactions are public
+  const keyed = Boolean(apiKey());
+  const data = await api("/ui/api/ledger", { auth: keyed });
   $("#chain-info").textContent = `chain ${data.chain_id} · ${data.conversations} ranked conversations`;
+  $("#task-note").textContent = keyed ? "" : "(enter your API key above and refresh to see them)";
   $("#task-table tbody").replaceChildren(...data.tasks.map((t) => el("tr", {},
     el("td", {}, el("code", {}, short(t.task_key))), el("td", {}, t.domain),
     el("td", t.reason ? { title: t.reason, class: "set-aside" } : {}, t.reason ? `${t.state}: ${t.reason}` : t.state),
@@ -205,7 +208,7 @@ async function loadLedger() {
 async function showProof(taskKey) {
   const out = $("#proof");
   try {
-    const p = await api(`/ui/api/tasks/${taskKey}/proof`);
+    const p = await api(`/ui/api/tasks/${taskKey}/proof`, { auth: true });
     out.className = `result ${p.verified_on_chain ? "ok" : "error"}`;
     out.textContent = `receipt ${p.receipt_hash} of task ${short(taskKey)} in batch ${p.batch_id} (root ${p.root}): ` +
       `proof [${p.proof.map(short).join(", ")}] — ${p.verified_on_chain ? "verified on chain" : "NOT verified"}`;
