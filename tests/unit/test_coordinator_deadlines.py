@@ -139,3 +139,22 @@ def test_a_respondent_that_timed_out_is_ranked_after_the_others_while_it_cools_d
     assert first.failed[addr(1)].startswith("TimeoutError")
     assert [c.provider for c in second.chosen] == [addr(2), addr(3)]  # not removed: ranked last
     assert second.failed == {}
+
+
+def test_a_streaming_respondent_that_failed_is_ranked_last_while_it_cools_down() -> None:
+    net, stalls = build_network(), Stalls()
+    net.dead = {1}
+    settings = FAST.model_copy(update={"k": 1})
+
+    async def go() -> list[TaskRun]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(stalls.handler(net))) as client:
+            coordinator = Coordinator(directory_of([1, 2, 3]), Greedy(), COORDINATOR, SIGNING, [],  # type: ignore[arg-type]
+                                      settings, HttpxClient(client), seed=0)  # fmt: skip
+            runs = [new_run(1, 0, task_key=200), new_run(1, 0, task_key=201)]
+            for run in runs:
+                assert "".join([d async for d in coordinator.stream_single(run, 64)]) == answer_of(2)
+            return runs
+
+    first, second = asyncio.run(go())
+    assert [c.provider for c in first.chosen] == [addr(1), addr(2)]
+    assert [c.provider for c in second.chosen] == [addr(2)]

@@ -425,10 +425,12 @@ class Coordinator:
                         run.answers[who].payload = payload
             except (LlmnetError, ValueError, KeyError) as exc:
                 run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
+                self.respondent_health.missed(who)
                 if started:  # the requester already has part of this answer: no silent switch
                     raise NoRespondents(f"respondent {who} failed mid-answer") from None
                 continue
             if run.answers:
+                self.respondent_health.succeeded(who)
                 run.history.append({who: run.answers[who].text})
                 await self.rate(run)
                 return
