@@ -37,7 +37,7 @@ class PeerDeadlines(BaseModel):
 
     respondent_timeout_s: float = Field(default=60.0, gt=0, le=3600)  # one answer, hard
     rating_timeout_s: float = Field(default=60.0, gt=0, le=3600)  # one validator's ratings, hard
-    grace_factor: float = Field(default=1.0, ge=0, le=100)  # once a quorum answered: x the time it took
+    grace_factor: float = Field(default=2.0, ge=0, le=100)  # once a quorum answered: x the time it took
     grace_min_s: float = Field(default=0.5, ge=0, le=3600)  # ... but at least this long
     cooldown_s: float = Field(default=5.0, ge=0, le=86400)  # a peer that missed is skipped this long
     cooldown_max_s: float = Field(default=120.0, ge=0, le=86400)  # doubled per miss up to this
