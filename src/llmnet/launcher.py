@@ -34,6 +34,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.config import Settings
 from llmnet.errors import ConfigError, NotDeployed
 from llmnet.roles.common import AccountSpec, ChainSpec
+from llmnet.roles.peers import PeerDeadlines
 from llmnet.roles.respondent import BackendSpec, RespondentSpec
 from llmnet.roles.validator import JudgeSpec, ValidatorSpec
 from llmnet.types import ETHER
@@ -102,6 +103,7 @@ class NetworkOptions:
     # per validator, the JudgeSpec fields that differ from ``judge`` (the adversary suite's dishonest validators)
     validator_judges: tuple[dict[str, Any], ...] = ()
     ranking_weight: float = 0.5  # what one human ranking counts for in reputation (see ValidatorSpec)
+    deadlines: PeerDeadlines = field(default_factory=PeerDeadlines)  # the coordinator's, for answers and ratings
 
 
 class Service(BaseModel):
@@ -215,6 +217,7 @@ class Network:
             record_fsync_interval_s=o.record_fsync_interval_s,
             gold_rate=o.gold_rate,
             ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard ranks as the demo requester
+            **o.deadlines.model_dump(),
         )
         specs.append(("coordinator", coordinator_spec))
         return specs

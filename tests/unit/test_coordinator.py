@@ -94,6 +94,9 @@ class FakeDirectory:
     def validator_addresses(self) -> dict[str, str]:
         return self.validators
 
+    def validator_address(self, endpoint: str) -> str:
+        return self.validators.get(endpoint.rstrip("/"), endpoint)
+
     def known_endpoint(self, provider: str) -> str | None:
         return self.endpoint(provider)
 
@@ -213,7 +216,7 @@ def run_task(
                 COORDINATOR,
                 SIGNING,
                 [f"http://v{v}.test" for v in validators],
-                CoordinatorSettings(k=k, rounds=rounds, respondent_timeout_s=5.0, validator_timeout_s=5.0),
+                CoordinatorSettings(k=k, rounds=rounds, respondent_timeout_s=5.0, rating_timeout_s=5.0),
                 http,
                 seed=0,
             )
@@ -391,7 +394,7 @@ def test_the_receipt_lists_every_chosen_respondent_and_hashes_stably() -> None:
     assert [row["address"] for row in receipt["respondents"]] == [addr(1), addr(2), addr(3)]
     assert rows[addr(1)] | {"failure": None} == {
         "address": addr(1), "reputation_mean": round(10 / 12, 4), "answered": False,
-        "failure": None, "score": None, "model_id": None, "sources": [], "response_hash": None,
+        "failure": None, "score": None, "model_id": None, "sources": [], "response_hash": None, "late_in_rounds": [],
     }  # fmt: skip
     assert rows[addr(1)]["failure"].startswith("BackendUnavailable") and "ConnectError" in rows[addr(1)]["failure"]
     for i, score in ((2, 6.0), (3, 8.0)):
@@ -405,6 +408,7 @@ def test_the_receipt_lists_every_chosen_respondent_and_hashes_stably() -> None:
     assert receipt["answer_hash"] == content_hash(answer_of(3).encode())
     assert receipt["validators"] == sorted(v.address for v in VALIDATORS.values())
     assert receipt["rounds"] == 0 and receipt["chain_id"] == 1337 and receipt["fee_wei"] == 10**15
+    assert receipt["unrated_validators"] == [] and receipt["cooling_validators"] == []
 
     again = receipt_of(run, fee=10**15, chain_id=1337)
     assert content_hash(canonical_json(again)) == content_hash(canonical_json(receipt))
@@ -433,7 +437,7 @@ def test_synthesis_streams_the_top_rated_respondents_revision_of_all_answers() -
                 COORDINATOR,
                 SIGNING,
                 ["http://v6.test", "http://v7.test"],
-                CoordinatorSettings(k=2, rounds=0, respondent_timeout_s=5.0, validator_timeout_s=5.0),
+                CoordinatorSettings(k=2, rounds=0, respondent_timeout_s=5.0, rating_timeout_s=5.0),
                 http,
                 seed=0,
             )

@@ -47,17 +47,15 @@ from llmnet.web.dashboard import Dashboard, install_dashboard
 AUTO = "llmnet/auto"
 
 
-class CoordinatorSpec(ServiceSpec):
-    k: int = Field(default=3, ge=1, le=16)
-    rounds: int = Field(default=1, ge=0, le=5)
-    final: Literal["best", "synthesis"] = "best"
+class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
+    """A coordinator's config file: its service, and its task settings (k, rounds, final,
+    max_tokens, the peers' deadlines and cool-downs) with their defaults from CoordinatorSettings."""
+
     policy: str = "thompson"
     validators: list[str] = Field(default_factory=list)  # validator base URLs
     settler_url: str | None = None
     fee_per_respondent_wei: int = 10**13
     max_prompt_chars: int = 8000
-    max_tokens: int = 96
-    respondent_timeout_s: float = 60.0
     knowledge_root: Path | None = None  # for the domain classifier
     references_file: Path | None = None  # question -> reference answer, for validators
     seed: int | None = None
@@ -70,6 +68,9 @@ class CoordinatorSpec(ServiceSpec):
     # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
     record_fsync_interval_s: float = Field(default=0.1, ge=0, le=60)
     ranker: AccountSpec | None = None  # the account the dashboard (/ui) posts and ranks conversations with
+
+    def settings(self) -> CoordinatorSettings:
+        return CoordinatorSettings.model_validate(self.model_dump(include=set(CoordinatorSettings.model_fields)))
 
 
 class ContentPart(BaseModel):
@@ -278,11 +279,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
         http = KeepAliveClient(AiohttpClient(limit=200))
-        settings = CoordinatorSettings(k=spec.k, rounds=spec.rounds, final=spec.final,
-                                       respondent_timeout_s=spec.respondent_timeout_s,
-                                       max_tokens=spec.max_tokens)  # fmt: skip
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
-                                  spec.validators, settings, http, seed=spec.seed)  # fmt: skip
+                                  spec.validators, spec.settings(), http, seed=spec.seed)  # fmt: skip
         books = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-tasks.sqlite"
         accountant = TaskBook(books, fsync_interval_s=spec.record_fsync_interval_s)
         spawn = multiprocessing.get_context("spawn")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 import openai
+import pydantic
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -22,16 +23,40 @@ from llmnet.cli.providers import reputation_lines
 from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
 from llmnet.questions import Question, load_questions
+from llmnet.roles.peers import PeerDeadlines
 
 console = Console()
 
 
 Rounds = Annotated[int, typer.Option(help="collaborative prompting rounds (0 = plain best-of-k)")]
 K = Annotated[int, typer.Option("--k", help="respondents per query")]
+_DEADLINES = PeerDeadlines.model_fields
+RespondentTimeout = Annotated[
+    float | None,
+    typer.Option(help=f"seconds a respondent has to answer [default: {_DEADLINES['respondent_timeout_s'].default}]"),
+]
+RatingTimeout = Annotated[
+    float | None,
+    typer.Option(
+        help=f"seconds a validator has to rate; once half of the validators rated, the others get only a short "
+        f"grace [default: {_DEADLINES['rating_timeout_s'].default}]"
+    ),
+]
 
 
-def _start(data_dir: Path | None, port: int | None, k: int, rounds: int) -> Network:
-    options = NetworkOptions(k=k, rounds=rounds)
+def deadlines(respondent_timeout: float | None, rating_timeout: float | None) -> PeerDeadlines:
+    """The coordinator's deadlines: those given, the defaults for the rest (checked against their limits)."""
+    given = {"respondent_timeout_s": respondent_timeout, "rating_timeout_s": rating_timeout}
+    try:
+        return PeerDeadlines(**{name: value for name, value in given.items() if value is not None})
+    except pydantic.ValidationError as exc:
+        problem = exc.errors()[0]
+        option = "--" + str(problem["loc"][0]).removesuffix("_s").replace("_", "-")
+        raise ConfigError(f"{option} {problem['input']}: {problem['msg']}; give a number of seconds") from None
+
+
+def _start(data_dir: Path | None, port: int | None, k: int, rounds: int, limits: PeerDeadlines) -> Network:
+    options = NetworkOptions(k=k, rounds=rounds, deadlines=limits)
     net = Network(settings(data_dir=data_dir, chain_port=port), options)
     # SIGTERM (a supervisor, `kill`) shuts the network down as cleanly as Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
@@ -57,12 +82,19 @@ def _banner(net: Network) -> None:
     console.print(Panel("\n".join(lines), title="llmnet is up", expand=False))
 
 
-def up(data_dir: DataDir = None, port: Port = None, k: K = 3, rounds: Rounds = 1) -> None:
+def up(
+    data_dir: DataDir = None,
+    port: Port = None,
+    k: K = 3,
+    rounds: Rounds = 1,
+    respondent_timeout: RespondentTimeout = None,
+    rating_timeout: RatingTimeout = None,
+) -> None:
     """Bring up a local network (chain, respondents, validators, coordinator) and serve until Ctrl-C.
 
-    Example: llmnet up --k 3 --rounds 1
+    Example: llmnet up --k 3 --rounds 1 --rating-timeout 20
     """
-    net = _start(data_dir, port, k, rounds)
+    net = _start(data_dir, port, k, rounds, deadlines(respondent_timeout, rating_timeout))
     _banner(net)
     try:
         while all(p.poll() is None for p in net.processes.values()):
@@ -141,6 +173,8 @@ def demo(
     k: K = 3,
     rounds: Rounds = 1,
     exit_after: Annotated[bool, typer.Option("--exit", help="stop after the questions")] = False,
+    respondent_timeout: RespondentTimeout = None,
+    rating_timeout: RatingTimeout = None,
 ) -> None:
     """Bring up a local network, ask questions across the domains, and show the answers,
     who was chosen and why, the scores and the on-chain records.
@@ -149,7 +183,7 @@ def demo(
     """
     from openai import OpenAI
 
-    net = _start(data_dir, port, k, rounds)
+    net = _start(data_dir, port, k, rounds, deadlines(respondent_timeout, rating_timeout))
     try:
         _banner(net)
         client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=300)

@@ -9,6 +9,12 @@ candidate. Rounds of collaborative prompting follow (each respondent sees the
 others' previous answers and may revise); validators rate the final answers;
 the best-rated answer (or a synthesis by the top-rated respondent) is
 returned with a receipt. The accountant records the task on chain later.
+
+No task waits on the slowest peer (see :mod:`llmnet.roles.peers`): once a
+quorum of validators rated (or of respondents revised), the others get a short
+grace; a validator that misses is skipped for a cool-down, a respondent that
+misses is ranked last during its cool-down, and a respondent that does not
+revise in time keeps its previous answer. The receipt names them.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
+from pydantic import Field
 
 from llmnet.api.http_client import HttpClient
 from llmnet.chain.ledger import Ledger
@@ -32,6 +39,8 @@ from llmnet.reputation.consensus import normalize_score, robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, split_fee
 from llmnet.reputation.trust import TrustRule, validator_weights
+from llmnet.roles.gathering import gather_quorum
+from llmnet.roles.peers import Breaker, PeerDeadlines
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
 from llmnet.signing import (
     Rating,
@@ -84,6 +93,9 @@ class TaskRun:
     started: float = field(default_factory=time.time)
     temperature: float = 0.0  # sampling asked by the requester; 0 (the default) is deterministic
     seed: int = 0
+    late: dict[str, list[int]] = field(default_factory=dict)  # respondent -> debate rounds it kept its answer in
+    unrated_validators: list[str] = field(default_factory=list)  # asked, but no usable rating in time
+    cooling_validators: list[str] = field(default_factory=list)  # not asked: cooling down after a miss
 
 
 RULE = TrustRule()
@@ -165,6 +177,10 @@ class Directory:
         result: dict[str, float] = self._cached("validators", load)
         return result
 
+    def validator_address(self, endpoint: str) -> str:
+        """The address a validator registered with ``endpoint``, or the endpoint when none did."""
+        return self.validator_addresses().get(endpoint.rstrip("/"), endpoint)
+
     def judge_weights(self) -> dict[str, str]:
         """Validator endpoint -> sha256 of the weights its judge runs (the zero hash when unknown)."""
 
@@ -191,14 +207,14 @@ class Directory:
         return [d for d in self.domains() if self.candidates(d)]
 
 
-@dataclass(frozen=True)
-class CoordinatorSettings:
-    k: int = 3
-    rounds: int = 1
-    final: str = "best"  # best | synthesis
-    respondent_timeout_s: float = 60.0
-    validator_timeout_s: float = 60.0
-    max_tokens: int = 96
+class CoordinatorSettings(PeerDeadlines):
+    """What a coordinator does with each task; the one home of these defaults and limits
+    (its spec, :class:`llmnet.api.openai_app.CoordinatorSpec`, is built on this class)."""
+
+    k: int = Field(default=3, ge=1, le=16)  # respondents per task
+    rounds: int = Field(default=1, ge=0, le=5)  # collaborative prompting rounds after the first answers
+    final: Literal["best", "synthesis"] = "best"
+    max_tokens: int = Field(default=96, ge=1, le=4096)
 
 
 class Coordinator:
@@ -216,6 +232,7 @@ class Coordinator:
         self.directory, self.policy, self.account = directory, policy, account
         self.signing, self.validators, self.settings, self.http = domain, list(validators), settings, http
         self.rng = np.random.default_rng(seed)
+        self.respondent_health, self.validator_health = Breaker(settings), Breaker(settings)
 
     # ------------------------------------------------------------- one respondent
     def _assignment(self, run: TaskRun, respondent: str, payload: RespondPayload) -> dict[str, Any]:
@@ -245,10 +262,13 @@ class Coordinator:
     async def _try(self, run: TaskRun, respondent: str, payload: RespondPayload) -> Answer | None:
         run.tried.append(respondent)
         try:
-            return await asyncio.wait_for(self.ask(run, respondent, payload), self.settings.respondent_timeout_s)
+            answer = await asyncio.wait_for(self.ask(run, respondent, payload), self.settings.respondent_timeout_s)
         except (TimeoutError, LlmnetError, ValueError, KeyError) as exc:
             run.failed[respondent] = f"{type(exc).__name__}: {exc}"[:300]
+            self.respondent_health.missed(respondent)
             return None
+        self.respondent_health.succeeded(respondent)
+        return answer
 
     async def _fill(self, run: TaskRun, queue: list[Candidate], payload: RespondPayload) -> dict[str, Answer]:
         """Round 0: k answers, replacing any respondent that fails with the next candidate."""
@@ -279,7 +299,7 @@ class Coordinator:
         return self.rank(domain) if self.directory.knows(domain) else await asyncio.to_thread(self.rank, domain)
 
     async def run(self, run: TaskRun, max_tokens: int) -> TaskRun:
-        queue = await self._ranked(run.domain)
+        queue = self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
         first = self.payload(run, 0, [], max_tokens)
         answers = await self._fill(run, queue, first)
         if not answers:
@@ -304,8 +324,13 @@ class Coordinator:
             peers = [PeerAnswer(respondent=o, text=a.text) for o, a in answers.items() if o != who]
             return await self._try(run, who, self.payload(run, round_, peers, max_tokens))
 
-        results = await asyncio.gather(*(revise(who) for who in answers))
-        revised = {a.respondent: a for a in results if a is not None}
+        got = await gather_quorum({who: revise(who) for who in answers}, self.settings.respondent_timeout_s,
+                                  self.settings)  # fmt: skip
+        for who in got.late:  # not revised in time: its previous answer stands
+            run.late.setdefault(who, []).append(round_)
+            self.respondent_health.missed(who)
+        kept = {who: answers[who] for who in got.late}
+        revised = {who: a for who in answers if (a := got.done.get(who) or kept.get(who)) is not None}
         return revised or answers
 
     # ------------------------------------------------------------- rating
@@ -313,7 +338,7 @@ class Coordinator:
         """One validator's ratings of this round's answers; anything unusable leaves it out of the median."""
         try:
             reply = await self.http.post_json(
-                f"{validator_url}/v1/rate", req.model_dump(), self.settings.validator_timeout_s
+                f"{validator_url}/v1/rate", req.model_dump(), self.settings.rating_timeout_s
             )
             ratings = [SignedMessage.from_dict(r, Rating) for r in reply["ratings"]]
             signers = {verify(r, self.signing) for r in ratings}
@@ -334,7 +359,7 @@ class Coordinator:
         """``req`` with the signed assignment that lets ``validator`` rate it (see roles.rating_gate)."""
         a = RatingAssignment(
             task_id=req.task_id, coordinator=self.account.address, validator=validator, content_hash=req.digest(),
-            round=req.round, deadline=int(time.time() + self.settings.validator_timeout_s) + 1,
+            round=req.round, deadline=int(time.time() + self.settings.rating_timeout_s) + 1,
         )  # fmt: skip
         return req.model_copy(update={"assignment": sign(a, self.account, self.signing).to_dict()})
 
@@ -359,11 +384,22 @@ class Coordinator:
                 requests[url] = self._assigned(req, validator)
         return requests
 
+    async def _collect_ratings(self, run: TaskRun) -> None:
+        """Ask the validators not cooling down; keep the ratings that arrive before the cut-off."""
+        asks = self.rating_requests(run)
+        admitted = {url: req for url, req in asks.items() if self.validator_health.admit(url)}
+        calls = {url: self._rate_with(run, url, req) for url, req in admitted.items()}
+        got = await gather_quorum(calls, self.settings.rating_timeout_s, self.settings)
+        for url in admitted:  # an empty list: late, unreachable, or nothing usable
+            (self.validator_health.succeeded if got.done.get(url) else self.validator_health.missed)(url)
+        run.ratings = [r for url in admitted for r in got.done.get(url, [])]
+        address = self.directory.validator_address
+        run.unrated_validators = [address(url) for url in admitted if not got.done.get(url)]
+        run.cooling_validators = [address(url) for url in asks if url not in admitted]
+
     async def rate(self, run: TaskRun) -> None:
         if self.validators:
-            asks = self.rating_requests(run)
-            per_validator = await asyncio.gather(*(self._rate_with(run, url, req) for url, req in asks.items()))
-            run.ratings = [r for ratings in per_validator for r in ratings]
+            await self._collect_ratings(run)
         table: dict[str, dict[str, float]] = {}
         for r in run.ratings:
             msg = r["message"]
@@ -394,7 +430,7 @@ class Coordinator:
 
     async def stream_single(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
         """k = 1, no debate: pass the first working respondent's tokens straight through, then rate."""
-        queue = await self._ranked(run.domain)
+        queue = self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
         payload = self.payload(run, 0, [], max_tokens)
         for candidate in queue:
             who, started = candidate.provider, False
@@ -413,10 +449,12 @@ class Coordinator:
                         run.answers[who].payload = payload
             except (LlmnetError, ValueError, KeyError) as exc:
                 run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
+                self.respondent_health.missed(who)
                 if started:  # the requester already has part of this answer: no silent switch
                     raise NoRespondents(f"respondent {who} failed mid-answer") from None
                 continue
             if run.answers:
+                self.respondent_health.succeeded(who)
                 run.history.append({who: run.answers[who].text})
                 await self.rate(run)
                 return
@@ -480,10 +518,13 @@ def receipt_of(run: TaskRun, fee: int, chain_id: int, coordinator: str = "") -> 
                 "response_hash": run.answers[c.provider].reply.response["message"]["content_hash"]
                 if c.provider in run.answers
                 else None,
+                "late_in_rounds": run.late.get(c.provider, []),
             }
             for c in run.chosen
         ],
         "validators": sorted({r["message"]["validator"] for r in run.ratings}),
+        "unrated_validators": run.unrated_validators,
+        "cooling_validators": run.cooling_validators,
         "final_respondent": run.final_respondent,
         "answer_hash": content_hash(run.final.encode()),
         "created": int(run.started),
