@@ -24,10 +24,11 @@ from llmnet.chain.network import dev_account
 from llmnet.errors import LlmnetError, NoRespondents, SignatureError
 from llmnet.reputation.beta import UNIT, RepState
 from llmnet.reputation.selection import Greedy
-from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun, receipt_of
+from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun
 from llmnet.roles.judge import FakeJudge
 from llmnet.roles.protocol import Message, RateRequest, RespondPayload, RespondRequest
 from llmnet.roles.rating_gate import RatingGate, RegisteredProviders
+from llmnet.roles.receipt import receipt_of
 from llmnet.roles.respondent import Respondent
 from llmnet.roles.validator import Rater
 from llmnet.signing import Rating, SignedMessage, SigningDomain, TaskAssignment, sign, verify

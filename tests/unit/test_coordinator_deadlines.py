@@ -13,8 +13,9 @@ import httpx
 
 from llmnet.api.http_client import HttpxClient
 from llmnet.reputation.selection import Greedy
-from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun, receipt_of
+from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun
 from llmnet.roles.peers import Breaker
+from llmnet.roles.receipt import receipt_of
 from tests.unit.test_coordinator import (
     COORDINATOR,
     SIGNING,

@@ -36,10 +36,12 @@ from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import run_accountant
 from llmnet.roles.common import AccountSpec, ServiceSpec, deployment_dir, ready_to_serve, signing_domain
-from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, Directory, TaskRun, new_task_key, receipt_of
+from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun, new_task_key
+from llmnet.roles.directory import Directory
 from llmnet.roles.judge import ReferenceJudge
 from llmnet.roles.outcome import TaskRecord
 from llmnet.roles.protocol import Message
+from llmnet.roles.receipt import receipt_of
 from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
 from llmnet.web.dashboard import Dashboard, install_dashboard

@@ -22,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,12 +32,10 @@ from eth_account.signers.local import LocalAccount
 from pydantic import Field
 
 from llmnet.api.http_client import HttpClient
-from llmnet.chain.ledger import Ledger
 from llmnet.errors import InputError, LlmnetError, NoRespondents
-from llmnet.reputation.consensus import normalize_score, robust_consensus
+from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
-from llmnet.reputation.settlement import FeeSplit, TaskOutcome, split_fee
-from llmnet.reputation.trust import TrustRule, validator_weights
+from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
 from llmnet.roles.peers import Breaker, PeerDeadlines
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
@@ -52,7 +49,7 @@ from llmnet.signing import (
     sign,
     verify,
 )
-from llmnet.store import canonical_json, content_hash
+from llmnet.store import content_hash
 from llmnet.types import ZERO_HASH, Candidate
 
 
@@ -96,115 +93,6 @@ class TaskRun:
     late: dict[str, list[int]] = field(default_factory=dict)  # respondent -> debate rounds it kept its answer in
     unrated_validators: list[str] = field(default_factory=list)  # asked, but no usable rating in time
     cooling_validators: list[str] = field(default_factory=list)  # not asked: cooling down after a miss
-
-
-RULE = TrustRule()
-
-
-class Directory:
-    """Candidates and endpoints per domain, read from the chain and cached.
-
-    A stale entry (older than ``ttl_s``) is still served while one background refresh
-    replaces it, so requests never wait on the chain once a domain has been read.
-    """
-
-    def __init__(self, ledger: Ledger, ttl_s: float = 2.0) -> None:
-        self.ledger, self.ttl_s = ledger, ttl_s
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._refreshing: set[str] = set()
-        self._lock = threading.Lock()
-        self._endpoints: dict[str, str] = {}
-
-    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
-        hit = self._cache.get(key)
-        if hit is None:
-            value = load()
-            self._cache[key] = (time.monotonic(), value)
-            return value
-        if time.monotonic() - hit[0] > self.ttl_s:
-            with self._lock:
-                start = key not in self._refreshing
-                self._refreshing.add(key)
-            if start:
-                threading.Thread(target=self._refresh, args=(key, load), daemon=True).start()
-        return hit[1]
-
-    def _refresh(self, key: str, load: Callable[[], Any]) -> None:
-        try:
-            self._cache[key] = (time.monotonic(), load())
-        except Exception:  # keep serving the last good value; the next request retries
-            pass
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
-
-    def domains(self) -> list[str]:
-        result: list[str] = self._cached("domains", self.ledger.domains)
-        return result
-
-    def candidates(self, domain: str) -> list[Candidate]:
-        def load() -> list[Candidate]:
-            return [c for c in self.ledger.candidates(domain) if c.stake >= self.ledger.min_stake]
-
-        result: list[Candidate] = self._cached(f"candidates:{domain}", load)
-        return result
-
-    def funds(self, requester: str, spender: str) -> int:
-        """What ``spender`` may still open for ``requester``: min(deposit, allowance), cached."""
-
-        def load() -> int:
-            return min(self.ledger.deposit_of(requester), self.ledger.allowance(requester, spender))
-
-        result: int = self._cached(f"funds:{requester}", load)
-        return result
-
-    def known_endpoint(self, provider: str) -> str | None:
-        """The endpoint if already read (no chain call, so no thread hop needed)."""
-        return self._endpoints.get(provider)
-
-    def endpoint(self, provider: str) -> str:
-        if provider not in self._endpoints:
-            self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
-        return self._endpoints[provider]
-
-    def validator_weights(self) -> dict[str, float]:
-        """stake x trust of every validator in the validator book, cached like the rest."""
-
-        def load() -> dict[str, float]:
-            book = self.ledger.validators()
-            return validator_weights({v.address: v.stake for v in book}, {v.address: v.trust for v in book}, RULE)
-
-        result: dict[str, float] = self._cached("validators", load)
-        return result
-
-    def validator_address(self, endpoint: str) -> str:
-        """The address a validator registered with ``endpoint``, or the endpoint when none did."""
-        return self.validator_addresses().get(endpoint.rstrip("/"), endpoint)
-
-    def judge_weights(self) -> dict[str, str]:
-        """Validator endpoint -> sha256 of the weights its judge runs (the zero hash when unknown)."""
-
-        def load() -> dict[str, str]:
-            return {v.endpoint.rstrip("/"): v.judge_weights_hash for v in self.ledger.validators()}
-
-        result: dict[str, str] = self._cached("judges", load)
-        return result
-
-    def validator_addresses(self) -> dict[str, str]:
-        """Validator endpoint -> its address in the validator book (whom a rating assignment is for)."""
-
-        def load() -> dict[str, str]:
-            return {v.endpoint.rstrip("/"): v.address for v in self.ledger.validators()}
-
-        result: dict[str, str] = self._cached("validator-addresses", load)
-        return result
-
-    def knows(self, domain: str) -> bool:
-        """Whether the domain's candidates are cached, so reading them needs no chain call."""
-        return f"candidates:{domain}" in self._cache
-
-    def served_domains(self) -> list[str]:
-        return [d for d in self.domains() if self.candidates(d)]
 
 
 class CoordinatorSettings(PeerDeadlines):
@@ -480,52 +368,3 @@ class Coordinator:
 
 def new_task_key() -> int:
     return int.from_bytes(os.urandom(16), "big")
-
-
-def fee_split(run: TaskRun, fee: int, coordinator: str) -> dict[str, int]:
-    """Who gets what of the fee: the same rule, on the same scores, that settlement applies."""
-    outcome = TaskOutcome(
-        task_id=0, domain=run.domain, fee=fee, requester=run.requester, coordinator=coordinator,
-        scores={who: normalize_score(s) for who, s in run.scores.items()},
-        validators=tuple(sorted({r["message"]["validator"] for r in run.ratings})),
-        receipt_hash=ZERO_HASH, failed=frozenset(run.failed), validator_weights=run.validator_weights,
-    )  # fmt: skip
-    return split_fee(outcome, FeeSplit())
-
-
-def receipt_of(run: TaskRun, fee: int, chain_id: int, coordinator: str = "") -> dict[str, Any]:
-    """The receipt returned with the answer; its hash is committed on chain at settlement."""
-    return {
-        "task_key": hex(run.task_key),
-        "chain_id": chain_id,
-        "domain": run.domain,
-        "requester": run.requester,
-        "prompt_hash": content_hash(canonical_json([m.model_dump() for m in run.messages])),
-        "fee_wei": fee,
-        "fee_split_wei": fee_split(run, fee, coordinator or run.requester),
-        "rounds": len(run.history) - 1,
-        "respondents": [
-            {
-                "address": c.provider,
-                "reputation_mean": round(c.mean, 4),
-                "answered": c.provider in run.answers,
-                "failure": run.failed.get(c.provider),
-                "score": run.scores.get(c.provider),
-                "model_id": run.answers[c.provider].reply.response["message"]["model_id"]
-                if c.provider in run.answers
-                else None,
-                "sources": run.answers[c.provider].reply.sources if c.provider in run.answers else [],
-                "response_hash": run.answers[c.provider].reply.response["message"]["content_hash"]
-                if c.provider in run.answers
-                else None,
-                "late_in_rounds": run.late.get(c.provider, []),
-            }
-            for c in run.chosen
-        ],
-        "validators": sorted({r["message"]["validator"] for r in run.ratings}),
-        "unrated_validators": run.unrated_validators,
-        "cooling_validators": run.cooling_validators,
-        "final_respondent": run.final_respondent,
-        "answer_hash": content_hash(run.final.encode()),
-        "created": int(run.started),
-    } | ({"gold": run.gold} if run.gold is not None else {})

@@ -1,0 +1,122 @@
+"""Who is in the network, as the coordinator sees it: candidates and endpoints per domain,
+validators' weights, addresses and judges, and requesters' escrowed funds, read from the chain
+and cached (a stale entry is served while one background refresh replaces it)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from llmnet.chain.ledger import Ledger
+from llmnet.reputation.trust import TrustRule, validator_weights
+from llmnet.types import Candidate
+
+RULE = TrustRule()
+
+
+class Directory:
+    """Candidates and endpoints per domain, read from the chain and cached.
+
+    A stale entry (older than ``ttl_s``) is still served while one background refresh
+    replaces it, so requests never wait on the chain once a domain has been read.
+    """
+
+    def __init__(self, ledger: Ledger, ttl_s: float = 2.0) -> None:
+        self.ledger, self.ttl_s = ledger, ttl_s
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+        self._endpoints: dict[str, str] = {}
+
+    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        if hit is None:
+            value = load()
+            self._cache[key] = (time.monotonic(), value)
+            return value
+        if time.monotonic() - hit[0] > self.ttl_s:
+            with self._lock:
+                start = key not in self._refreshing
+                self._refreshing.add(key)
+            if start:
+                threading.Thread(target=self._refresh, args=(key, load), daemon=True).start()
+        return hit[1]
+
+    def _refresh(self, key: str, load: Callable[[], Any]) -> None:
+        try:
+            self._cache[key] = (time.monotonic(), load())
+        except Exception:  # keep serving the last good value; the next request retries
+            pass
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def domains(self) -> list[str]:
+        result: list[str] = self._cached("domains", self.ledger.domains)
+        return result
+
+    def candidates(self, domain: str) -> list[Candidate]:
+        def load() -> list[Candidate]:
+            return [c for c in self.ledger.candidates(domain) if c.stake >= self.ledger.min_stake]
+
+        result: list[Candidate] = self._cached(f"candidates:{domain}", load)
+        return result
+
+    def funds(self, requester: str, spender: str) -> int:
+        """What ``spender`` may still open for ``requester``: min(deposit, allowance), cached."""
+
+        def load() -> int:
+            return min(self.ledger.deposit_of(requester), self.ledger.allowance(requester, spender))
+
+        result: int = self._cached(f"funds:{requester}", load)
+        return result
+
+    def known_endpoint(self, provider: str) -> str | None:
+        """The endpoint if already read (no chain call, so no thread hop needed)."""
+        return self._endpoints.get(provider)
+
+    def endpoint(self, provider: str) -> str:
+        if provider not in self._endpoints:
+            self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
+        return self._endpoints[provider]
+
+    def validator_weights(self) -> dict[str, float]:
+        """stake x trust of every validator in the validator book, cached like the rest."""
+
+        def load() -> dict[str, float]:
+            book = self.ledger.validators()
+            return validator_weights({v.address: v.stake for v in book}, {v.address: v.trust for v in book}, RULE)
+
+        result: dict[str, float] = self._cached("validators", load)
+        return result
+
+    def validator_address(self, endpoint: str) -> str:
+        """The address a validator registered with ``endpoint``, or the endpoint when none did."""
+        return self.validator_addresses().get(endpoint.rstrip("/"), endpoint)
+
+    def judge_weights(self) -> dict[str, str]:
+        """Validator endpoint -> sha256 of the weights its judge runs (the zero hash when unknown)."""
+
+        def load() -> dict[str, str]:
+            return {v.endpoint.rstrip("/"): v.judge_weights_hash for v in self.ledger.validators()}
+
+        result: dict[str, str] = self._cached("judges", load)
+        return result
+
+    def validator_addresses(self) -> dict[str, str]:
+        """Validator endpoint -> its address in the validator book (whom a rating assignment is for)."""
+
+        def load() -> dict[str, str]:
+            return {v.endpoint.rstrip("/"): v.address for v in self.ledger.validators()}
+
+        result: dict[str, str] = self._cached("validator-addresses", load)
+        return result
+
+    def knows(self, domain: str) -> bool:
+        """Whether the domain's candidates are cached, so reading them needs no chain call."""
+        return f"candidates:{domain}" in self._cache
+
+    def served_domains(self) -> list[str]:
+        return [d for d in self.domains() if self.candidates(d)]
