@@ -25,12 +25,13 @@ from typing import Any, Literal
 import pydantic_core
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
-from llmnet.api.routes import HotRoutes
+from llmnet.api.routes import HotRoute, HotRoutes
+from llmnet.api.schema import ChatCompletionRequest
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
@@ -68,46 +69,6 @@ class CoordinatorSpec(ServiceSpec):
     # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
     record_fsync_interval_s: float = Field(default=0.1, ge=0, le=60)
     ranker: AccountSpec | None = None  # the account the dashboard (/ui) posts and ranks conversations with
-
-
-class ContentPart(BaseModel):
-    type: str
-    text: str = ""
-
-
-class ChatMessageIn(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str | list[ContentPart]
-
-    def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(p.text for p in self.content if p.type == "text")
-
-
-class NetworkOptions(BaseModel):
-    k: int | None = Field(default=None, ge=1, le=16)
-    rounds: int | None = Field(default=None, ge=0, le=5)
-
-
-class ChatCompletionRequest(BaseModel):
-    model: str
-    messages: list[ChatMessageIn]
-    stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    llmnet: NetworkOptions = Field(default_factory=NetworkOptions)
-
-    @field_validator("messages")
-    @classmethod
-    def _not_empty(cls, value: list[ChatMessageIn]) -> list[ChatMessageIn]:
-        if not value:
-            raise ValueError("messages must contain at least one message")
-        if not any(m.role == "user" and m.text().strip() for m in value):
-            raise ValueError("messages must contain a non-empty user message")
-        return value
 
 
 class Gateway:
@@ -367,4 +328,4 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         result: dict[str, Any] = state["gw"].accountant.task(task_key)
         return result
 
-    return HotRoutes(app, {"/v1/chat/completions": chat})
+    return HotRoutes(app, {"/v1/chat/completions": HotRoute(chat, ChatCompletionRequest)})

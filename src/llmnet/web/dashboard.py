@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, FastAPI, Header
+from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -38,6 +39,8 @@ from llmnet.store import ContentStore
 from llmnet.web.explorer import LedgerExplorer
 
 STATIC = Path(__file__).parent / "static"
+# the rankings contract numbers conversations with a uint256 from 0
+ConversationId = Annotated[int, FastAPIPath(ge=0, lt=2**256, description="a conversation id")]
 
 
 class ConversationRequest(BaseModel):
@@ -131,11 +134,11 @@ def dashboard_router(dashboard: Callable[[], Dashboard]) -> APIRouter:
         return dashboard().post(authorization, req)
 
     @router.get("/api/conversations/{cid}")
-    def conversation(cid: int) -> dict[str, Any]:
+    def conversation(cid: ConversationId) -> dict[str, Any]:
         return dashboard().conversation(cid)
 
     @router.post("/api/conversations/{cid}/ranking")
-    def rank(cid: int, req: RankingRequest, authorization: str | None = Header(None)) -> dict[str, Any]:
+    def rank(cid: ConversationId, req: RankingRequest, authorization: str | None = Header(None)) -> dict[str, Any]:
         return dashboard().rank(authorization, cid, _checked_ranks(req))
 
     return router
