@@ -13,7 +13,8 @@ httptools protocol with a per-connection deadline, adds what :class:`HttpLimits`
 - beyond ``max_connections`` open connections, a new connection's request is answered 503.
 
 Refusals (400, 408, 413, 431, 503) carry the OpenAI-style error body every other error has, and
-close the connection. The hot path pays one timer per request body and a few attribute checks.
+close the connection. A request that arrives in one read arms no timer: the hot path pays a few
+attribute checks per request.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.limit_concurrency = None  # connections are counted in connection_made, refused in JSON
         self._deadline: TimerHandle | None = None
         self._in_head = True  # waiting for a request's first byte or reading its headers
+        self._in_body = False  # reading a request's body
         self._head_bytes = self._body_bytes = 0
         self._refusal: Refusal | None = None
 
@@ -92,11 +94,16 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._in_head:
             self._head_bytes += len(data)
-            if self._deadline is None:  # a request starts on a kept-alive connection
-                self._arm(self.limits.header_timeout_s)
         self._feed(data)
-        if self._in_head and self._head_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        if self._in_head and self._head_bytes > self.limits.max_header_bytes:
             self._refuse(self._headers_too_large())
+        elif self._deadline is None:  # a request split over reads: its rest must come in time
+            if self._in_body:
+                self._arm(self.limits.body_timeout_s)
+            elif self._in_head and self._head_bytes:
+                self._arm(self.limits.header_timeout_s)
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes, self._body_bytes = False, 0, 0
@@ -104,10 +111,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if size > self.limits.max_body_bytes:
             self._refusal = self._body_too_large(size)
             raise _Refused
-        if has_body:
-            self._arm(self.limits.body_timeout_s)
-        else:
-            self._disarm()
+        self._in_body = has_body
+        self._disarm()  # a request read in one piece never arms a timer (see data_received)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -119,7 +124,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
-        self._in_head = True
+        self._in_head, self._in_body = True, False
         super().on_message_complete()
 
     def _feed(self, data: bytes) -> None:
