@@ -48,7 +48,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(strict=True)
 
     model: str
-    messages: list[ChatMessageIn]
+    messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)

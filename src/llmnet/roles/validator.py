@@ -24,12 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field, StrictInt
 
 from llmnet.api.errors import install_error_handlers
 from llmnet.api.routes import HotRoutes, threaded_json
@@ -590,18 +591,18 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         return reply
 
     @app.get("/v1/epochs/{epoch}")
-    def epoch_digests(epoch: int) -> dict[str, Any]:
+    def epoch_digests(epoch: Annotated[int, PathParam(ge=0, lt=2**63)]) -> dict[str, Any]:
         """The digests of the ratings this validator made in ``epoch``, once it has revealed them."""
         digests = state["log"].revealed(epoch)
         return {"validator": account.address, "epoch": epoch, "digests": digests}
 
-    @app.get("/v1/settlements/{task_id}")
-    def settlement(task_id: int) -> dict[str, Any]:
+    @app.get("/v1/settlements/{task_id:int}")
+    def settlement(task_id: Annotated[int, PathParam(lt=2**63)]) -> dict[str, Any]:  # as sqlite stores it
         result: dict[str, Any] = state["queue"].status(task_id)
         return result
 
     @app.post("/v1/settlements/query")
-    def settlements(task_ids: list[int]) -> list[dict[str, Any]]:
+    def settlements(task_ids: list[StrictInt]) -> list[dict[str, Any]]:
         """Many tasks' settlement states in one call (unknown tasks are left out)."""
         queue: SettlementQueue = state["queue"]
         return queue.statuses(task_ids[:1000])

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, FastAPI, Header
-from fastapi import Path as FastAPIPath
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 from llmnet.api.keys import KeyBook
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import ConfigError, InputError, NotFound
-from llmnet.rlhf.book import RankingBook
+from llmnet.rlhf.book import MAX_RESPONSES, RankingBook
 from llmnet.rlhf.flow import candidates_from_answer, post_candidates
 from llmnet.roles.accountant import TaskBook
 from llmnet.store import ContentStore
@@ -40,7 +40,7 @@ from llmnet.web.explorer import LedgerExplorer
 
 STATIC = Path(__file__).parent / "static"
 # the rankings contract numbers conversations with a uint256 from 0
-ConversationId = Annotated[int, FastAPIPath(ge=0, lt=2**256, description="a conversation id")]
+ConversationId = Annotated[int, PathParam(ge=0, lt=2**256, description="a conversation id")]
 
 
 class ConversationRequest(BaseModel):
@@ -50,7 +50,9 @@ class ConversationRequest(BaseModel):
 
 
 class RankingRequest(BaseModel):
-    ranks: list[int] = Field(description="response indices, best first")
+    ranks: list[Annotated[int, Field(ge=0, lt=MAX_RESPONSES)]] = Field(
+        min_length=1, max_length=MAX_RESPONSES, description="response indices, best first"
+    )
 
 
 class Dashboard:
