@@ -174,3 +174,27 @@ def test_good_requests_are_served_on_one_kept_alive_connection(served: tuple[int
             reply = sock.recv(65536)
             assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b'{"size":%d}' % len(body))
     assert calls == [body] * 3
+
+
+def test_a_body_sent_in_pieces_within_the_deadline_is_served(served: tuple[int, list[bytes]]) -> None:
+    port, calls = served
+    body = b"b" * 9000
+    with connect(port) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9000\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100")
+        for i in range(0, len(body), 3000):
+            sock.sendall(body[i : i + 3000])
+            time.sleep(LIMITS.body_timeout_s / 5)
+        assert sock.recv(65536).endswith(b'{"size":9000}')
+    assert calls == [body]
+
+
+def test_pipelined_requests_are_answered_in_order(served: tuple[int, list[bytes]]) -> None:
+    port, calls = served
+    one, two = (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b) for b in (b"1", b"22"))
+    with connect(port) as sock:
+        sock.sendall(one + two + b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        replies = read_until_closed(sock)
+    assert replies.count(b"HTTP/1.1 200") == 3
+    assert replies.index(b'{"size":1}') < replies.index(b'{"size":2}') < replies.index(b'{"ok":"yes"}')
+    assert calls == [b"1", b"22"]
