@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from llmnet.api.schema import ChatCompletion
 from llmnet.api.server import HttpLimits
 from llmnet.launcher import Network, RespondentPlan
 from tests.integration.networks import running_network
@@ -75,6 +76,7 @@ def test_mistyped_fields_are_refused_with_400(net: Network, field: str, value: A
 def test_numbers_of_either_kind_are_accepted_where_openai_accepts_them(net: Network) -> None:
     resp = chat(net, GOOD | {"temperature": 1, "max_tokens": 16, "llmnet": {"k": 2}})
     assert resp.status_code == 200, resp.text
+    assert ChatCompletion.model_validate(resp.json()).choices[0].message.content  # the reply /openapi.json lists
 
 
 def test_routing_errors_are_openai_shaped(net: Network) -> None:

@@ -95,6 +95,8 @@ def test_openapi_lists_chat_completions_with_its_body_and_errors(coordinator: Te
     chat = schema["paths"]["/v1/chat/completions"]["post"]
     body = chat["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/ChatCompletionRequest"}
+    reply = chat["responses"]["200"]["content"]["application/json"]["schema"]
+    assert reply == {"$ref": "#/components/schemas/ChatCompletion"}
     assert {"ChatCompletionRequest", "LlmnetOptions", "ErrorReply"} <= set(schema["components"]["schemas"])
     for operation in (op for item in schema["paths"].values() for op in item.values()):
         assert "422" not in operation["responses"] and "default" in operation["responses"]

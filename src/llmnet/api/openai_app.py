@@ -31,7 +31,7 @@ from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
 from llmnet.api.routes import HotRoute, HotRoutes
-from llmnet.api.schema import ChatCompletionRequest
+from llmnet.api.schema import ChatCompletion, ChatCompletionRequest
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
@@ -328,4 +328,4 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         result: dict[str, Any] = state["gw"].accountant.task(task_key)
         return result
 
-    return HotRoutes(app, {"/v1/chat/completions": HotRoute(chat, ChatCompletionRequest)})
+    return HotRoutes(app, {"/v1/chat/completions": HotRoute(chat, ChatCompletionRequest, ChatCompletion)})

@@ -9,7 +9,7 @@ that llmnet does not use are accepted and ignored, so every OpenAI client works 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -64,3 +64,35 @@ class ChatCompletionRequest(BaseModel):
         if not any(m.role == "user" and m.text().strip() for m in value):
             raise ValueError("messages must contain a non-empty user message")
         return value
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: str
+
+
+class Usage(BaseModel):
+    """The final answer's tokens, as its respondent counted them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """The answer to a chat completion request that does not stream (one that streams gets
+    ``chat.completion.chunk`` events, the last with ``usage`` and ``llmnet``)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    llmnet: dict[str, Any] = Field(description="task_id, receipt_hash, the receipt, and every respondent's answer")
