@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from llmnet.api.keys import KeyBook
 from llmnet.api.openai_app import CoordinatorSpec
+from llmnet.api.server import HttpLimits
 from llmnet.chain.deploy import DeploymentBook
 from llmnet.chain.ledger import Account
 from llmnet.chain.network import chain_url, connect, deploy, dev_account, embedded_node
@@ -104,6 +105,7 @@ class NetworkOptions:
     validator_judges: tuple[dict[str, Any], ...] = ()
     ranking_weight: float = 0.5  # what one human ranking counts for in reputation (see ValidatorSpec)
     deadlines: PeerDeadlines = field(default_factory=PeerDeadlines)  # the coordinator's, for answers and ratings
+    http: HttpLimits = field(default_factory=HttpLimits)  # every service's read deadlines and size limits
 
 
 class Service(BaseModel):
@@ -170,7 +172,7 @@ class Network:
         assert self.ledger is not None
         chain = ChainSpec(rpc_url=chain_url(self.settings), deployments_file=self.settings.deployments_file)
         return {"name": name, "port": port, "account": AccountSpec(dev_index=dev), "chain": chain,
-                "data_dir": self.root / "state"}  # fmt: skip
+                "data_dir": self.root / "state", "http": self.options.http}  # fmt: skip
 
     def _specs(self) -> list[tuple[str, BaseModel]]:
         o = self.options

@@ -20,17 +20,18 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pydantic_core
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
-from llmnet.api.routes import HotRoutes
+from llmnet.api.routes import HotRoute, HotRoutes
+from llmnet.api.schema import ChatCompletion, ChatCompletionRequest
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
@@ -73,46 +74,6 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
 
     def settings(self) -> CoordinatorSettings:
         return CoordinatorSettings.model_validate(self.model_dump(include=set(CoordinatorSettings.model_fields)))
-
-
-class ContentPart(BaseModel):
-    type: str
-    text: str = ""
-
-
-class ChatMessageIn(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str | list[ContentPart]
-
-    def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(p.text for p in self.content if p.type == "text")
-
-
-class NetworkOptions(BaseModel):
-    k: int | None = Field(default=None, ge=1, le=16)
-    rounds: int | None = Field(default=None, ge=0, le=5)
-
-
-class ChatCompletionRequest(BaseModel):
-    model: str
-    messages: list[ChatMessageIn]
-    stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    llmnet: NetworkOptions = Field(default_factory=NetworkOptions)
-
-    @field_validator("messages")
-    @classmethod
-    def _not_empty(cls, value: list[ChatMessageIn]) -> list[ChatMessageIn]:
-        if not value:
-            raise ValueError("messages must contain at least one message")
-        if not any(m.role == "user" and m.text().strip() for m in value):
-            raise ValueError("messages must contain a non-empty user message")
-        return value
 
 
 class Gateway:
@@ -362,4 +323,4 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         result: dict[str, Any] = gw.accountant.task_of(task_key, gw.keys.account_for(authorization))
         return result
 
-    return HotRoutes(app, {"/v1/chat/completions": chat})
+    return HotRoutes(app, {"/v1/chat/completions": HotRoute(chat, ChatCompletionRequest, ChatCompletion)})

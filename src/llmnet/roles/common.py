@@ -10,6 +10,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, Field
 from web3 import Web3
 
+from llmnet.api.server import HttpLimits
 from llmnet.chain.deploy import DeploymentBook
 from llmnet.chain.network import connect, dev_account
 from llmnet.chain.web3_ledger import Web3Ledger
@@ -49,6 +50,7 @@ class ServiceSpec(BaseModel):
     account: AccountSpec
     chain: ChainSpec
     data_dir: Path
+    http: HttpLimits = Field(default_factory=HttpLimits)  # read deadlines and size limits of its HTTP server
 
     @property
     def url(self) -> str:

@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
-from llmnet.api.routes import HotRoutes
+from llmnet.api.routes import HotRoute, HotRoutes
 from llmnet.backends import create_backend
 from llmnet.backends.base import Backend, Chunk, Usage
 from llmnet.chain.ledger import Ledger
@@ -210,4 +210,4 @@ def create_respondent_app(
         reply = r.respond(req) if r.backend.instant else await asyncio.to_thread(r.respond, req)
         return HTTPResponse(reply.model_dump_json(), media_type="application/json")
 
-    return HotRoutes(app, {"/v1/respond": respond})
+    return HotRoutes(app, {"/v1/respond": HotRoute(respond, RespondRequest, RespondReply)})

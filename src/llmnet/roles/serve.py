@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from llmnet.api.openai_app import CoordinatorSpec, create_coordinator_app
+from llmnet.api.server import serve
 from llmnet.roles.respondent import RespondentSpec, create_respondent_app
 from llmnet.roles.validator import ValidatorSpec, create_validator_app
 
@@ -24,7 +23,7 @@ def main(argv: list[str]) -> None:
         sys.exit(f"usage: python -m llmnet.roles.serve {{{'|'.join(ROLES)}}} SPEC.json")
     spec_cls, factory = ROLES[argv[0]]
     spec = spec_cls.model_validate_json(Path(argv[1]).read_text())
-    uvicorn.run(factory(spec), host=spec.host, port=spec.port, log_level="warning", access_log=False)
+    serve(factory(spec), spec.host, spec.port, spec.http)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field, StrictInt
 
 from llmnet.api.errors import install_error_handlers
 from llmnet.api.routes import HotRoutes, threaded_json
@@ -252,17 +253,17 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         return reply
 
     @app.get("/v1/epochs/{epoch}")
-    def epoch_digests(epoch: int) -> dict[str, Any]:
+    def epoch_digests(epoch: Annotated[int, PathParam(ge=0, lt=2**63)]) -> dict[str, Any]:
         """The digests of the ratings this validator made in ``epoch``, once it has revealed them."""
         digests = state["log"].revealed(epoch)
         return {"validator": account.address, "epoch": epoch, "digests": digests}
 
-    @app.get("/v1/settlements/{task_id}")
-    def settlement(task_id: int) -> SettlementState:
+    @app.get("/v1/settlements/{task_id:int}")
+    def settlement(task_id: Annotated[int, PathParam(lt=2**63)]) -> SettlementState:  # as sqlite stores it
         return _queue().status(task_id)
 
     @app.post("/v1/settlements/query")
-    def settlements(task_ids: list[int]) -> list[SettlementState]:
+    def settlements(task_ids: list[Annotated[StrictInt, Field(ge=0, lt=2**63)]]) -> list[SettlementState]:
         """Many tasks' settlement states in one call (unknown tasks are left out)."""
         return _queue().statuses(task_ids[:1000])
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, FastAPI, Header
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -33,13 +34,15 @@ from pydantic import BaseModel, Field
 from llmnet.api.keys import KeyBook
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import ConfigError, InputError, NotFound
-from llmnet.rlhf.book import RankingBook
+from llmnet.rlhf.book import MAX_RESPONSES, RankingBook
 from llmnet.rlhf.flow import candidates_from_answer, post_candidates
 from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
 from llmnet.web.explorer import LedgerExplorer
 
 STATIC = Path(__file__).parent / "static"
+# the rankings contract numbers conversations with a uint256 from 0
+ConversationId = Annotated[int, PathParam(ge=0, lt=2**256, description="a conversation id")]
 
 
 class ConversationRequest(BaseModel):
@@ -49,7 +52,9 @@ class ConversationRequest(BaseModel):
 
 
 class RankingRequest(BaseModel):
-    ranks: list[int] = Field(description="response indices, best first")
+    ranks: list[Annotated[int, Field(ge=0, lt=MAX_RESPONSES)]] = Field(
+        min_length=1, max_length=MAX_RESPONSES, description="response indices, best first"
+    )
 
 
 class Dashboard:
@@ -138,11 +143,11 @@ def dashboard_router(dashboard: Callable[[], Dashboard]) -> APIRouter:
         return dashboard().post(authorization, req)
 
     @router.get("/api/conversations/{cid}")
-    def conversation(cid: int) -> dict[str, Any]:
+    def conversation(cid: ConversationId) -> dict[str, Any]:
         return dashboard().conversation(cid)
 
     @router.post("/api/conversations/{cid}/ranking")
-    def rank(cid: int, req: RankingRequest, authorization: str | None = Header(None)) -> dict[str, Any]:
+    def rank(cid: ConversationId, req: RankingRequest, authorization: str | None = Header(None)) -> dict[str, Any]:
         return dashboard().rank(authorization, cid, _checked_ranks(req))
 
     return router
