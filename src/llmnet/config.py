@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     chain_port: int = Field(8645, ge=1, le=65535, description="port of the embedded node on 127.0.0.1")
     anvil_path: str | None = Field(None, description="path of the anvil binary for the embedded node")
     chain_retention: ChainRetention = Field(
-        default_factory=ChainRetention, description="history the embedded node keeps (see llmnet.chain.retention)"
+        default_factory=lambda: ChainRetention(),
+        description="history the embedded node keeps (see llmnet.chain.retention)",
     )
     min_stake_wei: int = Field(ETHER // 10, gt=0, description="minimum provider stake at deploy time")
     unstake_cooldown_s: int = Field(24 * 3600, ge=0, description="unstake cooldown at deploy time")

@@ -83,7 +83,7 @@ class LocalNode:
     anvil_path: str | None = None
     state_interval: int = 1
     accounts: int = 20
-    retention: ChainRetention = field(default_factory=ChainRetention)
+    retention: ChainRetention = field(default_factory=lambda: ChainRetention())
     process: subprocess.Popen[bytes] | None = None
 
     @property

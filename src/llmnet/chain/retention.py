@@ -39,10 +39,10 @@ class ChainRetention(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     state_history: int | None = Field(
-        DEFAULT_STATE_HISTORY, ge=1, description="EVM states of past blocks kept, in memory only (none on disk)"
+        default=DEFAULT_STATE_HISTORY, ge=1, description="EVM states of past blocks kept, in memory only (none on disk)"
     )
     history_blocks: int | None = Field(
-        DEFAULT_HISTORY_BLOCKS, description="latest blocks whose transactions, receipts and logs are kept"
+        default=DEFAULT_HISTORY_BLOCKS, description="latest blocks whose transactions, receipts and logs are kept"
     )
 
     @field_validator("history_blocks")
