@@ -7,7 +7,9 @@ coordinator opens them in small groups (``--open-group``), the settler settles t
 of 200 (3 respondents out of 10 providers and 2 validators per task). Printed per 10,000 settled
 tasks, measured over the second half of the run: anvil's resident memory, its state dump and
 the historical states it writes to disk. ``chain_growth`` and ``print_section`` are used by
-bench_faults.py as well.
+bench_faults.py as well:
+
+    >>> print_section(compare(10_000))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import socket
 import sys
 import tempfile
 import time
@@ -98,13 +101,19 @@ def _sample(node: LocalNode, home: Path, w3: Web3, tasks: int) -> dict[str, int]
             "state_file": size, "disk_states": _du(home / ".foundry")}  # fmt: skip
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def chain_growth(
-    tasks: int, retention: ChainRetention | None = None, *, open_group: int = 4, port: int = 18645
+    tasks: int, retention: ChainRetention | None = None, *, open_group: int = 4, port: int | None = None
 ) -> dict[str, Any]:
     """Settle ``tasks`` tasks on a fresh embedded node kept by ``retention`` (default: llmnet's);
     returns samples at a quarter, half, three quarters and the end, and growth per 10,000 tasks
     over the second half."""
-    retention = retention or ChainRetention()
+    retention, port = retention or ChainRetention(), port or _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         home, old_home = Path(tmp) / "home", os.environ.get("HOME")
         os.environ["HOME"] = str(home)  # anvil writes historical states under ~/.foundry: count ours only
@@ -161,14 +170,19 @@ def print_section(results: dict[str, dict[str, Any]], console: Console | None = 
     console.print(table)
 
 
+def compare(tasks: int, open_group: int = 4) -> dict[str, dict[str, Any]]:
+    """``chain_growth`` with anvil's own defaults and with llmnet's retention, for ``print_section``."""
+    runs = {"anvil defaults (before)": KEEP_EVERYTHING, "llmnet retention (now)": ChainRetention()}
+    return {name: chain_growth(tasks, r, open_group=open_group) for name, r in runs.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=20_000, help="settled tasks per run")
     parser.add_argument("--open-group", type=int, default=4, help="tasks opened per transaction")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    runs = {"anvil defaults (before)": KEEP_EVERYTHING, "llmnet retention (now)": ChainRetention()}
-    results = {name: chain_growth(args.tasks, r, open_group=args.open_group) for name, r in runs.items()}
+    results = compare(args.tasks, args.open_group)
     print_section(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -99,11 +100,14 @@ def test_the_demo_key_is_reused_until_revoked_then_replaced(tmp_path: Path) -> N
     key_file.unlink()
     third = demo_key(book, key_file)
     demos = [k for k in book.entries() if k.name == DEMO_KEY_NAME]
-    assert [k.usable(book_time()) for k in demos] == [False, False, True]
+    assert [k.usable(time.time()) for k in demos] == [False, False, True]
     assert book.account_for(f"Bearer {third}") == dev_account(9).address
 
 
-def book_time() -> float:
-    import time
+def test_key_lifetimes_on_the_command_line() -> None:
+    from llmnet.cli.keys import parse_ttl
 
-    return time.time()
+    assert [parse_ttl(t) for t in (None, "90m", "12h", "30d", "45")] == [None, 5400, 43200, 2592000, 45]
+    for bad in ("0d", "-1h", "soon", "3w"):
+        with pytest.raises(InputError, match="positive duration"):
+            parse_ttl(bad)
