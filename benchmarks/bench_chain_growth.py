@@ -170,19 +170,22 @@ def print_section(results: dict[str, dict[str, Any]], console: Console | None = 
     console.print(table)
 
 
-def compare(tasks: int, open_group: int = 4) -> dict[str, dict[str, Any]]:
+RUNS = {"before": ("anvil defaults (before)", KEEP_EVERYTHING), "now": ("llmnet retention (now)", ChainRetention())}
+
+
+def compare(tasks: int, open_group: int = 4, runs: tuple[str, ...] = ("before", "now")) -> dict[str, dict[str, Any]]:
     """``chain_growth`` with anvil's own defaults and with llmnet's retention, for ``print_section``."""
-    runs = {"anvil defaults (before)": KEEP_EVERYTHING, "llmnet retention (now)": ChainRetention()}
-    return {name: chain_growth(tasks, r, open_group=open_group) for name, r in runs.items()}
+    return {RUNS[r][0]: chain_growth(tasks, RUNS[r][1], open_group=open_group) for r in runs}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=20_000, help="settled tasks per run")
     parser.add_argument("--open-group", type=int, default=4, help="tasks opened per transaction")
+    parser.add_argument("--only", choices=tuple(RUNS), help="run one of the two settings")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    results = compare(args.tasks, args.open_group)
+    results = compare(args.tasks, args.open_group, (args.only,) if args.only else tuple(RUNS))
     print_section(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -40,9 +40,9 @@ def settle_one_batch(ledger: Web3Ledger, rng: random.Random) -> tuple[str, str]:
 
 
 def test_old_transactions_are_dropped_and_readers_use_what_is_kept(tmp_path: Path) -> None:
-    assert ChainRetention().anvil_args() == ["--prune-history", "16", "--transaction-block-keeper", "8192"]
+    assert ChainRetention().anvil_args() == ["--prune-history", "1", "--transaction-block-keeper", "8192"]
     # a short window (below the outbox's minimum, so built without validation) keeps the test quick
-    retention = ChainRetention.model_construct(state_history=16, history_blocks=64)
+    retention = ChainRetention.model_construct(state_history=1, history_blocks=64)
     node = LocalNode(tmp_path / "chain", port=free_port(), chain_id=31337, retention=retention)
     node.start()
     try:
