@@ -11,7 +11,7 @@ from web3 import Web3
 from llmnet.chain.deploy import DeployParams, deploy_contracts
 from llmnet.chain.network import dev_account
 from llmnet.chain.node import LocalNode
-from llmnet.chain.retention import ChainRetention
+from llmnet.chain.retention import KEEP_EVERYTHING, ChainRetention
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import NotFound
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
@@ -78,3 +78,22 @@ def test_old_transactions_are_dropped_and_readers_use_what_is_kept(tmp_path: Pat
 def test_a_history_shorter_than_the_outbox_recheck_is_refused() -> None:
     with pytest.raises(ValueError, match="outbox re-checks"):
         ChainRetention(history_blocks=100)
+
+
+def test_history_kept_by_an_earlier_version_is_dropped_on_the_next_start(tmp_path: Path) -> None:
+    node = LocalNode(tmp_path / "chain", port=free_port(), chain_id=31337, retention=KEEP_EVERYTHING)
+    node.start()
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+        ledger = Web3Ledger(w3, deploy_contracts(w3, dev_account(0), DeployParams(domains=("general",))))
+        for _ in range(30):
+            ledger.deposit(10**9, dev_account(14))
+        node.stop()
+        node.retention = ChainRetention.model_construct(state_history=1, history_blocks=10)
+        node.start()
+        assert len(ledger.escrow.events.Deposited().get_logs(from_block=0)) == 10
+        assert ledger.deposit_of(dev_account(14).address) == 30 * 10**9  # state untouched
+        ledger.deposit(10**9, dev_account(14))  # and the node goes on from there
+        assert ledger.deposit_of(dev_account(14).address) == 31 * 10**9
+    finally:
+        node.stop()

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmnet.chain.retention import ChainRetention
+from llmnet.chain.retention import ChainRetention, compact_dump
 from llmnet.errors import ChainUnavailable, ConfigError
 
 EMBEDDED_CHAIN_ID = 1337
@@ -119,6 +119,8 @@ class LocalNode:
                 "or choose another port with --port"
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.retention.history_blocks is not None and self.state_file.exists():
+            compact_dump(self.state_file, self.retention.history_blocks)
         log = open(self.state_dir / "anvil.log", "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -20,11 +20,20 @@ What llmnet reads from the chain, and what it needs kept:
   show the retained blocks; a receipt proof then checks against the batch root kept in the
   contract's storage.
 
+anvil drops the transactions of one old block per block it mines, so a state dump written with a
+longer history (or none at all) would keep its older transactions for good: ``compact_dump``
+removes them from the dump before the node loads it, as anvil itself would have.
+
     >>> ChainRetention(history_blocks=20_000).anvil_args()
     ['--prune-history', '1', '--transaction-block-keeper', '20000']
 """
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -66,3 +75,27 @@ class ChainRetention(BaseModel):
 
 
 KEEP_EVERYTHING = ChainRetention(state_history=None, history_blocks=None)
+
+
+def _number(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def compact_dump(path: Path, history_blocks: int) -> int:
+    """Drop from anvil's state dump the transactions of blocks older than the last ``history_blocks``;
+    returns how many were dropped (the file is rewritten only then, atomically)."""
+    state = json.loads(path.read_text())
+    if not isinstance(state, dict) or not {"blocks", "transactions", "best_block_number"} <= state.keys():
+        return 0  # not a dump this version of anvil writes: leave it to anvil
+    oldest = _number(state["best_block_number"]) - history_blocks
+    kept = [t for t in state["transactions"] if _number(t["block_number"]) > oldest]
+    dropped = len(state["transactions"]) - len(kept)
+    if dropped:
+        state["transactions"] = kept
+        for block in state["blocks"]:
+            if _number(block["header"]["number"]) <= oldest:
+                block["transactions"] = []
+        tmp = path.with_suffix(".compacting")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, path)
+    return dropped
