@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from llmnet.chain.retention import ChainRetention
 from llmnet.types import ETHER, check_domain_name
 
 DEFAULT_DOMAINS = ("general", "medicine", "law", "astronomy", "code")
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     rpc_url: str | None = Field(None, description="an Ethereum JSON-RPC node; unset = the embedded node")
     chain_port: int = Field(8645, ge=1, le=65535, description="port of the embedded node on 127.0.0.1")
     anvil_path: str | None = Field(None, description="path of the anvil binary for the embedded node")
+    chain_retention: ChainRetention = Field(
+        default_factory=lambda: ChainRetention(),
+        description="history the embedded node keeps (see llmnet.chain.retention)",
+    )
     min_stake_wei: int = Field(ETHER // 10, gt=0, description="minimum provider stake at deploy time")
     unstake_cooldown_s: int = Field(24 * 3600, ge=0, description="unstake cooldown at deploy time")
     reputation_decay: float = Field(0.98, gt=0.0, le=1.0, description="per-observation decay")

@@ -7,6 +7,10 @@ every service answers; ``Network.stop`` shuts them all down.
 
 Development accounts: 0 governance, 1-5 respondents, 6-7 validators,
 8 coordinator, 9 the demo requester.
+
+The demo requester's API key is kept in ``<data_dir>/network/requester.key`` and used again by
+the next ``llmnet up`` while it is valid; a new one is minted (valid 30 days, the older demo
+keys revoked) only when it is missing, revoked or expired.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from llmnet.api.keys import KeyBook
+from llmnet.api.keys import KeyBook, key_book_file
 from llmnet.api.openai_app import CoordinatorSpec
 from llmnet.api.server import HttpLimits
 from llmnet.chain.deploy import DeploymentBook
@@ -33,7 +37,7 @@ from llmnet.chain.network import chain_url, connect, deploy, dev_account, embedd
 from llmnet.chain.node import LocalNode, node_answers
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.config import Settings
-from llmnet.errors import ConfigError, NotDeployed
+from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.peers import PeerDeadlines
 from llmnet.roles.respondent import BackendSpec, RespondentSpec
@@ -44,6 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO_ROOT / "knowledge"
 COORDINATOR_DEV, REQUESTER_DEV, VALIDATOR_DEVS = 8, 9, (6, 7)
 FUNDED_DEVS = 20  # the embedded node funds development accounts 0..19
+DEMO_KEY_NAME, DEMO_KEY_TTL_S = "demo", 30 * 86400.0
 JUDGE_MODELS = ({"n_threads": 1}, {"model": "gemma3-270m", "mode": "completion", "n_threads": 1})
 
 
@@ -271,11 +276,7 @@ class Network:
         last = [self._spawn(role, spec) for role, spec in specs if role == "coordinator"]
         self._wait_healthy(last, timeout)
         self.services = first + last
-        keys = KeyBook(self.root / "state" / "keys.sqlite")
-        self.api_key = keys.create("demo", dev_account(REQUESTER_DEV).address)
-        key_file = self.root / "requester.key"
-        key_file.write_text(self.api_key)
-        key_file.chmod(0o600)
+        self.api_key = demo_key(KeyBook(key_book_file(self.settings.data_dir)), self.root / "requester.key")
 
     def stop(self) -> None:
         for proc in self.processes.values():
@@ -296,6 +297,23 @@ class Network:
         """SIGKILL one service, as a crash would."""
         os.kill(self.processes[name].pid, signal.SIGKILL)
         self.processes[name].wait()
+
+
+def demo_key(keys: KeyBook, key_file: Path) -> str:
+    """The demo requester's API key: the one in ``key_file`` while it is still valid, else a new one
+    valid for ``DEMO_KEY_TTL_S``, and every other demo key revoked (their file is gone or replaced)."""
+    if key_file.exists():
+        kept = key_file.read_text().strip()
+        with contextlib.suppress(AuthenticationError):
+            keys.account_for(f"Bearer {kept}")
+            return kept
+    for old in keys.entries():
+        if old.name == DEMO_KEY_NAME and old.revoked is None:
+            keys.revoke(old.key_id)
+    api_key = keys.create(DEMO_KEY_NAME, dev_account(REQUESTER_DEV).address, ttl_s=DEMO_KEY_TTL_S)
+    key_file.write_text(api_key)
+    key_file.chmod(0o600)
+    return api_key
 
 
 def _answers(url: str) -> bool:

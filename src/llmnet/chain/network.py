@@ -29,7 +29,9 @@ def dev_account(index: int) -> LocalAccount:
 
 
 def embedded_node(settings: Settings) -> LocalNode:
-    return LocalNode(settings.chain_dir, port=settings.chain_port, anvil_path=settings.anvil_path)
+    return LocalNode(
+        settings.chain_dir, port=settings.chain_port, anvil_path=settings.anvil_path, retention=settings.chain_retention
+    )
 
 
 def chain_url(settings: Settings, *, start: bool = False) -> str:

@@ -4,6 +4,8 @@ Its state is dumped under llmnet's data directory every second and on exit,
 and loaded again on start. A dump can lag the last mined block by up to a
 second, so durability of what llmnet acknowledged rests on the outbox, which
 re-checks its records against the chain on start (see ``chain.outbox``).
+How much history it keeps (past states, old transactions and their logs) is
+bounded by its ``ChainRetention`` (see ``chain.retention``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import signal
 import subprocess
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from llmnet.chain.retention import ChainRetention, compact_dump
 from llmnet.errors import ChainUnavailable, ConfigError
 
 EMBEDDED_CHAIN_ID = 1337
@@ -80,6 +83,7 @@ class LocalNode:
     anvil_path: str | None = None
     state_interval: int = 1
     accounts: int = 20
+    retention: ChainRetention = field(default_factory=lambda: ChainRetention())
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,6 +108,7 @@ class LocalNode:
             "--state-interval", str(self.state_interval),
             "--accounts", str(self.accounts),
             "--silent",
+            *self.retention.anvil_args(),
         ]  # fmt: skip
 
     def start(self, timeout: float = 20.0, detach: bool = False) -> None:
@@ -114,6 +119,8 @@ class LocalNode:
                 "or choose another port with --port"
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.retention.history_blocks is not None and self.state_file.exists():
+            compact_dump(self.state_file, self.retention.history_blocks)
         log = open(self.state_dir / "anvil.log", "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -15,7 +15,7 @@ from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
-from llmnet.errors import InputError, UnknownDomain, UnknownTask
+from llmnet.errors import InputError, NotFound, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
 from llmnet.signing import Response, SignedMessage, SpotCheck
 from llmnet.types import (
@@ -335,12 +335,21 @@ class Web3Ledger(Ledger):
         logs = self.escrow.events.BatchSettled().get_logs(
             from_block=self.deployment.block_number, argument_filters={"batch_id": batch_id}
         )
+        if not logs:
+            raise NotFound(
+                f"batch {batch_id} is settled (its root is {self.batch_root(batch_id)}) but its BatchSettled event "
+                "is older than the blocks the node keeps; keep more with chain_retention.history_blocks"
+            )
         args = logs[0]["args"]
         settled_at = int(self.w3.eth.get_block(logs[0]["blockNumber"])["timestamp"])
         return BatchInfo(
             batch_id, _hex(args["receipts_root"]), args["task_count"], args["total_fees"], settled_at,
             tx_hash=logs[0]["transactionHash"].to_0x_hex(), settler=args["settler"],
         )  # fmt: skip
+
+    def batch_root(self, batch_id: int) -> str:
+        """The receipts root the contract stores for a settled batch (kept however old the batch)."""
+        return _hex(self._call(self.escrow.functions.batch_roots(batch_id)))
 
     def batch_count(self) -> int:
         return int(self._call(self.escrow.functions.batch_count()))

@@ -113,17 +113,28 @@ class LedgerExplorer:
         if batch_id is None:
             raise NotFound(f"task {task_key} is not settled yet; its receipt has no batch to be proven against")
         leaves = book.batch_receipts(int(batch_id))
-        info = self.ledger.get_batch(int(batch_id))
-        if len(leaves) != info.task_count:
+        if len(leaves) != self._task_count(int(batch_id), len(leaves)):
             raise NotFound(f"batch {batch_id} holds tasks of other coordinators; this one cannot prove it alone")
         hashes = [h for _, h in leaves]
         proof = MerkleTree(hashes).proof(hashes.index(task["receipt_hash"]))
         return {"task_key": task_key, "batch_id": batch_id, "receipt_hash": task["receipt_hash"], "proof": proof,
-                "root": info.receipts_root, "verified_on_chain": self.ledger.verify_receipt(
+                "root": self.ledger.batch_root(int(batch_id)), "verified_on_chain": self.ledger.verify_receipt(
                     int(batch_id), task["receipt_hash"], proof)}  # fmt: skip
+
+    def _task_count(self, batch_id: int, known: int) -> int:
+        """The batch's task count from its event; ``known`` once the node no longer keeps that event
+        (the proof is then checked against the root in the contract's storage, which is always kept)."""
+        try:
+            return self.ledger.get_batch(batch_id).task_count
+        except NotFound:
+            return known
 
 
 def _batch(ledger: Web3Ledger, batch_id: int) -> dict[str, Any]:
-    b = ledger.get_batch(batch_id)
+    try:
+        b = ledger.get_batch(batch_id)
+    except NotFound:  # settled before the blocks the node keeps: only its root is left
+        return {"batch_id": batch_id, "receipts_root": ledger.batch_root(batch_id), "task_count": None,
+                "total_fees": None, "settled_at": None, "tx_hash": ""}  # fmt: skip
     return {"batch_id": b.batch_id, "receipts_root": b.receipts_root, "task_count": b.task_count,
             "total_fees": str(b.total_fees), "settled_at": b.settled_at, "tx_hash": b.tx_hash}  # fmt: skip

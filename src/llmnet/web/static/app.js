@@ -198,7 +198,7 @@ async function loadLedger() {
     el("td", {}, t.settlement && t.settlement.batch_id != null
       ? el("button", { class: "small", onclick: () => showProof(t.task_key) }, "prove") : ""))));
   $("#batch-table tbody").replaceChildren(...data.batches.map((b) => el("tr", {},
-    el("td", {}, b.batch_id), el("td", {}, b.task_count), el("td", {}, eth(b.total_fees)),
+    el("td", {}, b.batch_id), el("td", {}, b.task_count ?? "–"), el("td", {}, b.total_fees == null ? "–" : eth(b.total_fees)),
     el("td", {}, el("code", {}, short(b.receipts_root))), el("td", {}, el("code", {}, short(b.tx_hash))))));
   $("#tx-table tbody").replaceChildren(...data.transactions.map((t) => el("tr", {},
     el("td", {}, t.block), el("td", { title: t.hash }, el("code", {}, short(t.hash))),
