@@ -134,10 +134,14 @@ def print_latency(console: Console, args: argparse.Namespace, healthy: Phase, st
     }  # fmt: skip
 
 
-def chain_section(console: Console) -> dict[str, Any]:
-    """The embedded chain's resident memory per 10,000 settled tasks."""
-    console.print("embedded chain: see bench_chain_growth")
-    return {}
+def chain_section(console: Console, tasks: int = 10_000) -> dict[str, Any]:
+    """The embedded chain's resident memory and state per 10,000 settled tasks, anvil's defaults
+    beside llmnet's retention (see bench_chain_growth)."""
+    from bench_chain_growth import compare, print_section
+
+    results = compare(tasks)
+    print_section(results, console)
+    return results
 
 
 def main() -> int:
