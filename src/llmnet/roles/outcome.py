@@ -141,7 +141,7 @@ class CheckedOutcome(BaseModel):
         return max((r.epoch for r in self.ratings), default=-3) + 3
 
 
-def _check_claim(o: Outcome, domain: SigningDomain, coordinators: frozenset[str]) -> OutcomeClaim:
+def _check_claim(o: Outcome, domain: SigningDomain, coordinators: frozenset[str]) -> tuple[OutcomeClaim, ReceiptView]:
     claim = verified(o.claim, OutcomeClaim, domain, coordinators).message
     record, view = o.record, o.record.view()
     if content_hash(canonical_json(record.receipt)) != record.receipt_hash or record.receipt_hash != claim.receipt_hash:
@@ -152,7 +152,7 @@ def _check_claim(o: Outcome, domain: SigningDomain, coordinators: frozenset[str]
     if said != (claim.task_key, domain.chain_id, claim.domain, claim.requester.lower(), claim.fee):
         raise InputError(f"the receipt of task {claim.task_id} disagrees with its claim (task key, chain, domain, "
                          "requester or fee)")  # fmt: skip
-    return claim
+    return claim, view
 
 
 def _responses(o: Outcome, claim: OutcomeClaim, domain: SigningDomain) -> dict[str, Response]:
@@ -185,10 +185,9 @@ def verify_outcome(o: Outcome, domain: SigningDomain, coordinators: frozenset[st
     """Verify an outcome: its claim is signed by one of ``coordinators`` and agrees with the
     receipt and the evidence it carries; every response is signed by its respondent for this
     task; every rating by one of ``validators`` (the validator book), for a response it has."""
-    claim = _check_claim(o, domain, coordinators)
+    claim, view = _check_claim(o, domain, coordinators)
     responses = _responses(o, claim, domain)
     ratings = _ratings(o, claim, responses, domain, validators)
-    view = o.record.view()
     gold = view.gold
     if gold is not None and not all(1 <= v <= 10 for v in gold.values()):
         raise InputError(f"the gold scores of task {claim.task_id} are malformed: {gold!r}")
