@@ -144,9 +144,18 @@ class Gateway:
         rounds = self.spec.rounds if req.llmnet.rounds is None else req.llmnet.rounds
         self.check_funds(requester, self.spec.fee_per_respondent_wei * k)
         run = TaskRun(new_task_key(), domain, requester, messages, k, rounds)
+        run.adaptive = self.collaboration(req) == "adaptive"
         run.temperature, run.seed = req.temperature or 0.0, req.seed or 0
         run.reference = self.references.get(question.strip().lower())
         return run, req.max_completion_tokens or req.max_tokens or self.spec.max_tokens
+
+    def collaboration(self, req: ChatCompletionRequest) -> str:
+        """The request's own choice; else fixed when it set k or rounds; else the coordinator's."""
+        if req.llmnet.collaboration is not None:
+            return req.llmnet.collaboration
+        if req.llmnet.k is not None or req.llmnet.rounds is not None:
+            return "fixed"
+        return self.spec.collaboration
 
     def check_funds(self, requester: str, fee: int) -> None:
         """Refuse, before any work, a request the requester's escrow cannot pay for."""
@@ -161,7 +170,7 @@ class Gateway:
 
     def finish(self, run: TaskRun) -> dict[str, Any]:
         """Receipt, durable record, and the llmnet block of the response."""
-        fee = self.spec.fee_per_respondent_wei * run.k
+        fee = self.spec.fee_per_respondent_wei * run.fee_units
         ledger = self.coordinator.directory.ledger
         receipt = receipt_of(run, fee, ledger.chain_id, self.coordinator.account.address)
         record = TaskRecord.of(receipt, [a.reply.response for a in run.answers.values()], run.ratings)
@@ -219,9 +228,8 @@ async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) 
             if gw.spec.final == "synthesis" and len(run.answers) > 1:
                 async for delta in gw.coordinator.synthesize(run, max_tokens):
                     yield chunk_body(run, model, {"content": delta})
-            else:
-                for word in run.final.split(" "):
-                    yield chunk_body(run, model, {"content": word + " "})
+            else:  # chosen among finished answers: sent whole, as soon as it is chosen
+                yield chunk_body(run, model, {"content": run.final})
         llmnet = await gw.finished(run)
         gw.after_task()
     except LlmnetError as exc:

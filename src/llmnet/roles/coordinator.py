@@ -35,6 +35,7 @@ from llmnet.api.http_client import HttpClient
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
+from llmnet.roles.collaboration import CollaborationSettings, adaptive
 from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
 from llmnet.roles.peers import Breaker, PeerDeadlines
@@ -93,9 +94,17 @@ class TaskRun:
     late: dict[str, list[int]] = field(default_factory=dict)  # respondent -> debate rounds it kept its answer in
     unrated_validators: list[str] = field(default_factory=list)  # asked, but no usable rating in time
     cooling_validators: list[str] = field(default_factory=list)  # not asked: cooling down after a miss
+    adaptive: bool = False  # answered by roles.collaboration.adaptive rather than k at once
+    escalated: list[str] = field(default_factory=list)  # what an adaptive task added, and why
+    respondent_tokens: int = 0  # prompt + completion tokens of every generation the task asked for
+
+    @property
+    def fee_units(self) -> int:
+        """Respondents the requester pays for: k, or for an adaptive task those that answered."""
+        return max(1, min(self.k, len(self.answers))) if self.adaptive else self.k
 
 
-class CoordinatorSettings(PeerDeadlines):
+class CoordinatorSettings(PeerDeadlines, CollaborationSettings):
     """What a coordinator does with each task; the one home of these defaults and limits
     (its spec, :class:`llmnet.api.openai_app.CoordinatorSpec`, is built on this class)."""
 
@@ -156,12 +165,13 @@ class Coordinator:
             self.respondent_health.missed(respondent)
             return None
         self.respondent_health.succeeded(respondent)
+        run.respondent_tokens += spent(answer)
         return answer
 
-    async def _fill(self, run: TaskRun, queue: list[Candidate], payload: RespondPayload) -> dict[str, Answer]:
-        """Round 0: k answers, replacing any respondent that fails with the next candidate."""
+    async def fill(self, run: TaskRun, queue: list[Candidate], payload: RespondPayload, n: int) -> dict[str, Answer]:
+        """Round 0: ``n`` answers, replacing any respondent that fails with the next candidate."""
         answers: dict[str, Answer] = {}
-        slots = [queue.pop(0) for _ in range(min(run.k, len(queue)))]
+        slots = [queue.pop(0) for _ in range(min(n, len(queue)))]
         run.chosen.extend(slots)
         while slots:
             results = await asyncio.gather(*(self._try(run, c.provider, payload) for c in slots))
@@ -186,28 +196,40 @@ class Coordinator:
         # a cached domain ranks in microseconds; only a chain read goes to a thread
         return self.rank(domain) if self.directory.knows(domain) else await asyncio.to_thread(self.rank, domain)
 
-    async def run(self, run: TaskRun, max_tokens: int) -> TaskRun:
-        queue = self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
-        first = self.payload(run, 0, [], max_tokens)
-        answers = await self._fill(run, queue, first)
+    async def queue(self, run: TaskRun) -> list[Candidate]:
+        """The domain's candidates best first, those cooling down after a miss last."""
+        return self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
+
+    def require_answers(self, run: TaskRun, answers: dict[str, Answer]) -> None:
         if not answers:
             raise NoRespondents(
                 f"none of the {len(run.tried)} respondents tried for domain {run.domain!r} answered: "
                 + "; ".join(f"{who[:10]}… {why}" for who, why in run.failed.items())
             )
+
+    async def run(self, run: TaskRun, max_tokens: int) -> TaskRun:
+        if run.adaptive:
+            await adaptive(self, run, max_tokens)
+            return run
+        queue = await self.queue(run)
+        answers = await self.fill(run, queue, self.payload(run, 0, [], max_tokens), run.k)
+        self.require_answers(run, answers)
         run.history.append({who: a.text for who, a in answers.items()})
         for round_ in range(1, run.rounds + 1):
             if len(answers) < 2:
                 break
-            answers = await self._debate_round(run, answers, round_, max_tokens)
+            answers = await self.debate_round(run, answers, round_, max_tokens)
             run.history.append({who: a.text for who, a in answers.items()})
         run.answers = answers
         await self.rate(run)
         return run
 
-    async def _debate_round(
+    async def debate_round(
         self, run: TaskRun, answers: dict[str, Answer], round_: int, max_tokens: int
     ) -> dict[str, Answer]:
+        """Each respondent sees the others' answers and may revise its own; one that is late keeps
+        its previous answer."""
+
         async def revise(who: str) -> Answer | None:
             peers = [PeerAnswer(respondent=o, text=a.text) for o, a in answers.items() if o != who]
             return await self._try(run, who, self.payload(run, round_, peers, max_tokens))
@@ -282,8 +304,11 @@ class Coordinator:
             (self.validator_health.succeeded if got.done.get(url) else self.validator_health.missed)(url)
         run.ratings = [r for url in admitted for r in got.done.get(url, [])]
         address = self.directory.validator_address
-        run.unrated_validators = [address(url) for url in admitted if not got.done.get(url)]
-        run.cooling_validators = [address(url) for url in asks if url not in admitted]
+        # an adaptive task rates more than once: a validator named once stays named
+        unrated = [address(url) for url in admitted if not got.done.get(url)]
+        cooling = [address(url) for url in asks if url not in admitted]
+        run.unrated_validators += [v for v in unrated if v not in run.unrated_validators]
+        run.cooling_validators += [v for v in cooling if v not in run.cooling_validators + run.unrated_validators]
 
     async def rate(self, run: TaskRun) -> None:
         if self.validators:
@@ -335,6 +360,7 @@ class Coordinator:
                     elif "response" in event:
                         run.answers = {who: self._answer(who, endpoint, event)}
                         run.answers[who].payload = payload
+                        run.respondent_tokens += spent(run.answers[who])
             except (LlmnetError, ValueError, KeyError) as exc:
                 run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
                 self.respondent_health.missed(who)
@@ -363,7 +389,15 @@ class Coordinator:
             if "delta" in event:
                 yield event["delta"]
             elif "response" in event:
-                run.final = self._answer(who, endpoint, event).text
+                synthesis = self._answer(who, endpoint, event)
+                run.respondent_tokens += spent(synthesis)
+                run.final = synthesis.text
+
+
+def spent(answer: Answer) -> int:
+    """Prompt and completion tokens of one generation, as its respondent signed them."""
+    message = answer.reply.response["message"]
+    return int(message["prompt_tokens"]) + int(message["completion_tokens"])
 
 
 def new_task_key() -> int:
