@@ -15,6 +15,7 @@ from llmnet.reputation.selection import Greedy
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun
 from llmnet.roles.judge import FakeJudge
 from llmnet.roles.respondent import Respondent
+from llmnet.roles.streaming import stream
 from llmnet.roles.validator import Rater
 from tests.unit.test_coordinator import (
     COORDINATOR,
@@ -137,3 +138,47 @@ def test_fixed_collaboration_is_unchanged_k_at_once() -> None:
 
     run = asyncio.run(go())
     assert respond_calls(net) == 3 and run.fee_units == 3 and not run.adaptive
+
+
+Both = tuple[str, TaskRun, str, TaskRun]
+
+
+def stream_and_run(texts: Texts, table: Mapping[str, float], settings: CoordinatorSettings) -> Both:
+    """The same adaptive task streamed and not streamed, on two fresh copies of one network."""
+
+    async def go(streamed: bool) -> tuple[str, TaskRun]:
+        net = network(texts, {}, scores_of(table))
+        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as client:
+            coordinator = Coordinator(directory_of([1, 2, 3]), Greedy(), COORDINATOR, SIGNING,  # type: ignore[arg-type]
+                                      [f"http://v{v}.test" for v in VALIDATORS], settings, HttpxClient(client),
+                                      seed=0)  # fmt: skip
+            run = new_run(settings.k, settings.rounds)
+            run.adaptive = True
+            if streamed:
+                return "".join([d async for d in stream(coordinator, run, 64)]), run
+            await coordinator.run(run, max_tokens=64)
+            return run.final, run
+
+    text, streamed_run = asyncio.run(go(True))
+    plain, plain_run = asyncio.run(go(False))
+    return text, streamed_run, plain, plain_run
+
+
+def test_a_proven_lead_answers_alone_even_when_rated_low_and_streams_what_it_would_answer_unstreamed() -> None:
+    # directory_of gives every candidate 10 rated answers; the lead's reputation mean is 0.83
+    settings = CoordinatorSettings(k=3, rounds=1, trusted_after=10, respondent_timeout_s=5.0, rating_timeout_s=5.0)
+    text, streamed, plain, unstreamed = stream_and_run({1: "Lyon.", 2: "Paris."}, {"Lyon.": 2.0, "Paris.": 9.0},
+                                                       settings)  # fmt: skip
+    assert text == plain == "Lyon."
+    assert streamed.trusted_lead and unstreamed.trusted_lead
+    assert len(streamed.answers) == len(unstreamed.answers) == 1 and streamed.escalated == unstreamed.escalated == []
+    assert streamed.scores[addr(1)] == 2.0  # still rated: the slip goes to its reputation
+
+
+def test_an_unproven_lead_is_checked_first_and_the_streamed_text_is_the_chosen_answer() -> None:
+    settings = CoordinatorSettings(k=3, rounds=1, trusted_after=11, respondent_timeout_s=5.0, rating_timeout_s=5.0)
+    text, streamed, plain, unstreamed = stream_and_run({1: "Lyon.", 2: "Paris."}, {"Lyon.": 2.0, "Paris.": 9.0},
+                                                       settings)  # fmt: skip
+    assert text == plain == "Paris."
+    assert not streamed.trusted_lead and not unstreamed.trusted_lead
+    assert streamed.escalated == unstreamed.escalated == ["more respondents"]

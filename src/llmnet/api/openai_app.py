@@ -43,6 +43,7 @@ from llmnet.roles.judge import ReferenceJudge
 from llmnet.roles.outcome import TaskRecord
 from llmnet.roles.protocol import Message
 from llmnet.roles.receipt import receipt_of
+from llmnet.roles.streaming import stream, synthesize
 from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
 from llmnet.web.dashboard import Dashboard, install_dashboard
@@ -220,16 +221,17 @@ def chunk_body(run: TaskRun, model: str, delta: dict[str, Any], finish: str | No
 async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) -> AsyncIterator[str]:
     yield chunk_body(run, model, {"role": "assistant", "content": ""})
     try:
-        if run.k == 1 and run.rounds == 0:
-            async for delta in gw.coordinator.stream_single(run, max_tokens):
-                yield chunk_body(run, model, {"content": delta})
-        else:
+        if gw.spec.final == "synthesis" and not (run.k == 1 and run.rounds == 0):
             await gw.coordinator.run(run, max_tokens)
-            if gw.spec.final == "synthesis" and len(run.answers) > 1:
-                async for delta in gw.coordinator.synthesize(run, max_tokens):
-                    yield chunk_body(run, model, {"content": delta})
-            else:  # chosen among finished answers: sent whole, as soon as it is chosen
+            pieces = synthesize(gw.coordinator, run, max_tokens) if len(run.answers) > 1 else None
+            if pieces is None:
                 yield chunk_body(run, model, {"content": run.final})
+            else:
+                async for delta in pieces:
+                    yield chunk_body(run, model, {"content": delta})
+        else:
+            async for delta in stream(gw.coordinator, run, max_tokens):
+                yield chunk_body(run, model, {"content": delta})
         llmnet = await gw.finished(run)
         gw.after_task()
     except LlmnetError as exc:
@@ -319,7 +321,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
             return StreamingResponse(stream_events(gw, run, req.model, max_tokens), media_type="text/event-stream")
         await gw.coordinator.run(run, max_tokens)
         if spec.final == "synthesis" and len(run.answers) > 1:
-            run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
+            run.final = "".join([d async for d in synthesize(gw.coordinator, run, max_tokens)]).strip()
         llmnet = await gw.finished(run)
         gw.after_task()
         body = pydantic_core.to_json(completion_body(run, req.model, llmnet, gw.usage(run)))

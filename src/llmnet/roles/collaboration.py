@@ -2,7 +2,11 @@
 
 The coordinator's default way to answer (``collaboration = "adaptive"``):
 
-1. the best-ranked respondent answers alone, and the validators rate its answer;
+0. if the best-ranked respondent is proven in the domain (``trusted_after`` rated answers there and a
+   reputation of at least ``trusted_mean``), its answer is final: it streams to the requester as it is
+   generated, and the validators' rating of it goes to its reputation, so a lead that slips loses the
+   trust;
+1. otherwise the best-ranked respondent answers alone, and the validators rate its answer;
 2. if the rating is confident (the consensus at least ``confident_score`` and the validators within
    ``agreement_spread`` of each other), that answer is final: an easy question costs one generation;
 3. otherwise the next ``k - 1`` respondents answer too, and all answers are rated;
@@ -26,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from llmnet.types import Candidate
+
 if TYPE_CHECKING:
     from llmnet.roles.coordinator import Answer, Coordinator, TaskRun
 
@@ -38,6 +44,16 @@ class CollaborationSettings(BaseModel):
     confident_score: float = Field(default=8.0, ge=1, le=10)
     # ... provided the validators' ratings of it are no further apart than this (points out of 10)
     agreement_spread: float = Field(default=3.0, ge=0, le=9)
+    # a lead proven in the domain answers alone and streams live (step 0 of the module docstring)
+    trust_lead: bool = True
+    trusted_after: int = Field(default=20, ge=1)  # rated answers in the domain
+    trusted_mean: float = Field(default=0.8, ge=0, le=1)  # reputation (posterior mean of normalised scores)
+
+
+def trusted(lead: Candidate, settings: CollaborationSettings) -> bool:
+    """Whether ``lead`` may answer alone, before anyone has seen its answer."""
+    proven = lead.reputation.count >= settings.trusted_after
+    return settings.trust_lead and proven and lead.mean >= settings.trusted_mean
 
 
 @dataclass
@@ -120,24 +136,25 @@ def settle_run(run: TaskRun, best: dict[str, Rated]) -> None:
     run.final = best[run.final_respondent].answer.text
 
 
-async def adaptive(coordinator: Coordinator, run: TaskRun, max_tokens: int) -> None:
-    """Answer ``run`` as the module docstring says; ``run`` holds the outcome."""
+async def adaptive(coordinator: Coordinator, run: TaskRun, max_tokens: int, queue: list[Candidate]) -> None:
+    """Answer ``run`` from ``queue`` (its candidates, best first) as the module docstring says;
+    ``run`` holds the outcome."""
     settings = coordinator.settings
-    queue = await coordinator.queue(run)
     first = coordinator.payload(run, 0, [], max_tokens)
     best: dict[str, Rated] = {}
+    run.trusted_lead = bool(queue) and trusted(queue[0], settings)
     answers = await coordinator.fill(run, queue, first, 1)
     coordinator.require_answers(run, answers)
     run.history.append({who: a.text for who, a in answers.items()})
     await _rate(coordinator, run, answers, best)
-    if not _done(run, best, settings) and run.k > 1:
+    if not run.trusted_lead and not _done(run, best, settings) and run.k > 1:
         run.escalated.append("more respondents")
         more = await coordinator.fill(run, queue, first, run.k - len(answers))
         if more:
             run.history[0] |= {who: a.text for who, a in more.items()}
             await _rate(coordinator, run, {who: r.answer for who, r in best.items()} | more, best)
     for round_ in range(1, run.rounds + 1):
-        if _done(run, best, settings) or len(best) < 2:
+        if run.trusted_lead or _done(run, best, settings) or len(best) < 2:
             break
         run.escalated.append(f"round {round_}")
         current = {who: r.answer for who, r in best.items()}

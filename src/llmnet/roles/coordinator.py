@@ -20,10 +20,9 @@ revise in time keeps its previous answer. The receipt names them.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +39,7 @@ from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
 from llmnet.roles.peers import Breaker, PeerDeadlines
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
+from llmnet.roles.streaming import spent
 from llmnet.signing import (
     Rating,
     RatingAssignment,
@@ -95,6 +95,7 @@ class TaskRun:
     unrated_validators: list[str] = field(default_factory=list)  # asked, but no usable rating in time
     cooling_validators: list[str] = field(default_factory=list)  # not asked: cooling down after a miss
     adaptive: bool = False  # answered by roles.collaboration.adaptive rather than k at once
+    trusted_lead: bool = False  # adaptive, and its lead was proven enough to answer alone
     escalated: list[str] = field(default_factory=list)  # what an adaptive task added, and why
     respondent_tokens: int = 0  # prompt + completion tokens of every generation the task asked for
 
@@ -207,11 +208,12 @@ class Coordinator:
                 + "; ".join(f"{who[:10]}… {why}" for who, why in run.failed.items())
             )
 
-    async def run(self, run: TaskRun, max_tokens: int) -> TaskRun:
+    async def run(self, run: TaskRun, max_tokens: int, queue: list[Candidate] | None = None) -> TaskRun:
+        """Answer ``run`` (ranking its domain's candidates unless ``queue`` gives them, best first)."""
+        queue = queue if queue is not None else await self.queue(run)
         if run.adaptive:
-            await adaptive(self, run, max_tokens)
+            await adaptive(self, run, max_tokens, queue)
             return run
-        queue = await self.queue(run)
         answers = await self.fill(run, queue, self.payload(run, 0, [], max_tokens), run.k)
         self.require_answers(run, answers)
         run.history.append({who: a.text for who, a in answers.items()})
@@ -324,15 +326,6 @@ class Coordinator:
         run.final_respondent = ranked[0]
         run.final = run.answers[ranked[0]].text
 
-    async def _events(self, endpoint: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The server-sent events of one streaming respondent call."""
-        async for line in self.http.stream_lines(f"{endpoint}/v1/respond", body, self.settings.respondent_timeout_s):
-            if line.startswith("data: "):
-                event: dict[str, Any] = json.loads(line[6:])
-                if "error" in event:
-                    raise NoRespondents(f"respondent failed mid-stream: {event['error']['message']}")
-                yield event
-
     def _answer(self, respondent: str, endpoint: str, event: dict[str, Any]) -> Answer:
         reply = RespondReply(response=event["response"], text=event["text"], sources=event.get("sources", []))
         signed = SignedMessage.from_dict(reply.response, Response)
@@ -340,64 +333,6 @@ class Coordinator:
         if signed.message.content_hash != content_hash(reply.text.encode()):
             raise InputError(f"respondent {respondent} signed a different text than it sent")
         return Answer(respondent, endpoint, reply)
-
-    async def stream_single(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
-        """k = 1, no debate: pass the first working respondent's tokens straight through, then rate."""
-        queue = self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
-        payload = self.payload(run, 0, [], max_tokens)
-        for candidate in queue:
-            who, started = candidate.provider, False
-            run.chosen.append(candidate)
-            run.tried.append(who)
-            try:
-                endpoint = await self._endpoint(who)
-                body = {"assignment": self._assignment(run, who, payload), "payload": payload.model_dump(),
-                        "stream": True}  # fmt: skip
-                async for event in self._events(endpoint, body):
-                    if "delta" in event:
-                        started = True
-                        yield event["delta"]
-                    elif "response" in event:
-                        run.answers = {who: self._answer(who, endpoint, event)}
-                        run.answers[who].payload = payload
-                        run.respondent_tokens += spent(run.answers[who])
-            except (LlmnetError, ValueError, KeyError) as exc:
-                run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
-                self.respondent_health.missed(who)
-                if started:  # the requester already has part of this answer: no silent switch
-                    raise NoRespondents(f"respondent {who} failed mid-answer") from None
-                continue
-            if run.answers:
-                self.respondent_health.succeeded(who)
-                run.history.append({who: run.answers[who].text})
-                await self.rate(run)
-                return
-        raise NoRespondents(f"none of the {len(run.tried)} respondents tried for {run.domain!r} answered")
-
-    async def synthesize(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
-        """Stream a synthesis of all answers by the top-rated respondent."""
-        who = run.final_respondent
-        peers = [PeerAnswer(respondent=o, text=a.text) for o, a in run.answers.items()]
-        payload = self.payload(run, len(run.history), peers, max_tokens)
-        endpoint = run.answers[who].endpoint
-        body = {
-            "assignment": self._assignment(run, who, payload),
-            "payload": payload.model_dump(),
-            "stream": True,
-        }
-        async for event in self._events(endpoint, body):
-            if "delta" in event:
-                yield event["delta"]
-            elif "response" in event:
-                synthesis = self._answer(who, endpoint, event)
-                run.respondent_tokens += spent(synthesis)
-                run.final = synthesis.text
-
-
-def spent(answer: Answer) -> int:
-    """Prompt and completion tokens of one generation, as its respondent signed them."""
-    message = answer.reply.response["message"]
-    return int(message["prompt_tokens"]) + int(message["completion_tokens"])
 
 
 def new_task_key() -> int:
