@@ -150,7 +150,8 @@ class DomainClassifier:
     def classify(self, text: str) -> DomainGuess:
         """The best domain and its score; ``general`` when the best score is under the threshold."""
         query = self.vector(text)
-        scores = {name: _nearest_mean(vectors @ query) for name, vectors in self.examples.items()}
+        terms = np.flatnonzero(query)  # a question has a handful of the vocabulary's terms
+        scores = {name: _nearest_mean(vectors[:, terms] @ query[terms]) for name, vectors in self.examples.items()}
         if is_arithmetic(text):
             return DomainGuess(GENERAL, 1.0, scores)
         best = max(sorted(scores), key=lambda name: scores[name])
@@ -161,7 +162,7 @@ class DomainClassifier:
 
 def _nearest_mean(similarities: npt.NDArray[np.float64]) -> float:
     nearest = np.sort(similarities)[::-1][:NEAREST]
-    return round(float(nearest.mean()), 6)
+    return round(float(nearest.sum()) / len(nearest), 6)
 
 
 # --- arithmetic questions -------------------------------------------------------------------------
@@ -206,9 +207,11 @@ def is_arithmetic(text: str) -> bool:
     >>> [is_arithmetic(q) for q in ("How many days are in 3 weeks?", "What is 12?", "火星有几颗卫星？")]
     [False, False, False]
     """
-    kinds = Counter(_arithmetic_kinds(normalize_text(text)))
-    if kinds["other"]:
-        return False
+    kinds: Counter[str] = Counter()
+    for kind in _arithmetic_kinds(normalize_text(text)):
+        if kind == "other":  # most questions stop at their first word of substance
+            return False
+        kinds[kind] += 1
     return (kinds["number"] >= 2 and kinds["binary"] >= 1) or (kinds["number"] >= 1 and kinds["unary"] >= 1)
 
 

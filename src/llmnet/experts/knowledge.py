@@ -27,7 +27,8 @@ MIN_WORDS = 40
 MAX_WORDS = 120
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])\s*")
+# a Chinese sentence ends at 。！？； (or at the closing quote after one), with or without a space
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])(?![”’」』）])\s*|(?<=[。！？；][”’」』）])\s*")
 # CJK characters and full-width punctuation: text between two of them is joined without a space
 _CJK_EDGE = re.compile(f"[{CJK_CHARS}\u3000-\u303f\uff00-\uffef]")
 
