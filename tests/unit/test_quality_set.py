@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from llmnet.experts.knowledge import split_passages
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from quality import (
@@ -77,6 +79,7 @@ def test_each_domain_has_five_to_eight_documents_of_the_right_size(slug: str) ->
         size = len(HAN.findall(text)) if chinese else len(text.split())
         assert (300 <= size <= 900) if chinese else (150 <= size <= 500), (document.name, size)
         assert text.startswith("# ") and "\n## " in text
+        assert not (chinese and re.search(r"[A-Za-z]", text)), document.name  # written entirely in Chinese
 
 
 def test_every_pattern_compiles() -> None:
@@ -113,6 +116,16 @@ def test_the_reference_numbers_are_written_in_the_source_document(item: QualityI
         assert number.replace(",", "") in plain, number
     for numeral in ZH_NUMERAL.findall(item.reference):
         assert numeral in document, numeral
+
+
+@pytest.mark.parametrize("item", [i for i in ITEMS if i.kind == "fact"], ids=lambda item: item.id)
+def test_one_passage_of_the_source_satisfies_the_whole_rule(item: QualityItem) -> None:
+    document = (knowledge_dir(item.domain) / item.source).read_text(encoding="utf-8")
+    passages = split_passages(document, item.source)
+    assert any(
+        all(any(re.search(p, normalise_answer(passage.text), re.I) for p in group) for group in item.accept)
+        for passage in passages
+    )
 
 
 def test_no_two_questions_ask_the_same_thing_or_share_an_answer_in_one_domain() -> None:
