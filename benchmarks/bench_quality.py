@@ -26,6 +26,7 @@ import json
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,7 @@ def main() -> int:
     parser.add_argument("--judge", default="grounded", help="the validators' judge kind")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=2, help="providers answering alone at the same time")
     parser.add_argument("--settle-s", type=float, default=15.0, help="pause after each network configuration")
     parser.add_argument("--base-port", type=int, default=19600)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results") / time.strftime("quality-%Y%m%d-%H%M%S"))
@@ -121,9 +123,10 @@ def main() -> int:
     root = knowledge_dir(next(iter(domains()))).parent
     plan = plans(list(domains()))
     records: list[AnswerRecord] = []
-    for p in plan:
-        console.log(f"{p.name} alone on {len(items)} questions")
-        records += run_single(p, root, items, args.max_tokens)
+    console.log(f"each of {len(plan)} providers alone on {len(items)} questions, {args.workers} at a time")
+    with ThreadPoolExecutor(args.workers) as pool:  # one llama.cpp thread each
+        for done in pool.map(lambda p: run_single(p, root, items, args.max_tokens), plan):
+            records += done
     console.log("the network")
     records += run_network_configs(args, items, plan, root)
     save(records, args.out / "answers.jsonl")
