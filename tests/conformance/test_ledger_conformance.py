@@ -151,7 +151,9 @@ def test_domains_are_added_by_governance_only(world: World) -> None:
     assert led.candidates("code") == []
 
 
-CARD = DomainCard("law", "Courts, contracts and legal deadlines.", "0x" + "c0" * 32, "http://127.0.0.1:8403/v1/corpus/x")
+CARD = DomainCard(
+    "law", "Courts, contracts and legal deadlines.", "0x" + "c0" * 32, "http://127.0.0.1:8403/v1/corpus/x"
+)
 
 
 def test_every_domain_starts_with_an_empty_card(world: World) -> None:

@@ -42,6 +42,7 @@ from llmnet.hashing import keccak256
 from llmnet.reputation.beta import DECAY_ONE, UNIT, RepState, apply_update
 from llmnet.types import (
     GWEI,
+    ZERO_HASH,
     BatchInfo,
     Candidate,
     DomainCard,
@@ -51,7 +52,6 @@ from llmnet.types import (
     TaskInfo,
     TaskStatus,
     TxReceipt,
-    ZERO_HASH,
     check_hash,
     domain_id,
     joined_hashes,
