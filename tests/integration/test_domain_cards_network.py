@@ -4,6 +4,9 @@ and ``llmnet/auto`` routes the domain's questions there. Every service is a sepa
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +15,11 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from llmnet.chain.network import dev_account
 from llmnet.config import load_settings
 from llmnet.experts.corpus import corpus_hash_of, parse_packed, verify
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions, RespondentPlan
+from llmnet.types import DomainCard
 from tests.conftest import free_port, free_run
 
 pytestmark = pytest.mark.integration
@@ -89,3 +94,36 @@ def test_auto_routes_the_chain_only_domain_to_its_expert(net: Network, volcanolo
     assert [r["model_id"] for r in receipt["respondents"] if r["answered"]] == ["expert:fake-volcano+volcanology"]
     assert ask(net, "What is the burden of proof in a criminal trial?")["domain"] == "law"  # a local folder
     assert ask(net, "What is 12 times 12?")["domain"] == "general"
+
+
+def llmnet(net: Network, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {**os.environ, "LLMNET_DATA_DIR": str(net.settings.data_dir), "COLUMNS": "300", **(env or {})}
+    base.pop("LLMNET_RPC_URL", None)
+    command = [sys.executable, "-m", "llmnet.cli.main", *args, "--port", str(net.settings.chain_port)]
+    return subprocess.run(command, capture_output=True, text=True, env=base, timeout=120)
+
+
+def test_governance_publishes_a_card_from_the_cli_once_its_url_serves_the_corpus(
+    net: Network, volcanology: Path
+) -> None:  # last: it changes the law card (the coordinator has learnt its domains already)
+    assert net.ledger is not None
+    services = {s.name: s for s in net.services}
+    before = net.ledger.domain_cards()
+    corpus = ["--corpus", str(volcanology)]
+    wrong = llmnet(net, "domains", "card", "law", *corpus, "--url", services["general"].url)
+    assert wrong.returncode == 1 and "answered HTTP 404" in wrong.stderr
+    alone = llmnet(net, "domains", "card", "law", *corpus)
+    assert alone.returncode == 1 and "--corpus and --url go together" in alone.stderr
+    stranger = {"LLMNET_PRIVATE_KEY": "0x" + dev_account(5).key.hex().removeprefix("0x")}
+    refused = llmnet(net, "domains", "card", "law", "--description", "x", env=stranger)
+    assert refused.returncode == 1 and "only governance may do this" in refused.stderr
+    assert net.ledger.domain_cards() == before
+    done = llmnet(
+        net, "domains", "card", "law", "--description", "Courts.", *corpus, "--url", services["volcano-expert"].url
+    )
+    assert done.returncode == 0, done.stderr
+    law = {c.domain: c for c in net.ledger.domain_cards()}["law"]
+    assert law == DomainCard("law", "Courts.", corpus_hash_of(volcanology),
+                             f"{services['volcano-expert'].url}/v1/corpus/{corpus_hash_of(volcanology)}")  # fmt: skip
+    listed = llmnet(net, "domains", "list")
+    assert listed.returncode == 0 and listed.stdout.count(corpus_hash_of(volcanology)) == 4  # 2 cards: hash, URL

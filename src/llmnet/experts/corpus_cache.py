@@ -44,7 +44,7 @@ class CorpusCache:
         found = self.cached(card.corpus_hash)
         if found is not None:
             return found
-        raw = self.download(card.corpus_url, card.domain)
+        raw = download(card.corpus_url, card.domain, self.limits, self.transport, self.timeout)
         try:
             return unpack(raw, self.folder(card.corpus_hash), expected=card.corpus_hash, limits=self.limits)
         except (CorpusError, OSError):
@@ -53,24 +53,31 @@ class CorpusCache:
                 raise
             return found
 
-    def download(self, url: str, domain: str) -> bytes:
-        """The body at ``url``, refused past the packed-corpus size limit."""
-        cap = self.limits.max_packed_bytes
-        try:
-            with (
-                httpx.Client(transport=self.transport, timeout=self.timeout) as client,
-                client.stream("GET", url) as response,
-            ):
-                if response.status_code != 200:
-                    raise CorpusError(
-                        f"the corpus of {domain!r} at {url} answered HTTP {response.status_code}; "
-                        "check that its server runs and serves this corpus, or update the domain's card"
-                    )
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > cap:
-                        raise CorpusError(f"the corpus of {domain!r} at {url} is larger than {cap} bytes")
-                return bytes(body)
-        except httpx.HTTPError as exc:
-            raise CorpusError(f"the corpus of {domain!r} cannot be fetched from {url}: {exc}") from None
+
+def download(
+    url: str,
+    domain: str,
+    limits: CorpusLimits = DEFAULT_LIMITS,
+    transport: httpx.BaseTransport | None = None,
+    timeout: httpx.Timeout = FETCH_TIMEOUT,
+) -> bytes:
+    """The packed corpus of ``domain`` at ``url``, refused past the packed-corpus size limit."""
+    cap = limits.max_packed_bytes
+    try:
+        with (
+            httpx.Client(transport=transport, timeout=timeout) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise CorpusError(
+                    f"the corpus of {domain!r} at {url} answered HTTP {response.status_code}; "
+                    "check that its server runs and serves this corpus, or update the domain's card"
+                )
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise CorpusError(f"the corpus of {domain!r} at {url} is larger than {cap} bytes")
+            return bytes(body)
+    except httpx.HTTPError as exc:
+        raise CorpusError(f"the corpus of {domain!r} cannot be fetched from {url}: {exc}") from None
