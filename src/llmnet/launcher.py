@@ -147,7 +147,9 @@ class Network:
             self.node = node
         w3 = connect(chain_url(self.settings))
         try:
-            return Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
+            ledger = Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
+            ledger.domain_cards()  # contracts of an older version are replaced
+            return ledger
         except NotDeployed:
             return deploy(self.settings, w3)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from llmnet.errors import (
     InputError,
     InsufficientFunds,
     NotAuthorized,
+    NotDeployed,
     StakeTooLow,
     UnknownDomain,
     UnknownProvider,
@@ -193,6 +195,12 @@ def test_a_card_for_an_unknown_domain_is_refused_by_the_contract(ledger: Web3Led
 def test_a_card_by_a_stranger_is_refused_by_the_contract(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
     with refused(ledger, NotAuthorized, "only governance may do this"):
         ledger.tx.send(ledger.registry.functions.set_domain_card(did("law"), "x", b"\0" * 32, ""), accounts[0])
+
+
+def test_a_registry_without_domain_cards_is_named_as_an_older_deployment(ledger: Web3Ledger, w3: Web3) -> None:
+    older = Web3Ledger(w3, replace(ledger.deployment, registry=ledger.deployment.escrow))  # no domain_cards()
+    with pytest.raises(NotDeployed, match="predates domain cards"):
+        older.domain_cards()
 
 
 def test_add_empty_domain_is_refused_by_the_contract(ledger: Web3Ledger, governance: LocalAccount) -> None:

@@ -15,7 +15,7 @@ from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
-from llmnet.errors import InputError, NotFound, UnknownDomain, UnknownTask
+from llmnet.errors import ContractRevert, InputError, NotDeployed, NotFound, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
 from llmnet.signing import Response, SignedMessage, SpotCheck
 from llmnet.types import (
@@ -164,7 +164,13 @@ class Web3Ledger(Ledger):
         return self._receipt(self.execute(call, sender))
 
     def domain_cards(self) -> list[DomainCard]:
-        rows = self._call(self.registry.functions.domain_cards())
+        try:
+            rows = self._call(self.registry.functions.domain_cards())
+        except ContractRevert:  # a view with no checks reverts only where the function does not exist
+            raise NotDeployed(
+                f"the registry at {self.deployment.registry} predates domain cards; deploy this version's "
+                "contracts on a fresh chain (`llmnet up` does so by itself)"
+            ) from None
         return [DomainCard.from_chain(domain=name, description=description, corpus_hash=_hex(corpus_hash),
                                       corpus_url=url) for name, (description, corpus_hash, url) in rows]  # fmt: skip
 
