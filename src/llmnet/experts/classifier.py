@@ -11,7 +11,6 @@ Questions no domain matches well enough go to ``general``.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,20 +55,6 @@ GENERAL_EXAMPLES: tuple[str, ...] = (
     "Everyday life: cooking, recipes, sport, music, films, animals, colours and hobbies.",
     "School science: physics, chemistry and biology basics, water, weather, plants and materials.",
 )
-
-
-# A question that is only arithmetic ("What is 12 times 12?", "12乘以12等于多少？") is general, whatever
-# numbers and words like "times" the domains' documents hold.
-_ARITHMETIC = re.compile(
-    r"^\W*(?:what(?:'s| is)|how much is|calculate|compute|work out|计算)?\s*-?\d[\d.,]*"
-    r"(?:\s*(?:[-+*/x×÷^]|times|plus|minus|multiplied by|divided by|乘以|乘|加上|加|减去|减|除以)\s*-?\d[\d.,]*)+"
-    r"\s*(?:=|equals?|等于)?\s*(?:多少|几)?\W*$",
-    re.IGNORECASE,
-)
-
-
-def is_arithmetic(text: str) -> bool:
-    return _ARITHMETIC.match(text.strip()) is not None
 
 
 @dataclass(frozen=True)
@@ -144,8 +129,6 @@ class DomainClassifier:
         query = self.vector(text)
         scores = {name: _nearest_mean(vectors @ query) for name, vectors in self.examples.items()}
         best = max(sorted(scores), key=lambda name: scores[name])
-        if is_arithmetic(text):
-            return DomainGuess(GENERAL, 1.0, scores)
         if scores[best] < self.threshold:
             return DomainGuess(GENERAL, 1.0 - scores[best] / self.threshold, scores)
         return DomainGuess(best, scores[best], scores)
