@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel
@@ -112,6 +112,9 @@ class NetworkOptions:
     ranking_weight: float = 0.5  # what one human ranking counts for in reputation (see ValidatorSpec)
     deadlines: PeerDeadlines = field(default_factory=PeerDeadlines)  # the coordinator's, for answers and ratings
     http: HttpLimits = field(default_factory=HttpLimits)  # every service's read deadlines and size limits
+    # a folder per domain (experts' documents, the classifier's examples) and questions.jsonl (gold tasks)
+    knowledge_root: Path = KNOWLEDGE
+    collaboration: Literal["adaptive", "fixed"] | None = None  # None: the coordinator's default
 
 
 class Service(BaseModel):
@@ -187,7 +190,7 @@ class Network:
         coordinator = dev_account(COORDINATOR_DEV).address
         specs: list[tuple[str, BaseModel]] = []
         for i, plan in enumerate(o.respondents):
-            knowledge = KNOWLEDGE / plan.knowledge if plan.knowledge else None
+            knowledge = o.knowledge_root / plan.knowledge if plan.knowledge else None
             backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge)
             respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, respondent_dev(i)),
                                   backend=backend,
@@ -212,7 +215,7 @@ class Network:
                                  trusted_coordinators=[coordinator],
                                  spot_check_rate=o.spot_check_rate, ranking_weight=o.ranking_weight)  # fmt: skip
             specs.append(("validator", validator))
-        questions = KNOWLEDGE / "questions.jsonl"
+        questions = o.knowledge_root / "questions.jsonl"
         coordinator_spec = CoordinatorSpec(
             **self._common("coordinator", o.coordinator_port, COORDINATOR_DEV),
             k=o.k,
@@ -221,7 +224,7 @@ class Network:
             settler_url=validator_urls[0] if validator_urls else None,
             fee_per_respondent_wei=o.fee_per_respondent_wei,
             max_tokens=o.max_tokens,
-            knowledge_root=KNOWLEDGE if KNOWLEDGE.exists() else None,
+            knowledge_root=o.knowledge_root if o.knowledge_root.exists() else None,
             references_file=questions if questions.exists() else None,
             seed=o.seed,
             record_fsync_interval_s=o.record_fsync_interval_s,
@@ -229,6 +232,8 @@ class Network:
             ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard ranks as the demo requester
             **o.deadlines.model_dump(),
         )
+        if o.collaboration is not None:
+            coordinator_spec = coordinator_spec.model_copy(update={"collaboration": o.collaboration})
         specs.append(("coordinator", coordinator_spec))
         return specs
 

@@ -36,7 +36,8 @@ def test_validators_catch_the_impostor_and_spare_the_honest_respondent(net: Netw
     assert len({p.profile.weights_hash for p in providers.values()}) == 1  # both claim SmolLM2's weights
     by_name = {p.address: p for p in net.ledger.providers("general")}
     stakes = {a: p.stake for a, p in by_name.items()}
-    body = {"model": "llmnet/general", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    body = {"model": "llmnet/general", "messages": [{"role": "user", "content": "What is the capital of France?"}],
+            "llmnet": {"collaboration": "fixed"}}  # fmt: skip
     resp = httpx.post(f"{net.base_url}/chat/completions", json=body, timeout=120,
                       headers={"Authorization": f"Bearer {net.api_key}"})  # fmt: skip
     assert resp.status_code == 200, resp.text

@@ -30,6 +30,7 @@ from llmnet.roles.protocol import Message, RateRequest, RespondPayload, RespondR
 from llmnet.roles.rating_gate import RatingGate, RegisteredProviders
 from llmnet.roles.receipt import receipt_of
 from llmnet.roles.respondent import Respondent
+from llmnet.roles.streaming import synthesize
 from llmnet.roles.validator import Rater
 from llmnet.signing import Rating, SignedMessage, SigningDomain, TaskAssignment, sign, verify
 from llmnet.store import canonical_json, content_hash
@@ -443,7 +444,7 @@ def test_synthesis_streams_the_top_rated_respondents_revision_of_all_answers() -
                 seed=0,
             )
             run = await coordinator.run(new_run(2, 0), max_tokens=64)
-            pieces = [delta async for delta in coordinator.synthesize(run, 64)]
+            pieces = [delta async for delta in synthesize(coordinator, run, 64)]
             return run, pieces
 
     run, pieces = asyncio.run(go())

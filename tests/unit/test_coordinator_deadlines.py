@@ -16,6 +16,7 @@ from llmnet.reputation.selection import Greedy
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun
 from llmnet.roles.peers import Breaker
 from llmnet.roles.receipt import receipt_of
+from llmnet.roles.streaming import stream_single
 from tests.unit.test_coordinator import (
     COORDINATOR,
     SIGNING,
@@ -154,7 +155,7 @@ def test_a_streaming_respondent_that_failed_is_ranked_last_while_it_cools_down()
                                       settings, HttpxClient(client), seed=0)  # fmt: skip
             runs = [new_run(1, 0, task_key=200), new_run(1, 0, task_key=201)]
             for run in runs:
-                assert "".join([d async for d in coordinator.stream_single(run, 64)]) == answer_of(2)
+                assert "".join([d async for d in stream_single(coordinator, run, 64)]) == answer_of(2)
             return runs
 
     first, second = asyncio.run(go())

@@ -43,6 +43,7 @@ from llmnet.roles.judge import ReferenceJudge
 from llmnet.roles.outcome import TaskRecord
 from llmnet.roles.protocol import Message
 from llmnet.roles.receipt import receipt_of
+from llmnet.roles.streaming import stream, synthesize
 from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
 from llmnet.web.dashboard import Dashboard, install_dashboard
@@ -144,9 +145,18 @@ class Gateway:
         rounds = self.spec.rounds if req.llmnet.rounds is None else req.llmnet.rounds
         self.check_funds(requester, self.spec.fee_per_respondent_wei * k)
         run = TaskRun(new_task_key(), domain, requester, messages, k, rounds)
+        run.adaptive = self.collaboration(req) == "adaptive"
         run.temperature, run.seed = req.temperature or 0.0, req.seed or 0
         run.reference = self.references.get(question.strip().lower())
         return run, req.max_completion_tokens or req.max_tokens or self.spec.max_tokens
+
+    def collaboration(self, req: ChatCompletionRequest) -> str:
+        """The request's own choice; else fixed when it set k or rounds; else the coordinator's."""
+        if req.llmnet.collaboration is not None:
+            return req.llmnet.collaboration
+        if req.llmnet.k is not None or req.llmnet.rounds is not None:
+            return "fixed"
+        return self.spec.collaboration
 
     def check_funds(self, requester: str, fee: int) -> None:
         """Refuse, before any work, a request the requester's escrow cannot pay for."""
@@ -161,7 +171,7 @@ class Gateway:
 
     def finish(self, run: TaskRun) -> dict[str, Any]:
         """Receipt, durable record, and the llmnet block of the response."""
-        fee = self.spec.fee_per_respondent_wei * run.k
+        fee = self.spec.fee_per_respondent_wei * run.fee_units
         ledger = self.coordinator.directory.ledger
         receipt = receipt_of(run, fee, ledger.chain_id, self.coordinator.account.address)
         record = TaskRecord.of(receipt, [a.reply.response for a in run.answers.values()], run.ratings)
@@ -211,17 +221,17 @@ def chunk_body(run: TaskRun, model: str, delta: dict[str, Any], finish: str | No
 async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) -> AsyncIterator[str]:
     yield chunk_body(run, model, {"role": "assistant", "content": ""})
     try:
-        if run.k == 1 and run.rounds == 0:
-            async for delta in gw.coordinator.stream_single(run, max_tokens):
-                yield chunk_body(run, model, {"content": delta})
-        else:
+        if gw.spec.final == "synthesis" and not (run.k == 1 and run.rounds == 0):
             await gw.coordinator.run(run, max_tokens)
-            if gw.spec.final == "synthesis" and len(run.answers) > 1:
-                async for delta in gw.coordinator.synthesize(run, max_tokens):
-                    yield chunk_body(run, model, {"content": delta})
+            pieces = synthesize(gw.coordinator, run, max_tokens) if len(run.answers) > 1 else None
+            if pieces is None:
+                yield chunk_body(run, model, {"content": run.final})
             else:
-                for word in run.final.split(" "):
-                    yield chunk_body(run, model, {"content": word + " "})
+                async for delta in pieces:
+                    yield chunk_body(run, model, {"content": delta})
+        else:
+            async for delta in stream(gw.coordinator, run, max_tokens):
+                yield chunk_body(run, model, {"content": delta})
         llmnet = await gw.finished(run)
         gw.after_task()
     except LlmnetError as exc:
@@ -312,7 +322,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
             return StreamingResponse(stream_events(gw, run, req.model, max_tokens), media_type="text/event-stream")
         await gw.coordinator.run(run, max_tokens)
         if spec.final == "synthesis" and len(run.answers) > 1:
-            run.final = "".join([d async for d in gw.coordinator.synthesize(run, max_tokens)]).strip()
+            run.final = "".join([d async for d in synthesize(gw.coordinator, run, max_tokens)]).strip()
         llmnet = await gw.finished(run)
         gw.after_task()
         body = pydantic_core.to_json(completion_body(run, req.model, llmnet, gw.usage(run)))

@@ -40,6 +40,11 @@ class LlmnetOptions(BaseModel):
 
     k: int | None = Field(default=None, ge=1, le=16, description="respondents that answer")
     rounds: int | None = Field(default=None, ge=0, le=5, description="debate rounds after the first answers")
+    collaboration: Literal["adaptive", "fixed"] | None = Field(
+        default=None,
+        description="adaptive: one respondent first, more and rounds only when its answer is not rated confidently;"
+        " fixed: k respondents and every round. Setting k or rounds means fixed unless this says otherwise.",
+    )
 
 
 class ChatCompletionRequest(BaseModel):

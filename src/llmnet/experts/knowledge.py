@@ -3,8 +3,10 @@
     kb = KnowledgeBase.from_folder("knowledge/astronomy")
     kb.retrieve("How far away is the Moon?", k=1)[0].passage.id  # "moon.md#1"
 
-Markdown headings start new passages; long sections are split by paragraph, then by sentence,
-into passages of roughly 40-120 words. Ranking is deterministic: ties keep document order.
+Markdown headings start new passages; long sections are split by paragraph, then by sentence
+(``. ! ?`` and Chinese ``。！？；``), into passages of roughly 40-120 words, two CJK characters
+counting as one word. Terms come from :func:`llmnet.experts.tokens.tokenize`, so documents and
+questions in any language are searched alike. Ranking is deterministic: ties keep document order.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ import bm25s
 import numpy as np
 
 from llmnet.errors import ConfigError
-from llmnet.experts.tokens import tokenize
+from llmnet.experts.tokens import CJK_CHARS, count_words, tokenize
 
 DOCUMENT_SUFFIXES = (".md", ".txt")
 MIN_WORDS = 40
 MAX_WORDS = 120
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# a Chinese sentence ends at 。！？； (or at the closing quote after one), with or without a space
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])(?![”’」』）])\s*|(?<=[。！？；][”’」』）])\s*")
+# CJK characters and full-width punctuation: text between two of them is joined without a space
+_CJK_EDGE = re.compile(f"[{CJK_CHARS}\u3000-\u303f\uff00-\uffef]")
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def _sections(text: str) -> Iterator[_Section]:
             lines.append(stripped)
             continue
         if lines:  # a blank line or a heading ends the paragraph
-            blocks.append(" ".join(lines))
+            blocks.append(_join(lines))
             lines = []
         if heading:
             if blocks:
@@ -83,10 +88,10 @@ def _sections(text: str) -> Iterator[_Section]:
 def _sized_blocks(blocks: Sequence[str]) -> Iterator[str]:
     """Paragraphs, with any paragraph over ``MAX_WORDS`` cut at sentence ends."""
     for block in blocks:
-        if len(block.split()) <= MAX_WORDS:
+        if count_words(block) <= MAX_WORDS:
             yield block
             continue
-        yield from _pack(_SENTENCE_END.split(block))
+        yield from _pack(part for part in _SENTENCE_END.split(block) if part)
 
 
 def _pack(parts: Iterable[str]) -> list[str]:
@@ -94,18 +99,27 @@ def _pack(parts: Iterable[str]) -> list[str]:
     passages: list[str] = []
     current: list[str] = []
     for part in parts:
-        words = sum(len(p.split()) for p in current)
-        if current and (words >= MIN_WORDS or words + len(part.split()) > MAX_WORDS):
-            passages.append(" ".join(current))
+        words = sum(count_words(p) for p in current)
+        if current and (words >= MIN_WORDS or words + count_words(part) > MAX_WORDS):
+            passages.append(_join(current))
             current = []
         current.append(part)
     if current:
-        tail = " ".join(current)
-        if passages and len(tail.split()) < MIN_WORDS // 2 and len(f"{passages[-1]} {tail}".split()) <= MAX_WORDS:
-            passages[-1] = f"{passages[-1]} {tail}"
+        tail = _join(current)
+        if passages and count_words(tail) < MIN_WORDS // 2 and count_words(_join([passages[-1], tail])) <= MAX_WORDS:
+            passages[-1] = _join([passages[-1], tail])
         else:
             passages.append(tail)
     return passages
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Parts joined by spaces, except between two CJK ends: Chinese puts no space between sentences."""
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        cjk = _CJK_EDGE.match(text[-1:]) and _CJK_EDGE.match(part[:1])
+        text = f"{text}{'' if cjk else ' '}{part}"
+    return text
 
 
 class KnowledgeBase:

@@ -20,10 +20,9 @@ revise in time keeps its previous answer. The receipt names them.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,10 +34,12 @@ from llmnet.api.http_client import HttpClient
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
+from llmnet.roles.collaboration import CollaborationSettings, adaptive
 from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
 from llmnet.roles.peers import Breaker, PeerDeadlines
 from llmnet.roles.protocol import Message, PeerAnswer, RatedAnswer, RateRequest, RespondPayload, RespondReply
+from llmnet.roles.streaming import spent
 from llmnet.signing import (
     Rating,
     RatingAssignment,
@@ -93,9 +94,18 @@ class TaskRun:
     late: dict[str, list[int]] = field(default_factory=dict)  # respondent -> debate rounds it kept its answer in
     unrated_validators: list[str] = field(default_factory=list)  # asked, but no usable rating in time
     cooling_validators: list[str] = field(default_factory=list)  # not asked: cooling down after a miss
+    adaptive: bool = False  # answered by roles.collaboration.adaptive rather than k at once
+    trusted_lead: bool = False  # adaptive, and its lead was proven enough to answer alone
+    escalated: list[str] = field(default_factory=list)  # what an adaptive task added, and why
+    respondent_tokens: int = 0  # prompt + completion tokens of every generation the task asked for
+
+    @property
+    def fee_units(self) -> int:
+        """Respondents the requester pays for: k, or for an adaptive task those that answered."""
+        return max(1, min(self.k, len(self.answers))) if self.adaptive else self.k
 
 
-class CoordinatorSettings(PeerDeadlines):
+class CoordinatorSettings(PeerDeadlines, CollaborationSettings):
     """What a coordinator does with each task; the one home of these defaults and limits
     (its spec, :class:`llmnet.api.openai_app.CoordinatorSpec`, is built on this class)."""
 
@@ -156,12 +166,13 @@ class Coordinator:
             self.respondent_health.missed(respondent)
             return None
         self.respondent_health.succeeded(respondent)
+        run.respondent_tokens += spent(answer)
         return answer
 
-    async def _fill(self, run: TaskRun, queue: list[Candidate], payload: RespondPayload) -> dict[str, Answer]:
-        """Round 0: k answers, replacing any respondent that fails with the next candidate."""
+    async def fill(self, run: TaskRun, queue: list[Candidate], payload: RespondPayload, n: int) -> dict[str, Answer]:
+        """Round 0: ``n`` answers, replacing any respondent that fails with the next candidate."""
         answers: dict[str, Answer] = {}
-        slots = [queue.pop(0) for _ in range(min(run.k, len(queue)))]
+        slots = [queue.pop(0) for _ in range(min(n, len(queue)))]
         run.chosen.extend(slots)
         while slots:
             results = await asyncio.gather(*(self._try(run, c.provider, payload) for c in slots))
@@ -186,28 +197,41 @@ class Coordinator:
         # a cached domain ranks in microseconds; only a chain read goes to a thread
         return self.rank(domain) if self.directory.knows(domain) else await asyncio.to_thread(self.rank, domain)
 
-    async def run(self, run: TaskRun, max_tokens: int) -> TaskRun:
-        queue = self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
-        first = self.payload(run, 0, [], max_tokens)
-        answers = await self._fill(run, queue, first)
+    async def queue(self, run: TaskRun) -> list[Candidate]:
+        """The domain's candidates best first, those cooling down after a miss last."""
+        return self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
+
+    def require_answers(self, run: TaskRun, answers: dict[str, Answer]) -> None:
         if not answers:
             raise NoRespondents(
                 f"none of the {len(run.tried)} respondents tried for domain {run.domain!r} answered: "
                 + "; ".join(f"{who[:10]}… {why}" for who, why in run.failed.items())
             )
+
+    async def run(self, run: TaskRun, max_tokens: int, queue: list[Candidate] | None = None) -> TaskRun:
+        """Answer ``run`` (ranking its domain's candidates unless ``queue`` gives them, best first)."""
+        queue = queue if queue is not None else await self.queue(run)
+        if run.adaptive:
+            await adaptive(self, run, max_tokens, queue)
+            return run
+        answers = await self.fill(run, queue, self.payload(run, 0, [], max_tokens), run.k)
+        self.require_answers(run, answers)
         run.history.append({who: a.text for who, a in answers.items()})
         for round_ in range(1, run.rounds + 1):
             if len(answers) < 2:
                 break
-            answers = await self._debate_round(run, answers, round_, max_tokens)
+            answers = await self.debate_round(run, answers, round_, max_tokens)
             run.history.append({who: a.text for who, a in answers.items()})
         run.answers = answers
         await self.rate(run)
         return run
 
-    async def _debate_round(
+    async def debate_round(
         self, run: TaskRun, answers: dict[str, Answer], round_: int, max_tokens: int
     ) -> dict[str, Answer]:
+        """Each respondent sees the others' answers and may revise its own; one that is late keeps
+        its previous answer."""
+
         async def revise(who: str) -> Answer | None:
             peers = [PeerAnswer(respondent=o, text=a.text) for o, a in answers.items() if o != who]
             return await self._try(run, who, self.payload(run, round_, peers, max_tokens))
@@ -282,8 +306,11 @@ class Coordinator:
             (self.validator_health.succeeded if got.done.get(url) else self.validator_health.missed)(url)
         run.ratings = [r for url in admitted for r in got.done.get(url, [])]
         address = self.directory.validator_address
-        run.unrated_validators = [address(url) for url in admitted if not got.done.get(url)]
-        run.cooling_validators = [address(url) for url in asks if url not in admitted]
+        # an adaptive task rates more than once: a validator named once stays named
+        unrated = [address(url) for url in admitted if not got.done.get(url)]
+        cooling = [address(url) for url in asks if url not in admitted]
+        run.unrated_validators += [v for v in unrated if v not in run.unrated_validators]
+        run.cooling_validators += [v for v in cooling if v not in run.cooling_validators + run.unrated_validators]
 
     async def rate(self, run: TaskRun) -> None:
         if self.validators:
@@ -299,15 +326,6 @@ class Coordinator:
         run.final_respondent = ranked[0]
         run.final = run.answers[ranked[0]].text
 
-    async def _events(self, endpoint: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The server-sent events of one streaming respondent call."""
-        async for line in self.http.stream_lines(f"{endpoint}/v1/respond", body, self.settings.respondent_timeout_s):
-            if line.startswith("data: "):
-                event: dict[str, Any] = json.loads(line[6:])
-                if "error" in event:
-                    raise NoRespondents(f"respondent failed mid-stream: {event['error']['message']}")
-                yield event
-
     def _answer(self, respondent: str, endpoint: str, event: dict[str, Any]) -> Answer:
         reply = RespondReply(response=event["response"], text=event["text"], sources=event.get("sources", []))
         signed = SignedMessage.from_dict(reply.response, Response)
@@ -315,55 +333,6 @@ class Coordinator:
         if signed.message.content_hash != content_hash(reply.text.encode()):
             raise InputError(f"respondent {respondent} signed a different text than it sent")
         return Answer(respondent, endpoint, reply)
-
-    async def stream_single(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
-        """k = 1, no debate: pass the first working respondent's tokens straight through, then rate."""
-        queue = self.respondent_health.cooling_last(await self._ranked(run.domain), lambda c: c.provider)
-        payload = self.payload(run, 0, [], max_tokens)
-        for candidate in queue:
-            who, started = candidate.provider, False
-            run.chosen.append(candidate)
-            run.tried.append(who)
-            try:
-                endpoint = await self._endpoint(who)
-                body = {"assignment": self._assignment(run, who, payload), "payload": payload.model_dump(),
-                        "stream": True}  # fmt: skip
-                async for event in self._events(endpoint, body):
-                    if "delta" in event:
-                        started = True
-                        yield event["delta"]
-                    elif "response" in event:
-                        run.answers = {who: self._answer(who, endpoint, event)}
-                        run.answers[who].payload = payload
-            except (LlmnetError, ValueError, KeyError) as exc:
-                run.failed[who] = f"{type(exc).__name__}: {exc}"[:300]
-                self.respondent_health.missed(who)
-                if started:  # the requester already has part of this answer: no silent switch
-                    raise NoRespondents(f"respondent {who} failed mid-answer") from None
-                continue
-            if run.answers:
-                self.respondent_health.succeeded(who)
-                run.history.append({who: run.answers[who].text})
-                await self.rate(run)
-                return
-        raise NoRespondents(f"none of the {len(run.tried)} respondents tried for {run.domain!r} answered")
-
-    async def synthesize(self, run: TaskRun, max_tokens: int) -> AsyncIterator[str]:
-        """Stream a synthesis of all answers by the top-rated respondent."""
-        who = run.final_respondent
-        peers = [PeerAnswer(respondent=o, text=a.text) for o, a in run.answers.items()]
-        payload = self.payload(run, len(run.history), peers, max_tokens)
-        endpoint = run.answers[who].endpoint
-        body = {
-            "assignment": self._assignment(run, who, payload),
-            "payload": payload.model_dump(),
-            "stream": True,
-        }
-        async for event in self._events(endpoint, body):
-            if "delta" in event:
-                yield event["delta"]
-            elif "response" in event:
-                run.final = self._answer(who, endpoint, event).text
 
 
 def new_task_key() -> int:

@@ -28,6 +28,7 @@ from typing import ClassVar, Literal
 
 from llmnet.backends.base import Backend, ChatMessage, GenerationRequest
 from llmnet.errors import InputError
+from llmnet.experts.tokens import CJK_CHARS, cjk_terms, normalize_text
 
 MIN_SCORE = 1.0
 MAX_SCORE = 10.0
@@ -77,7 +78,8 @@ def clamp_score(score: float) -> float:
 
 # --- reference judge ------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|[{CJK_CHARS}]+|[^\W\d_{CJK_CHARS}]+")
+_CJK_START = re.compile(f"[{CJK_CHARS}]")
 _STOPWORD_TEXT = (
     "a an the is are was were be been being of to in on at by for with and or but not it its this that "
     "these those as from into than then so do does did has have had i you he she we they them his her "
@@ -87,9 +89,18 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercase words and numbers; punctuation dropped, "1,000" read as "1000", a plural "s" cut."""
+    """Lowercase words and numbers; punctuation dropped, "1,000" read as "1000", a plural "s" cut.
+    Runs of Chinese (or other CJK) characters give their characters and pairs of characters, as
+    in retrieval (:func:`llmnet.experts.tokens.cjk_terms`), so a Chinese reference can be matched.
+
+    >>> tokens("答案是三十七公里")
+    ['答', '答案', '案', '案是', '是三', '三', '三十', '十', '十七', '七', '七公', '公', '公里', '里']
+    """
     out = []
-    for tok in _TOKEN.findall(text.lower()):
+    for tok in _TOKEN.findall(normalize_text(text)):
+        if _CJK_START.match(tok):
+            out.extend(cjk_terms(tok))
+            continue
         if tok[0].isdigit():
             tok = tok.replace(",", "")
         elif len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
@@ -105,7 +116,7 @@ def key_tokens(words: list[str]) -> set[str]:
 
 
 def _weight(token: str) -> float:
-    return 2.0 if token[0].isdigit() else 1.0  # a wrong number is a wrong answer
+    return 2.0 if token[0].isnumeric() else 1.0  # a wrong number is a wrong answer (七 counts too)
 
 
 def overlap_score(question: str, answer: str, reference: str) -> float:
