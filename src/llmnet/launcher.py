@@ -40,7 +40,7 @@ from llmnet.config import Settings
 from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.peers import PeerDeadlines
-from llmnet.roles.respondent import BackendSpec, RespondentSpec
+from llmnet.roles.respondent import BackendSpec, RespondentSpec, served_corpus
 from llmnet.roles.validator import JudgeSpec, ValidatorSpec
 from llmnet.types import ETHER, DomainCard
 
@@ -311,14 +311,14 @@ class Network:
 def domain_cards(plans: tuple[RespondentPlan, ...], specs: list[tuple[str, BaseModel]]) -> list[DomainCard]:
     """A card for each domain an expert here holds documents for, naming the first such expert's corpus."""
     from llmnet.experts.classifier import DOMAIN_DESCRIPTIONS
-    from llmnet.experts.corpus import corpus_hash_of
 
     respondents = [spec for role, spec in specs if isinstance(spec, RespondentSpec)]
     cards: dict[str, DomainCard] = {}
     for plan, spec in zip(plans, respondents, strict=True):
-        if spec.backend.knowledge is None:
+        served = served_corpus(spec.backend.knowledge)  # what the expert will serve, if anything
+        if served is None:
             continue
-        corpus = corpus_hash_of(spec.backend.knowledge)
+        corpus = served[0]
         for d in (d for d in plan.domains if d != "general" and d not in cards):
             description = plan.description or next(iter(DOMAIN_DESCRIPTIONS.get(d, ())), "")
             cards[d] = DomainCard(d, description, corpus, f"{spec.url}/v1/corpus/{corpus}")

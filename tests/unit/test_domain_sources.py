@@ -10,9 +10,10 @@ import pytest
 
 from llmnet.chain.memory_ledger import MemoryLedger
 from llmnet.errors import CorpusError
-from llmnet.experts.corpus import CorpusLimits, corpus_hash_of, pack
+from llmnet.experts.corpus import CorpusLimits, corpus_hash_of, pack, parse_packed, verify
 from llmnet.experts.corpus_cache import CorpusCache
 from llmnet.experts.domain_sources import classifier_from_chain, corpora_for
+from llmnet.roles.respondent import served_corpus
 from llmnet.types import DomainCard
 
 GOVERNANCE = "0x" + "00" * 19 + "01"
@@ -139,3 +140,16 @@ def test_corpora_for_gives_the_fetched_folders_of_the_domains_with_one(volcano: 
     corpora = corpora_for(["volcanology", "law", "astrology"], ledger, cache)
     assert list(corpora) == ["volcanology"]
     assert (corpora["volcanology"] / "calderas.md").read_text(encoding="utf-8") == VOLCANO_DOCS["calderas.md"]
+
+
+def test_a_respondent_serves_its_knowledge_folder_packed_or_nothing(
+    volcano: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert served_corpus(None) is None
+    served = served_corpus(volcano)
+    assert served is not None and served[0] == corpus_hash_of(volcano)
+    assert verify(parse_packed(served[1]), expected=served[0])
+    broken = folder_of(tmp_path / "broken", {"a.md": "fine"})
+    (broken / "b.md").write_bytes(b"\xff\xfe not UTF-8")
+    assert served_corpus(broken) is None
+    assert "is not served as a corpus" in caplog.text
