@@ -29,9 +29,26 @@ struct Member:
     provider: address
     stake: uint256
 
+# what a domain publishes about itself: a short description, and the sha256 of its reference
+# corpus (llmnet.experts.corpus) with the URL it is served from; all empty until governance sets it
+struct DomainCard:
+    description: String[256]
+    corpus_hash: bytes32
+    corpus_url: String[128]
+
+struct DomainEntry:
+    name: String[32]
+    card: DomainCard
+
 event DomainAdded:
     domain: indexed(bytes32)
     name: String[32]
+
+event DomainCardSet:
+    domain: indexed(bytes32)
+    description: String[256]
+    corpus_hash: bytes32
+    corpus_url: String[128]
 
 event ProviderRegistered:
     provider: indexed(address)
@@ -89,6 +106,7 @@ provider_list: DynArray[address, MAX_PROVIDERS]
 domain_names: DynArray[String[32], MAX_DOMAINS]
 # 1-based position of a domain in domain_names; 0 means unknown
 domain_index: public(HashMap[bytes32, uint256])
+cards: HashMap[bytes32, DomainCard]
 members: HashMap[bytes32, DynArray[address, MAX_DOMAIN_MEMBERS]]
 # 1-based position of a provider in members[domain]
 member_pos: HashMap[bytes32, HashMap[address, uint256]]
@@ -133,6 +151,15 @@ def add_domain(name: String[32]) -> bytes32:
     self.domain_index[d] = len(self.domain_names)
     log DomainAdded(domain=d, name=name)
     return d
+
+
+@external
+def set_domain_card(domain: bytes32, description: String[256], corpus_hash: bytes32, corpus_url: String[128]):
+    self._only_governance()
+    assert self.domain_index[domain] != 0, "unknown domain"
+    assert (corpus_hash == empty(bytes32)) == (len(corpus_url) == 0), "corpus hash and url go together"
+    self.cards[domain] = DomainCard(description=description, corpus_hash=corpus_hash, corpus_url=corpus_url)
+    log DomainCardSet(domain=domain, description=description, corpus_hash=corpus_hash, corpus_url=corpus_url)
 
 
 @internal
@@ -344,6 +371,15 @@ def all_providers() -> DynArray[address, MAX_PROVIDERS]:
 @external
 def domains() -> DynArray[String[32], MAX_DOMAINS]:
     return self.domain_names
+
+
+@view
+@external
+def domain_cards() -> DynArray[DomainEntry, MAX_DOMAINS]:
+    out: DynArray[DomainEntry, MAX_DOMAINS] = []
+    for name: String[32] in self.domain_names:
+        out.append(DomainEntry(name=name, card=self.cards[keccak256(name)]))
+    return out
 
 
 @view

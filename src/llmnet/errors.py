@@ -14,6 +14,7 @@
     ├── StoreError               the off-chain content store
     │   └── ContentNotFound      no content under that hash
     ├── OutboxError              the durable chain-write queue
+    ├── CorpusError              a domain's reference corpus is malformed, tampered with, too big or unreachable
     ├── BackendError             an LLM backend failed to generate
     │   ├── BackendUnavailable   the model cannot be reached or loaded
     │   ├── BackendRateLimited   the provider asks to slow down; ``.retry_after`` in seconds
@@ -106,6 +107,10 @@ class ContentNotFound(StoreError, KeyError):
 
 
 class OutboxError(LlmnetError):
+    pass
+
+
+class CorpusError(LlmnetError):
     pass
 
 

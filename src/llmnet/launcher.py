@@ -40,9 +40,9 @@ from llmnet.config import Settings
 from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.peers import PeerDeadlines
-from llmnet.roles.respondent import BackendSpec, RespondentSpec
+from llmnet.roles.respondent import BackendSpec, RespondentSpec, served_corpus
 from llmnet.roles.validator import JudgeSpec, ValidatorSpec
-from llmnet.types import ETHER
+from llmnet.types import ETHER, DomainCard
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO_ROOT / "knowledge"
@@ -66,7 +66,8 @@ def validator_dev(i: int) -> int:
 class RespondentPlan:
     name: str
     domains: tuple[str, ...]
-    knowledge: str | None = None  # folder under knowledge/
+    knowledge: str | None = None  # folder under knowledge/ (or an absolute path)
+    description: str = ""  # its domains' description on their cards (built-in domains have one)
     backend: str = "llamacpp"
     licence: str = "Apache-2.0"
     version: str = "SmolLM2-135M-Instruct Q4_1"
@@ -149,7 +150,9 @@ class Network:
             self.node = node
         w3 = connect(chain_url(self.settings))
         try:
-            return Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
+            ledger = Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
+            ledger.domain_cards()  # contracts of an older version are replaced
+            return ledger
         except NotDeployed:
             return deploy(self.settings, w3)
 
@@ -276,6 +279,7 @@ class Network:
         self.ledger = self._chain()
         self._prepare_accounts(self.ledger)
         specs = self._specs()
+        publish_cards(self.ledger, domain_cards(self.options.respondents, specs))
         first = [self._spawn(role, spec) for role, spec in specs if role != "coordinator"]
         self._wait_healthy(first, timeout)  # respondents register on start; the coordinator reads them
         last = [self._spawn(role, spec) for role, spec in specs if role == "coordinator"]
@@ -302,6 +306,31 @@ class Network:
         """SIGKILL one service, as a crash would."""
         os.kill(self.processes[name].pid, signal.SIGKILL)
         self.processes[name].wait()
+
+
+def domain_cards(plans: tuple[RespondentPlan, ...], specs: list[tuple[str, BaseModel]]) -> list[DomainCard]:
+    """A card for each domain an expert here holds documents for, naming the first such expert's corpus."""
+    from llmnet.experts.classifier import DOMAIN_DESCRIPTIONS
+
+    respondents = [spec for role, spec in specs if isinstance(spec, RespondentSpec)]
+    cards: dict[str, DomainCard] = {}
+    for plan, spec in zip(plans, respondents, strict=True):
+        served = served_corpus(spec.backend.knowledge)  # what the expert will serve, if anything
+        if served is None:
+            continue
+        corpus = served[0]
+        for d in (d for d in plan.domains if d != "general" and d not in cards):
+            description = plan.description or next(iter(DOMAIN_DESCRIPTIONS.get(d, ())), "")
+            cards[d] = DomainCard(d, description, corpus, f"{spec.url}/v1/corpus/{corpus}")
+    return list(cards.values())
+
+
+def publish_cards(ledger: Web3Ledger, cards: list[DomainCard]) -> None:
+    """Set, as governance, each card that differs from the one on chain (domains not on chain are skipped)."""
+    on_chain = {card.domain: card for card in ledger.domain_cards()}
+    for card in cards:
+        if card.domain in on_chain and on_chain[card.domain] != card:
+            ledger.set_domain_card(card, dev_account(0))
 
 
 def demo_key(keys: KeyBook, key_file: Path) -> str:

@@ -138,6 +138,52 @@ class ProviderInfo:
     registered_at: int
 
 
+CARD_DESCRIPTION_BYTES, CARD_URL_BYTES = 256, 128  # the registry's String[256] and String[128]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainCard:
+    """What a domain publishes on chain: a short description, and the hash of its reference corpus
+    (see :mod:`llmnet.experts.corpus`) with the URL it is served from. A domain governance never
+    gave a card has an empty one.
+
+    >>> DomainCard("law", "Courts, contracts and deadlines.").has_corpus
+    False
+    """
+
+    domain: str
+    description: str = ""
+    corpus_hash: str = ZERO_HASH
+    corpus_url: str = ""
+
+    def __post_init__(self) -> None:
+        check_domain_name(self.domain)
+        if _utf8_len(self.description) > CARD_DESCRIPTION_BYTES:
+            raise InputError(
+                f"the description of {self.domain!r} is {_utf8_len(self.description)} bytes in UTF-8; "
+                f"the limit is {CARD_DESCRIPTION_BYTES}: shorten it"
+            )
+        check_hash(self.corpus_hash, "corpus hash")
+        if _utf8_len(self.corpus_url) > CARD_URL_BYTES:
+            raise InputError(f"corpus URL {self.corpus_url!r} is longer than {CARD_URL_BYTES} bytes")
+        if self.corpus_url and not self.corpus_url.startswith(("http://", "https://")):
+            raise InputError(f"corpus URL {self.corpus_url!r} must start with http:// or https://")
+        if (self.corpus_hash == ZERO_HASH) != (not self.corpus_url):
+            raise InputError("a corpus hash and a corpus URL go together: give both or neither")
+
+    @property
+    def has_corpus(self) -> bool:
+        return self.corpus_hash != ZERO_HASH
+
+    @classmethod
+    def from_chain(cls, **fields: str) -> DomainCard:
+        """A card as the chain holds it, unvalidated (governance may name domains this client would not)."""
+        card = object.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(card, name, value)
+        return card
+
+
 @dataclass(frozen=True, slots=True)
 class ValidatorInfo:
     """A staked validator: its judge model, stake and trust (parts per million)."""

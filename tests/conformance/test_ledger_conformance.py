@@ -32,7 +32,7 @@ from llmnet.errors import (
 )
 from llmnet.reputation.beta import RepState, aggregate, apply_update, decay_from_float
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.types import ETHER, ZERO_HASH, Payout, ProviderProfile, SettlementBatch, TaskStatus
+from llmnet.types import ETHER, ZERO_HASH, DomainCard, Payout, ProviderProfile, SettlementBatch, TaskStatus
 from tests.conftest import TEST_DOMAINS, TEST_PARAMS, advance_time
 
 FEE = ETHER // 1000
@@ -91,7 +91,8 @@ def observable(w: World) -> tuple[object, ...]:
     reps = [led.reputation(p, d) for p in everyone for d in TEST_DOMAINS]
     money = [(led.deposit_of(a), led.credits_of(a), led.allowance(a, w.coordinator.address)) for a in everyone]
     tasks = [led.get_task(t) for t in range(led.task_count())]
-    return (led.domains(), led.providers(), reps, money, tasks, led.batch_count(), led.validators())
+    return (led.domains(), led.domain_cards(), led.providers(), reps, money, tasks, led.batch_count(),
+            led.validators())  # fmt: skip
 
 
 @contextmanager
@@ -148,6 +149,37 @@ def test_domains_are_added_by_governance_only(world: World) -> None:
     led.add_domain("code", world.governance)
     assert led.domains() == [*TEST_DOMAINS, "code"]
     assert led.candidates("code") == []
+
+
+CARD = DomainCard(
+    "law", "Courts, contracts and legal deadlines.", "0x" + "c0" * 32, "http://127.0.0.1:8403/v1/corpus/x"
+)
+
+
+def test_every_domain_starts_with_an_empty_card(world: World) -> None:
+    assert world.ledger.domain_cards() == [DomainCard(d) for d in TEST_DOMAINS]
+
+
+def test_domain_cards_are_set_by_governance_only(world: World) -> None:
+    led = world.ledger
+    with refused(world, NotAuthorized, "only governance may do this"):
+        led.set_domain_card(CARD, world.accounts[0])
+    with refused(world, UnknownDomain, "unknown domain"):
+        led.set_domain_card(DomainCard("astrology", "Stars and fate."), world.governance)
+    led.set_domain_card(CARD, world.governance)
+    cards = {c.domain: c for c in led.domain_cards()}
+    assert cards["law"] == CARD and cards["general"] == DomainCard("general")
+    assert [c.domain for c in led.domain_cards()] == list(TEST_DOMAINS)
+
+
+def test_a_domain_card_is_replaced_and_can_be_cleared(world: World) -> None:
+    led = world.ledger
+    led.set_domain_card(CARD, world.governance)
+    described = DomainCard("law", "Only a description, no corpus.")
+    led.set_domain_card(described, world.governance)
+    assert {c.domain: c for c in led.domain_cards()}["law"] == described
+    led.add_domain("code", world.governance)
+    assert led.domain_cards()[-1] == DomainCard("code")
 
 
 def test_register_provider_needs_the_minimum_stake(world: World) -> None:

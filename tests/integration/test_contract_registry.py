@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,11 +28,12 @@ from llmnet.errors import (
     InputError,
     InsufficientFunds,
     NotAuthorized,
+    NotDeployed,
     StakeTooLow,
     UnknownDomain,
     UnknownProvider,
 )
-from llmnet.types import ETHER, ZERO_HASH, ProviderProfile, domain_id
+from llmnet.types import ETHER, ZERO_HASH, DomainCard, ProviderProfile, domain_id
 from tests.conftest import TEST_DOMAINS, TEST_PARAMS, advance_time
 from tests.integration.chain_checks import refused
 
@@ -162,6 +164,43 @@ def test_add_domain_twice_is_refused(ledger: Web3Ledger, governance: LocalAccoun
 def test_add_domain_with_a_bad_name_fails_in_python(ledger: Web3Ledger, governance: LocalAccount, name: str) -> None:
     with refused(ledger, InputError, None):
         ledger.add_domain(name, governance)
+
+
+CORPUS = "0x" + "c0" * 32
+
+
+def test_set_domain_card_logs_the_card(ledger: Web3Ledger, governance: LocalAccount) -> None:
+    card = DomainCard("law", "Courts and contracts.", CORPUS, "http://127.0.0.1:8403/v1/corpus/" + CORPUS)
+    receipt = ledger.set_domain_card(card, governance)
+    (log,) = ledger.registry.events.DomainCardSet().get_logs(from_block=receipt.block_number)
+    assert log.args.domain == did("law") and log.args.description == "Courts and contracts."
+    assert log.args.corpus_hash == bytes.fromhex(CORPUS[2:]) and log.args.corpus_url == card.corpus_url
+    law = ("law", ("Courts and contracts.", bytes.fromhex(CORPUS[2:]), card.corpus_url))
+    assert ledger.registry.functions.domain_cards().call()[TEST_DOMAINS.index("law")] == law
+
+
+def test_a_corpus_hash_without_a_url_is_refused_by_the_contract(ledger: Web3Ledger, governance: LocalAccount) -> None:
+    with refused(ledger, ContractRevert, "corpus hash and url go together"):
+        ledger.tx.send(ledger.registry.functions.set_domain_card(did("law"), "", bytes.fromhex(CORPUS[2:]), ""),
+                       governance)  # fmt: skip
+    with refused(ledger, ContractRevert, "corpus hash and url go together"):
+        ledger.tx.send(ledger.registry.functions.set_domain_card(did("law"), "", b"\0" * 32, "http://x"), governance)
+
+
+def test_a_card_for_an_unknown_domain_is_refused_by_the_contract(ledger: Web3Ledger, governance: LocalAccount) -> None:
+    with refused(ledger, UnknownDomain, "unknown domain"):
+        ledger.tx.send(ledger.registry.functions.set_domain_card(did("astrology"), "", b"\0" * 32, ""), governance)
+
+
+def test_a_card_by_a_stranger_is_refused_by_the_contract(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
+    with refused(ledger, NotAuthorized, "only governance may do this"):
+        ledger.tx.send(ledger.registry.functions.set_domain_card(did("law"), "x", b"\0" * 32, ""), accounts[0])
+
+
+def test_a_registry_without_domain_cards_is_named_as_an_older_deployment(ledger: Web3Ledger, w3: Web3) -> None:
+    older = Web3Ledger(w3, replace(ledger.deployment, registry=ledger.deployment.escrow))  # no domain_cards()
+    with pytest.raises(NotDeployed, match="predates domain cards"):
+        older.domain_cards()
 
 
 def test_add_empty_domain_is_refused_by_the_contract(ledger: Web3Ledger, governance: LocalAccount) -> None:

@@ -7,7 +7,7 @@ import pytest
 from eth_utils.address import to_checksum_address
 
 from llmnet.errors import InputError
-from llmnet.types import checksum, joined_hashes
+from llmnet.types import DomainCard, checksum, joined_hashes
 
 
 def test_checksum_matches_eth_utils() -> None:
@@ -34,3 +34,18 @@ def test_joined_hashes_names_the_first_bad_value(bad: object) -> None:
 def test_joined_hashes_refuses_two_hashes_glued_into_one_value() -> None:
     with pytest.raises(InputError):
         joined_hashes(["0x" + "11" * 32 + "0x" + "22" * 32, ""])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"description": "x" * 257}, "257 bytes"),
+        ({"corpus_hash": "0x" + "ab" * 32}, "go together"),
+        ({"corpus_url": "http://127.0.0.1:8401/v1/corpus/x"}, "go together"),
+        ({"corpus_hash": "0x" + "ab" * 32, "corpus_url": "ftp://example.org/c"}, "http:// or https://"),
+        ({"corpus_hash": "0x" + "ab" * 32, "corpus_url": "http://" + "x" * 130}, "longer than 128"),
+    ],
+)
+def test_a_domain_card_that_the_registry_would_not_hold_is_refused(fields: dict[str, str], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        DomainCard("law", **fields)

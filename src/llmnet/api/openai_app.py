@@ -60,7 +60,7 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
     settler_url: str | None = None
     fee_per_respondent_wei: int = 10**13
     max_prompt_chars: int = 8000
-    knowledge_root: Path | None = None  # for the domain classifier
+    knowledge_root: Path | None = None  # local folders per domain for llmnet/auto; else the domains' cards
     references_file: Path | None = None  # question -> reference answer, for validators
     seed: int | None = None
     # share of tasks after which the coordinator runs a hidden gold task of its own: a question
@@ -266,11 +266,12 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
         )
         keeper.start()
         nonlocal classifier
-        if classifier is None and spec.knowledge_root is not None:
-            from llmnet.experts.classifier import DomainClassifier
+        if classifier is None:  # every domain on chain: its folder under knowledge_root, else its card
+            from llmnet.experts.corpus_cache import CorpusCache
+            from llmnet.experts.domain_sources import classifier_from_chain
 
-            root = spec.knowledge_root
-            classifier = DomainClassifier.from_knowledge(root, [d for d in ledger.domains() if (root / d).is_dir()])
+            corpora = CorpusCache(spec.data_dir / "corpora")
+            classifier = await asyncio.to_thread(classifier_from_chain, ledger, spec.knowledge_root, corpora)
         directory = coordinator.directory
         await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
         await asyncio.to_thread(lambda: (directory.validator_weights(), directory.validator_addresses()))

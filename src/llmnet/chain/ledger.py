@@ -18,6 +18,7 @@ from llmnet.reputation.beta import RepState
 from llmnet.types import (
     BatchInfo,
     Candidate,
+    DomainCard,
     ProviderInfo,
     ProviderProfile,
     SettlementBatch,
@@ -61,6 +62,14 @@ class Ledger(ABC):
 
     @abstractmethod
     def domains(self) -> list[str]: ...
+
+    @abstractmethod
+    def set_domain_card(self, card: DomainCard, sender: Account) -> TxReceipt:
+        """Governance publishes (or replaces) a domain's description and reference corpus."""
+
+    @abstractmethod
+    def domain_cards(self) -> list[DomainCard]:
+        """Every domain on chain with its card (an empty card where none was set), in the order added."""
 
     @abstractmethod
     def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt: ...

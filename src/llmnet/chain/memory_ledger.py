@@ -42,8 +42,10 @@ from llmnet.hashing import keccak256
 from llmnet.reputation.beta import DECAY_ONE, UNIT, RepState, apply_update
 from llmnet.types import (
     GWEI,
+    ZERO_HASH,
     BatchInfo,
     Candidate,
+    DomainCard,
     ProviderInfo,
     ProviderProfile,
     SettlementBatch,
@@ -73,6 +75,7 @@ class MemoryLedger(MemoryValidators, Ledger):
         self.block_number = 0
         self._balances: dict[str, int] = {}
         self._domains: list[str] = []
+        self._cards: dict[str, DomainCard] = {}
         self._members: dict[str, list[str]] = {}
         self._providers: dict[str, ProviderRecord] = {}
         self._reputation: dict[tuple[str, str], RepState] = {}
@@ -159,6 +162,15 @@ class MemoryLedger(MemoryValidators, Ledger):
 
     def domains(self) -> list[str]:
         return list(self._domains)
+
+    def set_domain_card(self, card: DomainCard, sender: Account) -> TxReceipt:
+        self._only_governance(sender)
+        self._cards[self._domain(card.domain)] = card
+        return self._write()
+
+    def domain_cards(self) -> list[DomainCard]:
+        return [self._cards.get(name) or DomainCard.from_chain(domain=name, description="", corpus_hash=ZERO_HASH,
+                                                               corpus_url="") for name in self._domains]  # fmt: skip
 
     def _domain(self, name: str) -> str:
         if name not in self._members:

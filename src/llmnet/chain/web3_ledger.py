@@ -15,12 +15,13 @@ from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
-from llmnet.errors import InputError, NotFound, UnknownDomain, UnknownTask
+from llmnet.errors import ContractRevert, InputError, NotDeployed, NotFound, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
 from llmnet.signing import Response, SignedMessage, SpotCheck
 from llmnet.types import (
     BatchInfo,
     Candidate,
+    DomainCard,
     ProviderInfo,
     ProviderProfile,
     SettlementBatch,
@@ -156,6 +157,22 @@ class Web3Ledger(Ledger):
 
     def domains(self) -> list[str]:
         return list(self._call(self.registry.functions.domains()))
+
+    def set_domain_card(self, card: DomainCard, sender: Account) -> TxReceipt:
+        args = (self._domain(card.domain), card.description, _b32(card.corpus_hash, "corpus hash"), card.corpus_url)
+        call = ChainCall(REGISTRY, "set_domain_card", args, context=f"the card of {card.domain!r}")
+        return self._receipt(self.execute(call, sender))
+
+    def domain_cards(self) -> list[DomainCard]:
+        try:
+            rows = self._call(self.registry.functions.domain_cards())
+        except ContractRevert:  # a view with no checks reverts only where the function does not exist
+            raise NotDeployed(
+                f"the registry at {self.deployment.registry} predates domain cards; deploy this version's "
+                "contracts on a fresh chain (`llmnet up` does so by itself)"
+            ) from None
+        return [DomainCard.from_chain(domain=name, description=description, corpus_hash=_hex(corpus_hash),
+                                      corpus_url=url) for name, (description, corpus_hash, url) in rows]  # fmt: skip
 
     def set_settler(self, settler: str, allowed: bool, sender: Account) -> TxReceipt:
         call = ChainCall(ESCROW, "set_settler", (checksum(settler, "settler"), allowed))

@@ -31,7 +31,7 @@ def _typer() -> typer.Typer:
 @cache
 def full_app() -> typer.Typer:
     """Every command."""
-    from llmnet.cli import chain, dataset, keys, network, providers, team
+    from llmnet.cli import chain, dataset, domains, keys, network, providers, team
     from llmnet.cli import rank as rank_command
     from llmnet.cli.sim import sim as sim_command
 
@@ -43,6 +43,7 @@ def full_app() -> typer.Typer:
     app.add_typer(chain.app, name="chain")
     app.add_typer(keys.app, name="keys")
     app.add_typer(providers.app, name="providers")
+    app.add_typer(domains.app, name="domains")
     app.add_typer(team.app, name="team")
     app.add_typer(dataset.app, name="dataset")
     app.command(name="sim")(sim_command)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -29,13 +30,15 @@ from llmnet.backends import create_backend
 from llmnet.backends.base import Backend, Chunk, Usage
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import InputError, LlmnetError, SignatureError
+from llmnet.errors import CorpusError, InputError, LlmnetError, NotFound, SignatureError
 from llmnet.roles.common import ServiceSpec, ready_to_serve, signing_domain, verified
 from llmnet.roles.protocol import RespondReply, RespondRequest
 from llmnet.roles.replay import MAX_DEADLINE_AHEAD_S, ReplayGuard
 from llmnet.signing import Response, SignedMessage, SigningDomain, TaskAssignment, sign, typed_data_hash
 from llmnet.store import content_hash
 from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
+
+log = logging.getLogger(__name__)
 
 
 class BackendSpec(BaseModel):
@@ -62,6 +65,20 @@ class RespondentSpec(ServiceSpec):
     trusted_coordinators: list[str] = Field(default_factory=list)
     # an assignment due further ahead than this is refused (it bounds the replay memory)
     max_deadline_ahead_s: float = Field(default=MAX_DEADLINE_AHEAD_S, gt=0, le=86_400)
+
+
+def served_corpus(knowledge: Path | None) -> tuple[str, bytes] | None:
+    """The hash and packed JSON of the knowledge folder this respondent serves, if it can be packed."""
+    if knowledge is None:
+        return None
+    from llmnet.experts.corpus import pack
+
+    try:
+        packed = pack(knowledge)
+    except CorpusError as exc:
+        log.warning("the knowledge folder %s is not served as a corpus: %s", knowledge, exc)
+        return None
+    return packed.manifest.corpus_hash(), packed.model_dump_json().encode()
 
 
 def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderProfile, stake: int) -> str:
@@ -182,6 +199,7 @@ def create_respondent_app(
         trusted = frozenset(spec.trusted_coordinators)
         replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
         state["respondent"] = Respondent(model, account, signing_domain(chain), trusted, replays)
+        state["corpus"] = served_corpus(spec.backend.knowledge)
         ready_to_serve()
         yield
 
@@ -198,7 +216,16 @@ def create_respondent_app(
             "model_id": r.backend.model_id,
             "domains": spec.domains,
             "registration": state["registration"],
+            "corpus": state["corpus"][0] if state["corpus"] else None,
         }
+
+    @app.get("/v1/corpus/{corpus_hash}")
+    def corpus(corpus_hash: str) -> HTTPResponse:
+        """The packed corpus of this respondent's knowledge folder (see llmnet.experts.corpus)."""
+        served: tuple[str, bytes] | None = state["corpus"]
+        if served is None or corpus_hash.lower() != served[0]:
+            raise NotFound(f"this respondent serves no corpus {corpus_hash!r}; its /health names the one it serves")
+        return HTTPResponse(served[1], media_type="application/json")
 
     async def respond(request: Request) -> HTTPResponse:
         # a plain route: the body is parsed once by pydantic-core, and the answer serialized once
