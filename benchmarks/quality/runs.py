@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from quality.dataset import QualityItem, is_correct
 
 from llmnet.backends.base import Backend
 from llmnet.chain.network import dev_account
 from llmnet.launcher import RespondentPlan, respondent_dev
 from llmnet.roles.protocol import Message, RespondPayload
 from llmnet.roles.respondent import BackendSpec
+from quality.dataset import QualityItem, is_correct
 
 
 @dataclass
