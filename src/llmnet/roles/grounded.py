@@ -1,0 +1,253 @@
+"""A judge that checks answers against the domain's documents instead of asking a small model.
+
+For a question of a domain whose reference documents the validator holds, the judge finds the
+sentences that state what the question asks (:mod:`llmnet.facts.evidence`) and compares the
+answer's facts with them (:mod:`llmnet.facts.extract`: numbers in canonical units, names):
+
+* ``supported``    its facts are in the evidence and none contradicts it: 9-10
+* ``context``      the asked fact is right, another it adds is true elsewhere in the documents: 8
+* ``contradicted`` the evidence gives another value for the same kind of fact: 1
+* ``hedged``       the right value and a wrong one of the same kind ("20 or 35 years"): 2
+* ``partial``      nothing to compare exactly: 3-8 from how many of its words the evidence has
+
+Without evidence (no documents for the domain, or none about the question) it falls back to
+``arithmetic`` (computed, :mod:`llmnet.facts.arithmetic`), then ``agreement`` between the
+answers of different respondents in the same request, then the model (a yes/no verdict from
+token probabilities when the backend gives them, else the rubric), then neutral; fallback
+scores lose points for length (:func:`~llmnet.roles.judge.length_penalties`) and near-ties
+are broken by :func:`~llmnet.roles.judge.pairwise_prefer` with the positions swapped::
+
+    judge = GroundedJudge({"medicine": KnowledgeBase.from_folder("knowledge/medicine")})
+    judge.rate("When does a fever start?", {"a": "At 38 °C.", "b": "At 37 °C."}, domain="medicine")
+    # {"a": 10.0, "b": 1.0}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from llmnet.backends.base import Backend, GenerationRequest
+from llmnet.experts.knowledge import KnowledgeBase
+from llmnet.facts.arithmetic import solve
+from llmnet.facts.evidence import Evidence, EvidenceIndex, terms
+from llmnet.facts.extract import Facts, Quantity, extract_facts, name_in, quantities
+from llmnet.roles.judge import (
+    MIN_SCORE,
+    NEUTRAL_SCORE,
+    Judge,
+    JudgeResult,
+    LLMJudge,
+    clamp_score,
+    length_penalties,
+    pairwise_prefer,
+)
+
+#: evidence must cover at least this share of the question's (rarity-weighted) terms
+MIN_COVERAGE = 0.45
+#: fallback scores closer than this are a near-tie, which a pairwise comparison may break
+NEAR_TIE = 1.0
+PAIRWISE_STEP = 1.0
+YES_NO_PROMPT = (
+    "Question: {question}\nProposed answer: {answer}\n"
+    "Is the proposed answer correct? Reply with one word: yes or no."
+)
+
+
+@dataclass
+class Verdict:
+    """Why an answer got its score: what the benchmark saves beside every rating."""
+
+    verdict: str
+    score: float
+    passage: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    contradicted: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+class GroundedJudge(Judge):
+    """Rates answers against ``corpora`` (domain -> the validator's reference documents);
+    ``backend``, if given, is the model of last resort and breaks near-ties."""
+
+    def __init__(self, corpora: Mapping[str, KnowledgeBase] | None = None, backend: Backend | None = None,
+                 *, min_coverage: float = MIN_COVERAGE) -> None:  # fmt: skip
+        self.indexes = {domain: EvidenceIndex(kb) for domain, kb in (corpora or {}).items()}
+        self.backend = backend
+        self.min_coverage = min_coverage
+
+    def identity(self) -> tuple[str, str]:
+        if self.backend is None:
+            return super().identity()
+        return LLMJudge(self.backend).identity()
+
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
+        return self.rate_detailed(question, answers, reference, domain=domain).scores
+
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+                      *, domain: str | None = None) -> JudgeResult:  # fmt: skip
+        verdicts = self.verdicts(question, answers, domain)
+        return JudgeResult({k: v.score for k, v in verdicts.items()}, {k: v.to_json() for k, v in verdicts.items()})
+
+    def verdicts(self, question: str, answers: Mapping[str, str], domain: str | None) -> dict[str, Verdict]:
+        """A :class:`Verdict` per answer key."""
+        index = self.indexes.get(domain or "")
+        facts = {key: extract_facts(text, question) for key, text in answers.items()}
+        out: dict[str, Verdict] = {}
+        for key, text in answers.items():
+            if not text.strip():
+                out[key] = Verdict("empty", MIN_SCORE)
+                continue
+            evidence = index.find(question, text) if index is not None else None
+            if evidence is not None and evidence.coverage >= self.min_coverage:
+                out[key] = grounded_verdict(question, text, facts[key], evidence)
+        missing = [key for key in answers if key not in out]
+        if missing:
+            out |= self._fallback(question, {k: answers[k] for k in missing}, facts)
+        return out
+
+    # --- without evidence -----------------------------------------------------------------------
+
+    def _fallback(self, question: str, answers: Mapping[str, str], facts: Mapping[str, Facts]) -> dict[str, Verdict]:
+        expected = solve(question)
+        if expected is not None:
+            return {key: arithmetic_verdict(expected, facts[key]) for key in answers}
+        out = {key: agreement_verdict(key, facts) for key in answers}
+        for key, verdict in out.items():
+            if verdict.verdict == "undecided" and self.backend is not None and answers[key].strip():
+                out[key] = self._model_verdict(question, answers[key])
+        penalties = length_penalties(answers)
+        for key, verdict in out.items():
+            if penalties[key]:
+                verdict.score = clamp_score(verdict.score - penalties[key])
+                verdict.note += f" length penalty {penalties[key]:.1f}"
+        self._break_near_ties(question, answers, out)
+        return out
+
+    def _model_verdict(self, question: str, answer: str) -> Verdict:
+        assert self.backend is not None
+        if self.backend.can_judge_yes_no:
+            prompt = YES_NO_PROMPT.format(question=question, answer=answer)
+            p_yes = self.backend.yes_probability(GenerationRequest.from_prompt(prompt, max_tokens=1))
+            return Verdict("model", clamp_score(1.0 + 9.0 * p_yes), note=f"P(yes) = {p_yes:.2f}")
+        result = LLMJudge(self.backend).rate_detailed(question, {"a": answer})
+        return Verdict("model", result.scores["a"], note=result.raw_outputs.get("a", ""))
+
+    def _break_near_ties(self, question: str, answers: Mapping[str, str], out: dict[str, Verdict]) -> None:
+        if self.backend is None or len(out) < 2:
+            return
+        top = sorted(out, key=lambda k: -out[k].score)[:2]
+        a, b = top
+        if abs(out[a].score - out[b].score) >= NEAR_TIE:
+            return
+        winner = pairwise_prefer(self.backend, question, answers[a], answers[b]).winner
+        if winner == "tie":
+            return
+        won, lost = (a, b) if winner == "a" else (b, a)
+        out[won].score = clamp_score(out[won].score + PAIRWISE_STEP / 2)
+        out[lost].score = clamp_score(out[lost].score - PAIRWISE_STEP / 2)
+        out[won].note += " preferred in a swapped-position comparison"
+
+
+# --- verdicts (pure) ------------------------------------------------------------------------------
+
+
+def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidence) -> Verdict:
+    """Compare an answer's facts with the evidence sentences for its question."""
+    focus = " ".join(evidence.sentences)
+    stated = quantities(focus)
+    matched = [q for q in facts.quantities if any(q.matches(e) for e in stated)]
+    wrong = [q for q in facts.quantities if q not in matched and _contradicts(q, stated)]
+    base = Verdict("", 0.0, evidence.passage_id, list(evidence.sentences),
+                   [q.text for q in matched], [q.text for q in wrong])  # fmt: skip
+    if wrong:
+        return _with_wrong(base, matched, wrong, evidence)
+    if matched:
+        unsure = [n for n in facts.names if not name_in(n, evidence.context)]
+        base.verdict, base.score = "supported", 9.0 if unsure else 10.0
+        return base
+    return _by_names_and_words(question, answer, facts, evidence, base)
+
+
+def _contradicts(answer: Quantity, stated: list[Quantity]) -> bool:
+    if answer.unitless:
+        return bool(stated)  # a bare number the evidence does not have, where it gives values
+    return any(answer.contradicts(e) for e in stated)
+
+
+def _with_wrong(base: Verdict, matched: list[Quantity], wrong: list[Quantity], evidence: Evidence) -> Verdict:
+    if not matched:
+        base.verdict, base.score = "contradicted", 1.0
+        return base
+    elsewhere = quantities(evidence.context)
+    if all(any(w.matches(e) for e in elsewhere) for w in wrong):
+        base.verdict, base.score = "context", 8.0
+        base.note = "the other values it gives are stated elsewhere in the documents"
+        return base
+    base.verdict, base.score = "hedged", 2.0
+    return base
+
+
+def _by_names_and_words(question: str, answer: str, facts: Facts, evidence: Evidence, base: Verdict) -> Verdict:
+    focus = " ".join(evidence.sentences)
+    if facts.names:
+        found = [n for n in facts.names if name_in(n, focus)]
+        base.matched += found
+        if found:
+            base.verdict, base.score = "supported", 10.0 if len(found) == len(facts.names) else 9.0
+            return base
+        asked_names = [n for n in extract_facts(focus, question).names if n not in answer]
+        if asked_names and not any(name_in(n, evidence.context) for n in facts.names):
+            base.contradicted += list(facts.names)
+            base.verdict, base.score = "contradicted", 2.0
+            base.note = f"the documents name {', '.join(asked_names[:3])}"
+            return base
+    added = terms(answer) - terms(question)
+    if not added:
+        base.verdict, base.score = "partial", 3.0
+        base.note = "restates the question"
+        return base
+    share = len(added & terms(evidence.context)) / len(added)
+    base.verdict, base.score = "partial", round(3.0 + 5.0 * share, 2)
+    base.note = f"{share:.0%} of its words are in the documents"
+    return base
+
+
+def arithmetic_verdict(expected: float, facts: Facts) -> Verdict:
+    """Right if the answer states the computed value, wrong if it states only other numbers."""
+    shown = f"{expected:g}"
+    if any(_close_to(q.shown, expected) for q in facts.quantities):
+        return Verdict("arithmetic", 10.0, matched=[shown], note=f"computed {shown}")
+    if facts.quantities:
+        return Verdict("arithmetic", 1.0, contradicted=[q.text for q in facts.quantities], note=f"computed {shown}")
+    return Verdict("arithmetic", 2.0, note=f"computed {shown}; the answer states no number")
+
+
+def _close_to(value: float, expected: float) -> bool:
+    return abs(value - expected) <= max(1e-9, 0.005 * abs(expected))
+
+
+def agreement_verdict(key: str, facts: Mapping[str, Facts]) -> Verdict:
+    """Answers from other respondents stating the same fact support this one; stating another
+    value of the same kind speaks against it."""
+    mine = facts[key]
+    support = dissent = 0
+    for other, theirs in facts.items():
+        if other == key or not theirs:
+            continue
+        agree = any(q.matches(t) for q in mine.quantities for t in theirs.quantities)
+        agree = agree or any(n.lower() == m.lower() for n in mine.names for m in theirs.names)
+        differ = any(q.contradicts(t) for q in mine.quantities for t in theirs.quantities)
+        support, dissent = support + agree, dissent + (differ and not agree)
+    note = f"{support} other answers agree, {dissent} disagree"
+    if support > dissent:
+        return Verdict("agreement", min(8.0, 6.0 + support), note=note)
+    if dissent > support:
+        return Verdict("agreement", max(3.0, 5.0 - dissent), note=note)
+    return Verdict("undecided", NEUTRAL_SCORE, note=note)
