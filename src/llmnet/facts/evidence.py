@@ -16,39 +16,72 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from llmnet.experts.knowledge import KnowledgeBase, Passage
 from llmnet.experts.tokens import STOP_WORDS
+from llmnet.facts.extract import ZH_FUNCTION
 
 #: passages BM25 brings for the question, and again for question + answer
 RETRIEVED_PASSAGES = 4
 #: sentences within this share of the best one's coverage count as evidence too
 FOCUS_MARGIN = 0.85
 MAX_FOCUS_SENTENCES = 2
+#: sentences an Evidence keeps, best first, for facts of a kind the best ones do not state
+RANKED_SENTENCES = 10
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[^a-z])|(?<=[。！？；])")
+# Han runs split at the characters that join words (的, 是, 多少 …), so bigrams rarely span two words
+_HAN_WORDS = re.compile(rf"(?:(?![{ZH_FUNCTION}])[\u3400-\u4dbf\u4e00-\u9fff])+")
+_SENTENCE = re.compile(
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bProf\.)(?<!\bSt\.)(?<!\bNo\.)(?<!\bvs\.)"
+    r"(?<=[.!?;])\s+(?=[^a-z])|(?<=[。！？；])"
+)
+# a sentence that starts with one of these is about what the sentence before named
+_PRONOUN_START = re.compile(r"^(?:(?:it|its|they|their|this|these|he|she|his|her|there|each)\b|[它其该这他她])", re.I)
+_POSSESSIVE = re.compile(r"['’]s\b")
 _QUESTION_WORDS = frozenset("what which who whom how many much when where why long far big old large".split())
 
 
 def terms(text: str) -> set[str]:
     """Lower-cased content words (plural "s" folded) and Han character bigrams (single
     characters for runs of one)."""
-    out = {_fold(w) for w in _LATIN.findall(text.lower()) if w not in STOP_WORDS and w not in _QUESTION_WORDS}
-    for run in _HAN_RUN.findall(text):
+    words = _LATIN.findall(_POSSESSIVE.sub("", text.lower()))
+    out = {_fold(w) for w in words if w not in STOP_WORDS and w not in _QUESTION_WORDS}
+    for run in _HAN_WORDS.findall(text):
         out |= {run[i : i + 2] for i in range(len(run) - 1)} if len(run) > 1 else {run}
     return out
 
 
 def _fold(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
+    """A light stemmer, the same for questions and documents: "starting", "started", "starts" -> "start"."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _said(term: str, said: frozenset[str]) -> bool:
+    return term in said or any(other in said for other in SAME_ASK.get(term, ()))
 
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+# words a question asks with that the documents say otherwise ("How tall?" - "58 metres high"), stemmed
+SAME_ASK: dict[str, tuple[str, ...]] = {
+    "tall": ("high", "height"), "high": ("height", "tall", "altitude"), "long": ("length", "last"),
+    "far": ("distance", "away"), "old": ("age", "aged"), "big": ("size", "area"), "large": ("size", "area"),
+    "area": ("cover",), "deep": ("depth",), "wide": ("width",), "heavy": ("weight", "weigh"),
+    "cost": ("price",), "price": ("cost",), "start": ("began", "begin", "open", "first"),
+    "finish": ("complet", "built"), "built": ("complet", "construct"), "found": ("establish",),
+    "lead": ("led", "head", "chairman"), "die": ("died", "kill", "death"), "died": ("kill", "death"),
+    "kill": ("died", "death"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,19 +89,32 @@ class Sentence:
     passage: Passage
     text: str
     terms: frozenset[str]
-    title_terms: frozenset[str]
+    near_terms: frozenset[str]  # its passage's title, first sentence and the sentence before: what "it" is
+    refers_back: bool = False  # starts with "It", "Its", "They" …: the sentence before names its subject
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The sentences that best state what the question asks, their passage, and how much of
-    the question they cover (0-1)."""
+    """The sentences that best state what the question asks (``ranked``, best first, with how
+    much of the question each covers, 0-1), and the candidate passages as ``context``."""
 
+    ranked: tuple[tuple[str, float], ...]
     passage_id: str
-    sentences: tuple[str, ...]
-    passage_text: str
-    coverage: float
     context: str  # every candidate passage, for facts stated elsewhere in the documents
+    weights: Mapping[str, float]  # how rare each term is in the documents
+
+    def weight(self, term: str) -> float:
+        return self.weights.get(term, 1.0)
+
+    @property
+    def coverage(self) -> float:
+        return self.ranked[0][1]
+
+    @property
+    def sentences(self) -> tuple[str, ...]:
+        """The best sentence and those close to it."""
+        best = self.coverage
+        return tuple(t for t, c in self.ranked[:MAX_FOCUS_SENTENCES] if c >= FOCUS_MARGIN * best)
 
 
 class EvidenceIndex:
@@ -78,22 +124,30 @@ class EvidenceIndex:
         self.knowledge = knowledge
         self.sentences: list[Sentence] = []
         for passage in knowledge.passages:
-            title = frozenset(terms(passage.title))
+            topic = terms(passage.title)
+            before: set[str] = set()
             for text in split_sentences(passage.text):
-                self.sentences.append(Sentence(passage, text, frozenset(terms(text)), title))
-        counts = Counter(t for s in self.sentences for t in s.terms | s.title_terms)
+                own = terms(text)
+                back = _PRONOUN_START.match(text) is not None
+                self.sentences.append(Sentence(passage, text, frozenset(own), frozenset((topic | before) - own), back))
+                topic = topic | own if not before else topic  # the passage's first sentence sets its topic
+                before = own
+        counts = Counter(t for s in self.sentences for t in s.terms)
         n = len(self.sentences) + 1
         self.idf = {t: math.log(1 + n / c) for t, c in counts.items()}
-        self._unknown_idf = math.log(1 + n)
+        # a word no document has is as likely a plain verb ("came") as a missing name: an ordinary weight
+        self._unknown_idf = sum(self.idf.values()) / len(self.idf) if self.idf else 1.0
 
     def coverage(self, asked: set[str], sentence: Sentence) -> float:
-        """The rarity-weighted share of ``asked`` that ``sentence`` (or, at half weight, its title) has."""
+        """The rarity-weighted share of ``asked`` that ``sentence`` has (at half weight, what
+        only its title or the sentence before has)."""
+        asked = {t for t in asked if t in self.idf or t.isascii()}  # a Han bigram no document has spans two words
         total = sum(self._weight(t) for t in asked)
         if total == 0:
             return 0.0
-        inside = sum(self._weight(t) for t in asked & sentence.terms)
-        titled = sum(self._weight(t) for t in (asked & sentence.title_terms) - sentence.terms)
-        return (inside + 0.5 * titled) / total
+        inside = sum(self._weight(t) for t in asked if _said(t, sentence.terms))
+        near = sum(self._weight(t) for t in asked if not _said(t, sentence.terms) and _said(t, sentence.near_terms))
+        return (inside + (0.75 if sentence.refers_back else 0.5) * near) / total
 
     def _weight(self, term: str) -> float:
         return self.idf.get(term, self._unknown_idf)
@@ -107,11 +161,10 @@ class EvidenceIndex:
         ranked = sorted(((self.coverage(asked, s), i) for i, s in candidates), key=lambda x: (-x[0], x[1]))
         if not ranked or ranked[0][0] <= 0:
             return None
-        best = ranked[0][0]
-        focus = [self.sentences[i] for score, i in ranked[:MAX_FOCUS_SENTENCES] if score >= FOCUS_MARGIN * best]
-        passages = list(dict.fromkeys(self.sentences[i].passage for _, i in ranked[:6]))
-        return Evidence(focus[0].passage.id, tuple(s.text for s in focus), focus[0].passage.text, best,
-                        "\n".join(p.text for p in passages))  # fmt: skip
+        top = ranked[:RANKED_SENTENCES]
+        passages = list(dict.fromkeys(self.sentences[i].passage for _, i in top))
+        return Evidence(tuple((self.sentences[i].text, score) for score, i in top), passages[0].id,
+                        "\n".join(p.text for p in passages), self.idf)  # fmt: skip
 
     def _candidates(self, question: str, answer: str, asked: set[str]) -> Iterable[tuple[int, Sentence]]:
         ids = {p.passage.id for p in self.knowledge.retrieve(question, k=RETRIEVED_PASSAGES)}

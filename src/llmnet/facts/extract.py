@@ -16,7 +16,7 @@ from llmnet.facts.numbers import ZH_NUMERAL_CHARS, Number, find_numbers
 from llmnet.facts.units import NUMBER_UNIT, UNITS, YEAR_UNIT, Unit, prefix_unit, unit_at
 
 #: how far, relative to its size, a value may differ and still be the same fact
-RELATIVE_TOLERANCE = 0.002
+RELATIVE_TOLERANCE = 0.001
 YEAR_S = 365.25 * 86400
 
 
@@ -38,10 +38,13 @@ class Quantity:
         return self.dimension == "number"
 
     def matches(self, other: Quantity) -> bool:
-        """The same fact: equal values in one dimension (a bare number matches any value it
-        equals as written: "35" and "35 years"), within the rounding either was written with."""
+        """The same fact: equal values in one dimension, within the rounding either was written
+        with. A bare number matches any value it equals as written ("35" matches "35 years"),
+        and the other way round ("4.2 days" matches "fell by 4.2 per month")."""
         if self.unitless or other.unitless:
             return _close(self.shown, other.shown, 0.0)
+        if self.dimension == "date":
+            return self.dimension == other.dimension and self.value == other.value
         return self.dimension == other.dimension and _close(self.value, other.value, max(self.tolerance, other.tolerance))
 
     def contradicts(self, other: Quantity) -> bool:
@@ -92,7 +95,7 @@ def _unit_of(number: Number, text: str) -> tuple[Unit, int]:
 
 _STARTERS = frozenset(
     "a an the it its this that these those there here he she they we you i in on at of for by to from with as "
-    "yes no not sure answer according based however therefore approximately about around roughly nearly so "
+    "dr mr mrs ms prof professor sir yes no not sure answer according based however therefore approximately about around roughly nearly so "
     "what which who whom whose when where why how is are was were be do does did can could would should will "
     "and or but if then also only both each every all some many most one two three first second".split()
 )
@@ -100,8 +103,9 @@ _CAPITALISED = re.compile(r"[A-Z][\w'’]*(?:[-\s]+(?:(?:of|de|la|van|von|der|du
 _CODE = re.compile(r"\b(?:[A-Za-z]+-?\d+[A-Za-z\d]*|\d+[A-Za-z]+\d*[A-Za-z]*)\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;。！？；\n\"'“(\[])\s*$")
 # characters that join Chinese words rather than name things: split Han runs at them
-_ZH_FUNCTION = "的是了在和与及为约有以于其这那个也都就而被把从到对等吗呢吧啊即或并且但大概左右共计达多少几何哪谁什么"
-_HAN = re.compile(rf"[\u3400-\u4dbf\u4e00-\u9fff](?:(?![{_ZH_FUNCTION}{ZH_NUMERAL_CHARS}])[\u3400-\u4dbf\u4e00-\u9fff])*")
+ZH_FUNCTION = "的是了在和与及为约有以于其这那也都就而被把从到对吗呢吧啊即或并但谁哪么"
+_HAN = re.compile(rf"[\u3400-\u4dbf\u4e00-\u9fff](?:(?![{ZH_FUNCTION}{ZH_NUMERAL_CHARS}])[\u3400-\u4dbf\u4e00-\u9fff])*")
+UNIT_WORDS = frozenset(w for form in UNITS for w in form.split())
 _ZH_UNIT_CHARS = frozenset(f for f in UNITS if len(f) == 1 and "\u4e00" <= f <= "\u9fff")
 
 
@@ -119,14 +123,14 @@ def _latin_names(text: str) -> Iterable[str]:
             while words and words[0].lower() in _STARTERS:
                 words = words[1:]
         name = " ".join(words)
-        if name and name.lower() not in _STARTERS and not any(c.isdigit() for c in name):
+        if name and name.lower() not in _STARTERS | UNIT_WORDS and not any(c.isdigit() for c in name):
             yield name
 
 
 def _han_segments(text: str) -> Iterable[str]:
-    for m in _HAN.finditer(text):
+    for m in _HAN.finditer(text.replace("百分之", " ")):
         segment = m.group(0)
-        while segment and (segment[0] in _ZH_FUNCTION or segment[0] in ZH_NUMERAL_CHARS):
+        while segment and (segment[0] in ZH_FUNCTION or segment[0] in ZH_NUMERAL_CHARS):
             segment = segment[1:]
         if segment and segment[0] in _ZH_UNIT_CHARS:
             segment = segment[1:]  # the unit of a number just before: 天, 年, 米 …
@@ -134,14 +138,26 @@ def _han_segments(text: str) -> Iterable[str]:
             yield segment
 
 
+def han_bigrams(text: str) -> set[str]:
+    runs = re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+", text)
+    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
+
+
 def name_in(name: str, text: str) -> bool:
-    """``name`` is stated in ``text``: contained (ignoring case), or for a name of several
-    words, at least half of them are."""
+    """``name`` is stated in ``text``: contained (ignoring case); for a name of several words,
+    at least half of them are; for Chinese, at least half of its character pairs."""
     low, hay = name.lower(), text.lower()
     if low in hay:
         return True
+    pairs = han_bigrams(name)
+    if pairs:
+        return len(pairs & han_bigrams(text)) * 2 >= len(pairs)
     words = low.split()
     return len(words) > 1 and sum(w in hay for w in words) * 2 >= len(words)
+
+
+def _mostly_in(pairs: set[str], asked: set[str]) -> bool:
+    return bool(pairs) and len(pairs & asked) * 2 >= len(pairs)  # an echo of the question, reworded
 
 
 # --- facts ----------------------------------------------------------------------------------------
@@ -160,5 +176,8 @@ def extract_facts(text: str, question: str = "") -> Facts:
     """What ``text`` states beyond what ``question`` already says."""
     asked = quantities(question)
     own = tuple(q for q in quantities(text) if not any(q.matches(a) for a in asked))
-    names = tuple(n for n in key_names(text) if n.lower() not in question.lower())
+    asked_pairs = han_bigrams(question)
+    names = tuple(
+        n for n in key_names(text) if n.lower() not in question.lower() and not _mostly_in(han_bigrams(n), asked_pairs)
+    )
     return Facts(own, names)

@@ -154,8 +154,8 @@ def _zh_numbers(text: str) -> Iterator[Number]:
                 yield Number(float(numeral), m.start(), m.end(), 1.0, len(numeral), percent=True)
             continue
         value = zh_value(numeral) if numeral[0] in ZH_DIGITS or numeral[0] == "十" else None
-        if value is None or (numeral == "一" and not percent and not _zh_unit_follows(text, m.end())):
-            continue  # a lone 一 is usually "a"/"one" in a word (一种, 统一), not a quantity
+        if value is None or (numeral in "一两" and not percent and not _zh_unit_follows(text, m.end())):
+            continue  # a lone 一 or 两 is usually part of a word (一种, 统一, 两地), not a quantity
         frac = numeral.partition("点")[2]
         digits = len(str(int(value)).rstrip("0")) + len(frac) or 1
         yield Number(value, m.start(), m.end(), 10.0 ** -len(frac), digits, percent)

@@ -25,14 +25,15 @@ are broken by :func:`~llmnet.roles.judge.pairwise_prefer` with the positions swa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from llmnet.backends.base import Backend, GenerationRequest
 from llmnet.experts.knowledge import KnowledgeBase
 from llmnet.facts.arithmetic import solve
 from llmnet.facts.evidence import Evidence, EvidenceIndex, terms
-from llmnet.facts.extract import Facts, Quantity, extract_facts, name_in, quantities
+from llmnet.facts.extract import Facts, Quantity, extract_facts, han_bigrams, name_in, quantities
 from llmnet.roles.judge import (
     MIN_SCORE,
     NEUTRAL_SCORE,
@@ -45,14 +46,23 @@ from llmnet.roles.judge import (
 )
 
 #: evidence must cover at least this share of the question's (rarity-weighted) terms
-MIN_COVERAGE = 0.45
+MIN_COVERAGE = 0.4
 #: fallback scores closer than this are a near-tie, which a pairwise comparison may break
 NEAR_TIE = 1.0
+#: a sentence stating a value of the answer's kind is evidence if it covers this share of what the best covers
+FACT_MARGIN = 0.5
 PAIRWISE_STEP = 1.0
+#: answers this short are never penalised for length, however short the others are
+LENGTH_FREE_WORDS = 12
 YES_NO_PROMPT = (
     "Question: {question}\nProposed answer: {answer}\n"
     "Is the proposed answer correct? Reply with one word: yes or no."
 )
+
+
+_CLAUSE = re.compile(r"[，；、]|[,;]\s+")
+# words that offer alternatives: "20 or 35 years", "110℃或80℃"
+_HEDGE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly|depending)\b|或|还是|也许|可能", re.IGNORECASE)
 
 
 @dataclass
@@ -124,7 +134,7 @@ class GroundedJudge(Judge):
                 out[key] = self._model_verdict(question, answers[key])
         penalties = length_penalties(answers)
         for key, verdict in out.items():
-            if penalties[key]:
+            if penalties[key] and len(answers[key].split()) > LENGTH_FREE_WORDS:
                 verdict.score = clamp_score(verdict.score - penalties[key])
                 verdict.note += f" length penalty {penalties[key]:.1f}"
         self._break_near_ties(question, answers, out)
@@ -160,14 +170,23 @@ class GroundedJudge(Judge):
 
 def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidence) -> Verdict:
     """Compare an answer's facts with the evidence sentences for its question."""
-    focus = " ".join(evidence.sentences)
-    stated = quantities(focus)
-    matched = [q for q in facts.quantities if any(q.matches(e) for e in stated)]
-    wrong = [q for q in facts.quantities if q not in matched and _contradicts(q, stated)]
-    base = Verdict("", 0.0, evidence.passage_id, list(evidence.sentences),
-                   [q.text for q in matched], [q.text for q in wrong])  # fmt: skip
+    matched: list[Quantity] = []
+    wrong: list[Quantity] = []
+    used: list[str] = []
+    for q in facts.quantities:
+        sentence = fact_sentence(q, evidence)
+        if sentence is None:
+            continue
+        used.append(sentence)
+        stated = asked_values(question, (sentence,), evidence.weight)
+        if any(q.matches(e) for e in stated):
+            matched.append(q)
+        elif _contradicts(q, stated):
+            wrong.append(q)
+    shown = list(dict.fromkeys([*used, *evidence.sentences]))
+    base = Verdict("", 0.0, evidence.passage_id, shown, [q.text for q in matched], [q.text for q in wrong])
     if wrong:
-        return _with_wrong(base, matched, wrong, evidence)
+        return _with_wrong(answer, base, matched, wrong, evidence)
     if matched:
         unsure = [n for n in facts.names if not name_in(n, evidence.context)]
         base.verdict, base.score = "supported", 9.0 if unsure else 10.0
@@ -175,18 +194,49 @@ def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidenc
     return _by_names_and_words(question, answer, facts, evidence, base)
 
 
+def fact_sentence(answer: Quantity, evidence: Evidence) -> str | None:
+    """The best evidence sentence stating a value of the answer's kind (any value but a year,
+    for a bare number), if it covers the question nearly as well as the best one."""
+    for text, coverage in evidence.ranked:
+        if coverage < FACT_MARGIN * evidence.coverage:
+            return None
+        kinds = {q.dimension for q in quantities(text)}
+        if answer.dimension in kinds or (answer.unitless and kinds - {"date"}):
+            return text
+    return None
+
+
+def asked_values(question: str, sentences: tuple[str, ...],
+                 weight: Callable[[str], float] = lambda term: 1.0) -> list[Quantity]:  # fmt: skip
+    """The values the evidence gives for what is asked: where a sentence gives several of one
+    kind in different clauses ("altitude 3,200 m, depth 85 m"), those of the clause that
+    shares most with the question."""
+    asked = terms(question)
+    given = quantities(question)
+    found: list[tuple[float, Quantity]] = []
+    for sentence in sentences:
+        for clause in _CLAUSE.split(sentence):
+            new = [q for q in quantities(clause) if not any(q.matches(g) for g in given)]
+            found += [(sum(weight(t) for t in asked & terms(clause)), q) for q in new]
+    best = {q.dimension: 0.0 for _, q in found}
+    for overlap, q in found:
+        best[q.dimension] = max(best[q.dimension], overlap)
+    return [q for overlap, q in found if overlap == best[q.dimension]]
+
+
 def _contradicts(answer: Quantity, stated: list[Quantity]) -> bool:
-    if answer.unitless:
-        return bool(stated)  # a bare number the evidence does not have, where it gives values
+    if answer.unitless:  # a bare number the evidence does not have, where it gives values
+        return any(e.dimension != "date" for e in stated)
     return any(answer.contradicts(e) for e in stated)
 
 
-def _with_wrong(base: Verdict, matched: list[Quantity], wrong: list[Quantity], evidence: Evidence) -> Verdict:
+def _with_wrong(answer: str, base: Verdict, matched: list[Quantity], wrong: list[Quantity],
+                evidence: Evidence) -> Verdict:  # fmt: skip
     if not matched:
         base.verdict, base.score = "contradicted", 1.0
         return base
     elsewhere = quantities(evidence.context)
-    if all(any(w.matches(e) for e in elsewhere) for w in wrong):
+    if not _HEDGE.search(answer) and all(any(w.matches(e) for e in elsewhere) for w in wrong):
         base.verdict, base.score = "context", 8.0
         base.note = "the other values it gives are stated elsewhere in the documents"
         return base
@@ -197,26 +247,43 @@ def _with_wrong(base: Verdict, matched: list[Quantity], wrong: list[Quantity], e
 def _by_names_and_words(question: str, answer: str, facts: Facts, evidence: Evidence, base: Verdict) -> Verdict:
     focus = " ".join(evidence.sentences)
     if facts.names:
-        found = [n for n in facts.names if name_in(n, focus)]
-        base.matched += found
-        if found:
-            base.verdict, base.score = "supported", 10.0 if len(found) == len(facts.names) else 9.0
-            return base
-        asked_names = [n for n in extract_facts(focus, question).names if n not in answer]
-        if asked_names and not any(name_in(n, evidence.context) for n in facts.names):
-            base.contradicted += list(facts.names)
-            base.verdict, base.score = "contradicted", 2.0
-            base.note = f"the documents name {', '.join(asked_names[:3])}"
-            return base
+        named = _by_names(question, facts, evidence, focus, base)
+        if named is not None:
+            return named
     added = terms(answer) - terms(question)
     if not added:
         base.verdict, base.score = "partial", 3.0
         base.note = "restates the question"
         return base
-    share = len(added & terms(evidence.context)) / len(added)
-    base.verdict, base.score = "partial", round(3.0 + 5.0 * share, 2)
-    base.note = f"{share:.0%} of its words are in the documents"
+    said = terms(focus)
+    share = sum(evidence.weight(t) for t in added & said) / sum(evidence.weight(t) for t in added)
+    base.verdict, base.score = "partial", round(2.0 + 6.0 * share, 2)
+    base.note = f"{share:.0%} of what it adds (weighted by rarity) is in the evidence"
     return base
+
+
+def _by_names(question: str, facts: Facts, evidence: Evidence, focus: str, base: Verdict) -> Verdict | None:
+    """Supported if the evidence names what the answer names; contradicted if the evidence
+    names something else and the answer names what the documents never mention."""
+    found = [n for n in facts.names if name_in(n, focus)]
+    # a Chinese answer's "names" are every run of words it adds: only Latin names must all be known
+    unknown = [n for n in facts.names if not name_in(n, evidence.context) and not (found and han_bigrams(n))]
+    others = [n for n in extract_facts(focus, question).names if not any(name_in(n, f) for f in found)]
+    base.matched += found
+    if found and not unknown:
+        base.verdict, base.score = "supported", 10.0 if len(found) == len(facts.names) else 9.0
+        return base
+    if others and (unknown or not found):
+        base.contradicted += [n for n in facts.names if n not in found]
+        base.verdict, base.score = "contradicted", 2.0
+        base.note = f"the evidence names {', '.join(others[:3])}"
+        return base
+    near = [t for t, c in evidence.ranked if c >= FACT_MARGIN * evidence.coverage]
+    if not unknown and any(name_in(n, t) for n in facts.names for t in near):
+        base.verdict, base.score = "supported", 8.0
+        base.note = "named in a sentence near the best evidence"
+        return base
+    return None
 
 
 def arithmetic_verdict(expected: float, facts: Facts) -> Verdict:
