@@ -12,6 +12,7 @@ Chinese forms (加 减去 乘以 除以 的百分之)::
 
 from __future__ import annotations
 
+import math
 import re
 
 from llmnet.facts.numbers import Number, find_numbers
@@ -25,8 +26,8 @@ _OPERATORS: tuple[tuple[str, str], ...] = (
     ("from", r"from"),
 )
 _FRAMING = re.compile(
-    r"what'?s|what|is|are|calculate|compute|how|much|the|sum|product|difference|between|of|subtract|add|"
-    r"multiply|divide|please|equals?|to|result|answer|计算|请|求|等于|多少|几|是|结果|一下|\s|[?？.。,，:：=]",
+    r"\b(?:what'?s|what|is|are|calculate|compute|how|much|the|sum|product|difference|between|of|subtract|add|"
+    r"multiply|divide|please|equals?|to|result|answer)\b|计算|请|求|等于|多少|几|是|结果|一下|\s|[?？.。,，:：=]",
     re.IGNORECASE,
 )
 
@@ -66,8 +67,30 @@ def parse(question: str) -> tuple[list[float], list[str]] | None:
     return values, ops
 
 
+_POWERS = (
+    (re.compile(r"square\s+root\s+of\s+(?P<n>\S+)|(?P<m>\S+?)的平方根", re.I), math.sqrt),
+    (re.compile(r"(?P<n>\S+)\s+squared|(?P<m>\S+?)的平方", re.I), lambda x: x * x),
+    (re.compile(r"(?P<n>\S+)\s+cubed|(?P<m>\S+?)的立方", re.I), lambda x: x**3),
+)
+
+
+def _power(question: str) -> float | None:
+    """ "the square root of 169", "7 cubed", "12 squared", "九的平方" """
+    for pattern, apply in _POWERS:
+        m = pattern.search(question)
+        if m is None or not _framing_only(question[: m.start()] + question[m.end() :]):
+            continue
+        numbers = find_numbers(m.group("n") or m.group("m"))
+        if len(numbers) == 1 and numbers[0].value >= 0:
+            return float(apply(numbers[0].value))
+    return None
+
+
 def solve(question: str) -> float | None:
     """The value of an arithmetic question; None when it is not one (or divides by zero)."""
+    power = _power(question)
+    if power is not None:
+        return power
     parsed = parse(question)
     if parsed is None:
         return None
