@@ -12,6 +12,7 @@ Chinese forms (加 减去 乘以 除以 的百分之)::
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -55,7 +56,7 @@ def parse(question: str) -> tuple[list[float], list[str]] | None:
     if not _framing_only(tail.replace("%", "").replace("％", "")):
         return None
     ops = []
-    for first, second in zip(numbers, numbers[1:], strict=False):
+    for first, second in itertools.pairwise(numbers):
         op = _operator(question[first.end : second.start], second)
         if op is None:
             return None

@@ -41,7 +41,25 @@ _SENTENCE = re.compile(
 # a sentence that starts with one of these is about what the sentence before named
 _PRONOUN_START = re.compile(r"^(?:(?:it|its|they|their|this|these|he|she|his|her|there|each)\b|[它其该这他她])", re.I)
 _POSSESSIVE = re.compile(r"['’]s\b")
-_QUESTION_WORDS = frozenset("what which who whom how many much when where why long far big old large".split())
+_QUESTION_WORDS = frozenset(
+    {
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "many",
+        "much",
+        "when",
+        "where",
+        "why",
+        "long",
+        "far",
+        "big",
+        "old",
+        "large",
+    }
+)
 
 
 def terms(text: str) -> set[str]:

@@ -45,7 +45,8 @@ class Quantity:
             return _close(self.shown, other.shown, 0.0)
         if self.dimension == "date":
             return self.dimension == other.dimension and self.value == other.value
-        return self.dimension == other.dimension and _close(self.value, other.value, max(self.tolerance, other.tolerance))
+        rounding = max(self.tolerance, other.tolerance)
+        return self.dimension == other.dimension and _close(self.value, other.value, rounding)
 
     def contradicts(self, other: Quantity) -> bool:
         """A different value for the same kind of thing (both unitless, or one dimension)."""
@@ -70,11 +71,16 @@ def _quantity(number: Number, unit: Unit, text: str, end: int) -> Quantity:
 
 def quantities(text: str) -> list[Quantity]:
     """Every number in ``text`` with its unit, in reading order."""
-    found = []
-    for number in find_numbers(text):
-        unit, end = _unit_of(number, text)
-        found.append(_quantity(number, unit, text, end))
-    return found
+    numbers = find_numbers(text)
+    units = [_unit_of(number, text) for number in numbers]
+    for i in range(len(numbers) - 2, -1, -1):  # "20 or 35 years", "36.1 to 37.2 °C": the unit is shared
+        joined = _JOINED.fullmatch(text[numbers[i].end : numbers[i + 1].start])
+        if units[i][0] is NUMBER_UNIT and units[i + 1][0] is not NUMBER_UNIT and joined:
+            units[i] = (units[i + 1][0], numbers[i].end)
+    return [_quantity(number, unit, text, end) for number, (unit, end) in zip(numbers, units, strict=True)]
+
+
+_JOINED = re.compile(r"\s*(?:or|and|to|-|–|~|或|至|到|和)\s*", re.IGNORECASE)
 
 
 def _unit_of(number: Number, text: str) -> tuple[Unit, int]:
@@ -93,18 +99,21 @@ def _unit_of(number: Number, text: str) -> tuple[Unit, int]:
 
 # --- names ----------------------------------------------------------------------------------------
 
-_STARTERS = frozenset(
+_STARTER_TEXT = (
     "a an the it its this that these those there here he she they we you i in on at of for by to from with as "
-    "dr mr mrs ms prof professor sir yes no not sure answer according based however therefore approximately about around roughly nearly so "
-    "what which who whom whose when where why how is are was were be do does did can could would should will "
-    "and or but if then also only both each every all some many most one two three first second".split()
+    "dr mr mrs ms prof professor sir yes no not sure answer according based however therefore approximately "
+    "about around roughly nearly so what which who whom whose when where why how is are was were be do does did "
+    "can could would should will and or but if then also only both each every all some many most one two three "
+    "first second"
 )
+_STARTERS = frozenset(_STARTER_TEXT.split())
 _CAPITALISED = re.compile(r"[A-Z][\w'’]*(?:[-\s]+(?:(?:of|de|la|van|von|der|du|al|da)\s+)?[A-Z][\w'’]*)*")
 _CODE = re.compile(r"\b(?:[A-Za-z]+-?\d+[A-Za-z\d]*|\d+[A-Za-z]+\d*[A-Za-z]*)\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;。！？；\n\"'“(\[])\s*$")
 # characters that join Chinese words rather than name things: split Han runs at them
 ZH_FUNCTION = "的是了在和与及为约有以于其这那也都就而被把从到对吗呢吧啊即或并但谁哪么"
-_HAN = re.compile(rf"[\u3400-\u4dbf\u4e00-\u9fff](?:(?![{ZH_FUNCTION}{ZH_NUMERAL_CHARS}])[\u3400-\u4dbf\u4e00-\u9fff])*")
+_HAN_CHAR = "[\u3400-\u4dbf\u4e00-\u9fff]"
+_HAN = re.compile(rf"{_HAN_CHAR}(?:(?![{ZH_FUNCTION}{ZH_NUMERAL_CHARS}]){_HAN_CHAR})*")
 UNIT_WORDS = frozenset(w for form in UNITS for w in form.split())
 _ZH_UNIT_CHARS = frozenset(f for f in UNITS if len(f) == 1 and "\u4e00" <= f <= "\u9fff")
 

@@ -66,7 +66,7 @@ _TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
 WORD_VALUES = {w: float(i) for i, w in enumerate(_UNITS.split())} | {
     w: float(20 + 10 * i) for i, w in enumerate(_TENS.split())
 }
-_MULTIPLIERS = {"hundred": 1e2, "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "dozen": 12.0}
+_MULTIPLIERS = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "dozen": 12.0}
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 _WORD = "|".join([*WORD_VALUES, *_MULTIPLIERS, *_FRACTIONS])
 _WORDS = re.compile(rf"\b(?:an?\s+)?(?:{_WORD})(?:(?:\s+and\s+an?\s+|\s+and\s+|[\s-]+)(?:{_WORD}))*\b", re.IGNORECASE)

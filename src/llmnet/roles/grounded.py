@@ -55,8 +55,7 @@ PAIRWISE_STEP = 1.0
 #: answers this short are never penalised for length, however short the others are
 LENGTH_FREE_WORDS = 12
 YES_NO_PROMPT = (
-    "Question: {question}\nProposed answer: {answer}\n"
-    "Is the proposed answer correct? Reply with one word: yes or no."
+    "Question: {question}\nProposed answer: {answer}\nIs the proposed answer correct? Reply with one word: yes or no."
 )
 
 
@@ -85,6 +84,8 @@ class Verdict:
 class GroundedJudge(Judge):
     """Rates answers against ``corpora`` (domain -> the validator's reference documents);
     ``backend``, if given, is the model of last resort and breaks near-ties."""
+
+    reads_domain = True
 
     def __init__(self, corpora: Mapping[str, KnowledgeBase] | None = None, backend: Backend | None = None,
                  *, min_coverage: float = MIN_COVERAGE) -> None:  # fmt: skip
@@ -317,8 +318,8 @@ def agreement_verdict(key: str, facts: Mapping[str, Facts]) -> Verdict:
         differ = any(q.contradicts(t) for q in mine.quantities for t in theirs.quantities)
         support, dissent = support + agree, dissent + (differ and not agree)
     note = f"{support} other answers agree, {dissent} disagree"
-    if support > dissent:
+    if support + dissent == 0 or 2 * (1 + support) == 1 + support + dissent:
+        return Verdict("undecided", NEUTRAL_SCORE, note=note)
+    if 2 * (1 + support) > 1 + support + dissent:  # in the majority of the answers that say something comparable
         return Verdict("agreement", min(8.0, 6.0 + support), note=note)
-    if dissent > support:
-        return Verdict("agreement", max(3.0, 5.0 - dissent), note=note)
-    return Verdict("undecided", NEUTRAL_SCORE, note=note)
+    return Verdict("agreement", max(3.0, 5.0 - dissent), note=note)
