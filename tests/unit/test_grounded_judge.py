@@ -108,12 +108,13 @@ def test_right_answers_score_high_and_wrong_ones_low(
     assert score >= 8.0 if right else score <= 3.0
 
 
-def test_no_reference_is_needed_and_none_is_used(judge: GroundedJudge) -> None:
-    misleading = "14 days"
-    scores = judge.rate(
-        "How long is the incubation period of Zarnak fever?", {"a": "12 days"}, misleading, domain="medicine"
-    )
-    assert scores == {"a": 10.0}
+def test_a_reference_when_given_is_the_evidence() -> None:
+    judge = GroundedJudge({})
+    answers = {"a": "The capital of France is Paris.", "b": "Lyon", "c": "It has 8 legs", "d": "six legs"}
+    scores = judge.rate("Capital of France?", {k: answers[k] for k in "ab"}, "Paris", domain="general")
+    assert scores == {"a": 10.0, "b": 2.0}
+    scores = judge.rate("How many legs does a spider have?", {k: answers[k] for k in "cd"}, "Eight legs.")
+    assert scores == {"c": 10.0, "d": 1.0}
 
 
 def test_each_rating_says_why(judge: GroundedJudge) -> None:

@@ -10,7 +10,8 @@ answer's facts with them (:mod:`llmnet.facts.extract`: numbers in canonical unit
 * ``hedged``       the right value and a wrong one of the same kind ("20 or 35 years"): 2
 * ``partial``      nothing to compare exactly: 3-8 from how many of its words the evidence has
 
-Without evidence (no documents for the domain, or none about the question) it falls back to
+A reference answer, when the coordinator sends one (gold tasks), is the evidence. Without
+evidence (no documents for the domain, or none about the question) it falls back to
 ``arithmetic`` (computed, :mod:`llmnet.facts.arithmetic`), then ``agreement`` between the
 answers of different respondents in the same request, then the model (a yes/no verdict from
 token probabilities when the backend gives them, else the rubric), then neutral; fallback
@@ -104,11 +105,13 @@ class GroundedJudge(Judge):
 
     def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None,
                       *, domain: str | None = None) -> JudgeResult:  # fmt: skip
-        verdicts = self.verdicts(question, answers, domain)
+        verdicts = self.verdicts(question, answers, domain, reference)
         return JudgeResult({k: v.score for k, v in verdicts.items()}, {k: v.to_json() for k, v in verdicts.items()})
 
-    def verdicts(self, question: str, answers: Mapping[str, str], domain: str | None) -> dict[str, Verdict]:
-        """A :class:`Verdict` per answer key."""
+    def verdicts(self, question: str, answers: Mapping[str, str], domain: str | None,
+                 reference: str | None = None) -> dict[str, Verdict]:  # fmt: skip
+        """A :class:`Verdict` per answer key; a ``reference`` answer, when the coordinator has one
+        (gold tasks), is the evidence instead of the documents."""
         index = self.indexes.get(domain or "")
         facts = {key: extract_facts(text, question) for key, text in answers.items()}
         out: dict[str, Verdict] = {}
@@ -117,6 +120,8 @@ class GroundedJudge(Judge):
                 out[key] = Verdict("empty", MIN_SCORE)
                 continue
             evidence = index.find(question, text) if index is not None else None
+            if reference is not None:
+                evidence = reference_evidence(reference)
             if evidence is not None and evidence.coverage >= self.min_coverage:
                 out[key] = grounded_verdict(question, text, facts[key], evidence)
         missing = [key for key in answers if key not in out]
@@ -194,6 +199,10 @@ def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidenc
         base.verdict, base.score = "supported", 9.0 if unsure else 10.0
         return base
     return _by_names_and_words(question, answer, facts, evidence, base)
+
+
+def reference_evidence(reference: str) -> Evidence:
+    return Evidence(((reference, 1.0),), "reference", reference, {})
 
 
 def fact_sentence(answer: Quantity, evidence: Evidence) -> str | None:

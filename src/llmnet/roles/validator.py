@@ -55,9 +55,13 @@ from llmnet.types import ETHER
 log = logging.getLogger("llmnet.validator")
 
 
+#: what validators rate with unless told otherwise: the answers checked against the domain's documents
+DEFAULT_JUDGE = "grounded"
+
+
 class JudgeSpec(BaseModel):
-    # combined | reference | llm | grounded | fake; attack models for the adversary suite: random | collude | copy
-    kind: str = "combined"
+    # grounded | combined | reference | llm | fake; attack models for the adversary suite: random | collude | copy
+    kind: str = DEFAULT_JUDGE
     backend: BackendSpec = Field(default_factory=BackendSpec)
     fake_score: float = 5.0  # what the fake judge gives every answer
     friends: list[str] = Field(default_factory=list)  # whom a colluding judge always rates 10
