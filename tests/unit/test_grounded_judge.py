@@ -136,6 +136,13 @@ def test_without_the_domain_s_documents_answers_that_agree_support_each_other(ju
     assert scores["a"] == scores["b"] == 7.0 and scores["c"] == 3.0
 
 
+def test_a_right_value_with_an_unsupported_extra_one_is_rated_above_the_middle(judge: GroundedJudge) -> None:
+    question = "How long is the incubation period of Zarnak fever?"
+    answers = {"extra": "12 days, and patients recover within 3 weeks.", "hedge": "12 days or 3 weeks."}
+    scores = judge.rate(question, answers, domain="medicine")
+    assert scores == {"extra": 6.0, "hedge": 2.0}
+
+
 def test_an_empty_answer_scores_1(judge: GroundedJudge) -> None:
     assert judge.rate("Who first described Zarnak fever?", {"a": "  "}, domain="medicine") == {"a": 1.0}
 

@@ -98,7 +98,8 @@ SAME_ASK: dict[str, tuple[str, ...]] = {
     "cost": ("price",), "price": ("cost",), "start": ("began", "begin", "open", "first"),
     "finish": ("complet", "built"), "built": ("complet", "construct"), "found": ("establish",),
     "lead": ("led", "head", "chairman"), "die": ("died", "kill", "death"), "died": ("kill", "death"),
-    "kill": ("died", "death"),
+    "kill": ("died", "death"), "voltage": ("volt",), "power": ("watt", "kilowatt", "megawatt"),
+    "weight": ("weigh", "kg", "kilogram", "tonne"), "speed": ("km", "kilometre", "mph"),
 }  # fmt: skip
 
 

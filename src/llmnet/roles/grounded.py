@@ -8,6 +8,7 @@ answer's facts with them (:mod:`llmnet.facts.extract`: numbers in canonical unit
 * ``context``      the asked fact is right, another it adds is true elsewhere in the documents: 8
 * ``contradicted`` the evidence gives another value for the same kind of fact: 1
 * ``hedged``       the right value and a wrong one of the same kind ("20 or 35 years"): 2
+* ``mixed``        the right value, and another of its kind the documents do not give: 6
 * ``partial``      nothing to compare exactly: 3-8 from how many of its words the evidence has
 
 A reference answer, when the coordinator sends one (gold tasks), is the evidence. Without
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -246,12 +248,16 @@ def _with_wrong(answer: str, base: Verdict, matched: list[Quantity], wrong: list
     if not matched:
         base.verdict, base.score = "contradicted", 1.0
         return base
+    if _HEDGE.search(answer):
+        base.verdict, base.score = "hedged", 2.0
+        return base
     elsewhere = quantities(evidence.context)
-    if not _HEDGE.search(answer) and all(any(w.matches(e) for e in elsewhere) for w in wrong):
+    if all(any(w.matches(e) for e in elsewhere) for w in wrong):
         base.verdict, base.score = "context", 8.0
         base.note = "the other values it gives are stated elsewhere in the documents"
         return base
-    base.verdict, base.score = "hedged", 2.0
+    base.verdict, base.score = "mixed", 6.0
+    base.note = "the asked value is right; another value it gives is not in the documents"
     return base
 
 
@@ -288,7 +294,7 @@ def _by_names(question: str, facts: Facts, evidence: Evidence, focus: str, base:
     # a sentence nearly as good that has what the question asks and the best one lacks ("香气")
     missing = terms(question) - terms(focus)
     near = [t for t, c in evidence.ranked if c >= FACT_MARGIN * evidence.coverage and missing & terms(t)]
-    if not unknown and any(name_in(n, t) for n in facts.names for t in near):
+    if not unknown and any(name_in(n, t) for n in facts.names if _distinctive(n, evidence) for t in near):
         base.verdict, base.score = "supported", 8.0
         base.note = "named in a sentence near the best evidence"
         return base
@@ -298,6 +304,13 @@ def _by_names(question: str, facts: Facts, evidence: Evidence, focus: str, base:
         base.note = f"the evidence names {', '.join(others[:3])}"
         return base
     return None
+
+
+def _distinctive(name: str, evidence: Evidence) -> bool:
+    """Not a word the documents use everywhere (their own subject, "Teravolin"): half the median rarity or more."""
+    weights = [evidence.weight(t) for t in terms(name)]
+    typical = statistics.median(evidence.weights.values()) if evidence.weights else 0.0
+    return bool(weights) and statistics.fmean(weights) >= 0.5 * typical
 
 
 def arithmetic_verdict(expected: float, facts: Facts) -> Verdict:
