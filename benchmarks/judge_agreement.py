@@ -6,8 +6,9 @@ Reads ``questions.jsonl`` (question, domain, reference), ``near_misses.jsonl`` (
 to look right or wrong: paraphrases, number words, other units, a wrong number with the right
 unit, hedges …, each labelled) and ``knowledge/<domain>/`` from the folder given. Every
 near-miss answer, and every question's reference answer, is rated on its own (one answer per
-request, so no agreement between answers helps), with the question's domain and the domain's
-documents; never with the reference. A score of 5.5 or more counts as "rated good".
+request, so no agreement between answers helps; ``--together`` rates all answers to a question in
+one request instead), with the question's domain and the domain's documents; never with the
+reference. A score of 5.5 or more counts as "rated good".
 
 Prints agreement with the labels overall and per kind, and the confusion table.
 """
@@ -48,15 +49,22 @@ def corpora(folder: Path) -> dict[str, KnowledgeBase]:
     return {d.name: KnowledgeBase.from_folder(d) for d in sorted(root.iterdir()) if d.is_dir()}
 
 
-def rate_all(folder: Path) -> list[dict[str, Any]]:
+def rate_all(folder: Path, together: bool = False) -> list[dict[str, Any]]:
+    """Every case rated alone, or with ``together`` all answers to one question in one request
+    (as a validator sees the answers of several respondents)."""
     questions, cases = load(folder)
     judge = GroundedJudge(corpora(folder))
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for i, case in enumerate(cases):
+        groups[case["question_id"] if together else str(i)].append(case)
     rows = []
-    for case in cases:
-        q = questions[case["question_id"]]
-        verdict = judge.verdicts(q["question"], {"a": case["answer"]}, q["domain"])["a"]
-        rows.append(case | {"question": q["question"], "domain": q["domain"], "score": verdict.score,
-                            "verdict": verdict.verdict, "why": json.loads(verdict.to_json())})  # fmt: skip
+    for group in groups.values():
+        q = questions[group[0]["question_id"]]
+        verdicts = judge.verdicts(q["question"], {str(i): c["answer"] for i, c in enumerate(group)}, q["domain"])
+        for i, case in enumerate(group):
+            verdict = verdicts[str(i)]
+            rows.append(case | {"question": q["question"], "domain": q["domain"], "score": verdict.score,
+                                "verdict": verdict.verdict, "why": json.loads(verdict.to_json())})  # fmt: skip
     return rows
 
 
@@ -83,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="the quality set's folder (questions.jsonl, near_misses.jsonl)")
     parser.add_argument("--json", type=Path, help="save every rating with its explanation here")
     parser.add_argument("--misses", action="store_true", help="also print every disagreement")
+    parser.add_argument("--together", action="store_true", help="rate all answers to a question in one request")
     args = parser.parse_args(argv)
-    rows = rate_all(args.folder)
+    rows = rate_all(args.folder, args.together)
     report(rows)
     if args.misses:
         for row in rows:

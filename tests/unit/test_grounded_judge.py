@@ -72,6 +72,7 @@ CASES = [
     ("medicine", "Who first described Zarnak fever?", "Mira Tolsen", True),
     ("medicine", "Who first described Zarnak fever?", "It was first described by Mira Tolsen in 1962.", True),
     ("medicine", "Who first described Zarnak fever?", "Johan Berg described it.", False),
+    ("medicine", "Who first described Zarnak fever?", "Johan Berg, in 1962.", False),  # the right year, the wrong name
     ("medicine", "What share of patients relapse within the first year?", "8 percent", True),
     ("medicine", "What share of patients relapse within the first year?", "eight per cent", True),
     ("medicine", "What share of patients relapse within the first year?", "8 %", True),

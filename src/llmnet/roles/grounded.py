@@ -63,6 +63,7 @@ YES_NO_PROMPT = (
 
 
 _CLAUSE = re.compile(r"[，；、]|[,;]\s+")
+_ASKS_NAME = re.compile(r"\b(?:who|whom|whose|name|named|called)\b|谁|哪位|什么名字|叫什么|名叫|名为", re.IGNORECASE)
 _TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "professor"})
 # words that offer alternatives: "20 or 35 years", "110℃或80℃"
 _HEDGE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly|depending)\b|或|还是|也许|可能", re.IGNORECASE)
@@ -178,7 +179,12 @@ class GroundedJudge(Judge):
 
 
 def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidence) -> Verdict:
-    """Compare an answer's facts with the evidence sentences for its question."""
+    """Compare an answer's facts with the evidence sentences for its question (for a question
+    asking who or what name, its names first: "Johan Berg, in 1962" is wrong however right the year)."""
+    if facts.names and _ASKS_NAME.search(question):
+        named = _by_names(question, facts, evidence, " ".join(evidence.sentences), _blank(evidence))
+        if named is not None:
+            return named
     matched: list[Quantity] = []
     wrong: list[Quantity] = []
     used: list[str] = []
@@ -201,6 +207,10 @@ def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidenc
         base.verdict, base.score = "supported", 9.0 if unsure else 10.0
         return base
     return _by_names_and_words(question, answer, facts, evidence, base)
+
+
+def _blank(evidence: Evidence) -> Verdict:
+    return Verdict("", 0.0, evidence.passage_id, list(evidence.sentences))
 
 
 def reference_evidence(reference: str) -> Evidence:
