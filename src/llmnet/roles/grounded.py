@@ -9,13 +9,14 @@ answer's facts with them (:mod:`llmnet.facts.extract`: numbers in canonical unit
 * ``contradicted`` the evidence gives another value for the same kind of fact: 1
 * ``hedged``       the right value and a wrong one of the same kind ("20 or 35 years"): 2
 * ``mixed``        the right value, and another of its kind the documents do not give: 6
-* ``partial``      nothing to compare exactly: 3-8 from how many of its words the evidence has
+* ``partial``      nothing to compare exactly: 2-8 from how much of what it adds the evidence has
 
-A reference answer, when the coordinator sends one (gold tasks), is the evidence. Without
-evidence (no documents for the domain, or none about the question) it falls back to
-``arithmetic`` (computed, :mod:`llmnet.facts.arithmetic`), then ``agreement`` between the
-answers of different respondents in the same request, then the model (a yes/no verdict from
-token probabilities when the backend gives them, else the rubric), then neutral; fallback
+Arithmetic questions are computed (``arithmetic``, :mod:`llmnet.facts.arithmetic`): right 10,
+another number 1. A reference answer, when the coordinator sends one (gold tasks), is the
+evidence. Without evidence (no documents for the domain, or none about the question) it falls
+back to ``agreement`` between the answers of different respondents in the same request, then
+the model (a yes/no verdict from token probabilities when the backend gives them, else the
+rubric), then neutral; fallback
 scores lose points for length (:func:`~llmnet.roles.judge.length_penalties`) and near-ties
 are broken by :func:`~llmnet.roles.judge.pairwise_prefer` with the positions swapped::
 
@@ -117,14 +118,19 @@ class GroundedJudge(Judge):
         (gold tasks), is the evidence instead of the documents."""
         index = self.indexes.get(domain or "")
         facts = {key: extract_facts(text, question) for key, text in answers.items()}
+        expected = solve(question)  # arithmetic is computed, whatever the documents say
         out: dict[str, Verdict] = {}
         for key, text in answers.items():
             if not text.strip():
                 out[key] = Verdict("empty", MIN_SCORE)
                 continue
-            evidence = index.find(question, text) if index is not None else None
+            if expected is not None:
+                out[key] = arithmetic_verdict(expected, facts[key])
+                continue
             if reference is not None:
-                evidence = reference_evidence(reference)
+                evidence: Evidence | None = reference_evidence(reference)
+            else:
+                evidence = index.find(question, text) if index is not None else None
             if evidence is not None and evidence.coverage >= self.min_coverage:
                 out[key] = grounded_verdict(question, text, facts[key], evidence)
         missing = [key for key in answers if key not in out]
@@ -135,9 +141,6 @@ class GroundedJudge(Judge):
     # --- without evidence -----------------------------------------------------------------------
 
     def _fallback(self, question: str, answers: Mapping[str, str], facts: Mapping[str, Facts]) -> dict[str, Verdict]:
-        expected = solve(question)
-        if expected is not None:
-            return {key: arithmetic_verdict(expected, facts[key]) for key in answers}
         out = {key: agreement_verdict(key, facts) for key in answers}
         for key, verdict in out.items():
             if verdict.verdict == "undecided" and self.backend is not None and answers[key].strip():
