@@ -86,6 +86,8 @@ CASES = [
     ("lakes", "蓝晶湖的最大深度是多少？", "八十五米", True),
     ("lakes", "蓝晶湖的最大深度是多少？", "最大深度为85米。", True),
     ("lakes", "蓝晶湖的最大深度是多少？", "六十米", False),
+    ("lakes", "蓝晶湖位于哪座山脉？", "泽塔山脉北部", True),
+    ("lakes", "蓝晶湖位于哪座山脉？", "蓝晶湖位于哪座山脉？", False),  # the question repeated
     ("lakes", "蓝晶湖的最大深度是多少？", "三千二百米", False),  # the altitude, stated in the same sentence
     ("lakes", "蓝晶湖海拔多少米？", "3,200 metres", True),
     ("lakes", "蓝晶湖海拔多少米？", "两千米", False),

@@ -17,7 +17,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llmnet.experts.knowledge import KnowledgeBase, Passage
 from llmnet.experts.tokens import STOP_WORDS
@@ -78,8 +78,9 @@ def _fold(word: str) -> str:
         word = word[:-1]
     for suffix in ("ing", "ed"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word  # "dose", "dosing" -> "dos"
 
 
 def _said(term: str, said: frozenset[str]) -> bool:
@@ -90,17 +91,19 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
-# words a question asks with that the documents say otherwise ("How tall?" - "58 metres high"), stemmed
-SAME_ASK: dict[str, tuple[str, ...]] = {
+# words a question asks with that the documents say otherwise ("How tall?" - "58 metres high")
+_SAME_ASK_WORDS: dict[str, tuple[str, ...]] = {
     "tall": ("high", "height"), "high": ("height", "tall", "altitude"), "long": ("length", "last"),
     "far": ("distance", "away"), "old": ("age", "aged"), "big": ("size", "area"), "large": ("size", "area"),
     "area": ("cover",), "deep": ("depth",), "wide": ("width",), "heavy": ("weight", "weigh"),
     "cost": ("price",), "price": ("cost",), "start": ("began", "begin", "open", "first"),
-    "finish": ("complet", "built"), "built": ("complet", "construct"), "found": ("establish",),
-    "lead": ("led", "head", "chairman"), "die": ("died", "kill", "death"), "died": ("kill", "death"),
-    "kill": ("died", "death"), "voltage": ("volt",), "power": ("watt", "kilowatt", "megawatt"),
-    "weight": ("weigh", "kg", "kilogram", "tonne"), "speed": ("km", "kilometre", "mph"),
+    "finished": ("completed", "built"), "completed": ("finished", "built"), "built": ("completed", "constructed"),
+    "founded": ("established",), "lead": ("led", "head", "chairman"), "die": ("died", "killed", "death"),
+    "died": ("killed", "death"), "killed": ("died", "death"), "voltage": ("volt",),
+    "power": ("watt", "kilowatt", "megawatt"), "weight": ("weigh", "kg", "kilogram", "tonne"),
+    "speed": ("km", "kilometre", "mph"),
 }  # fmt: skip
+SAME_ASK = {_fold(k): tuple(_fold(v) for v in vs) for k, vs in _SAME_ASK_WORDS.items()}  # stemmed like terms()
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Sentence:
     terms: frozenset[str]
     near_terms: frozenset[str]  # its passage's title, first sentence and the sentence before: what "it" is
     refers_back: bool = False  # starts with "It", "Its", "They" …: the sentence before names its subject
+    previous: str = ""  # the sentence before it in its passage
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,16 @@ class Evidence:
     passage_id: str
     context: str  # every candidate passage, for facts stated elsewhere in the documents
     weights: Mapping[str, float]  # how rare each term is in the documents
+    previous: Mapping[str, str] = field(default_factory=dict)  # sentence -> the one before it in its passage
+    following: Mapping[str, str] = field(default_factory=dict)  # sentence -> the next, if that refers back to it
+
+    def before_best(self) -> str:
+        """The sentence before the best one ("Under the treaty, …" names its treaty there)."""
+        return self.previous.get(self.ranked[0][0], "")
+
+    def after_best(self) -> str:
+        """The sentence after the best one, when it refers back to it ("Her successor, …")."""
+        return self.following.get(self.ranked[0][0], "")
 
     def weight(self, term: str) -> float:
         return self.weights.get(term, 1.0)
@@ -145,12 +159,14 @@ class EvidenceIndex:
         for passage in knowledge.passages:
             topic = terms(passage.title)
             before: set[str] = set()
+            previous = ""
             for text in split_sentences(passage.text):
                 own = terms(text)
                 back = _PRONOUN_START.match(text) is not None
-                self.sentences.append(Sentence(passage, text, frozenset(own), frozenset((topic | before) - own), back))
+                near = frozenset((topic | before) - own)
+                self.sentences.append(Sentence(passage, text, frozenset(own), near, back, previous))
                 topic = topic | own if not before else topic  # the passage's first sentence sets its topic
-                before = own
+                before, previous = own, text
         counts = Counter(t for s in self.sentences for t in s.terms)
         n = len(self.sentences) + 1
         self.idf = {t: math.log(1 + n / c) for t, c in counts.items()}
@@ -182,8 +198,15 @@ class EvidenceIndex:
             return None
         top = ranked[:RANKED_SENTENCES]
         passages = list(dict.fromkeys(self.sentences[i].passage for _, i in top))
+        previous = {self.sentences[i].text: self.sentences[i].previous for _, i in top}
+        following = {self.sentences[i].text: self._following(i) for _, i in top}
         return Evidence(tuple((self.sentences[i].text, score) for score, i in top), passages[0].id,
-                        "\n".join(p.text for p in passages), self.idf)  # fmt: skip
+                        "\n".join(p.text for p in passages), self.idf, previous, following)  # fmt: skip
+
+    def _following(self, i: int) -> str:
+        after = self.sentences[i + 1] if i + 1 < len(self.sentences) else None
+        same = after is not None and after.passage == self.sentences[i].passage and after.refers_back
+        return after.text if after is not None and same else ""
 
     def _candidates(self, question: str, answer: str, asked: set[str]) -> Iterable[tuple[int, Sentence]]:
         ids = {p.passage.id for p in self.knowledge.retrieve(question, k=RETRIEVED_PASSAGES)}

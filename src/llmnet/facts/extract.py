@@ -104,7 +104,8 @@ _STARTER_TEXT = (
     "dr mr mrs ms prof professor sir yes no not sure answer according based however therefore approximately "
     "about around roughly nearly so what which who whom whose when where why how is are was were be do does did "
     "can could would should will and or but if then also only both each every all some many most one two three "
-    "first second"
+    "first second under after before during since until while although because following between among "
+    "within without through across near over"
 )
 _STARTERS = frozenset(_STARTER_TEXT.split())
 _CAPITALISED = re.compile(r"[A-Z][\w'’]*(?:[-\s]+(?:(?:of|de|la|van|von|der|du|al|da)\s+)?[A-Z][\w'’]*)*")
@@ -182,11 +183,19 @@ class Facts:
 
 
 def extract_facts(text: str, question: str = "") -> Facts:
-    """What ``text`` states beyond what ``question`` already says."""
+    """What ``text`` states beyond what ``question`` already says (of a name, the words the
+    question does not have: "Elena Halvern" asked about Halvern is "Elena")."""
     asked = quantities(question)
     own = tuple(q for q in quantities(text) if not any(q.matches(a) for a in asked))
     asked_pairs = han_bigrams(question)
-    names = tuple(
-        n for n in key_names(text) if n.lower() not in question.lower() and not _mostly_in(han_bigrams(n), asked_pairs)
-    )
-    return Facts(own, names)
+    asked_words = set(re.findall(r"\w+", question.lower()))
+    names = []
+    for name in key_names(text):
+        if han_bigrams(name):
+            if not _mostly_in(han_bigrams(name), asked_pairs):
+                names.append(name)
+            continue
+        new = " ".join(w for w in name.split() if re.sub(r"\W", "", w.lower()) not in asked_words)
+        if new:
+            names.append(new)
+    return Facts(own, tuple(dict.fromkeys(names)))

@@ -56,6 +56,8 @@ NEAR_TIE = 1.0
 #: a sentence stating a value of the answer's kind is evidence if it covers this share of what the best covers
 FACT_MARGIN = 0.5
 PAIRWISE_STEP = 1.0
+#: for names, only sentences this close to the best one count: a sibling's name is often in the next
+TIE = 0.97
 #: answers this short are never penalised for length, however short the others are
 LENGTH_FREE_WORDS = 12
 YES_NO_PROMPT = (
@@ -65,6 +67,13 @@ YES_NO_PROMPT = (
 
 _CLAUSE = re.compile(r"[，；、]|[,;]\s+")
 _ASKS_NAME = re.compile(r"\b(?:who|whom|whose|name|named|called)\b|谁|哪位|什么名字|叫什么|名叫|名为", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(r"(?:it|its|they|their|this|these|he|she|his|her)\b|(?:\w+\s+){0,2}the\s+(\w+)", re.I)
+_ASKS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much|long|far|deep|high|tall|old|big|large|wide|heavy|fast|often|late|early)\b|"
+    r"\b(?:what|which)\s+(?:year|percentage|share|proportion|fraction|temperature|voltage|speed|distance|dose)\b|"
+    r"\bin\s+what\s+year\b|多少|几|多长|多远|多高|多深|多大|多重|哪一年|哪年|何时",
+    re.IGNORECASE,
+)
 _TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "professor"})
 # words that offer alternatives: "20 or 35 years", "110℃或80℃"
 _HEDGE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly|depending)\b|或|还是|也许|可能", re.IGNORECASE)
@@ -184,6 +193,10 @@ class GroundedJudge(Judge):
 def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidence) -> Verdict:
     """Compare an answer's facts with the evidence sentences for its question (for a question
     asking who or what name, its names first: "Johan Berg, in 1962" is wrong however right the year)."""
+    if not facts.quantities and _ASKS_NUMBER.search(question):
+        verdict = Verdict("no value", 2.0, evidence.passage_id, list(evidence.sentences))
+        verdict.note = "the question asks for a number or a date; the answer gives none"
+        return verdict
     if facts.names and _ASKS_NAME.search(question):
         named = _by_names(question, facts, evidence, " ".join(evidence.sentences), _blank(evidence))
         if named is not None:
@@ -281,7 +294,7 @@ def _by_names_and_words(question: str, answer: str, facts: Facts, evidence: Evid
         if named is not None:
             return named
     added = terms(answer) - terms(question) - _TITLES
-    if not added:
+    if not added or echoes(answer, question):
         base.verdict, base.score = "partial", 3.0
         base.note = "restates the question"
         return base
@@ -296,13 +309,20 @@ def _by_names_and_words(question: str, answer: str, facts: Facts, evidence: Evid
 def _by_names(question: str, facts: Facts, evidence: Evidence, focus: str, base: Verdict) -> Verdict | None:
     """Supported if the evidence names what the answer names; contradicted if the evidence
     names something else and the answer names what the documents never mention."""
-    found = [n for n in facts.names if name_in(n, focus)]
+    best = " ".join(t for t, c in evidence.ranked if c >= TIE * evidence.coverage)
+    found = [n for n in facts.names if name_in(n, best)]
     # a Chinese answer's "names" are every run of words it adds: only Latin names must all be known
     unknown = [n for n in facts.names if not name_in(n, evidence.context) and not (found and han_bigrams(n))]
     others = [n for n in extract_facts(focus, question).names if not any(name_in(n, f) for f in found)]
     base.matched += found
     if found and not unknown:
         base.verdict, base.score = "supported", 10.0 if len(found) == len(facts.names) else 9.0
+        return base
+    around = _named_around(question, facts, evidence, found)
+    if around and not unknown and len(found) + len(around) == len(facts.names):
+        base.matched += around
+        base.verdict, base.score = "supported", 9.0
+        base.note = "named in the sentence before or after the best evidence, which refers to it"
         return base
     # a sentence nearly as good that has what the question asks and the best one lacks ("香气")
     missing = terms(question) - terms(focus)
@@ -317,6 +337,28 @@ def _by_names(question: str, facts: Facts, evidence: Evidence, focus: str, base:
         base.note = f"the evidence names {', '.join(others[:3])}"
         return base
     return None
+
+
+def _named_around(question: str, facts: Facts, evidence: Evidence, found: list[str]) -> list[str]:
+    """The answer's names (not already found) that the sentence before the best one states, if
+    the best refers back to it, or the sentence after, if that refers back to the best."""
+    best = evidence.ranked[0][0]
+    around = evidence.after_best() + " " + (evidence.before_best() if _refers_back(best, question) else "")
+    names = [n for n in facts.names if n not in found and name_in(n, around)]
+    return names if all(_distinctive(n, evidence) for n in names) else []
+
+
+def echoes(answer: str, question: str, share: float = 0.8) -> bool:
+    """Most of the answer's character pairs are the question's: it repeats the question."""
+    a, q = (re.sub(r"[\W_]+", "", t.lower()) for t in (answer, question))
+    pairs = {a[i : i + 2] for i in range(len(a) - 1)}
+    return bool(pairs) and len(pairs & {q[i : i + 2] for i in range(len(q) - 1)}) >= share * len(pairs)
+
+
+def _refers_back(sentence: str, question: str) -> bool:
+    """ "It …", "They …", "Under the treaty, …" (a thing the question asks about, named before)."""
+    m = _BACK_REFERENCE.match(sentence)
+    return m is not None and (m.group(1) is None or bool(terms(m.group(1)) & terms(question)))
 
 
 def _distinctive(name: str, evidence: Evidence) -> bool:
