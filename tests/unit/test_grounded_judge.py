@@ -11,6 +11,7 @@ from llmnet.backends.base import GenerationRequest
 from llmnet.backends.fake import FakeBackend
 from llmnet.backends.llamacpp import yes_share
 from llmnet.experts.knowledge import KnowledgeBase
+from llmnet.launcher import KNOWLEDGE
 from llmnet.roles.grounded import GroundedJudge
 from llmnet.roles.validator import JudgeSpec
 
@@ -68,6 +69,7 @@ CASES = [
     ("medicine", "How long is the incubation period of Zarnak fever?", "14 days", False),
     ("medicine", "How long is the incubation period of Zarnak fever?", "Two weeks.", False),
     ("medicine", "How long is the incubation period of Zarnak fever?", "Either 10 or 12 days.", False),
+    ("medicine", "How long is the incubation period of Zarnak fever?", "It begins with a rash on the wrists.", False),
     ("medicine", "How long is the incubation period of Zarnak fever?", "12 days; normal temperature is 37 °C.", True),
     ("medicine", "Who first described Zarnak fever?", "Mira Tolsen", True),
     ("medicine", "Who first described Zarnak fever?", "It was first described by Mira Tolsen in 1962.", True),
@@ -209,3 +211,19 @@ def test_yes_share_reads_yes_against_no_from_top_log_probabilities() -> None:
     top = [{"token": "Yes", "logprob": -0.1}, {"token": " no", "logprob": -2.4}, {"token": "Maybe", "logprob": -1.0}]
     assert yes_share(top) == pytest.approx(0.909, abs=0.001)
     assert yes_share([{"token": "Paris", "logprob": -0.1}]) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("domain", "question", "right", "wrong"),
+    [
+        ("astronomy", "How far is a light-year?", "About 9.46 trillion kilometres.", "9.432 × 10^6 km"),
+        ("medicine", "What is the normal human body temperature in degrees Celsius?", "About 37 °C.", "37.6 °C"),
+        ("general", "What is 12 times 12?", "144", "Time limits run from the date of the breach."),
+    ],
+)
+def test_the_demo_s_wrong_answers_are_rated_low_against_the_shipped_documents(
+    domain: str, question: str, right: str, wrong: str
+) -> None:
+    corpora = {d: KnowledgeBase.from_folder(KNOWLEDGE / d) for d in ("astronomy", "medicine")}
+    scores = GroundedJudge(corpora).rate(question, {"right": right, "wrong": wrong}, domain=domain)
+    assert scores["right"] >= 9.0 and scores["wrong"] <= 2.0, scores
