@@ -195,7 +195,7 @@ def extract_facts(text: str, question: str = "") -> Facts:
             if not _mostly_in(han_bigrams(name), asked_pairs):
                 names.append(name)
             continue
-        new = " ".join(w for w in name.split() if re.sub(r"\W", "", w.lower()) not in asked_words)
+        new = " ".join(w for w in name.split() if not set(re.findall(r"\w+", w.lower())) <= asked_words)
         if new:
             names.append(new)
     return Facts(own, tuple(dict.fromkeys(names)))

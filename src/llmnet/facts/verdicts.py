@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 from llmnet.facts.evidence import Evidence, terms
 from llmnet.facts.extract import Facts, Quantity, extract_facts, han_bigrams, name_in, quantities
+from llmnet.facts.units import unit_at
 from llmnet.roles.judge import NEUTRAL_SCORE
 
 #: a sentence stating a value of the answer's kind is evidence if it covers this share of what the best covers
@@ -41,6 +42,8 @@ _ASKS_NUMBER = re.compile(
     r"\bin\s+what\s+year\b|多少|几|多长|多远|多高|多深|多大|多重|哪一年|哪年|何时",
     re.IGNORECASE,
 )
+_ASKS_UNIT = re.compile(r"\bhow\s+many\s*|\bin\s+(?=\D)|多少|几", re.IGNORECASE)
+_STILL_ASKS = re.compile(r"[?？]|什么|多少|哪|谁|吗")
 _TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "professor"})
 # words that offer alternatives: "20 or 35 years", "110℃或80℃"
 _HEDGE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly|depending)\b|或|还是|也许|可能", re.IGNORECASE)
@@ -65,7 +68,10 @@ class Verdict:
 def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidence) -> Verdict:
     """Compare an answer's facts with the evidence sentences for its question (for a question
     asking who or what name, its names first: "Johan Berg, in 1962" is wrong however right the year)."""
-    if not facts.quantities and _ASKS_NUMBER.search(question):
+    kind = asked_dimension(question)
+    if kind is not None:  # "How many ml …": values of other kinds are not the answer
+        facts = Facts(tuple(q for q in facts.quantities if q.dimension in (kind, "number")), facts.names)
+    if not facts.quantities and (kind is not None or _ASKS_NUMBER.search(question)):
         verdict = Verdict("no value", 2.0, evidence.passage_id, list(evidence.sentences))
         verdict.note = "the question asks for a number or a date; the answer gives none"
         return verdict
@@ -95,6 +101,16 @@ def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidenc
         base.verdict, base.score = "supported", 9.0 if unsure else 10.0
         return base
     return _by_names_and_words(question, answer, facts, evidence, base)
+
+
+def asked_dimension(question: str) -> str | None:
+    """The kind of value a question asks for when it names a unit: "How many ml …" (volume),
+    "多少米" (length), "in degrees Celsius" (temperature); None when it names none."""
+    for m in _ASKS_UNIT.finditer(question):
+        found = unit_at(question, m.end())
+        if found is not None:
+            return found[0].dimension
+    return None
 
 
 def _blank(evidence: Evidence) -> Verdict:
@@ -199,7 +215,10 @@ def _by_names(question: str, facts: Facts, evidence: Evidence, focus: str, base:
     # a sentence nearly as good that has what the question asks and the best one lacks ("香气")
     missing = terms(question) - terms(focus)
     near = [t for t, c in evidence.ranked if c >= FACT_MARGIN * evidence.coverage and missing & terms(t)]
-    if not unknown and any(name_in(n, t) for n in facts.names if _distinctive(n, evidence) for t in near):
+    # only for Chinese, whose "names" are the words an answer adds; a Latin name near the evidence is
+    # as often a sibling fact's as the asked one's
+    han = [n for n in facts.names if han_bigrams(n) and _distinctive(n, evidence)]
+    if not unknown and any(name_in(n, t) for n in han for t in near):
         base.verdict, base.score = "supported", 8.0
         base.note = "named in a sentence near the best evidence"
         return base
@@ -220,11 +239,15 @@ def _named_around(question: str, facts: Facts, evidence: Evidence, found: list[s
     return names if all(_distinctive(n, evidence) for n in names) else []
 
 
-def echoes(answer: str, question: str, share: float = 0.8) -> bool:
-    """Most of the answer's character pairs are the question's: it repeats the question."""
+def echoes(answer: str, question: str) -> bool:
+    """The answer repeats the question: nearly all its character pairs are the question's, or
+    most are and it still asks ("霜岭红茶汤带有什么香气？")."""
     a, q = (re.sub(r"[\W_]+", "", t.lower()) for t in (answer, question))
     pairs = {a[i : i + 2] for i in range(len(a) - 1)}
-    return bool(pairs) and len(pairs & {q[i : i + 2] for i in range(len(q) - 1)}) >= share * len(pairs)
+    if not pairs:
+        return False
+    share = len(pairs & {q[i : i + 2] for i in range(len(q) - 1)}) / len(pairs)
+    return share >= 0.95 or (share >= 0.8 and _STILL_ASKS.search(answer) is not None)
 
 
 def _refers_back(sentence: str, question: str) -> bool:
