@@ -225,3 +225,11 @@ def test_questions_that_are_not_arithmetic_have_no_value(question: str) -> None:
 def test_a_quantity_keeps_its_words() -> None:
     [q] = quantities("It lasts thirty-five years.")
     assert isinstance(q, Quantity) and q.text == "thirty-five years" and q.shown == 35.0
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"), [("at 7:00 a.m.", 420.0), ("10:30 pm", 1350.0), ("23:59", 1439.0), ("12:15 a.m.", 15.0)]
+)
+def test_times_of_day_are_one_value(text: str, minutes: float) -> None:
+    [q] = quantities(text)
+    assert q.dimension == "clock" and q.value == minutes

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from llmnet.facts.numbers import ZH_NUMERAL_CHARS, Number, find_numbers
-from llmnet.facts.units import NUMBER_UNIT, UNITS, YEAR_UNIT, Unit, prefix_unit, unit_at
+from llmnet.facts.units import CLOCK_UNIT, NUMBER_UNIT, UNITS, YEAR_UNIT, Unit, prefix_unit, unit_at
 
 #: how far, relative to its size, a value may differ and still be the same fact
 RELATIVE_TOLERANCE = 0.001
@@ -86,6 +86,8 @@ _JOINED = re.compile(r"\s*(?:or|and|to|-|–|~|或|至|到|和)\s*", re.IGNORECA
 def _unit_of(number: Number, text: str) -> tuple[Unit, int]:
     if number.percent:
         return UNITS["%"], number.end
+    if number.clock:
+        return CLOCK_UNIT, number.end
     before = prefix_unit(text, number.start)
     if before is not None:
         return before, number.end

@@ -25,6 +25,7 @@ class Number:
     step: float = 1.0  # the worth of one unit in the last written digit
     digits: int = 1  # significant digits written
     percent: bool = False  # written as a share ("百分之八")
+    clock: bool = False  # a time of day ("7:05", "7:05 p.m."), in minutes after midnight
 
 
 # --- digits ---------------------------------------------------------------------------------------
@@ -167,13 +168,26 @@ def _zh_unit_follows(text: str, end: int) -> bool:
     return unit_at(text, end) is not None
 
 
+# --- times of day -------------------------------------------------------------------------------
+
+_CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])(?:\s*([ap])\.?\s?m\.?(?![a-z]))?", re.IGNORECASE)
+
+
+def _clock_times(text: str) -> Iterator[Number]:
+    for m in _CLOCK.finditer(text):
+        hours = int(m.group(1)) % 12 + (12 if (m.group(3) or "").lower() == "p" else 0)
+        hours = int(m.group(1)) if m.group(3) is None else hours
+        yield Number(float(hours * 60 + int(m.group(2))), m.start(), m.end(), 1.0, 3, clock=True)
+
+
 # --- all of them ----------------------------------------------------------------------------------
 
 
 def find_numbers(text: str) -> list[Number]:
     """Every number in ``text`` in reading order; where forms overlap, the one starting first
     (then the longer) wins."""
-    found = sorted([*_digit_numbers(text), *_word_numbers(text), *_zh_numbers(text)], key=lambda n: (n.start, -n.end))
+    found = [*_clock_times(text), *_digit_numbers(text), *_word_numbers(text), *_zh_numbers(text)]
+    found.sort(key=lambda n: (n.start, -n.end))
     kept: list[Number] = []
     for number in found:
         if not kept or number.start >= kept[-1].end:

@@ -95,6 +95,7 @@ UNITS: dict[str, Unit] = {
 # written before the number
 PREFIX_UNITS: dict[str, Unit] = {"$": UNITS["usd"], "us$": UNITS["usd"], "€": UNITS["eur"], "¥": UNITS["cny"]}
 YEAR_UNIT = Unit("date", "year")
+CLOCK_UNIT = Unit("clock", "min")  # a time of day, in minutes after midnight
 NUMBER_UNIT = Unit("number", "")
 
 _FORMS = sorted(UNITS, key=len, reverse=True)

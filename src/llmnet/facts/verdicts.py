@@ -39,7 +39,7 @@ _BACK_REFERENCE = re.compile(r"(?:it|its|they|their|this|these|he|she|his|her)\b
 _ASKS_NUMBER = re.compile(
     r"\bhow\s+(?:many|much|long|far|deep|high|tall|old|big|large|wide|heavy|fast|often|late|early)\b|"
     r"\b(?:what|which)\s+(?:year|percentage|share|proportion|fraction|temperature|voltage|speed|distance|dose)\b|"
-    r"\bin\s+what\s+year\b|多少|几|多长|多远|多高|多深|多大|多重|哪一年|哪年|何时",
+    r"\bin\s+what\s+year\b|\bwhat\s+time\b|多少|几|多长|多远|多高|多深|多大|多重|哪一年|哪年|何时|什么时候",
     re.IGNORECASE,
 )
 _ASKS_UNIT = re.compile(r"\bhow\s+many\s*|\bin\s+(?=\D)|多少|几", re.IGNORECASE)
@@ -87,7 +87,7 @@ def grounded_verdict(question: str, answer: str, facts: Facts, evidence: Evidenc
         if sentence is None:
             continue
         used.append(sentence)
-        stated = asked_values(question, (sentence,), evidence.weight)
+        stated = asked_values(question, (sentence,), evidence.weight, any_kind=q.unitless)
         if any(q.matches(e) for e in stated):
             matched.append(q)
         elif _contradicts(q, stated):
@@ -133,11 +133,12 @@ def fact_sentence(answer: Quantity, evidence: Evidence) -> str | None:
     return None
 
 
-def asked_values(question: str, sentences: tuple[str, ...],
-                 weight: Callable[[str], float] = lambda term: 1.0) -> list[Quantity]:  # fmt: skip
+def asked_values(question: str, sentences: tuple[str, ...], weight: Callable[[str], float] = lambda term: 1.0,
+                 *, any_kind: bool = False) -> list[Quantity]:  # fmt: skip
     """The values the evidence gives for what is asked: where a sentence gives several of one
     kind in different clauses ("altitude 3,200 m, depth 85 m"), those of the clause that
-    shares most with the question."""
+    shares most with the question; with ``any_kind`` (for a bare number, which could be any),
+    those of the clause that shares most, whatever their kind."""
     asked = terms(question)
     given = quantities(question)
     found: list[tuple[float, Quantity]] = []
@@ -145,10 +146,14 @@ def asked_values(question: str, sentences: tuple[str, ...],
         for clause in _CLAUSE.split(sentence):
             new = [q for q in quantities(clause) if not any(q.matches(g) for g in given)]
             found += [(sum(weight(t) for t in asked & terms(clause)), q) for q in new]
-    best = {q.dimension: 0.0 for _, q in found}
+
+    def kind(q: Quantity) -> str:
+        return "any" if any_kind and q.dimension != "date" else q.dimension
+
+    best = {kind(q): 0.0 for _, q in found}
     for overlap, q in found:
-        best[q.dimension] = max(best[q.dimension], overlap)
-    return [q for overlap, q in found if overlap == best[q.dimension]]
+        best[kind(q)] = max(best[kind(q)], overlap)
+    return [q for overlap, q in found if overlap == best[kind(q)]]
 
 
 def _contradicts(answer: Quantity, stated: list[Quantity]) -> bool:
