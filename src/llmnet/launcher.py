@@ -41,7 +41,7 @@ from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.peers import PeerDeadlines
 from llmnet.roles.respondent import BackendSpec, RespondentSpec
-from llmnet.roles.validator import DEFAULT_JUDGE, JudgeSpec, ValidatorSpec
+from llmnet.roles.validator import JudgeSpec, ValidatorSpec
 from llmnet.types import ETHER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ class NetworkOptions:
     respondents: tuple[RespondentPlan, ...] = DEFAULT_RESPONDENTS
     validators: int = 2
     rate: bool = True  # False: validators only settle; the coordinator asks none for ratings
-    judge: str = DEFAULT_JUDGE
+    judge: str = JudgeSpec.model_fields["kind"].default  # the validators' (roles.validator.DEFAULT_JUDGE)
     k: int = 3
     rounds: int = 1
     max_tokens: int = 64
