@@ -98,7 +98,7 @@ class NetworkOptions:
     respondents: tuple[RespondentPlan, ...] = DEFAULT_RESPONDENTS
     validators: int = 2
     rate: bool = True  # False: validators only settle; the coordinator asks none for ratings
-    judge: str = "combined"
+    judge: str = JudgeSpec.model_fields["kind"].default  # the validators' (roles.validator.DEFAULT_JUDGE)
     k: int = 3
     rounds: int = 1
     max_tokens: int = 64
@@ -185,6 +185,10 @@ class Network:
         return {"name": name, "port": port, "account": AccountSpec(dev_index=dev), "chain": chain,
                 "data_dir": self.root / "state", "http": self.options.http}  # fmt: skip
 
+    def _corpora(self) -> dict[str, Path]:
+        """A validator's reference documents: the knowledge folders the experts of each domain use."""
+        return {d: KNOWLEDGE / p.knowledge for p in self.options.respondents if p.knowledge for d in p.domains}
+
     def _specs(self) -> list[tuple[str, BaseModel]]:
         o = self.options
         coordinator = dev_account(COORDINATOR_DEV).address
@@ -207,7 +211,8 @@ class Network:
         for i in range(o.validators):
             # judges alternate between the two packaged models: a validator is never shown answers from
             # its own judge's weights, so with one model for all, that model's respondents would go unrated
-            judge: dict[str, Any] = {"kind": o.judge, "backend": BackendSpec(options=JUDGE_MODELS[i % 2])}
+            judge: dict[str, Any] = {"kind": o.judge, "backend": BackendSpec(options=JUDGE_MODELS[i % 2]),
+                                     "corpora": self._corpora()}  # fmt: skip
             judge |= o.validator_judges[i] if i < len(o.validator_judges) else {}
             validator = ValidatorSpec(**self._common(f"validator-{i + 1}", o.validator_base_port + i, validator_dev(i)),
                                  judge=JudgeSpec(**judge),

@@ -200,15 +200,16 @@ def directory_of(ranked: list[int], endpoints: Mapping[int, int] | None = None) 
     return FakeDirectory({"general": list(reversed(cands))}, urls)
 
 
-def new_run(k: int, rounds: int, task_key: int = 42) -> TaskRun:
+def new_run(k: int, rounds: int, task_key: int = 42, domain: str = "general") -> TaskRun:
     requester = dev_account(9).address
     messages = [Message(role="user", content=QUESTION)]
-    return TaskRun(task_key=task_key, domain="general", requester=requester, messages=messages, k=k, rounds=rounds)
+    return TaskRun(task_key=task_key, domain=domain, requester=requester, messages=messages, k=k, rounds=rounds)
 
 
 def run_task(
-    net: Network, directory: FakeDirectory, *, k: int = 2, rounds: int = 0, validators: tuple[int, ...] = (6, 7)
-) -> TaskRun:
+    net: Network, directory: FakeDirectory, *, k: int = 2, rounds: int = 0, validators: tuple[int, ...] = (6, 7),
+    domain: str = "general",
+) -> TaskRun:  # fmt: skip
     async def go() -> TaskRun:
         async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as client:
             http = HttpxClient(client)
@@ -222,7 +223,7 @@ def run_task(
                 http,
                 seed=0,
             )
-            return await coordinator.run(new_run(k, rounds), max_tokens=64)
+            return await coordinator.run(new_run(k, rounds, domain=domain), max_tokens=64)
 
     return asyncio.run(go())
 
@@ -456,6 +457,32 @@ def test_synthesis_streams_the_top_rated_respondents_revision_of_all_answers() -
 
 
 # ------------------------------------------------------------------ judge bias controls
+
+
+class DomainJudge(FakeJudge):
+    """A fake judge that checks answers against a domain's documents: it records the domains it is given."""
+
+    reads_domain = True
+
+    def __init__(self) -> None:
+        super().__init__(default=6)
+        self.domains: list[str | None] = []
+
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
+        self.domains.append(domain)
+        return super().rate(question, answers, reference)
+
+
+def test_validators_are_told_the_question_s_domain() -> None:
+    net = build_network()
+    judge = DomainJudge()
+    net.raters[6].judge = judge
+    directory = directory_of([1, 2])
+    directory.by_domain["law"] = directory.by_domain.pop("general")
+    run = run_task(net, directory, k=2, domain="law")
+    assert judge.domains == ["law"]
+    assert {r["message"]["validator"] for r in run.ratings} == {VALIDATORS[6].address, VALIDATORS[7].address}
 
 
 def test_a_validator_never_judges_a_respondent_running_its_own_weights() -> None:

@@ -129,6 +129,7 @@ def test_a_replayed_assignment_is_refused(validator: Validator) -> None:
         ({"reference": "Madrid"}, "does not match its assignment's content hash"),
         ({"round": 1}, "assignment is for task 77 round 0, the request for task 77 round 1"),
         ({"task_id": 78}, "assignment is for task 77 round 0, the request for task 78 round 0"),
+        ({"domain": "law"}, "content hash"),  # the domain a judge checks answers against is signed too
     ],
 )
 def test_a_request_altered_after_its_assignment_was_signed_is_refused(

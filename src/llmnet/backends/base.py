@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from llmnet.errors import BackendError, InputError
+from llmnet.errors import BackendError, BackendUnavailable, InputError
 
 ROLES = frozenset({"system", "user", "assistant"})
 
@@ -103,10 +103,17 @@ class Backend(ABC):
     weights_sha256: str | None = None
     #: answers at once, without I/O or heavy compute, so it may run on a server's event loop
     instant: bool = False
+    #: :meth:`yes_probability` reads a yes/no verdict from the model's token probabilities
+    can_judge_yes_no: bool = False
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         """Stream the reply; the final chunk carries ``finish_reason`` and ``usage``."""
+
+    def yes_probability(self, request: GenerationRequest) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first token of the reply (backends with
+        ``can_judge_yes_no``); 0.5 when the model puts neither among its likeliest tokens."""
+        raise BackendUnavailable(f"backend {self.model_id!r} gives no token probabilities; check can_judge_yes_no")
 
     def complete(self, request: GenerationRequest) -> Completion:
         parts: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import math
 import queue
 import threading
 from collections.abc import Iterator
@@ -155,6 +156,21 @@ class LlamaCppBackend(Backend):
         self.model_id = self.path.stem if mode == "chat" else f"{self.path.stem}:{mode}"
         self.weights_sha256 = weights_sha256(self.path)
         self._server, self._lock = _load(self.path, n_threads, n_ctx)
+        self.can_judge_yes_no = mode == "chat"
+
+    def yes_probability(self, request: GenerationRequest) -> float:
+        if self.mode != "chat":
+            return super().yes_probability(request)
+        body = self._body(request) | {"max_tokens": 1, "stream": False, "logprobs": True, "top_logprobs": 20}
+        body.pop("stream_options")
+        try:
+            with self._lock:
+                reply = self._server.handle_chat_completions(body)
+        except Exception as e:
+            raise BackendError(f"llama.cpp failed on {self.model_id}: {e}") from e
+        _raise_for_error(reply)
+        content = ((reply.get("choices") or [{}])[0].get("logprobs") or {}).get("content") or [{}]
+        return yes_share(content[0].get("top_logprobs") or [])
 
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         body = self._body(request)
@@ -233,6 +249,17 @@ def few_shot_prompt(messages: tuple[ChatMessage, ...], examples: tuple[tuple[str
         if m.role != "system":
             lines.append(f"{'Q' if m.role == 'user' else 'A'}: {m.content}")
     return "\n".join(lines) + "\nA:"
+
+
+def yes_share(top: list[dict[str, Any]]) -> float:
+    """P(yes) / (P(yes) + P(no)) over a token's top log-probabilities ("Yes", " yes", "YES" …)."""
+    p = {"yes": 0.0, "no": 0.0}
+    for entry in top:
+        word = str(entry.get("token", "")).strip().lower()
+        if word in p:
+            p[word] += math.exp(float(entry.get("logprob", -100.0)))
+    total = p["yes"] + p["no"]
+    return p["yes"] / total if total > 0 else 0.5
 
 
 def _raise_for_error(event: dict[str, Any]) -> None:

@@ -19,7 +19,8 @@ class RandomJudge(Judge):
     def __init__(self, seed: int | None = None) -> None:
         self.rng = random.Random(seed)
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         return {key: float(self.rng.randint(1, 10)) for key in answers}
 
 
@@ -27,7 +28,8 @@ class CollusionJudge(Judge):
     def __init__(self, inner: Judge, friends: frozenset[str]) -> None:
         self.inner, self.friends = inner, friends
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         honest = self.inner.rate(question, answers, reference)
         return {key: 10.0 if key in self.friends else score for key, score in honest.items()}
 
@@ -38,5 +40,6 @@ class CopyJudge(Judge):
     def __init__(self, ledger: Ledger, domain: str = "general") -> None:
         self.ledger, self.domain = ledger, domain
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         return {key: 1.0 + 9.0 * self.ledger.reputation(key, self.domain).mean() for key in answers}

@@ -291,7 +291,7 @@ class Coordinator:
             mine = [a for a in answers if own == ZERO_HASH or a.response["message"]["weights_hash"] != own]
             validator = addresses.get(url.rstrip("/"))
             if mine and validator is not None:
-                req = RateRequest(task_id=run.task_key, round=len(run.history) - 1,
+                req = RateRequest(task_id=run.task_key, round=len(run.history) - 1, domain=run.domain,
                                   question=run.messages[-1].content, answers=mine, reference=run.reference)  # fmt: skip
                 requests[url] = self._assigned(req, validator)
         return requests

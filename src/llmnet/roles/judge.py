@@ -7,6 +7,7 @@ A judge is one small class with one required method, :meth:`Judge.rate`. Built i
 * :class:`CombinedJudge` - the reference judge blended with the LLM judge when a reference
   exists, the LLM judge alone otherwise.
 * :class:`FakeJudge` - scripted scores, for tests.
+* :class:`~llmnet.roles.grounded.GroundedJudge` - checks answers against the domain's documents.
 
 :meth:`Judge.rate_detailed` also returns what the model said and which scores could not be
 parsed (those get the neutral 5). :func:`pairwise_prefer` asks a backend which of two
@@ -57,13 +58,20 @@ class Judge(ABC):
     needs_reference: ClassVar[bool] = False
     #: calls a language model
     uses_model: ClassVar[bool] = False
+    #: checks answers against the question's domain: callers pass ``domain=`` only to these
+    reads_domain: ClassVar[bool] = False
 
     @abstractmethod
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
-        """A score in [1, 10] for every key of ``answers``."""
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
+        """A score in [1, 10] for every key of ``answers``; ``domain`` is the question's (a judge
+        holding that domain's documents may check answers against them; others ignore it)."""
 
-    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+                      *, domain: str | None = None) -> JudgeResult:  # fmt: skip
         """:meth:`rate` with the judge's working; judges without any just return the scores."""
+        if self.reads_domain:
+            return JudgeResult(self.rate(question, answers, reference, domain=domain))
         return JudgeResult(self.rate(question, answers, reference))
 
     def identity(self) -> tuple[str, str]:
@@ -160,7 +168,8 @@ class ReferenceJudge(Judge):
         # arrive without one: gold tasks, whose references the coordinator keeps to itself
         self.book = {q.strip().lower(): a for q, a in (book or {}).items()}
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         reference = reference if reference is not None else self.book.get(question.strip().lower())
         if reference is None:
             raise InputError("ReferenceJudge needs a reference answer; use LLMJudge when there is none")
@@ -244,10 +253,12 @@ class LLMJudge(Judge):
         weights = self.backend.weights_sha256
         return self.backend.model_id, ("0x" + weights) if weights else "0x" + "00" * 32
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         return self.rate_detailed(question, answers, reference).scores
 
-    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+                      *, domain: str | None = None) -> JudgeResult:  # fmt: skip
         scores: dict[str, float] = {}
         raw: dict[str, str] = {}
         failures: list[str] = []
@@ -287,13 +298,15 @@ class CombinedJudge(Judge):
         self.llm_judge = llm_judge
         self.reference_weight = reference_weight
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         return self.rate_detailed(question, answers, reference).scores
 
     def identity(self) -> tuple[str, str]:
         return self.llm_judge.identity()
 
-    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> JudgeResult:
+    def rate_detailed(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+                      *, domain: str | None = None) -> JudgeResult:  # fmt: skip
         llm = self.llm_judge.rate_detailed(question, answers, reference)
         if reference is None:
             return llm
@@ -320,7 +333,8 @@ class FakeJudge(Judge):
         self.default = default
         self.calls: list[tuple[str, dict[str, str], str | None]] = []
 
-    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None) -> dict[str, float]:
+    def rate(self, question: str, answers: Mapping[str, str], reference: str | None = None,
+             *, domain: str | None = None) -> dict[str, float]:  # fmt: skip
         self.calls.append((question, dict(answers), reference))
         if callable(self.script):
             score_of = self.script

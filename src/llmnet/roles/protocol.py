@@ -100,6 +100,7 @@ class RateRequest(BaseModel):
     task_id: int
     round: int = 0
     question: str
+    domain: str = "general"  # the question's: a validator holding that domain's documents checks answers against them
     answers: list[RatedAnswer] = Field(min_length=1)
     reference: str | None = None
     # SignedMessage[RatingAssignment].to_dict(): the coordinator that asks, for this validator

@@ -55,18 +55,34 @@ from llmnet.types import ETHER
 log = logging.getLogger("llmnet.validator")
 
 
+#: what validators rate with unless told otherwise: the answers checked against the domain's documents
+DEFAULT_JUDGE = "grounded"
+
+
 class JudgeSpec(BaseModel):
-    # combined | reference | llm | fake; attack models for the adversary suite: random | collude | copy
-    kind: str = "combined"
+    # grounded | combined | reference | llm | fake; attack models for the adversary suite: random | collude | copy
+    kind: str = DEFAULT_JUDGE
     backend: BackendSpec = Field(default_factory=BackendSpec)
     fake_score: float = 5.0  # what the fake judge gives every answer
     friends: list[str] = Field(default_factory=list)  # whom a colluding judge always rates 10
     references_file: Path | None = None  # the reference judge's own answers (JSON lines: question, reference)
+    # grounded: each domain's reference documents (domain -> folder of .md/.txt), and whether the model
+    # (``backend``) rates what the documents and arithmetic cannot; with it, the validator registers the
+    # model's weights and is not shown answers from respondents running them
+    corpora: dict[str, Path] = Field(default_factory=dict)
+    with_model: bool = False
 
     def reference_judge(self) -> Judge:
         from llmnet.roles.judge import ReferenceJudge
 
         return ReferenceJudge(reference_book(load_questions(self.references_file)))
+
+    def grounded_judge(self) -> Judge:
+        from llmnet.experts.knowledge import KnowledgeBase
+        from llmnet.roles.grounded import GroundedJudge
+
+        corpora = {domain: KnowledgeBase.from_folder(folder) for domain, folder in self.corpora.items()}
+        return GroundedJudge(corpora, self.backend.build() if self.with_model else None)
 
     def build(self, ledger: Ledger | None = None) -> Judge:
         from llmnet.roles.judge import CombinedJudge, FakeJudge, LLMJudge, ReferenceJudge
@@ -85,13 +101,16 @@ class JudgeSpec(BaseModel):
             if ledger is None:
                 raise InputError("a copying judge reads reputation from the chain: build it with a ledger")
             return CopyJudge(ledger)
+        if self.kind == "grounded":
+            return self.grounded_judge()
         llm = LLMJudge(self.backend.build())
         if self.kind == "llm":
             return llm
         if self.kind == "combined":
             return CombinedJudge(ReferenceJudge(), llm)
         raise InputError(
-            f"unknown judge kind {self.kind!r}; use combined, reference, llm or fake (or random, collude, copy)"
+            f"unknown judge kind {self.kind!r}; use combined, reference, llm, grounded or fake "
+            "(or random, collude, copy)"
         )
 
 
@@ -125,7 +144,11 @@ class Rater:
 
     def rate(self, req: RateRequest) -> RateReply:
         responses = self.gate.admit(req)
-        scores = self.judge.rate(req.question, {a.respondent: a.text for a in req.answers}, req.reference)
+        answers = {a.respondent: a.text for a in req.answers}
+        if self.judge.reads_domain:
+            scores = self.judge.rate(req.question, answers, req.reference, domain=req.domain)
+        else:  # a judge of another package may not take the keyword
+            scores = self.judge.rate(req.question, answers, req.reference)
         epoch = self.clock.epoch() if self.clock else 0
         signed = []
         for who, response in responses.items():
