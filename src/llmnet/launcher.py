@@ -187,7 +187,8 @@ class Network:
 
     def _corpora(self) -> dict[str, Path]:
         """A validator's reference documents: the knowledge folders the experts of each domain use."""
-        return {d: KNOWLEDGE / p.knowledge for p in self.options.respondents if p.knowledge for d in p.domains}
+        root = self.options.knowledge_root
+        return {d: root / p.knowledge for p in self.options.respondents if p.knowledge for d in p.domains}
 
     def _specs(self) -> list[tuple[str, BaseModel]]:
         o = self.options
