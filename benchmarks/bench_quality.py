@@ -4,7 +4,7 @@
 
 The set (``benchmarks/quality/``, see its README for the correctness rule) has questions about four
 made-up domains, whose facts no model knows without the documents, one of them in Chinese, and general
-and arithmetic questions. Six providers: an expert per domain (SmolLM2-135M with the domain's documents)
+and arithmetic questions. Six providers: an expert per domain (Gemma-3-270M with the domain's documents)
 and two general models (SmolLM2-135M and Gemma-3-270M). No reference answer reaches any validator or the
 coordinator; answers are checked against the references only after they are in.
 
@@ -45,7 +45,10 @@ CONFIGS = {"fixed k=3, 1 round": {"k": 3, "rounds": 1}, "llmnet defaults": {}}
 
 
 def plans(names: list[str]) -> tuple[RespondentPlan, ...]:
-    experts = tuple(RespondentPlan(f"{d}-expert", (d,), d) for d in names)
+    # the experts run Gemma-3-270M, which copies a fact from its evidence more faithfully than SmolLM2-135M
+    # (and reads Chinese); the general models are one of each
+    experts = tuple(RespondentPlan(f"{d}-expert", (d,), d, options=GEMMA, licence="Gemma",
+                                   version="Gemma-3-270M base Q4_K_M") for d in names)  # fmt: skip
     everything = ("general", *names)
     gemma = RespondentPlan("general-gemma", everything, options=GEMMA, licence="Gemma",
                            version="Gemma-3-270M base Q4_K_M")  # fmt: skip
@@ -118,7 +121,7 @@ def main() -> int:
     parser.add_argument("--base-port", type=int, default=19600)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results") / time.strftime("quality-%Y%m%d-%H%M%S"))
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     items = load_items()[: args.limit] if args.limit else load_items()
     root = knowledge_dir(next(iter(domains()))).parent
     plan = plans(list(domains()))

@@ -130,6 +130,7 @@ def run_network(label: str, base_url: str, key: str, items: Sequence[QualityItem
             scores = {r["address"]: r["score"] for r in receipt["respondents"]}
             final = receipt["final_respondent"]
             extra = {"escalated": receipt["collaboration"]["escalated"], "rounds": receipt["rounds"],
+                     "trusted_lead": receipt["collaboration"]["trusted_lead"],
                      "respondents": [names.get(a, a) for a in block["answers"]]}  # fmt: skip
             records.append(AnswerRecord(f"network:{label}", item.id, names.get(final, final), text,
                                         is_correct(item, text), receipt["respondent_tokens"], seconds, ttft,

@@ -9,6 +9,7 @@ import pytest
 from llmnet.backends import ChatMessage, FakeBackend, GenerationRequest
 from llmnet.errors import ConfigError
 from llmnet.experts import ExpertBackend, KnowledgeBase, Passage, build_prompt, split_passages
+from llmnet.experts.expert import FACTS_INSTRUCTION, FACTS_INSTRUCTION_ZH
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
 
@@ -131,7 +132,7 @@ def test_expert_describes_itself_from_inner_and_folder(fake: FakeBackend) -> Non
 
 
 def test_answer_grounds_the_prompt_and_reports_sources(fake: FakeBackend) -> None:
-    expert = ExpertBackend(fake, KnowledgeBase.from_folder(KNOWLEDGE / "medicine"), k=2)
+    expert = ExpertBackend(fake, KnowledgeBase.from_folder(KNOWLEDGE / "medicine"), k=2, evidence="passages")
     reply = expert.answer(GenerationRequest.from_prompt("Which vitamin deficiency causes scurvy?"))
     assert reply.completion.text == "Foxes hunt at night."
     assert reply.completion.model_id == expert.model_id
@@ -155,7 +156,7 @@ def test_stream_retrieves_first_then_streams(fake: FakeBackend) -> None:
 
 
 def test_generate_is_the_grounded_plain_backend_method(fake: FakeBackend) -> None:
-    expert = ExpertBackend(fake, KnowledgeBase([FOX, CROW]), min_score=0.0)
+    expert = ExpertBackend(fake, KnowledgeBase([FOX, CROW]), min_score=0.0, evidence="passages")
     completion = expert.complete(GenerationRequest.from_prompt("Do crows use tools?"))
     assert completion.text == "Foxes hunt at night."
     assert completion.model_id == expert.model_id
@@ -163,7 +164,7 @@ def test_generate_is_the_grounded_plain_backend_method(fake: FakeBackend) -> Non
 
 
 def test_only_the_last_user_message_is_grounded(fake: FakeBackend) -> None:
-    expert = ExpertBackend(fake, KnowledgeBase([FOX, CROW]), min_score=0.0)
+    expert = ExpertBackend(fake, KnowledgeBase([FOX, CROW]), min_score=0.0, evidence="passages")
     messages = (
         ChatMessage("system", "Be brief."),
         ChatMessage("user", "Tell me about crows."),
@@ -184,3 +185,24 @@ def test_without_relevant_passages_the_request_passes_unchanged(fake: FakeBacken
     reply = expert.answer(request)
     assert reply.sources == [] and reply.source_files == []
     assert fake.requests[-1] == request
+
+
+def test_by_default_the_model_sees_the_sentences_that_state_the_fact_not_the_whole_passage(fake: FakeBackend) -> None:
+    expert = ExpertBackend(fake, KnowledgeBase.from_folder(KNOWLEDGE / "medicine"))
+    reply = expert.answer(GenerationRequest.from_prompt("Which vitamin deficiency causes scurvy?"))
+    prompt = fake.requests[-1].messages[-1].content
+    assert reply.sources[0].id == "vitamins.md#2"  # sources still name the passage
+    assert prompt.startswith(FACTS_INSTRUCTION) and prompt.endswith("Question: Which vitamin deficiency causes scurvy?")
+    facts = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
+    assert 1 <= len(facts) <= 3 and all(f in reply.sources[0].text or f in prompt for f in facts)
+    assert any("scurvy" in f.lower() for f in facts)
+    assert len(prompt) < len(build_prompt("Which vitamin deficiency causes scurvy?", reply.sources))
+
+
+def test_a_chinese_question_gets_a_chinese_instruction(fake: FakeBackend, tmp_path: Path) -> None:
+    text = "# 茶园\n\n翠岑县茶园面积为4.3万亩。全县有茶农4.1万户。\n\n# 茶节\n\n开茶节在每年3月18日举行。"
+    (tmp_path / "tea.md").write_text(text, encoding="utf-8")
+    expert = ExpertBackend(fake, KnowledgeBase.from_folder(tmp_path), min_score=0.0)
+    expert.answer(GenerationRequest.from_prompt("翠岑县茶园面积有多大？"))
+    prompt = fake.requests[-1].messages[-1].content
+    assert prompt.startswith(FACTS_INSTRUCTION_ZH) and "4.3万亩" in prompt

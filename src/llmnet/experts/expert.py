@@ -10,14 +10,20 @@ passages the reply was grounded on, without keeping per-request state on the bac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from llmnet.backends.base import Backend, ChatMessage, Chunk, Completion, GenerationRequest
 from llmnet.errors import BackendError
 from llmnet.experts.knowledge import KnowledgeBase, Passage
 
 INSTRUCTION = "Answer the question using the passages. Reply in one or two sentences."
+FACTS_INSTRUCTION = "Answer the question from these facts, in one short sentence."
+FACTS_INSTRUCTION_ZH = "根据以下事实，用一句话回答问题。"
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+EvidenceMode = Literal["sentences", "passages"]
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,22 @@ class ExpertBackend(Backend):
 
     When no passage scores above ``min_score`` the request goes to ``inner`` unchanged. ``k=1`` suits
     small models such as SmolLM2-135M, which lose track of the question when given several passages.
+    With ``evidence="sentences"`` (the default) the model is shown only the sentences of the documents
+    that best state what the question asks (:class:`llmnet.facts.evidence.EvidenceIndex`, the search
+    the validators' grounded judge uses), with the sentence before the best one for its subject: a
+    135M-parameter model copies the right fact from three sentences far more often than from a
+    passage of a hundred words. ``"passages"`` shows the retrieved passages whole.
     """
 
-    def __init__(self, inner: Backend, knowledge: KnowledgeBase, *, k: int = 1, min_score: float = 0.5) -> None:
+    def __init__(self, inner: Backend, knowledge: KnowledgeBase, *, k: int = 1, min_score: float = 0.5,
+                 evidence: EvidenceMode = "sentences") -> None:  # fmt: skip
+        from llmnet.facts.evidence import EvidenceIndex  # the facts package reads knowledge bases itself
+
         self.inner = inner
         self.knowledge = knowledge
         self.k = k
         self.min_score = min_score
+        self.index = EvidenceIndex(knowledge) if evidence == "sentences" else None
         self.model_id = f"expert:{inner.model_id}+{knowledge.name}"
         self.weights_sha256 = inner.weights_sha256
         self.can_stream = inner.can_stream
@@ -55,7 +70,23 @@ class ExpertBackend(Backend):
     def stream(self, request: GenerationRequest) -> tuple[list[Passage], Iterator[Chunk]]:
         """Retrieve now, then stream the grounded reply from the inner backend."""
         passages = self.retrieve(request)
-        return passages, self.inner.generate(grounded_request(request, passages))
+        return passages, self.inner.generate(self.grounded(request, passages))
+
+    def grounded(self, request: GenerationRequest, passages: list[Passage]) -> GenerationRequest:
+        """``request`` with its question put to the model beside the evidence for it."""
+        facts = self.facts(question_of(request)) if passages and self.index is not None else []
+        if facts:
+            return with_question(request, facts_prompt(question_of(request), facts))
+        return grounded_request(request, passages)
+
+    def facts(self, question: str) -> list[str]:
+        """The sentences that best state what ``question`` asks, the one before the best first."""
+        found = self.index.find(question) if self.index is not None else None
+        if found is None:
+            return []
+        chosen = list(found.sentences[:2])
+        before = found.before_best()
+        return [before, *chosen] if before and before not in chosen else chosen
 
     def answer(self, request: GenerationRequest) -> ExpertAnswer:
         passages, chunks = self.stream(request)
@@ -80,13 +111,24 @@ def build_prompt(question: str, passages: Iterable[Passage]) -> str:
     return "\n".join(lines)
 
 
+def facts_prompt(question: str, facts: Iterable[str]) -> str:
+    """The facts as a list, then the question; the instruction in Chinese for a Chinese question."""
+    instruction = FACTS_INSTRUCTION_ZH if _CJK.search(question) else FACTS_INSTRUCTION
+    return "\n".join([instruction, *(f"- {fact}" for fact in facts), "", f"Question: {question}"])
+
+
 def grounded_request(request: GenerationRequest, passages: list[Passage]) -> GenerationRequest:
     """``request`` with its last user message replaced by :func:`build_prompt`."""
     if not passages:
         return request
+    return with_question(request, build_prompt(question_of(request), passages))
+
+
+def with_question(request: GenerationRequest, prompt: str) -> GenerationRequest:
+    """``request`` with its last user message replaced by ``prompt``."""
     messages = list(request.messages)
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=len(messages) - 1)
-    messages[last] = ChatMessage(messages[last].role, build_prompt(messages[last].content, passages))
+    messages[last] = ChatMessage(messages[last].role, prompt)
     return replace(request, messages=tuple(messages))
 
 

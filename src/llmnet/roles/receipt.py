@@ -56,7 +56,7 @@ def receipt_of(run: TaskRun, fee: int, chain_id: int, coordinator: str = "") -> 
         "unrated_validators": run.unrated_validators,
         "cooling_validators": run.cooling_validators,
         "final_respondent": run.final_respondent,
-        "collaboration": {"adaptive": run.adaptive, "escalated": run.escalated},
+        "collaboration": {"adaptive": run.adaptive, "trusted_lead": run.trusted_lead, "escalated": run.escalated},
         "respondent_tokens": run.respondent_tokens,
         "answer_hash": content_hash(run.final.encode()),
         "created": int(run.started),
