@@ -74,6 +74,7 @@ class FakeDirectory:
     by_domain: dict[str, list[Candidate]]
     endpoints: dict[str, str]
     judges: dict[str, str] = field(default_factory=dict)  # validator URL -> its judge's weights hash
+    specialists_of: dict[str, frozenset[str]] = field(default_factory=dict)  # domain -> its specialists
     validators: dict[str, str] = field(  # validator URL -> its address in the validator book
         default_factory=lambda: {f"http://v{v}.test": a.address for v, a in VALIDATORS.items()}
     )
@@ -83,6 +84,9 @@ class FakeDirectory:
 
     def candidates(self, domain: str) -> list[Candidate]:
         return self.by_domain.get(domain, [])
+
+    def specialists(self, domain: str) -> frozenset[str]:
+        return self.specialists_of.get(domain, frozenset())
 
     def knows(self, domain: str) -> bool:
         return True  # everything is in memory

@@ -191,3 +191,16 @@ def test_a_custom_policy_registers_like_the_built_in_ones(monkeypatch: pytest.Mo
     register_policy("alphabetical", Alphabetical)
     pool = [cand("zed"), cand("amy", stake=1), cand("bob")]
     assert names(policy_from_name("alphabetical", min_stake=50).select(pool, 5, rng())) == ["bob", "zed"]
+
+
+def test_a_specialist_new_to_the_domain_starts_ahead_of_generalists_new_to_it() -> None:
+    from llmnet.reputation.selection import specialists_first
+
+    fresh = RepState(0, 0, 0)
+    proven = RepState(8 * UNIT, 2 * UNIT, 10)
+    ranked = [Candidate("g1", 1, fresh), Candidate("p", 1, proven), Candidate("g2", 1, fresh), Candidate("s", 1, fresh)]
+    out = [c.provider for c in specialists_first(ranked, frozenset({"s"}))]
+    assert out == ["s", "p", "g1", "g2"]  # the proven one keeps its place; newcomers: specialist first
+    assert [c.provider for c in specialists_first(ranked, frozenset())] == ["g1", "p", "g2", "s"]
+    seasoned = [Candidate("g1", 1, fresh), Candidate("s", 1, RepState(UNIT, 9 * UNIT, 10))]
+    assert [c.provider for c in specialists_first(seasoned, frozenset({"s"}))] == ["g1", "s"]  # judged on record

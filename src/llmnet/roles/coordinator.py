@@ -33,7 +33,7 @@ from pydantic import Field
 from llmnet.api.http_client import HttpClient
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
-from llmnet.reputation.selection import SelectionPolicy
+from llmnet.reputation.selection import SelectionPolicy, specialists_first
 from llmnet.roles.collaboration import CollaborationSettings, adaptive
 from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
@@ -191,7 +191,7 @@ class Coordinator:
         candidates = self.directory.candidates(domain)
         if not candidates:
             raise NoRespondents(f"no provider with enough stake serves domain {domain!r}")
-        return self.policy.rank(candidates, self.rng)
+        return specialists_first(self.policy.rank(candidates, self.rng), self.directory.specialists(domain))
 
     async def _ranked(self, domain: str) -> list[Candidate]:
         # a cached domain ranks in microseconds; only a chain read goes to a thread

@@ -64,6 +64,15 @@ class Directory:
         result: list[Candidate] = self._cached(f"candidates:{domain}", load)
         return result
 
+    def specialists(self, domain: str) -> frozenset[str]:
+        """Providers registered in ``domain`` alone: they start ahead of generalists new to it."""
+
+        def load() -> frozenset[str]:
+            return frozenset(p.address for p in self.ledger.providers(domain) if len(p.profile.domains) == 1)
+
+        result: frozenset[str] = self._cached(f"specialists:{domain}", load)
+        return result
+
     def funds(self, requester: str, spender: str) -> int:
         """What ``spender`` may still open for ``requester``: min(deposit, allowance), cached."""
 
