@@ -153,3 +153,23 @@ def test_a_respondent_serves_its_knowledge_folder_packed_or_nothing(
     (broken / "b.md").write_bytes(b"\xff\xfe not UTF-8")
     assert served_corpus(broken) is None
     assert "is not served as a corpus" in caplog.text
+
+
+def test_a_grounded_validator_takes_the_corpus_of_a_domain_it_has_no_folder_for_from_its_card(
+    volcano: Path, tmp_path: Path
+) -> None:
+    from llmnet.roles.common import AccountSpec, ChainSpec
+    from llmnet.roles.validator import JudgeSpec, ValidatorSpec, with_chain_corpora
+
+    law = folder_of(tmp_path / "law", {"courts.md": "# Courts\n\nA court hears cases.\n"})
+    chain = ChainSpec(rpc_url="http://127.0.0.1:1", deployments_file=tmp_path / "d.json")
+    spec = ValidatorSpec(name="v", port=9, account=AccountSpec(dev_index=6), chain=chain, data_dir=tmp_path,
+                         judge=JudgeSpec(kind="grounded", corpora={"law": law}))  # fmt: skip
+    server = CorpusServer({"v": volcano})
+    cache = CorpusCache(tmp_path / "corpora", transport=httpx.MockTransport(server))
+    judge = with_chain_corpora(spec, chain_with(card(volcano)), cache)
+    assert judge.corpora["law"] == law  # its own folder stands
+    assert (judge.corpora["volcanology"] / "calderas.md").read_text(encoding="utf-8") == VOLCANO_DOCS["calderas.md"]
+    assert "general" not in judge.corpora
+    plain = spec.model_copy(update={"judge": JudgeSpec(kind="fake")})
+    assert with_chain_corpora(plain, chain_with(card(volcano)), cache).corpora == {}  # only a grounded judge reads

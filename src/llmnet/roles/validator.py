@@ -31,6 +31,7 @@ from llmnet.chain.ledger import Ledger
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import ConfigError, InputError, NotFound, SignatureError
+from llmnet.experts.corpus_cache import CorpusCache
 from llmnet.questions import load_questions, reference_book
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings
@@ -175,6 +176,19 @@ def ensure_validator(ledger: Web3Ledger, account: LocalAccount, endpoint: str, j
     return "registered"
 
 
+def with_chain_corpora(spec: ValidatorSpec, ledger: Ledger, cache: CorpusCache | None = None) -> JudgeSpec:
+    """The spec's judge, a grounded one also holding the corpus of every domain on chain that it was
+    not given a folder for, fetched by the domain's card (see llmnet.experts.domain_sources)."""
+    if spec.judge.kind != "grounded":
+        return spec.judge
+    from llmnet.experts.domain_sources import corpora_for
+
+    cache = cache or CorpusCache(spec.data_dir / "corpora")
+    missing = [d for d in ledger.domains() if d not in spec.judge.corpora and d != "general"]
+    fetched = corpora_for(missing, ledger, cache) if missing else {}
+    return spec.judge.model_copy(update={"corpora": {**fetched, **spec.judge.corpora}})
+
+
 def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> HotRoutes:
     account = spec.account.load()
     state: dict[str, Any] = {}
@@ -194,7 +208,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
         state["domain"] = signing_domain(ledger)
-        rater_judge = judge or spec.judge.build(ledger)
+        rater_judge = judge or with_chain_corpora(spec, ledger).build(ledger)
         here = deployment_dir(spec.data_dir, ledger)
         clock = EpochClock(ledger)
         log = RatingLog(here / f"{spec.name}-ratings.sqlite")
