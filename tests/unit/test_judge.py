@@ -14,11 +14,10 @@ from llmnet.roles.judge import (
     LLMJudge,
     ReferenceJudge,
     length_penalties,
-    pairwise_prefer,
-    parse_choice,
     parse_score,
     tokens,
 )
+from llmnet.roles.pairwise import pairwise_prefer, parse_choice
 
 REFERENCE_CASES = [
     # question, reference, correct answer, wrong answer

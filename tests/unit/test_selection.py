@@ -194,7 +194,7 @@ def test_a_custom_policy_registers_like_the_built_in_ones(monkeypatch: pytest.Mo
 
 
 def test_a_specialist_new_to_the_domain_starts_ahead_of_generalists_new_to_it() -> None:
-    from llmnet.reputation.selection import specialists_first
+    from llmnet.reputation.specialists import specialists_first
 
     fresh = RepState(0, 0, 0)
     proven = RepState(8 * UNIT, 2 * UNIT, 10)

@@ -33,7 +33,8 @@ from pydantic import Field
 from llmnet.api.http_client import HttpClient
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
-from llmnet.reputation.selection import SelectionPolicy, specialists_first
+from llmnet.reputation.selection import SelectionPolicy
+from llmnet.reputation.specialists import specialists_first
 from llmnet.roles.collaboration import CollaborationSettings, adaptive
 from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum

@@ -11,7 +11,7 @@ evidence (no documents for the domain, or none about the question) it falls back
 ``agreement`` between the answers of different respondents in the same request, then the model
 (a yes/no verdict from token probabilities when the backend gives them, else the rubric), then
 neutral; fallback scores lose points for length (:func:`~llmnet.roles.judge.length_penalties`)
-and near-ties are broken by :func:`~llmnet.roles.judge.pairwise_prefer` with the positions
+and near-ties are broken by :func:`~llmnet.roles.pairwise.pairwise_prefer` with the positions
 swapped. Every rating's :class:`~llmnet.facts.verdicts.Verdict` (why) is in ``raw_outputs``::
 
     judge = GroundedJudge({"medicine": KnowledgeBase.from_folder("knowledge/medicine")})
@@ -42,8 +42,8 @@ from llmnet.roles.judge import (
     LLMJudge,
     clamp_score,
     length_penalties,
-    pairwise_prefer,
 )
+from llmnet.roles.pairwise import pairwise_prefer
 
 #: evidence must cover at least this share of the question's (rarity-weighted) terms
 MIN_COVERAGE = 0.4

@@ -10,8 +10,8 @@ A judge is one small class with one required method, :meth:`Judge.rate`. Built i
 * :class:`~llmnet.roles.grounded.GroundedJudge` - checks answers against the domain's documents.
 
 :meth:`Judge.rate_detailed` also returns what the model said and which scores could not be
-parsed (those get the neutral 5). :func:`pairwise_prefer` asks a backend which of two
-answers is better in both orders, so a model that favours a position is caught::
+parsed (those get the neutral 5). :func:`llmnet.roles.pairwise.pairwise_prefer` asks a backend
+which of two answers is better in both orders, so a model that favours a position is caught::
 
     judge = LLMJudge(FakeBackend(lambda request: "Score: 8"))
     judge.rate("Capital of France?", {"0xA": "Paris"})  # {"0xA": 8.0}
@@ -25,7 +25,7 @@ import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from llmnet.backends.base import Backend, ChatMessage, GenerationRequest
 from llmnet.errors import InputError
@@ -39,7 +39,6 @@ DEFAULT_RUBRIC = (
     "Rate the answer on a scale from 1 to 10, where 1 is wrong or useless and 10 is fully correct, "
     "complete and clear. Judge correctness first, then completeness, then clarity."
 )
-_PAIRWISE_SYSTEM = "You are a strict, fair grader of answers."
 
 
 @dataclass(frozen=True)
@@ -341,65 +340,3 @@ class FakeJudge(Judge):
             return {key: float(score_of(key, text)) for key, text in answers.items()}
         table = self.script
         return {key: float(table.get(key, self.default)) for key in answers}
-
-
-# --- pairwise preference --------------------------------------------------------------------------
-
-Winner = Literal["a", "b", "tie"]
-
-_PAIRWISE_PROMPT = (
-    "Question: {question}\n\nAnswer A: {first}\n\nAnswer B: {second}\n\n"
-    "Which answer is better (more correct, complete and clear)? "
-    "Reply with one letter: A, B, or T if they are equally good."
-)
-_CHOICE_PATTERNS = (
-    re.compile(r"^\W*([ABT])\b"),
-    re.compile(r"\b(?:answer|choice|winner|better)\W{0,3}(?:is\W{0,3})?([ABT])\b", re.IGNORECASE),
-    re.compile(r"\b([ABT])\b"),
-)
-
-
-@dataclass(frozen=True)
-class PairwiseVerdict:
-    """``winner`` is "a", "b" or "tie"; ``flipped`` means the judge changed its choice when the
-    answers swapped places (position bias), which is scored as a tie."""
-
-    winner: Winner
-    flipped: bool
-    raw_outputs: tuple[str, str] = ("", "")
-
-
-def parse_choice(text: str) -> Literal["A", "B", "T"] | None:
-    """ "A", "B" or "T" (tie) from a judge's reply; None if it named none."""
-    for pattern in _CHOICE_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            letter = match.group(1).upper()
-            return "A" if letter == "A" else "B" if letter == "B" else "T"
-    return None
-
-
-def pairwise_prefer(backend: Backend, question: str, a: str, b: str, *, max_tokens: int = 8) -> PairwiseVerdict:
-    """Which of answers ``a`` and ``b`` is better, asked as (a, b) and again as (b, a).
-
-    A winner needs both orders to agree (or one to prefer it while the other calls a tie);
-    when the orders contradict each other the verdict is a tie with ``flipped=True``.
-    """
-    first = _ask_choice(backend, question, a, b, max_tokens)
-    second = _ask_choice(backend, question, b, a, max_tokens)
-    picks = {_pick(parse_choice(first), "a", "b"), _pick(parse_choice(second), "b", "a")} - {"tie"}
-    raw = (first, second)
-    if len(picks) == 2:
-        return PairwiseVerdict("tie", True, raw)
-    winner: Winner = "a" if picks == {"a"} else "b" if picks == {"b"} else "tie"
-    return PairwiseVerdict(winner, False, raw)
-
-
-def _pick(choice: str | None, in_a: Winner, in_b: Winner) -> Winner:
-    return in_a if choice == "A" else in_b if choice == "B" else "tie"
-
-
-def _ask_choice(backend: Backend, question: str, first: str, second: str, max_tokens: int) -> str:
-    prompt = _PAIRWISE_PROMPT.format(question=question, first=first, second=second)
-    request = GenerationRequest.from_prompt(prompt, system=_PAIRWISE_SYSTEM, max_tokens=max_tokens, temperature=0.0)
-    return backend.complete(request).text
