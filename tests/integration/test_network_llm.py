@@ -29,7 +29,7 @@ RESPONDENTS = (
 
 def test_real_models_answer_get_rated_and_settle_on_chain(tmp_path_factory: pytest.TempPathFactory) -> None:
     with running_network(tmp_path_factory.mktemp("llm-net"), RESPONDENTS, timeout=180, judge="reference", k=2,
-                         rounds=0, max_tokens=32) as net:  # fmt: skip
+                         rounds=0, max_tokens=32, collaboration="fixed") as net:  # fmt: skip
         client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=120, max_retries=0)
         resp = client.chat.completions.create(
             model="llmnet/auto",

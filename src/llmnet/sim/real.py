@@ -78,7 +78,7 @@ def default_respondents(models: ModelFactory, knowledge: Path, domains: Sequence
     for d in domains:
         kb = KnowledgeBase.from_folder(knowledge / d)
         for passages in (1, 2):
-            expert = ExpertBackend(models("smollm2"), kb, k=passages)
+            expert = ExpertBackend(models("smollm2"), kb, k=passages, evidence="passages")
             out.append(RealRespondent(f"smollm2+{d}/{passages}p", expert, (d,), expert=True))
     out += [RealRespondent(m, models(m), tuple(domains), expert=False) for m in GENERAL_MODELS]
     return out
