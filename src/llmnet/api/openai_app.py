@@ -223,12 +223,11 @@ async def stream_events(gw: Gateway, run: TaskRun, model: str, max_tokens: int) 
     try:
         if gw.spec.final == "synthesis" and not (run.k == 1 and run.rounds == 0):
             await gw.coordinator.run(run, max_tokens)
-            pieces = synthesize(gw.coordinator, run, max_tokens) if len(run.answers) > 1 else None
-            if pieces is None:
-                yield chunk_body(run, model, {"content": run.final})
-            else:
-                async for delta in pieces:
+            if len(run.answers) > 1:
+                async for delta in synthesize(gw.coordinator, run, max_tokens):
                     yield chunk_body(run, model, {"content": delta})
+            else:
+                yield chunk_body(run, model, {"content": run.final})
         else:
             async for delta in stream(gw.coordinator, run, max_tokens):
                 yield chunk_body(run, model, {"content": delta})

@@ -282,6 +282,13 @@ def _close_to(value: float, expected: float) -> bool:
     return abs(value - expected) <= max(1e-9, 0.005 * abs(expected))
 
 
+def same_fact(mine: Facts, theirs: Facts) -> bool:
+    """Two answers state one fact: an equal quantity (in canonical units) or the same name."""
+    if any(q.matches(t) for q in mine.quantities for t in theirs.quantities):
+        return True
+    return any(n.lower() == m.lower() for n in mine.names for m in theirs.names)
+
+
 def agreement_verdict(key: str, facts: Mapping[str, Facts]) -> Verdict:
     """Answers from other respondents stating the same fact support this one; stating another
     value of the same kind speaks against it."""
@@ -290,8 +297,7 @@ def agreement_verdict(key: str, facts: Mapping[str, Facts]) -> Verdict:
     for other, theirs in facts.items():
         if other == key or not theirs:
             continue
-        agree = any(q.matches(t) for q in mine.quantities for t in theirs.quantities)
-        agree = agree or any(n.lower() == m.lower() for n in mine.names for m in theirs.names)
+        agree = same_fact(mine, theirs)
         differ = any(q.contradicts(t) for q in mine.quantities for t in theirs.quantities)
         support, dissent = support + agree, dissent + (differ and not agree)
     note = f"{support} other answers agree, {dissent} disagree"

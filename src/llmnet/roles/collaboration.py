@@ -24,12 +24,13 @@ respondents at once and runs every round, as the paper's protocol does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from llmnet.facts.extract import extract_facts
+from llmnet.facts.verdicts import same_fact
 from llmnet.types import Candidate
 
 if TYPE_CHECKING:
@@ -56,6 +57,12 @@ def trusted(lead: Candidate, settings: CollaborationSettings) -> bool:
     return settings.trust_lead and proven and lead.mean >= settings.trusted_mean
 
 
+def trusts_lead(run: TaskRun, queue: list[Candidate], settings: CollaborationSettings) -> bool:
+    """Whether an adaptive ``run`` lets the first of ``queue`` answer alone (step 0): the one
+    decision behind both the streamed and the unstreamed answer."""
+    return run.adaptive and bool(queue) and trusted(queue[0], settings)
+
+
 @dataclass
 class Rated:
     """One respondent's best answer so far, its consensus score and the ratings behind it."""
@@ -70,11 +77,10 @@ class Rated:
         return max(scores) - min(scores) if scores else 0.0
 
 
-def confident(rated: Rated | None, settings: CollaborationSettings) -> bool:
+def confident(rated: Rated, settings: CollaborationSettings) -> bool:
     """A rated answer good enough to stop at: high consensus, validators in agreement."""
     return (
-        rated is not None
-        and rated.score is not None
+        rated.score is not None
         and rated.score >= settings.confident_score
         and rated.spread <= settings.agreement_spread
     )
@@ -101,22 +107,16 @@ def _score(r: Rated) -> float:
     return r.score if r.score is not None else 0.0
 
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def _facts(text: str) -> frozenset[str]:
-    return frozenset(n.replace(",", "") for n in _NUMBER.findall(text))
-
-
-def agreement(best: dict[str, Rated]) -> dict[str, int]:
-    """For each answer, how many other respondents' answers state one of its numbers."""
-    facts = {who: _facts(r.answer.text) for who, r in best.items()}
-    return {who: sum(1 for o, f in facts.items() if o != who and f & mine) for who, mine in facts.items()}
+def agreement(question: str, best: dict[str, Rated]) -> dict[str, int]:
+    """For each answer, how many other respondents' answers state one of its facts (the grounded
+    judge's reading of numbers, units and names)."""
+    facts = {who: extract_facts(r.answer.text, question) for who, r in best.items()}
+    return {who: sum(1 for o, f in facts.items() if o != who and same_fact(mine, f)) for who, mine in facts.items()}
 
 
 def choose(run: TaskRun, best: dict[str, Rated]) -> str:
     """The respondent whose answer is returned: best score, then evidence (see the module docstring)."""
-    agree = agreement(best)
+    agree = agreement(run.messages[-1].content, best)
     reputation = {c.provider: c.mean for c in run.chosen}
 
     def key(who: str) -> tuple[float, int, int, float]:
@@ -142,19 +142,19 @@ async def adaptive(coordinator: Coordinator, run: TaskRun, max_tokens: int, queu
     settings = coordinator.settings
     first = coordinator.payload(run, 0, [], max_tokens)
     best: dict[str, Rated] = {}
-    run.trusted_lead = bool(queue) and trusted(queue[0], settings)
+    run.trusted_lead = trusts_lead(run, queue, settings)
     answers = await coordinator.fill(run, queue, first, 1)
     coordinator.require_answers(run, answers)
     run.history.append({who: a.text for who, a in answers.items()})
     await _rate(coordinator, run, answers, best)
-    if not run.trusted_lead and not _done(run, best, settings) and run.k > 1:
+    if not run.trusted_lead and not _done(best, settings) and run.k > 1:
         run.escalated.append("more respondents")
         more = await coordinator.fill(run, queue, first, run.k - len(answers))
         if more:
             run.history[0] |= {who: a.text for who, a in more.items()}
             await _rate(coordinator, run, {who: r.answer for who, r in best.items()} | more, best)
     for round_ in range(1, run.rounds + 1):
-        if run.trusted_lead or _done(run, best, settings) or len(best) < 2:
+        if run.trusted_lead or _done(best, settings) or len(best) < 2:
             break
         run.escalated.append(f"round {round_}")
         current = {who: r.answer for who, r in best.items()}
@@ -164,7 +164,7 @@ async def adaptive(coordinator: Coordinator, run: TaskRun, max_tokens: int, queu
     settle_run(run, best)
 
 
-def _done(run: TaskRun, best: dict[str, Rated], settings: CollaborationSettings) -> bool:
+def _done(best: dict[str, Rated], settings: CollaborationSettings) -> bool:
     return any(confident(r, settings) for r in best.values())
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from llmnet.errors import LlmnetError, NoRespondents
-from llmnet.roles.collaboration import trusted
+from llmnet.roles.collaboration import trusts_lead
 from llmnet.roles.protocol import PeerAnswer
 from llmnet.types import Candidate
 
@@ -34,7 +34,7 @@ async def stream(c: Coordinator, run: TaskRun, max_tokens: int) -> AsyncIterator
             yield delta
         return
     queue = await c.queue(run) if run.adaptive else []
-    if queue and trusted(queue[0], c.settings):
+    if trusts_lead(run, queue, c.settings):
         run.trusted_lead = True
         async for delta in stream_single(c, run, max_tokens, queue):
             yield delta
