@@ -54,10 +54,14 @@ def by_config(records: Iterable[AnswerRecord]) -> dict[str, list[AnswerRecord]]:
     return out
 
 
+def _by_provider_and_item(singles: Mapping[str, list[AnswerRecord]]) -> dict[tuple[str, str], AnswerRecord]:
+    return {(r.provider, r.item): r for rs in singles.values() for r in rs}
+
+
 def own_expert(items: Sequence[QualityItem], singles: Mapping[str, list[AnswerRecord]],
                expert_of: Mapping[str, str]) -> list[AnswerRecord]:  # fmt: skip
     """Each question answered by its own domain's expert alone (``expert_of``: domain -> provider)."""
-    index = {(r.provider, r.item): r for rs in singles.values() for r in rs}
+    index = _by_provider_and_item(singles)
     return [index[(expert_of[item.domain], item.id)] for item in items]
 
 
@@ -65,8 +69,8 @@ def random_routing(items: Sequence[QualityItem], singles: Mapping[str, list[Answ
                    seed: int = 0) -> list[AnswerRecord]:  # fmt: skip
     """Each question answered by one provider drawn at random (k = 1), from the same answers."""
     rng = random.Random(seed)
-    index = {(r.provider, r.item): r for rs in singles.values() for r in rs}
-    providers = sorted({r.provider for rs in singles.values() for r in rs})
+    index = _by_provider_and_item(singles)
+    providers = sorted({provider for provider, _ in index})
     return [index[(rng.choice(providers), item.id)] for item in items]
 
 

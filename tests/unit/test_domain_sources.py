@@ -15,6 +15,7 @@ from llmnet.experts.corpus_cache import CorpusCache
 from llmnet.experts.domain_sources import classifier_from_chain, corpora_for
 from llmnet.roles.respondent import served_corpus
 from llmnet.types import DomainCard
+from tests.unit.test_corpus import write
 
 GOVERNANCE = "0x" + "00" * 19 + "01"
 VOLCANO_DOCS = {
@@ -44,16 +45,9 @@ class CorpusServer:
         return httpx.Response(200, content=body.replace(b"14 km", b"15 km") if self.tamper else body)
 
 
-def folder_of(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True)
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
 @pytest.fixture
 def volcano(tmp_path: Path) -> Path:
-    return folder_of(tmp_path / "published" / "volcanology", VOLCANO_DOCS)
+    return write(tmp_path / "published" / "volcanology", VOLCANO_DOCS)
 
 
 def card(folder: Path, domain: str = "volcanology", description: str = "") -> DomainCard:
@@ -109,7 +103,7 @@ def test_an_unreachable_server_is_a_corpus_error(volcano: Path, tmp_path: Path) 
 
 
 def test_the_classifier_learns_a_domain_that_exists_only_on_chain(volcano: Path, tmp_path: Path) -> None:
-    local = folder_of(tmp_path / "knowledge" / "law", {"c.md": "# Contracts\n\nA contract needs an offer.\n"})
+    local = write(tmp_path / "knowledge" / "law", {"c.md": "# Contracts\n\nA contract needs an offer.\n"})
     ledger = chain_with(card(volcano), domains=("general", "law", "code"))  # "code": neither folder nor card
     cache = CorpusCache(tmp_path / "corpora", transport=httpx.MockTransport(CorpusServer({"v": volcano})))
     classifier = classifier_from_chain(ledger, local.parent, cache)
@@ -149,7 +143,7 @@ def test_a_respondent_serves_its_knowledge_folder_packed_or_nothing(
     served = served_corpus(volcano)
     assert served is not None and served[0] == corpus_hash_of(volcano)
     assert verify(parse_packed(served[1]), expected=served[0])
-    broken = folder_of(tmp_path / "broken", {"a.md": "fine"})
+    broken = write(tmp_path / "broken", {"a.md": "fine"})
     (broken / "b.md").write_bytes(b"\xff\xfe not UTF-8")
     assert served_corpus(broken) is None
     assert "is not served as a corpus" in caplog.text
@@ -161,7 +155,7 @@ def test_a_grounded_validator_takes_the_corpus_of_a_domain_it_has_no_folder_for_
     from llmnet.roles.common import AccountSpec, ChainSpec
     from llmnet.roles.validator import JudgeSpec, ValidatorSpec, with_chain_corpora
 
-    law = folder_of(tmp_path / "law", {"courts.md": "# Courts\n\nA court hears cases.\n"})
+    law = write(tmp_path / "law", {"courts.md": "# Courts\n\nA court hears cases.\n"})
     chain = ChainSpec(rpc_url="http://127.0.0.1:1", deployments_file=tmp_path / "d.json")
     spec = ValidatorSpec(name="v", port=9, account=AccountSpec(dev_index=6), chain=chain, data_dir=tmp_path,
                          judge=JudgeSpec(kind="grounded", corpora={"law": law}))  # fmt: skip

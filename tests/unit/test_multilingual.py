@@ -12,6 +12,7 @@ from llmnet.experts import DomainClassifier, KnowledgeBase, split_passages
 from llmnet.experts.knowledge import MAX_WORDS
 from llmnet.experts.tokens import count_words
 from llmnet.roles.judge import ReferenceJudge, tokens
+from tests.unit.test_corpus import write
 
 TEA = """# 月光茶
 
@@ -52,16 +53,9 @@ ZORVATH = {
 }
 
 
-def write_folder(root: Path, documents: dict[str, str]) -> Path:
-    root.mkdir(parents=True)
-    for name, text in documents.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
 @pytest.fixture
 def chinese_folder(tmp_path: Path) -> Path:
-    return write_folder(tmp_path / "qinglan", CHINESE_DOCUMENTS)
+    return write(tmp_path / "qinglan", CHINESE_DOCUMENTS)
 
 
 @pytest.mark.parametrize(
@@ -92,8 +86,8 @@ def test_a_long_chinese_paragraph_is_cut_at_chinese_sentence_ends() -> None:
 
 @pytest.fixture
 def classifier(tmp_path: Path) -> DomainClassifier:
-    write_folder(tmp_path / "qinglan", CHINESE_DOCUMENTS)
-    write_folder(tmp_path / "zorvath", ZORVATH)
+    write(tmp_path / "qinglan", CHINESE_DOCUMENTS)
+    write(tmp_path / "zorvath", ZORVATH)
     return DomainClassifier.from_knowledge(tmp_path, ["qinglan", "zorvath", "general"])
 
 
