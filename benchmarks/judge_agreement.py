@@ -19,34 +19,33 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from quality.dataset import domains, knowledge_dir, load_items, load_near_misses
+from quality.report import GOOD_SCORE
 
 from llmnet.experts.knowledge import KnowledgeBase
 from llmnet.roles.grounded import GroundedJudge
 
-GOOD = 5.5
+GOOD = GOOD_SCORE
 
 
 def load(folder: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    questions = {}
-    for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            item = json.loads(line)
-            questions[item["id"]] = item
+    """The set's questions by id, and the cases to rate: every reference answer, then every near miss."""
+    questions = {item.id: {"id": item.id, "question": item.question, "domain": item.domain,
+                           "reference": item.reference} for item in load_items(folder)}  # fmt: skip
     cases = [
         {"question_id": q["id"], "answer": q["reference"], "correct": True, "kind": "reference"}
         for q in questions.values()
     ]
-    for line in (folder / "near_misses.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            cases.append(json.loads(line))
+    cases += [asdict(miss) for miss in load_near_misses(folder)]
     return questions, cases
 
 
 def corpora(folder: Path) -> dict[str, KnowledgeBase]:
-    root = folder / "knowledge"
-    return {d.name: KnowledgeBase.from_folder(d) for d in sorted(root.iterdir()) if d.is_dir()}
+    return {d: KnowledgeBase.from_folder(knowledge_dir(d, folder)) for d in sorted(domains(folder))}
 
 
 def rate_all(folder: Path, together: bool = False) -> list[dict[str, Any]]:
