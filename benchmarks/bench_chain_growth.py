@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import socket
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_gas import Bench
 from rich.console import Console
 from rich.table import Table
 from web3 import Web3
@@ -34,10 +34,7 @@ from llmnet.chain.network import dev_account
 from llmnet.chain.node import LocalNode
 from llmnet.chain.retention import KEEP_EVERYTHING, ChainRetention
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.reputation.settlement import FeeSplit, TaskOutcome, plan_settlement
-from llmnet.types import ETHER, ProviderProfile
 
-FEE = 10**15
 SETTLE_BATCH = 200  # the settler's max_batch
 PER = 10_000
 
@@ -51,46 +48,6 @@ def _rss(pid: int) -> int:
 
 def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-
-
-class Driver:
-    """Opens and settles tasks the way the coordinator and the settler do."""
-
-    def __init__(self, ledger: Web3Ledger, open_group: int) -> None:
-        self.ledger, self.open_group = ledger, open_group
-        self.gov, self.requester = dev_account(0), dev_account(14)
-        self.providers = [dev_account(i) for i in range(1, 11)]
-        self.validators = (dev_account(11).address, dev_account(12).address)
-        self.rng = random.Random(7)
-
-    def setup(self) -> None:
-        for p in self.providers:
-            profile = ProviderProfile(endpoint="http://127.0.0.1:1", domains=("general",), model_id="bench")
-            self.ledger.register_provider(profile, ETHER, p)
-        self.ledger.set_settler(self.gov.address, True, self.gov)
-        self.ledger.deposit(5000 * ETHER, self.requester)
-
-    def batch(self) -> None:
-        """Open SETTLE_BATCH tasks in groups, then settle them in one batch."""
-        ids: list[int] = []
-        while len(ids) < SETTLE_BATCH:
-            k = min(self.open_group, SETTLE_BATCH - len(ids))
-            hashes = ["0x" + self.rng.randbytes(32).hex() for _ in range(k)]
-            r = self.ledger.open_tasks(
-                self.requester.address, "general", hashes, [FEE] * k, 3, self.ledger.now() + 3600, self.requester
-            )
-            assert r.value is not None
-            ids.extend(range(r.value, r.value + k))
-        outcomes = [self._outcome(t) for t in ids]
-        self.ledger.settle_batch(plan_settlement(outcomes, FeeSplit(), self.ledger.decay), self.gov)
-
-    def _outcome(self, task_id: int) -> TaskOutcome:
-        return TaskOutcome(
-            task_id=task_id, domain="general", fee=FEE, requester=self.requester.address,
-            coordinator=dev_account(13).address,
-            scores={p.address: self.rng.random() for p in self.rng.sample(self.providers, 3)},
-            validators=self.validators, receipt_hash="0x" + self.rng.randbytes(32).hex(),
-        )  # fmt: skip
 
 
 def _sample(node: LocalNode, home: Path, w3: Web3, tasks: int) -> dict[str, int]:
@@ -132,12 +89,12 @@ def chain_growth(
 def _drive(node: LocalNode, home: Path, tasks: int, open_group: int) -> list[dict[str, int]]:
     w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
     ledger = Web3Ledger(w3, deploy_contracts(w3, dev_account(0), DeployParams(domains=("general",))))
-    driver = Driver(ledger, open_group)
-    driver.setup()
+    bench = Bench(ledger, deposit_ether=5000)
+    bench.setup()
     checkpoints = {tasks * q // 4 // SETTLE_BATCH * SETTLE_BATCH for q in (1, 2, 3, 4)}
     samples, done, t0 = [_sample(node, home, w3, 0)], 0, time.perf_counter()
     while done < tasks:
-        driver.batch()
+        bench.settle(bench.open(SETTLE_BATCH, group=open_group))
         done += SETTLE_BATCH
         if done in checkpoints:
             samples.append(_sample(node, home, w3, done) | {"seconds": int(time.perf_counter() - t0)})

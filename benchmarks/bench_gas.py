@@ -37,8 +37,10 @@ GOAL = 5_000
 
 
 class Bench:
-    def __init__(self, ledger: Web3Ledger) -> None:
-        self.ledger = ledger
+    """Opens and settles tasks the way the coordinator and the settler do (bench_chain_growth uses it too)."""
+
+    def __init__(self, ledger: Web3Ledger, deposit_ether: int = 1000) -> None:
+        self.ledger, self.deposit_ether = ledger, deposit_ether
         self.gov = dev_account(0)
         self.providers = [dev_account(i) for i in range(1, N_PROVIDERS + 1)]
         self.validators = [dev_account(11).address, dev_account(12).address]
@@ -51,13 +53,14 @@ class Bench:
             profile = ProviderProfile(endpoint="http://127.0.0.1:1", domains=("general",), model_id="bench")
             self.ledger.register_provider(profile, ETHER, p)
         self.ledger.set_settler(self.gov.address, True, self.gov)
-        self.ledger.deposit(1000 * ETHER, self.requester)
+        self.ledger.deposit(self.deposit_ether * ETHER, self.requester)
 
-    def open(self, n: int) -> list[int]:
+    def open(self, n: int, group: int = 256) -> list[int]:
+        """``n`` tasks, ``group`` to a transaction."""
         ids: list[int] = []
         deadline = self.ledger.now() + 3600
         while len(ids) < n:
-            k = min(256, n - len(ids))
+            k = min(group, n - len(ids))
             hashes = ["0x" + self.rng.randbytes(32).hex() for _ in range(k)]
             r = self.ledger.open_tasks(
                 self.requester.address, "general", hashes, [FEE] * k, 3, deadline, self.requester
