@@ -272,7 +272,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
             corpora = CorpusCache(spec.data_dir / "corpora")
             classifier = await asyncio.to_thread(classifier_from_chain, ledger, spec.knowledge_root, corpora)
         directory = coordinator.directory
-        await asyncio.to_thread(lambda: [directory.candidates(d) for d in directory.domains()])  # warm
+        await asyncio.to_thread(lambda: [(directory.candidates(d), directory.specialists(d))
+                                         for d in directory.domains()])  # warm: ranking reads both  # fmt: skip
         await asyncio.to_thread(lambda: (directory.validator_weights(), directory.validator_addresses()))
         keys = KeyBook(spec.data_dir / "keys.sqlite")
         known = load_questions(spec.references_file)

@@ -124,8 +124,9 @@ class Directory:
         return result
 
     def knows(self, domain: str) -> bool:
-        """Whether the domain's candidates are cached, so reading them needs no chain call."""
-        return f"candidates:{domain}" in self._cache
+        """Whether what ranking the domain reads (its candidates and specialists) is cached, so
+        ranking needs no chain call."""
+        return f"candidates:{domain}" in self._cache and f"specialists:{domain}" in self._cache
 
     def served_domains(self) -> list[str]:
         return [d for d in self.domains() if self.candidates(d)]
