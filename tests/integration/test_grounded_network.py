@@ -35,8 +35,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         # an expert with the medicine folder: what the validators' corpora are taken from
         RespondentPlan("medicine-expert", ("medicine",), "medicine", backend="fake", options={"model_id": "fake"}),
     )
+    # fixed collaboration: every respondent answers, so both a right and a wrong answer are rated
     with running_network(folder / "net", respondents, judge="grounded", k=3, rounds=0, max_tokens=32,
-                         gold_rate=0.0) as network:  # fmt: skip
+                         gold_rate=0.0, collaboration="fixed") as network:  # fmt: skip
         yield network
 
 
