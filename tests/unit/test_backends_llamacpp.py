@@ -41,7 +41,7 @@ def test_completion_mode_answers_after_a_few_shot_prompt() -> None:
     backend = LlamaCppBackend(smollm2_path(), mode="completion")
     completion = backend.complete(GenerationRequest.from_prompt("What is the capital of France?", max_tokens=12))
     assert "Paris" in completion.text
-    assert "\nQ:" not in completion.text
+    assert "\n" not in completion.text.strip()  # one line: the transcript's next turn is not generated
     assert completion.usage.completion_tokens <= 12
 
 

@@ -4,14 +4,17 @@ tests/unit/test_coordinator.py: real respondents and raters, with judges scripte
 from __future__ import annotations
 
 import asyncio
+import doctest
 from collections.abc import Callable, Mapping
 
 import httpx
+import pytest
 
 from llmnet.api.http_client import HttpxClient
 from llmnet.backends.base import GenerationRequest
 from llmnet.backends.fake import FakeBackend
 from llmnet.reputation.selection import Greedy
+from llmnet.roles import collaboration as collaboration_module
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun
 from llmnet.roles.judge import FakeJudge
 from llmnet.roles.respondent import Respondent
@@ -143,8 +146,11 @@ def test_fixed_collaboration_is_unchanged_k_at_once() -> None:
 Both = tuple[str, TaskRun, str, TaskRun]
 
 
-def stream_and_run(texts: Texts, table: Mapping[str, float], settings: CoordinatorSettings) -> Both:
-    """The same adaptive task streamed and not streamed, on two fresh copies of one network."""
+def stream_and_run(
+    texts: Texts, table: Mapping[str, float], settings: CoordinatorSettings, lead_history: tuple[bool, ...] = ()
+) -> Both:
+    """The same adaptive task streamed and not streamed, on two fresh copies of one network, with
+    respondent 1's earlier lone answers rated confident or not as ``lead_history`` says."""
 
     async def go(streamed: bool) -> tuple[str, TaskRun]:
         net = network(texts, {}, scores_of(table))
@@ -152,6 +158,8 @@ def stream_and_run(texts: Texts, table: Mapping[str, float], settings: Coordinat
             coordinator = Coordinator(directory_of([1, 2, 3]), Greedy(), COORDINATOR, SIGNING,  # type: ignore[arg-type]
                                       [f"http://v{v}.test" for v in VALIDATORS], settings, HttpxClient(client),
                                       seed=0)  # fmt: skip
+            for was_confident in lead_history:
+                coordinator.leads.note(addr(1), "general", was_confident)
             run = new_run(settings.k, settings.rounds)
             run.adaptive = True
             if streamed:
@@ -164,21 +172,55 @@ def stream_and_run(texts: Texts, table: Mapping[str, float], settings: Coordinat
     return text, streamed_run, plain, plain_run
 
 
+SETTINGS = CoordinatorSettings(k=3, rounds=1, trust_window=4, trusted_share=0.75, respondent_timeout_s=5.0,
+                               rating_timeout_s=5.0)  # fmt: skip
+
+
 def test_a_proven_lead_answers_alone_even_when_rated_low_and_streams_what_it_would_answer_unstreamed() -> None:
-    # directory_of gives every candidate 10 rated answers; the lead's reputation mean is 0.83
-    settings = CoordinatorSettings(k=3, rounds=1, trusted_after=10, respondent_timeout_s=5.0, rating_timeout_s=5.0)
+    # three of its last four lone answers in the domain were confident: 0.75 of them
     text, streamed, plain, unstreamed = stream_and_run({1: "Lyon.", 2: "Paris."}, {"Lyon.": 2.0, "Paris.": 9.0},
-                                                       settings)  # fmt: skip
+                                                       SETTINGS, (True, False, True, True))  # fmt: skip
     assert text == plain == "Lyon."
     assert streamed.trusted_lead and unstreamed.trusted_lead
     assert len(streamed.answers) == len(unstreamed.answers) == 1 and streamed.escalated == unstreamed.escalated == []
     assert streamed.scores[addr(1)] == 2.0  # still rated: the slip goes to its reputation
 
 
-def test_an_unproven_lead_is_checked_first_and_the_streamed_text_is_the_chosen_answer() -> None:
-    settings = CoordinatorSettings(k=3, rounds=1, trusted_after=11, respondent_timeout_s=5.0, rating_timeout_s=5.0)
+@pytest.mark.parametrize("history", [(), (True, True, True), (True, False, False, True), (True,) * 8 + (False,) * 2])
+def test_an_unproven_lead_is_checked_first_and_the_streamed_text_is_the_chosen_answer(
+    history: tuple[bool, ...],
+) -> None:
+    # too few lone answers seen, too few of them confident, or the last ones not
     text, streamed, plain, unstreamed = stream_and_run({1: "Lyon.", 2: "Paris."}, {"Lyon.": 2.0, "Paris.": 9.0},
-                                                       settings)  # fmt: skip
+                                                       SETTINGS, history)  # fmt: skip
     assert text == plain == "Paris."
     assert not streamed.trusted_lead and not unstreamed.trusted_lead
     assert streamed.escalated == unstreamed.escalated == ["more respondents"]
+
+
+def test_a_lead_earns_trust_from_its_confident_lone_answers_and_loses_it_when_it_slips() -> None:
+    texts = {1: "Paris.", 2: "Paris, on the Seine."}
+    net = network(texts, {}, scores_of({"Paris.": 9.5, "Lyon.": 2.0, "Paris, on the Seine.": 9.0}))
+
+    async def go() -> list[TaskRun]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(net.handler)) as client:
+            coordinator = Coordinator(directory_of([1, 2, 3]), Greedy(), COORDINATOR, SIGNING,  # type: ignore[arg-type]
+                                      [f"http://v{v}.test" for v in VALIDATORS], SETTINGS, HttpxClient(client),
+                                      seed=0)  # fmt: skip
+            runs = []
+            for n in range(7):
+                texts[1] = "Paris." if n < 4 else "Lyon."  # four good lone answers, then it slips
+                run = new_run(SETTINGS.k, SETTINGS.rounds, task_key=100 + n)
+                run.adaptive = True
+                runs.append(await coordinator.run(run, max_tokens=64))
+            return runs
+
+    runs = asyncio.run(go())
+    assert [r.trusted_lead for r in runs] == [False] * 4 + [True, True, False]
+    assert [r.final for r in runs[4:]] == ["Lyon.", "Lyon.", "Paris, on the Seine."]  # trusted: no second opinion
+    assert runs[6].escalated == ["more respondents"]
+
+
+def test_the_lead_record_example_holds() -> None:
+    failures, tried = doctest.testmod(collaboration_module)
+    assert tried >= 3 and failures == 0

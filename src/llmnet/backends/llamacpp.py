@@ -200,7 +200,9 @@ class LlamaCppBackend(Backend):
             body["stop"] = list(request.stop)
         else:
             body["prompt"] = few_shot_prompt(request.messages, self.few_shot)
-            body["stop"] = ["\nQ:", "\n\n", *request.stop]
+            # in a Q:/A: transcript an answer is one line: after its newline the model only writes the
+            # next turn, and stopping there saves those tokens' time (same answers on the quality set)
+            body["stop"] = ["\n", *request.stop]
         return body
 
     def _run(self, handler: Any, body: dict[str, Any], events: queue.Queue[object], cancelled: Any) -> None:

@@ -2,10 +2,11 @@
 
 The coordinator's default way to answer (``collaboration = "adaptive"``):
 
-0. if the best-ranked respondent is proven in the domain (``trusted_after`` rated answers there and a
-   reputation of at least ``trusted_mean``), its answer is final: it streams to the requester as it is
-   generated, and the validators' rating of it goes to its reputation, so a lead that slips loses the
-   trust;
+0. if the best-ranked respondent is proven in the domain (at least ``trusted_share`` of its last
+   ``trust_window`` answers there that this coordinator saw rated, each given without seeing anyone
+   else's, were confident; see :class:`LeadRecord`), its answer is final: it streams to the requester
+   as it is generated, and it is still rated, so a lead that slips loses the trust within a few
+   answers and its reputation takes the rating;
 1. otherwise the best-ranked respondent answers alone, and the validators rate its answer;
 2. if the rating is confident (the consensus at least ``confident_score`` and the validators within
    ``agreement_spread`` of each other), that answer is final: an easy question costs one generation;
@@ -24,6 +25,9 @@ respondents at once and runs every round, as the paper's protocol does.
 
 from __future__ import annotations
 
+import math
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,20 +51,54 @@ class CollaborationSettings(BaseModel):
     agreement_spread: float = Field(default=3.0, ge=0, le=9)
     # a lead proven in the domain answers alone and streams live (step 0 of the module docstring)
     trust_lead: bool = True
-    trusted_after: int = Field(default=20, ge=1)  # rated answers in the domain
-    trusted_mean: float = Field(default=0.8, ge=0, le=1)  # reputation (posterior mean of normalised scores)
+    # a respondent's last answers in a domain (given alone, rated) that step 0 looks at ...
+    trust_window: int = Field(default=10, ge=1)
+    # ... and the share of them that must have been confident
+    trusted_share: float = Field(default=0.7, gt=0, le=1)
 
 
-def trusted(lead: Candidate, settings: CollaborationSettings) -> bool:
-    """Whether ``lead`` may answer alone, before anyone has seen its answer."""
-    proven = lead.reputation.count >= settings.trusted_after
-    return settings.trust_lead and proven and lead.mean >= settings.trusted_mean
+class LeadRecord:
+    """Per respondent and domain, whether each of its last ``trust_window`` first answers (given
+    without seeing anyone else's) was rated confident, as this coordinator saw them.
+
+    It is the coordinator's own memory, not the chain's reputation: reputation averages every rated
+    answer, revisions after a debate included, over the respondent's whole history, while whether
+    waiting for a rating is worth its latency depends on how this respondent's lone answers have
+    fared lately. It starts empty, so after a restart every lead is checked until it has
+    ``trust_window`` answers again; a respondent and a domain take one entry each.
+
+    >>> record = LeadRecord(CollaborationSettings(trust_window=3, trusted_share=0.6))
+    >>> for ok in (True, False, True):
+    ...     record.note("0xabc", "law", ok)
+    >>> record.trusts("0xabc", "law"), record.trusts("0xabc", "medicine")
+    (True, False)
+    """
+
+    def __init__(self, settings: CollaborationSettings) -> None:
+        self.settings = settings
+        self._seen: dict[tuple[str, str], deque[bool]] = {}
+
+    def note(self, respondent: str, domain: str, was_confident: bool) -> None:
+        key = (respondent, domain)
+        self._seen.setdefault(key, deque(maxlen=self.settings.trust_window)).append(was_confident)
+
+    def note_rated(self, domain: str, rated: Iterable[Rated]) -> None:
+        """Note each of ``rated`` (first answers) that the validators scored."""
+        for r in rated:
+            if r.score is not None:
+                self.note(r.answer.respondent, domain, confident(r, self.settings))
+
+    def trusts(self, respondent: str, domain: str) -> bool:
+        s = self.settings
+        seen = self._seen.get((respondent, domain), ())
+        needed = math.ceil(round(s.trusted_share * s.trust_window, 9))
+        return s.trust_lead and len(seen) == s.trust_window and sum(seen) >= needed
 
 
-def trusts_lead(run: TaskRun, queue: list[Candidate], settings: CollaborationSettings) -> bool:
+def trusts_lead(run: TaskRun, queue: list[Candidate], record: LeadRecord) -> bool:
     """Whether an adaptive ``run`` lets the first of ``queue`` answer alone (step 0): the one
     decision behind both the streamed and the unstreamed answer."""
-    return run.adaptive and bool(queue) and trusted(queue[0], settings)
+    return run.adaptive and bool(queue) and record.trusts(queue[0].provider, run.domain)
 
 
 @dataclass
@@ -142,17 +180,19 @@ async def adaptive(coordinator: Coordinator, run: TaskRun, max_tokens: int, queu
     settings = coordinator.settings
     first = coordinator.payload(run, 0, [], max_tokens)
     best: dict[str, Rated] = {}
-    run.trusted_lead = trusts_lead(run, queue, settings)
+    run.trusted_lead = trusts_lead(run, queue, coordinator.leads)
     answers = await coordinator.fill(run, queue, first, 1)
     coordinator.require_answers(run, answers)
     run.history.append({who: a.text for who, a in answers.items()})
     await _rate(coordinator, run, answers, best)
+    coordinator.leads.note_rated(run.domain, (best[who] for who in answers))
     if not run.trusted_lead and not _done(best, settings) and run.k > 1:
         run.escalated.append("more respondents")
         more = await coordinator.fill(run, queue, first, run.k - len(answers))
         if more:
             run.history[0] |= {who: a.text for who, a in more.items()}
             await _rate(coordinator, run, {who: r.answer for who, r in best.items()} | more, best)
+            coordinator.leads.note_rated(run.domain, (best[who] for who in more))
     for round_ in range(1, run.rounds + 1):
         if run.trusted_lead or _done(best, settings) or len(best) < 2:
             break

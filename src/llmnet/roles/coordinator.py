@@ -35,7 +35,7 @@ from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
 from llmnet.reputation.specialists import specialists_first
-from llmnet.roles.collaboration import CollaborationSettings, adaptive
+from llmnet.roles.collaboration import CollaborationSettings, LeadRecord, Rated, adaptive, ratings_by_respondent
 from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
 from llmnet.roles.peers import Breaker, PeerDeadlines
@@ -132,6 +132,7 @@ class Coordinator:
         self.signing, self.validators, self.settings, self.http = domain, list(validators), settings, http
         self.rng = np.random.default_rng(seed)
         self.respondent_health, self.validator_health = Breaker(settings), Breaker(settings)
+        self.leads = LeadRecord(settings)  # how each respondent's lone answers fared, per domain
 
     # ------------------------------------------------------------- one respondent
     def _assignment(self, run: TaskRun, respondent: str, payload: RespondPayload) -> dict[str, Any]:
@@ -225,7 +226,15 @@ class Coordinator:
             run.history.append({who: a.text for who, a in answers.items()})
         run.answers = answers
         await self.rate(run)
+        if len(run.history) == 1:  # no debate: each answer was given alone
+            self.note_first_answers(run)
         return run
+
+    def note_first_answers(self, run: TaskRun) -> None:
+        """Tell the lead record how the rated answers of ``run``, all given alone, fared."""
+        ratings = ratings_by_respondent(run)
+        rated = (Rated(a, run.scores.get(who), ratings.get(who, [])) for who, a in run.answers.items())
+        self.leads.note_rated(run.domain, rated)
 
     async def debate_round(
         self, run: TaskRun, answers: dict[str, Answer], round_: int, max_tokens: int

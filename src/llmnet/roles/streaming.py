@@ -34,7 +34,7 @@ async def stream(c: Coordinator, run: TaskRun, max_tokens: int) -> AsyncIterator
             yield delta
         return
     queue = await c.queue(run) if run.adaptive else []
-    if trusts_lead(run, queue, c.settings):
+    if trusts_lead(run, queue, c.leads):
         run.trusted_lead = True
         async for delta in stream_single(c, run, max_tokens, queue):
             yield delta
@@ -76,6 +76,7 @@ async def stream_single(
             c.respondent_health.succeeded(who)
             run.history.append({who: run.answers[who].text})
             await c.rate(run)
+            c.note_first_answers(run)
             return
     raise NoRespondents(f"none of the {len(run.tried)} respondents tried for {run.domain!r} answered")
 
