@@ -32,9 +32,9 @@ console = Console()
 
 Rounds = Annotated[
     int | None,
-    typer.Option(help=f"collaborative prompting rounds (0 = plain best-of-k) [default: {NetworkOptions.rounds}]"),
+    typer.Option(help=f"collaborative prompting rounds (0 = plain best-of-k; default {NetworkOptions.rounds})"),
 ]
-K = Annotated[int | None, typer.Option("--k", help=f"respondents per query [default: {NetworkOptions.k}]")]
+K = Annotated[int | None, typer.Option("--k", help=f"respondents per query (default {NetworkOptions.k})")]
 NetworkConfig = Annotated[
     Path | None,
     typer.Option("--config", help="a network file (TOML) to start instead of the built-in network "
@@ -115,9 +115,7 @@ def up(
 ) -> None:
     """Bring up a local network (chain, respondents, validators, coordinator) and serve until Ctrl-C.
 
-    Without --config, the built-in network; with it, the network the file describes (its
-    respondents with their models, knowledge folders and domains; validators; coordinator; ports).
-    Flags win over the file.
+    With --config, the network a file describes (respondents, validators, coordinator, ports); flags win over it.
 
     Example: llmnet up --config network.toml --rating-timeout 20
     """
