@@ -205,3 +205,23 @@ def test_llmnet_up_refuses_a_bad_file_before_starting_anything(tmp_path: Path) -
     assert not (tmp_path / "data").exists()
     missing = CliRunner().invoke(full_app(), ["up", "--config", str(tmp_path / "none.toml")])
     assert isinstance(missing.exception, ConfigError) and str(DEFAULT_NETWORK_FILE) in str(missing.exception)
+
+
+def test_a_folder_beside_the_file_wins_over_a_shipped_one_of_that_name(tmp_path: Path) -> None:
+    (tmp_path / "law").mkdir()
+    path = write(tmp_path, RESPONDENT + 'knowledge = "law"\n')
+    (plan,) = read_network_file(path).plans
+    assert plan.knowledge == str((tmp_path / "law").resolve())
+
+
+def test_an_openai_compatible_servers_key_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = '[[respondents]]\nname = "r"\ndomains = ["general"]\nbackend = "openai_compat"\n'
+    path = write(tmp_path, remote + 'url = "http://127.0.0.1:8080/v1"\nmodel = "m"\napi_key_env = "MY_SERVER_KEY"\n')
+    monkeypatch.delenv("MY_SERVER_KEY", raising=False)
+    with pytest.raises(ConfigError, match="api_key_env: the environment variable MY_SERVER_KEY is not set"):
+        read_network_file(path)
+    monkeypatch.setenv("MY_SERVER_KEY", "sk-test")
+    (plan,) = read_network_file(path).plans
+    assert plan.options == {"base_url": "http://127.0.0.1:8080/v1", "model": "m", "api_key": "sk-test"}
