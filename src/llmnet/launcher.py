@@ -44,8 +44,8 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.config import Settings
 from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
-from llmnet.network_file import RespondentPlan as RespondentPlan  # plans are made with the launcher
 from llmnet.network_file import default_plans, read_network_file
+from llmnet.respondent_plan import RespondentPlan as RespondentPlan  # plans are made with the launcher
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.peers import PeerDeadlines
 from llmnet.roles.respondent import BackendSpec, RespondentSpec, served_corpus
