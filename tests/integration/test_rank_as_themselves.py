@@ -43,7 +43,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     book = folder / "oracle.jsonl"
     book.write_text(json.dumps({"question": QUESTION, "domain": "general", "reference": "Rayleigh scattering."}) + "\n")
     respondents = (
-        RespondentPlan("oracle", ("general",), backend="oracle", options={"references": str(book), "model_id": "oracle"}),
+        RespondentPlan(
+            "oracle", ("general",), backend="oracle", options={"references": str(book), "model_id": "oracle"}
+        ),
         RespondentPlan("echo", ("general",), backend="fake", options={"model_id": "fake-echo"}, licence="MIT"),
     )
     with running_network(folder / "net", respondents, judge="fake", k=2, rounds=0, max_tokens=16, gold_rate=0.0,
@@ -54,7 +56,10 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
 @pytest.fixture(scope="module")
 def keys(net: Network) -> dict[str, str]:
     """Each person's API key, bound to their account."""
-    return {ALICE.address: net.api_key, BOB.address: KeyBook(net.root / "state" / "keys.sqlite").create("bob", BOB.address)}
+    return {
+        ALICE.address: net.api_key,
+        BOB.address: KeyBook(net.root / "state" / "keys.sqlite").create("bob", BOB.address),
+    }
 
 
 def base(net: Network) -> str:
@@ -121,8 +126,8 @@ def test_nobody_ranks_with_someone_else_s_key_or_an_old_signature(
     assert theirs.status_code == 403
     assert f"signed by {BOB.address} but this API key belongs to {ALICE.address}" in theirs.text
     stale = body | {"nonce": request["nonce"] - 1}
-    stale["signature"] = sign_typed_data(BOB, request["typed_data"] | {"message": {**request["typed_data"]["message"],
-                                                                                    "nonce": stale["nonce"]}})  # fmt: skip
+    old = request["typed_data"] | {"message": request["typed_data"]["message"] | {"nonce": stale["nonce"]}}
+    stale["signature"] = sign_typed_data(BOB, old)
     refused = httpx.post(f"{url}/ranking", json=stale, headers=bearer(keys[BOB.address]), timeout=60)
     assert refused.status_code == 400 and "nonce" in refused.text
     unsigned = httpx.post(f"{url}/ranking", json={"ranks": [0, 1]}, headers=bearer(keys[BOB.address]), timeout=60)

@@ -103,33 +103,6 @@ class RankingReader(Protocol):
     @property
     def chain_id(self) -> int: ...
 
-    def nonce(self, ranker: str) -> int:
-        """How many rankings ``ranker`` has made: the nonce its next signed ranking must carry."""
-        return int(self._call(self.contract.functions.ranking_nonce(checksum(ranker, "ranker"))))
-
-    def ranking_message(self, conversation_id: int, ranks: Sequence[int], ranker: str) -> RankingMessage:
-        """What ``ranker`` signs to rank the conversation now (with its current nonce)."""
-        return RankingMessage(conversation_id=conversation_id, ranks=tuple(check_ranks(ranks)), nonce=self.nonce(ranker))
-
-    def typed_data(self, message: RankingMessage) -> dict[str, Any]:
-        return ranking_typed_data(message, chain_id=self.chain_id, contract=self.address)
-
-    def digest_on_chain(self, message: RankingMessage) -> str:
-        """The digest the contract checks signatures against (to hold the Python encoder to it)."""
-        fn = self.contract.functions.ranking_digest(message.conversation_id, list(message.ranks), message.nonce)
-        return _hex(self._call(fn, "the ranking digest"))
-
-    def submit_signed_ranking(self, signed: SignedRanking, sender: Account) -> TxReceipt:
-        """Send a ranking signed by ``signed.ranker`` from ``sender``'s account (which pays the gas)."""
-        m = signed.message
-        fn = self.contract.functions.submit_signed_ranking(
-            checksum(signed.ranker, "ranker"), m.conversation_id, check_ranks(m.ranks), m.nonce,
-            bytes.fromhex(signed.signature.removeprefix("0x")),
-        )  # fmt: skip
-        context = f"relaying {signed.ranker}'s ranking of conversation {m.conversation_id} as {list(m.ranks)}"
-        mined = self.ledger.tx.send(fn, sender, context=context)
-        return TxReceipt(mined.tx_hash, mined.block_number, mined.gas_used, None)
-
     def conversation_count(self) -> int: ...
 
     def conversation(self, conversation_id: int) -> Conversation: ...
@@ -191,7 +164,9 @@ class RankingBook:
 
     def ranking_message(self, conversation_id: int, ranks: Sequence[int], ranker: str) -> RankingMessage:
         """What ``ranker`` signs to rank the conversation now (with its current nonce)."""
-        return RankingMessage(conversation_id=conversation_id, ranks=tuple(check_ranks(ranks)), nonce=self.nonce(ranker))
+        return RankingMessage(
+            conversation_id=conversation_id, ranks=tuple(check_ranks(ranks)), nonce=self.nonce(ranker)
+        )
 
     def typed_data(self, message: RankingMessage) -> dict[str, Any]:
         return ranking_typed_data(message, chain_id=self.chain_id, contract=self.address)

@@ -109,7 +109,9 @@ class MemoryRankingBook:
         return self._nonces.get(checksum(ranker, "ranker"), 0)
 
     def ranking_message(self, conversation_id: int, ranks: Sequence[int], ranker: str) -> RankingMessage:
-        return RankingMessage(conversation_id=conversation_id, ranks=tuple(check_ranks(ranks)), nonce=self.nonce(ranker))
+        return RankingMessage(
+            conversation_id=conversation_id, ranks=tuple(check_ranks(ranks)), nonce=self.nonce(ranker)
+        )
 
     def typed_data(self, message: RankingMessage) -> dict[str, Any]:
         return ranking_typed_data(message, chain_id=self.chain_id, contract=self.address)

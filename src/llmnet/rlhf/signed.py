@@ -65,8 +65,9 @@ def ranking_typed_data(message: RankingMessage, *, chain_id: int, contract: str)
 
 def _domain_separator(domain: SigningDomain) -> bytes:
     type_hash = keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-    return keccak256(type_hash + keccak256(domain.name.encode()) + keccak256(domain.version.encode())
-                     + domain.chain_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(domain.verifying_contract[2:]))  # fmt: skip
+    contract = bytes(12) + bytes.fromhex(domain.verifying_contract[2:])
+    fields = keccak256(domain.name.encode()) + keccak256(domain.version.encode()) + domain.chain_id.to_bytes(32, "big")
+    return keccak256(type_hash + fields + contract)
 
 
 def ranking_digest(message: RankingMessage, *, chain_id: int, contract: str) -> bytes:

@@ -5,7 +5,8 @@ The chain holds only hashes. The coordinator that posted a conversation (from it
 so an export on any host can fetch them; every fetched text is checked against its hash, and
 kept in a local store so the next export needs no network.
 
-    >>> texts = TextSources([StoredTexts([store]), NetworkTexts(["http://coordinator:8300"], keep=store)])  # doctest: +SKIP
+    >>> remote = NetworkTexts(["http://coordinator:8300"], keep=store)  # doctest: +SKIP
+    >>> texts = TextSources([StoredTexts([store]), remote])  # doctest: +SKIP
     >>> texts.text("0x…")  # doctest: +SKIP
 """
 
