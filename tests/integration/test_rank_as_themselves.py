@@ -220,3 +220,17 @@ def test_the_settler_counts_each_person_s_ranking(net: Network, conversation: in
         return int(states.get("submitted", 0)) == len(firsts)  # every person's first ranking, Bob's too
 
     wait_for("every ranking in a settlement", submitted, timeout=180)
+
+
+def test_without_a_browser_wallet_the_cli_signs_and_the_dashboard_relays(
+    net: Network, conversation: int, tmp_path: Path
+) -> None:
+    url = f"{base(net)}/ui/api/conversations/{conversation}"
+    request = httpx.post(f"{url}/ranking-request", json={"ranks": [1, 0]}, headers=bearer(net.api_key)).json()
+    printed = llmnet(net, host(net, tmp_path / "alice"), "rank", "--conversation", str(conversation), "--order",
+                     "2 1", "--sign-only", "--url", net.base_url)  # fmt: skip
+    signature = printed.strip().splitlines()[-1]
+    body = {"ranks": [1, 0], "nonce": request["nonce"], "signature": signature}
+    done = httpx.post(f"{url}/ranking", json=body, headers=bearer(net.api_key), timeout=60)
+    assert done.status_code == 200, done.text
+    assert RankingBook(net.ledger).ranking(conversation, ALICE.address).ranks == (1, 0)

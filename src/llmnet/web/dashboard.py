@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, FastAPI, Header, Query, Response
@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 
 from llmnet.api.keys import KeyBook
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import ConfigError, InputError, NotFound, SignatureError
+from llmnet.errors import ChainError, ConfigError, InputError, NotFound, SignatureError
 from llmnet.rlhf.book import MAX_RESPONSES, RankingBook
 from llmnet.rlhf.flow import candidates_from_answer, post_candidates
 from llmnet.rlhf.records import RecordFilter, licence_set, parse_day
@@ -55,6 +55,7 @@ from llmnet.web.explorer import LedgerExplorer
 from llmnet.web.texts import ConversationTexts, TextUpload, UploadResult
 
 STATIC = Path(__file__).parent / "static"
+T = TypeVar("T")
 # the rankings contract numbers conversations with a uint256 from 0
 ConversationId = Annotated[int, PathParam(ge=0, lt=2**256, description="a conversation id")]
 
@@ -96,7 +97,7 @@ class Dashboard:
             raise NotFound(f"no task {req.task_id} of yours at this coordinator; post the answers you were given")
         found = candidates_from_answer({"receipt": task["receipt"], "answers": req.answers}, self.ledger.get_provider)
         domain = task["receipt"]["domain"]
-        cid, tx = post_candidates(self.book, self.store, req.prompt, domain, found, me)
+        cid, tx = _relayed(lambda: post_candidates(self.book, self.store, req.prompt, domain, found, me))
         return self.conversation(cid) | {"tx_hash": tx}
 
     def _message(self, cid: int, req: RankingRequest, ranker: str) -> RankingMessage:
@@ -124,8 +125,8 @@ class Dashboard:
         if signer != ranker:
             raise SignatureError(f"the ranking is signed by {signer} but this API key belongs to {ranker}; "
                                  f"sign it with {ranker}'s wallet, or use that account's own key")  # fmt: skip
-        receipt = self.book.submit_signed_ranking(SignedRanking(message=message, ranker=ranker,
-                                                                signature=req.signature), me)  # fmt: skip
+        signed = SignedRanking(message=message, ranker=ranker, signature=req.signature)
+        receipt = _relayed(lambda: self.book.submit_signed_ranking(signed, me))
         return {"tx_hash": receipt.tx_hash, "block": receipt.block_number, "relayer": me.address,
                 "ranking": asdict(self.book.ranking(cid, ranker))}  # fmt: skip
 
@@ -156,6 +157,18 @@ class Dashboard:
     def proof(self, authorization: str | None, task_key: str) -> dict[str, Any]:
         self.tasks.task_of(task_key, self.keys.account_for(authorization))
         return self.explorer.receipt_proof(self.tasks, task_key)
+
+
+def _relayed(send: Callable[[], T]) -> T:
+    """Send from the relayer; once more if its nonce moved under the coordinator's count (the relayer's
+    account may also send on its own: under `llmnet up` it is the demo requester, which `llmnet rank`
+    uses). The refused submission made the sender forget the stale nonce, and nothing was sent."""
+    try:
+        return send()
+    except ChainError as exc:
+        if "nonce too low" not in str(exc):
+            raise
+        return send()
 
 
 def _checked_ranks(req: RankingRequest) -> RankingRequest:
