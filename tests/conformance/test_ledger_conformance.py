@@ -21,9 +21,11 @@ from llmnet.errors import (
     AlreadyExists,
     AlreadySettled,
     ContractRevert,
+    CooldownActive,
     DeadlineNotReached,
     InsufficientFunds,
     NotAuthorized,
+    NothingToWithdraw,
     PayoutMismatch,
     StakeTooLow,
     UnknownDomain,
@@ -315,7 +317,7 @@ def test_credits_are_withdrawn_once(world: World) -> None:
     assert led.credits_of(a.address) == int(FEE * 0.8)
     led.withdraw_credits(a)
     assert led.credits_of(a.address) == 0
-    with refused(world, ContractRevert, "no credits to withdraw"):
+    with refused(world, NothingToWithdraw, "no credits to withdraw"):
         led.withdraw_credits(a)
 
 
@@ -333,3 +335,27 @@ def test_validators_register_with_stake_and_trust_is_recorded_by_settlers(world:
     led.set_settler(world.settler.address, True, world.governance)
     led.set_trust([(v.address, 900_000)], world.settler)
     assert [x.trust_ppm for x in led.validators()] == [900_000]
+
+
+def test_validator_stake_is_added_unstaked_and_withdrawn_after_the_cooldown(world: World) -> None:
+    led, v = world.ledger, world.validator
+    minimum = led.validator_min_stake
+    with refused(world, UnknownProvider, "validator not registered"):
+        led.add_validator_stake(minimum, v)
+    led.register_validator("http://127.0.0.1:9", "judge", ZERO_HASH, minimum, v)
+    led.add_validator_stake(minimum, v)
+    with refused(world, InsufficientFunds, "amount exceeds the stake"):
+        led.request_validator_unstake(3 * minimum, v)
+    with refused(world, NothingToWithdraw, "nothing is unstaking"):
+        led.withdraw_validator_stake(v)
+    led.request_validator_unstake(minimum, v)
+    info = led.get_validator(v.address)
+    assert (info.stake, info.unstaking) == (minimum, minimum)
+    assert info.unlock_at == led.now() + TEST_PARAMS.cooldown
+    with refused(world, CooldownActive, "cooldown not over"):
+        led.withdraw_validator_stake(v)
+    before = led.balance_of(v.address)
+    world.advance(TEST_PARAMS.cooldown)
+    led.withdraw_validator_stake(v)
+    assert led.get_validator(v.address).unstaking == 0
+    assert before < led.balance_of(v.address) <= before + minimum  # less the gas on a real chain

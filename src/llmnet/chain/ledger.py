@@ -205,6 +205,17 @@ class Ledger(ABC):
     ) -> TxReceipt: ...
 
     @abstractmethod
+    def add_validator_stake(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def request_validator_unstake(self, amount: int, sender: Account) -> TxReceipt:
+        """Move ``amount`` of stake into the cooldown; it can be slashed until withdrawn."""
+
+    @abstractmethod
+    def withdraw_validator_stake(self, sender: Account) -> TxReceipt:
+        """Pay out what is unstaking, once the cooldown is over."""
+
+    @abstractmethod
     def get_validator(self, address: str) -> ValidatorInfo: ...
 
     @abstractmethod

@@ -55,6 +55,34 @@ class MemoryValidators:
         self._validators[who] = ValidatorRecord(endpoint, judge_model_id, weights, stake, trust, self._block_time())
         return self._write()
 
+    def add_validator_stake(self, amount: int, sender: Account) -> TxReceipt:
+        who = self._pay_in(sender, amount)
+        v = self._validator(who)
+        require(amount > 0, "no stake sent")
+        self._balances[who] -= amount
+        v.stake += amount
+        return self._write()
+
+    def request_validator_unstake(self, amount: int, sender: Account) -> TxReceipt:
+        context = f"unstaking {amount_of(amount, 'amount')} wei"
+        v = self._validator(address_of(sender.address, "sender"), context)
+        require(amount > 0, "amount must be positive", context)
+        require(amount <= v.stake, "amount exceeds the stake", context)
+        v.stake -= amount
+        v.unstaking += amount
+        v.unlock_at = self._block_time() + self.params.cooldown
+        return self._write()
+
+    def withdraw_validator_stake(self, sender: Account) -> TxReceipt:
+        who = address_of(sender.address, "sender")
+        v = self._validators.get(who)
+        require(v is not None and v.unstaking > 0, "nothing is unstaking")
+        assert v is not None
+        require(self._block_time() >= v.unlock_at, "cooldown not over")
+        self._balances[who] = self._balances.get(who, 0) + v.unstaking
+        v.unstaking = 0
+        return self._write()
+
     def _validator(self, address: str, context: str = "") -> ValidatorRecord:
         v = self._validators.get(address)
         if v is None:

@@ -1,0 +1,245 @@
+"""What each party does with its own money on chain: stake, credits, the escrow, refunds.
+
+A :class:`Wallet` is one account on one ledger. Each write is checked first against what the
+contract would refuse, and a refusal raises the contract's typed error with its own reason and
+what to do about it (how much there is, how long a cooldown has left, which command registers);
+the write is sent only when it would pass, and its :class:`WalletReceipt` says what was done.
+
+    >>> wallet = Wallet(ledger, account)  # doctest: +SKIP
+    >>> wallet.unstake("validator", ETHER // 10).done  # doctest: +SKIP
+    'moved 0.1 ETH of validator stake into the cooldown; withdrawable from 2026-12-08 10:00 UTC'
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from llmnet.chain.ledger import Account, Ledger
+from llmnet.errors import (
+    AlreadyRefunded,
+    AlreadySettled,
+    CooldownActive,
+    DeadlineNotReached,
+    InputError,
+    InsufficientFunds,
+    NothingToWithdraw,
+    StakeTooLow,
+    UnknownProvider,
+)
+from llmnet.types import TaskStatus, TxReceipt, checksum, ether
+
+Role = Literal["respondent", "validator"]
+ROLES: tuple[Role, ...] = ("respondent", "validator")
+
+
+@dataclass(frozen=True)
+class _Book:
+    """Where a role stakes, and the revert strings its contract uses."""
+
+    contract: str
+    not_registered: str
+    exceeds: str
+    nothing: str
+    register: str
+
+
+_BOOKS: dict[Role, _Book] = {
+    "respondent": _Book("the provider registry", "provider not registered", "unstake amount exceeds stake",
+                        "nothing to withdraw", "`llmnet serve respondent` or `llmnet providers register`"),
+    "validator": _Book("the validator book", "validator not registered", "amount exceeds the stake",
+                       "nothing is unstaking", "`llmnet serve validator`"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StakePosition:
+    """An account's stake in one role: staked, unstaking (and from when it can be withdrawn), the minimum."""
+
+    role: Role
+    stake: int
+    unstaking: int
+    unlock_at: int
+    minimum: int
+
+
+@dataclass(frozen=True)
+class WalletReceipt:
+    """One line saying what was done, and the transaction that did it."""
+
+    done: str
+    tx_hash: str
+    block_number: int
+
+
+def utc(timestamp: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
+def duration(seconds: int) -> str:
+    """``2 h 05 min``, ``3 min 20 s``: a wait as people read it."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _positive(amount: int, what: str) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InputError(f"{what} must be a positive amount of wei, got {amount!r}")
+    return amount
+
+
+class Wallet:
+    def __init__(self, ledger: Ledger, account: Account) -> None:
+        self.ledger = ledger
+        self.account = account
+        self.address = checksum(account.address, "account")
+
+    def _done(self, receipt: TxReceipt, done: str) -> WalletReceipt:
+        return WalletReceipt(done, receipt.tx_hash, receipt.block_number)
+
+    def _afford(self, amount: int) -> None:
+        have = self.ledger.balance_of(self.address)
+        if have < amount:
+            raise InsufficientFunds(
+                "insufficient funds for gas and value",
+                f"{self.address} holds {ether(have)} and this sends {ether(amount)} plus gas; fund the account first",
+            )
+
+    # ---- stake
+    def role(self, requested: Role | None) -> Role:
+        """``requested``, else the one role the account is registered in."""
+        if requested is not None:
+            if requested not in ROLES:
+                raise InputError(f"role {requested!r} is not one of {list(ROLES)}")
+            return requested
+        led = self.ledger
+        held = [r for r, yes in zip(ROLES, (led.is_registered(self.address), led.is_validator(self.address)),
+                                    strict=True) if yes]  # fmt: skip
+        if len(held) == 1:
+            return held[0]
+        if held:
+            raise InputError(f"{self.address} is both a respondent and a validator: say which with --as")
+        raise UnknownProvider(
+            "not registered",
+            f"{self.address} is neither a respondent nor a validator on chain {led.chain_id}; register it first "
+            f"with {_BOOKS['respondent'].register} or {_BOOKS['validator'].register}",
+        )
+
+    def position(self, role: Role) -> StakePosition:
+        """The account's stake in ``role``; UnknownProvider when it is not registered in that role."""
+        book, led = _BOOKS[role], self.ledger
+        if role == "respondent" and led.is_registered(self.address):
+            p = led.get_provider(self.address)
+            return StakePosition(role, p.stake, p.unstaking, p.unlock_at, led.min_stake)
+        if role == "validator" and led.is_validator(self.address):
+            v = led.get_validator(self.address)
+            return StakePosition(role, v.stake, v.unstaking, v.unlock_at, led.validator_min_stake)
+        raise UnknownProvider(
+            book.not_registered,
+            f"{self.address} is not a registered {role} in {book.contract} on chain {led.chain_id}; "
+            f"register it first with {book.register}",
+        )
+
+    def add_stake(self, role: Role, amount: int) -> WalletReceipt:
+        p = self.position(role)
+        _positive(amount, "the stake to add")
+        if p.stake + amount < p.minimum:
+            raise StakeTooLow(
+                "stake below the minimum",
+                f"{ether(p.stake)} + {ether(amount)} is still under the {role} minimum of {ether(p.minimum)}, "
+                f"so the account would get no work; add at least {ether(p.minimum - p.stake)}",
+            )
+        self._afford(amount)
+        send = self.ledger.add_stake if role == "respondent" else self.ledger.add_validator_stake
+        receipt = send(amount, self.account)
+        return self._done(receipt, f"added {ether(amount)} of {role} stake: {ether(p.stake + amount)} staked")
+
+    def unstake(self, role: Role, amount: int | None) -> WalletReceipt:
+        """Move ``amount`` (None: all) of stake into the cooldown. A stake left between zero and the
+        minimum is refused: the account would keep its registration but get no work."""
+        p = self.position(role)
+        amount = p.stake if amount is None else _positive(amount, "the stake to unstake")
+        if amount == 0 or amount > p.stake:
+            raise InsufficientFunds(_BOOKS[role].exceeds, f"{ether(p.stake)} is staked; unstake at most that")
+        left = p.stake - amount
+        if 0 < left < p.minimum:
+            raise StakeTooLow(
+                "stake below the minimum",
+                f"unstaking {ether(amount)} leaves {ether(left)}, under the {role} minimum of {ether(p.minimum)}, "
+                f"so the account would get no work; unstake at most {ether(p.stake - p.minimum)}, or all (--all)",
+            )
+        send = self.ledger.request_unstake if role == "respondent" else self.ledger.request_validator_unstake
+        receipt = send(amount, self.account)
+        unlock_at = self.position(role).unlock_at
+        return self._done(receipt, f"moved {ether(amount)} of {role} stake into the cooldown ({ether(left)} stays "
+                                   f"staked); withdraw it from {utc(unlock_at)} with `llmnet stake withdraw`")  # fmt: skip
+
+    def withdraw_stake(self, role: Role) -> WalletReceipt:
+        p = self.position(role)
+        if p.unstaking == 0:
+            raise NothingToWithdraw(_BOOKS[role].nothing, f"no {role} stake is unstaking; `llmnet stake unstake` first")
+        wait = p.unlock_at - self.ledger.pending_time()
+        if wait > 0:
+            raise CooldownActive(
+                "cooldown not over",
+                f"{ether(p.unstaking)} unstaking becomes withdrawable in {duration(wait)}, at {utc(p.unlock_at)}",
+            )
+        send = self.ledger.withdraw_stake if role == "respondent" else self.ledger.withdraw_validator_stake
+        return self._done(send(self.account), f"withdrew {ether(p.unstaking)} of {role} stake to {self.address}")
+
+    # ---- credits earned
+    def withdraw_credits(self) -> WalletReceipt:
+        credits = self.ledger.credits_of(self.address)
+        if credits == 0:
+            raise NothingToWithdraw(
+                "no credits to withdraw", f"{self.address} has earned no credits yet, or withdrew them all"
+            )
+        receipt = self.ledger.withdraw_credits(self.account)
+        return self._done(receipt, f"withdrew {ether(credits)} of credits to {self.address}")
+
+    # ---- the requester's escrow
+    def deposit(self, amount: int) -> WalletReceipt:
+        _positive(amount, "the deposit")
+        self._afford(amount)
+        receipt = self.ledger.deposit(amount, self.account)
+        total = self.ledger.deposit_of(self.address)
+        return self._done(receipt, f"deposited {ether(amount)} into the escrow: {ether(total)} deposited")
+
+    def approve(self, spender: str, amount: int) -> WalletReceipt:
+        spender = checksum(spender, "coordinator address")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise InputError(f"the allowance must be a non-negative amount of wei, got {amount!r}")
+        receipt = self.ledger.approve(spender, amount, self.account)
+        return self._done(receipt, f"allowed {spender} to open tasks paid from the deposit, up to {ether(amount)}")
+
+    def withdraw_deposit(self, amount: int | None) -> WalletReceipt:
+        """Take back ``amount`` (None: all) of the deposit."""
+        have = self.ledger.deposit_of(self.address)
+        amount = have if amount is None else _positive(amount, "the amount to withdraw")
+        if amount == 0:
+            raise NothingToWithdraw("nothing to withdraw", f"{self.address} has nothing deposited in the escrow")
+        if amount > have:
+            raise InsufficientFunds("amount exceeds deposit", f"{ether(have)} is deposited; withdraw at most that")
+        receipt = self.ledger.withdraw_deposit(amount, self.account)
+        return self._done(receipt, f"withdrew {ether(amount)} of the deposit ({ether(have - amount)} stays)")
+
+    def refund(self, task_id: int) -> WalletReceipt:
+        """Return an unsettled task's fee to its requester's deposit once its deadline has passed
+        (anyone may send it; the fee goes to the requester)."""
+        task = self.ledger.get_task(task_id)
+        if task.status == TaskStatus.SETTLED:
+            raise AlreadySettled("task already settled", f"task {task_id} was settled: its fee went to its answerers")
+        if task.status == TaskStatus.REFUNDED:
+            raise AlreadyRefunded("task already refunded", f"task {task_id}'s fee is back in the deposit already")
+        wait = task.deadline - self.ledger.pending_time() + 1
+        if wait > 0:
+            raise DeadlineNotReached(
+                "deadline not reached",
+                f"task {task_id} may still be settled until {utc(task.deadline)}; refund it in {duration(wait)}",
+            )
+        receipt = self.ledger.refund(task_id, self.account)
+        return self._done(receipt, f"refunded task {task_id}: {ether(task.fee)} back in {task.requester}'s deposit")
