@@ -3,10 +3,9 @@ fees from the CLI, and is answered; the coordinator refuses a replayed, foreign-
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import time
 
 import httpx
 import pytest

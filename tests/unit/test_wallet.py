@@ -8,7 +8,7 @@ from eth_account.signers.local import LocalAccount
 
 from llmnet.chain.memory_ledger import MemoryLedger, MemoryParams
 from llmnet.chain.network import dev_account
-from llmnet.chain.wallet import Wallet, duration
+from llmnet.chain.wallet import Role, Wallet, duration
 from llmnet.errors import (
     AlreadyRefunded,
     AlreadySettled,
@@ -48,29 +48,29 @@ def validator(ledger: MemoryLedger, account: LocalAccount, stake: int = MIN) -> 
 
 
 @pytest.mark.parametrize("role", ["respondent", "validator"])
-def test_stake_is_added_unstaked_and_withdrawn_after_the_cooldown(ledger: MemoryLedger, role: str) -> None:
+def test_stake_is_added_unstaked_and_withdrawn_after_the_cooldown(ledger: MemoryLedger, role: Role) -> None:
     wallet = (respondent if role == "respondent" else validator)(ledger, ALICE)
     before = ledger.balance_of(ALICE.address)
-    added = wallet.add_stake(role, MIN)  # type: ignore[arg-type]
+    added = wallet.add_stake(role, MIN)
     assert "0.2 ETH staked" in added.done and added.tx_hash.startswith("0x")
-    wallet.unstake(role, MIN)  # type: ignore[arg-type]
-    p = wallet.position(role)  # type: ignore[arg-type]
+    wallet.unstake(role, MIN)
+    p = wallet.position(role)
     assert (p.stake, p.unstaking) == (MIN, MIN)
     with pytest.raises(CooldownActive, match=r"becomes withdrawable in (59|60) min") as info:
-        wallet.withdraw_stake(role)  # type: ignore[arg-type]
+        wallet.withdraw_stake(role)
     assert info.value.reason == "cooldown not over"
     ledger.advance(COOLDOWN)
-    done = wallet.withdraw_stake(role)  # type: ignore[arg-type]
+    done = wallet.withdraw_stake(role)
     assert "withdrew 0.1 ETH" in done.done
-    assert ledger.balance_of(ALICE.address) == before - MIN
-    with pytest.raises(NothingToWithdraw, match="no .* stake is unstaking"):
-        wallet.withdraw_stake(role)  # type: ignore[arg-type]
+    assert ledger.balance_of(ALICE.address) == before  # the stake added came back
+    with pytest.raises(NothingToWithdraw, match=r"no .* stake is unstaking"):
+        wallet.withdraw_stake(role)
 
 
 def test_the_role_is_the_one_the_account_holds_or_must_be_named(ledger: MemoryLedger) -> None:
     assert respondent(ledger, ALICE).role(None) == "respondent"
     assert validator(ledger, BOB).role(None) == "validator"
-    with pytest.raises(UnknownProvider, match="neither a respondent nor a validator.*register it first"):
+    with pytest.raises(UnknownProvider, match=r"neither a respondent nor a validator.*register it first"):
         Wallet(ledger, SETTLER).role(None)
     validator(ledger, ALICE)
     with pytest.raises(InputError, match="both a respondent and a validator: say which with --as"):
@@ -79,17 +79,19 @@ def test_the_role_is_the_one_the_account_holds_or_must_be_named(ledger: MemoryLe
 
 @pytest.mark.parametrize(("role", "reason"), [("respondent", "provider not registered"),
                                               ("validator", "validator not registered")])  # fmt: skip
-def test_an_account_not_registered_is_told_how_to_register(ledger: MemoryLedger, role: str, reason: str) -> None:
+def test_an_account_not_registered_is_told_how_to_register(ledger: MemoryLedger, role: Role, reason: str) -> None:
     with pytest.raises(UnknownProvider, match=f"not a registered {role}.*llmnet serve {role}") as info:
-        Wallet(ledger, ALICE).add_stake(role, MIN)  # type: ignore[arg-type]
+        Wallet(ledger, ALICE).add_stake(role, MIN)
     assert info.value.reason == reason
 
 
 def test_stake_left_under_the_minimum_is_refused_but_all_may_go(ledger: MemoryLedger) -> None:
     wallet = respondent(ledger, ALICE, 2 * MIN)
-    with pytest.raises(StakeTooLow, match=r"0.15 ETH leaves 0.05 ETH, under the respondent minimum of 0.1 ETH.*most 0.1"):
+    with pytest.raises(
+        StakeTooLow, match=r"0.15 ETH leaves 0.05 ETH, under the respondent minimum of 0.1 ETH.*most 0.1"
+    ):
         wallet.unstake("respondent", MIN // 2 + MIN)
-    with pytest.raises(InsufficientFunds, match="0.2 ETH is staked; unstake at most that") as info:
+    with pytest.raises(InsufficientFunds, match=r"0.2 ETH is staked; unstake at most that") as info:
         wallet.unstake("respondent", 3 * MIN)
     assert info.value.reason == "unstake amount exceeds stake"
     wallet.unstake("respondent", None)
@@ -99,7 +101,7 @@ def test_stake_left_under_the_minimum_is_refused_but_all_may_go(ledger: MemoryLe
 def test_adding_stake_needs_the_money_and_must_reach_the_minimum(ledger: MemoryLedger) -> None:
     wallet = respondent(ledger, ALICE)
     wallet.unstake("respondent", None)
-    with pytest.raises(StakeTooLow, match="add at least 0.1 ETH"):
+    with pytest.raises(StakeTooLow, match=r"add at least 0.1 ETH"):
         wallet.add_stake("respondent", MIN // 2)
     with pytest.raises(InsufficientFunds, match=r"holds 9.9 ETH and this sends 20 ETH plus gas; fund the account"):
         wallet.add_stake("respondent", 200 * MIN)
@@ -130,7 +132,7 @@ def test_a_requester_deposits_approves_and_withdraws(ledger: MemoryLedger) -> No
     assert "0.2 ETH deposited" in wallet.deposit(2 * MIN).done
     assert BOB.address in wallet.approve(BOB.address.lower(), MIN).done
     assert ledger.allowance(ALICE.address, BOB.address) == MIN
-    with pytest.raises(InsufficientFunds, match="0.2 ETH is deposited; withdraw at most that") as info:
+    with pytest.raises(InsufficientFunds, match=r"0.2 ETH is deposited; withdraw at most that") as info:
         wallet.withdraw_deposit(3 * MIN)
     assert info.value.reason == "amount exceeds deposit"
     assert "(0.1 ETH stays)" in wallet.withdraw_deposit(MIN).done

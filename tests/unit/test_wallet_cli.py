@@ -25,8 +25,10 @@ def test_amounts_are_read_exactly(text: str, wei: int) -> None:
     assert parse_amount(text) == wei
 
 
-@pytest.mark.parametrize(("text", "error"), [("-1", "not a number"), ("1e18", "not a number"),
-                                             ("0.5 dollars", "not a number"), ("0.5wei", "not a whole number")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("-1", "not a number"), ("1e18", "not a number"), ("0.5 dollars", "not a number"), ("0.5wei", "not a whole")],
+)
 def test_a_bad_amount_says_how_to_write_one(text: str, error: str) -> None:
     with pytest.raises(InputError, match=error):
         parse_amount(text)
@@ -34,7 +36,7 @@ def test_a_bad_amount_says_how_to_write_one(text: str, error: str) -> None:
 
 def test_a_development_account_only_on_a_development_chain() -> None:
     assert wallet_account(31337, dev=2, env={}) == dev_account(2)
-    with pytest.raises(WrongChain, match="only a local dev chain .* this node is chain 8453: use --keystore"):
+    with pytest.raises(WrongChain, match=r"only a local dev chain .* this node is chain 8453: use --keystore"):
         wallet_account(8453, dev=2, env={})
 
 
@@ -52,7 +54,7 @@ def test_the_account_comes_from_a_keystore_or_the_environment(tmp_path: Path) ->
     password.write_text("\n")
     with pytest.raises(KeystoreError, match="is empty"):
         wallet_account(1, keystore=store, password_file=password, env={})
-    with pytest.raises(ConfigError, match="no account given: pass --keystore FILE .* --dev N"):
+    with pytest.raises(ConfigError, match=r"no account given: pass --keystore FILE .* --dev N"):
         wallet_account(1, env={})
 
 
@@ -64,7 +66,12 @@ def test_another_chain_than_named_is_refused() -> None:
 
 
 def test_a_coordinator_is_named_by_its_base_url(tmp_path: Path) -> None:
-    for url in ("http://10.0.0.5:8300", "http://10.0.0.5:8300/", "http://10.0.0.5:8300/v1", " http://10.0.0.5:8300/v1/"):
+    for url in (
+        "http://10.0.0.5:8300",
+        "http://10.0.0.5:8300/",
+        "http://10.0.0.5:8300/v1",
+        " http://10.0.0.5:8300/v1/",
+    ):
         assert coordinator_base(url) == "http://10.0.0.5:8300"
     with pytest.raises(InputError, match="must be http"):
         coordinator_base("10.0.0.5:8300")

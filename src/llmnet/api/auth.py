@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from llmnet.api.keys import KeyBook
 from llmnet.api.siwe import MAX_MESSAGE_BYTES, SiweMessage, rfc3339, siwe_digest
-from llmnet.errors import AuthenticationError, ConfigError, CoordinatorRefused, InputError, SignatureError
+from llmnet.errors import AuthenticationError, ConfigError, CoordinatorRefused, SignatureError
 from llmnet.signing import recover_digest, sign_digest
 
 NONCE_TTL_S = 300.0
@@ -136,8 +136,10 @@ class LoginDesk:
             raise AuthenticationError(f"the sign-in message's URI {message.uri!r} is not on its domain "
                                       f"{message.domain!r}; use the coordinator's URL")  # fmt: skip
         if message.chain_id != self.chain_id:
-            raise AuthenticationError(f"the sign-in message is for chain {message.chain_id}, but this coordinator "
-                                      f"serves chain {self.chain_id}: sign one with Chain ID: {self.chain_id}")  # fmt: skip
+            raise AuthenticationError(
+                f"the sign-in message is for chain {message.chain_id}, but this coordinator serves chain "
+                f"{self.chain_id}: sign one with Chain ID: {self.chain_id}"
+            )
 
     def _check_times(self, message: SiweMessage, now: float) -> None:
         if message.issued_at.timestamp() > now + CLOCK_SKEW_S:
@@ -191,7 +193,9 @@ def _exchange(coordinator_url: str, send: Callable[[], httpx.Response]) -> dict[
     try:
         return _answer(send())
     except httpx.HTTPError as exc:
-        raise ConfigError(f"no coordinator answers at {coordinator_url} ({type(exc).__name__}); check the URL") from None
+        raise ConfigError(
+            f"no coordinator answers at {coordinator_url} ({type(exc).__name__}); check the URL"
+        ) from None
 
 
 def fetch_nonce(http: httpx.Client, coordinator_url: str) -> NonceGrant:
@@ -199,7 +203,9 @@ def fetch_nonce(http: httpx.Client, coordinator_url: str) -> NonceGrant:
     return NonceGrant.model_validate(_exchange(coordinator_url, lambda: http.get("/v1/auth/nonce")))
 
 
-def redeem(http: httpx.Client, coordinator_url: str, grant: NonceGrant, account: LocalAccount, now: float) -> LoginGrant:
+def redeem(
+    http: httpx.Client, coordinator_url: str, grant: NonceGrant, account: LocalAccount, now: float
+) -> LoginGrant:
     """Sign in with ``grant``'s nonce and return the API key the coordinator mints for ``account``."""
     text = sign_in_message(coordinator_url, grant, account.address, now).text()
     body = LoginRequest(message=text, signature=sign_digest(siwe_digest(text), account)).model_dump()

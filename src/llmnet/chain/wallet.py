@@ -175,8 +175,8 @@ class Wallet:
         send = self.ledger.request_unstake if role == "respondent" else self.ledger.request_validator_unstake
         receipt = send(amount, self.account)
         unlock_at = self.position(role).unlock_at
-        return self._done(receipt, f"moved {ether(amount)} of {role} stake into the cooldown ({ether(left)} stays "
-                                   f"staked); withdraw it from {utc(unlock_at)} with `llmnet stake withdraw`")  # fmt: skip
+        done = f"moved {ether(amount)} of {role} stake into the cooldown ({ether(left)} stays staked); "
+        return self._done(receipt, done + f"withdraw it from {utc(unlock_at)} with `llmnet stake withdraw`")
 
     def withdraw_stake(self, role: Role) -> WalletReceipt:
         p = self.position(role)

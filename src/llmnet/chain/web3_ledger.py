@@ -384,4 +384,3 @@ class Web3Ledger(Web3Validators, Ledger):
             for log in logs
             if str(log["address"]).lower() == escrow and bytes(log["topics"][0]) == signature
         ]
-

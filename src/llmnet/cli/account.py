@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from eth_account.signers.local import LocalAccount
+from rich.console import Console
 
 from llmnet.chain.wallet import Wallet, WalletReceipt
 from llmnet.cli.options import settings
@@ -25,7 +25,9 @@ _out = Console(soft_wrap=True)
 
 Keystore = Annotated[
     Path | None,
-    typer.Option("--keystore", help=f"encrypted keystore of the account (password: ${PASSWORD_ENV} or --password-file)"),
+    typer.Option(
+        "--keystore", help=f"encrypted keystore of the account (password: ${PASSWORD_ENV} or --password-file)"
+    ),
 ]
 PasswordFile = Annotated[
     Path | None, typer.Option("--password-file", help="file holding the keystore's password (one line)")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated, cast
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
-class RoleName(str, Enum):
+
+
+class RoleName(StrEnum):
     respondent = "respondent"
     validator = "validator"
 
@@ -118,4 +120,4 @@ def show(
 
 
 def _role(name: RoleName | None) -> Role | None:
-    return None if name is None else cast(Role, name.value)
+    return None if name is None else name.value
