@@ -86,10 +86,12 @@ def login(net: Network, text: str, signature: str) -> httpx.Response:
 def test_the_coordinator_refuses_replayed_foreign_chain_and_forged_sign_ins(net: Network) -> None:
     bob, mallory = Account.create(), Account.create()
     url = coordinator_url(net)
+    assert net.ledger is not None
+    grant_chain = net.ledger.chain_id
 
     def message(**changes: object) -> str:
         grant = NonceGrant.model_validate(httpx.get(f"{url}/v1/auth/nonce", timeout=10).json())
-        assert grant.chain_id == 31337
+        assert net.ledger is not None and grant.chain_id == net.ledger.chain_id
         return sign_in_message(url, grant, bob.address, time.time()).model_copy(update=changes).text()
 
     text = message()
@@ -100,7 +102,7 @@ def test_the_coordinator_refuses_replayed_foreign_chain_and_forged_sign_ins(net:
     assert replay.status_code == 401 and "was used already" in replay.json()["error"]["message"]
     foreign = message(chain_id=1)
     refused = login(net, foreign, sign_digest(siwe_digest(foreign), bob))
-    assert refused.status_code == 401 and "serves chain 31337" in refused.json()["error"]["message"]
+    assert refused.status_code == 401 and f"serves chain {grant_chain}" in refused.json()["error"]["message"]
     forged = message()
     refused = login(net, forged, sign_digest(siwe_digest(forged), mallory))
     assert refused.status_code == 403 and f"signed by {mallory.address}" in refused.json()["error"]["message"]
