@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from llmnet.chain.network import dev_account
-from llmnet.cli.account import check_chain, parse_amount, wallet_account
 from llmnet.cli.login import coordinator_base, key_file
+from llmnet.cli.wallet.account import check_chain, parse_amount, wallet_account
 from llmnet.errors import ConfigError, InputError, KeystoreError, WrongChain
 from llmnet.keys import create_keystore
 from llmnet.types import ETHER, GWEI

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 
 from llmnet.api.auth import fetch_nonce, redeem
-from llmnet.cli.account import Dev, Keystore, PasswordFile, wallet_account
 from llmnet.cli.options import DataDir, settings
+from llmnet.cli.wallet.account import Dev, Keystore, PasswordFile, wallet_account
 from llmnet.errors import ConfigError, InputError
 
 console = Console(soft_wrap=True)

@@ -31,9 +31,10 @@ def _typer() -> typer.Typer:
 @cache
 def full_app() -> typer.Typer:
     """Every command."""
-    from llmnet.cli import chain, credits, dataset, domains, escrow, keys, network, providers, stake, team, validators
+    from llmnet.cli import chain, dataset, domains, keys, network, providers, team
     from llmnet.cli import rank as rank_command
     from llmnet.cli.sim import sim as sim_command
+    from llmnet.cli.wallet import credits, escrow, stake, validators
 
     app = _typer()
     app.command()(network.up)

@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from llmnet.chain.wallet import utc
-from llmnet.cli.account import ChainId, check_chain
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
+from llmnet.cli.wallet.account import ChainId, check_chain
 
 app = typer.Typer(help="List the validators staked in the validator book.", no_args_is_help=True)
 console = Console()

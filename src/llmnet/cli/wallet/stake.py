@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 
 from llmnet.chain.wallet import Role, duration, utc
-from llmnet.cli.account import ChainId, Dev, Keystore, PasswordFile, open_wallet, parse_amount, show_receipt
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether
+from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, open_wallet, parse_amount, show_receipt
 from llmnet.errors import InputError
 
 app = typer.Typer(

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llmnet.cli.account import ChainId, Dev, Keystore, PasswordFile, open_wallet, parse_amount, show_receipt
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether
+from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, open_wallet, parse_amount, show_receipt
 from llmnet.errors import InputError
 from llmnet.types import checksum
 

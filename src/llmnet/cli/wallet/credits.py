@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llmnet.cli.account import ChainId, Dev, Keystore, PasswordFile, check_chain, open_wallet, show_receipt
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
+from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, check_chain, open_wallet, show_receipt
 from llmnet.types import checksum
 
 app = typer.Typer(help="Show and withdraw the credits an account earned from settled tasks.", no_args_is_help=True)
