@@ -18,6 +18,7 @@ from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
+from llmnet.chain.web3_members import Web3Members
 from llmnet.chain.web3_validators import ESCROW, VALIDATORS, Web3Validators
 from llmnet.errors import ContractRevert, InputError, NotDeployed, NotFound, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
@@ -49,7 +50,7 @@ def _name_id(name: str) -> str:
     return "0x" + keccak(text=name).hex()
 
 
-class Web3Ledger(Web3Validators, Ledger):
+class Web3Ledger(Web3Members, Web3Validators, Ledger):
     """>>> ledger = Web3Ledger(Web3(Web3.HTTPProvider(url)), deployment)   # doctest: +SKIP"""
 
     def __init__(self, w3: Web3, deployment: Deployment, *, poll_latency: float = 0.005) -> None:
@@ -165,6 +166,9 @@ class Web3Ledger(Web3Validators, Ledger):
 
     def is_settler(self, account: str) -> bool:
         return bool(self._call(self.escrow.functions.settlers(checksum(account))))
+
+    def settlers(self) -> list[str]:
+        return [str(a) for a in self._call(self.escrow.functions.all_settlers())]
 
     # ---- providers
     def _profile_args(self, profile: ProviderProfile) -> tuple[Any, ...]:

@@ -59,17 +59,6 @@ class Web3Validators:
         context = f"registering a validator with stake {_amount(stake, 'stake')} wei, minimum {minimum}"
         return self._receipt(self.execute(ChainCall(VALIDATORS, "register", args, stake, context), sender))
 
-    def add_validator_stake(self, amount: int, sender: Account) -> TxReceipt:
-        call = ChainCall(VALIDATORS, "add_stake", (), _amount(amount, "amount"), f"adding {amount} wei of stake")
-        return self._receipt(self.execute(call, sender))
-
-    def request_validator_unstake(self, amount: int, sender: Account) -> TxReceipt:
-        call = ChainCall(VALIDATORS, "request_unstake", (_amount(amount, "amount"),), context=f"unstaking {amount} wei")
-        return self._receipt(self.execute(call, sender))
-
-    def withdraw_validator_stake(self, sender: Account) -> TxReceipt:
-        return self._receipt(self.execute(ChainCall(VALIDATORS, "withdraw", context="withdrawing stake"), sender))
-
     def get_validator(self, address: str) -> ValidatorInfo:
         address = checksum(address, "validator")
         raw = self._call(self.validator_book.functions.get_validator(address), f"validator {address}")
