@@ -116,3 +116,10 @@ def test_a_requester_deposits_approves_withdraws_and_refunds_an_expired_task(led
     assert f"back in {other.address}'s deposit" in ok(cli("escrow", "refund", str(task), "--dev", "3"))
     assert ledger.deposit_of(other.address) == FEE
     refused(cli("escrow", "refund", str(task), "--dev", "3"), AlreadyRefunded, "back in the deposit already")
+
+
+def test_a_coordinator_adds_stake_from_the_cli(ledger: Web3Ledger, cli: Cli) -> None:
+    coordinator = dev_account(7)
+    ledger.register_coordinator("http://127.0.0.1:8300", ledger.validator_min_stake, coordinator)
+    assert "added 0.1 ETH of coordinator stake: 0.2 ETH staked" in ok(cli("stake", "add", "0.1", "--dev", "7"))
+    assert ledger.get_coordinator(coordinator.address).stake == 2 * ledger.validator_min_stake

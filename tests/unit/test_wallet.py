@@ -70,10 +70,10 @@ def test_stake_is_added_unstaked_and_withdrawn_after_the_cooldown(ledger: Memory
 def test_the_role_is_the_one_the_account_holds_or_must_be_named(ledger: MemoryLedger) -> None:
     assert respondent(ledger, ALICE).role(None) == "respondent"
     assert validator(ledger, BOB).role(None) == "validator"
-    with pytest.raises(UnknownProvider, match=r"neither a respondent nor a validator.*register it first"):
+    with pytest.raises(UnknownProvider, match=r"not registered in any role .*register it first"):
         Wallet(ledger, SETTLER).role(None)
     validator(ledger, ALICE)
-    with pytest.raises(InputError, match="both a respondent and a validator: say which with --as"):
+    with pytest.raises(InputError, match="registered as respondent and validator: say which with --as"):
         Wallet(ledger, ALICE).role(None)
 
 
@@ -167,3 +167,21 @@ def test_a_settled_task_is_not_refunded(ledger: MemoryLedger) -> None:
 def test_durations_read_as_people_say_them() -> None:
     assert [duration(s) for s in (0, 45, 200, 3600, 86_399)] == ["0 s", "45 s", "3 min 20 s", "1 h 00 min",
                                                                  "23 h 59 min"]  # fmt: skip
+
+
+def test_a_coordinator_stakes_in_the_validator_book_and_is_told_it_gets_no_work_while_unstaking(
+    ledger: MemoryLedger,
+) -> None:
+    ledger.register_coordinator("http://127.0.0.1:8300", 2 * MIN, BOB)
+    wallet = Wallet(ledger, BOB)
+    assert wallet.role(None) == "coordinator"
+    assert "0.3 ETH staked" in wallet.add_stake("coordinator", MIN).done
+    done = wallet.unstake("coordinator", MIN).done
+    assert "0.2 ETH stays staked" in done and "take no work from it until it is withdrawn" in done
+    with pytest.raises(CooldownActive):
+        wallet.withdraw_stake("coordinator")
+    ledger.advance(COOLDOWN)
+    assert "withdrew 0.1 ETH of coordinator stake" in wallet.withdraw_stake("coordinator").done
+    with pytest.raises(NothingToWithdraw) as info:
+        wallet.withdraw_stake("coordinator")
+    assert info.value.reason == "nothing is unstaking"

@@ -13,8 +13,9 @@ the write is sent only when it would pass, and its :class:`WalletReceipt` says w
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.errors import (
@@ -30,26 +31,61 @@ from llmnet.errors import (
 )
 from llmnet.types import TaskStatus, TxReceipt, checksum, ether
 
-Role = Literal["respondent", "validator"]
-ROLES: tuple[Role, ...] = ("respondent", "validator")
+Role = Literal["respondent", "validator", "coordinator"]
+ROLES: tuple[Role, ...] = ("respondent", "validator", "coordinator")
+Send = Callable[[int, Account], TxReceipt]
+
+
+class _Staked(Protocol):
+    @property
+    def stake(self) -> int: ...
+
+    @property
+    def unstaking(self) -> int: ...
+
+    @property
+    def unlock_at(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class _Book:
-    """Where a role stakes, and the revert strings its contract uses."""
+    """Where a role stakes: the ledger calls, the contract's revert strings, and how to register."""
 
     contract: str
     not_registered: str
     exceeds: str
     nothing: str
     register: str
+    idle: str  # what unstaking any of it means for the role's work, "" when only the minimum counts
+    registered: Callable[[Ledger, str], bool]
+    info: Callable[[Ledger, str], _Staked]
+    minimum: Callable[[Ledger], int]
+    add: Callable[[Ledger], Send]
+    unstake: Callable[[Ledger], Send]
+    withdraw: Callable[[Ledger], Callable[[Account], TxReceipt]]
 
 
 _BOOKS: dict[Role, _Book] = {
-    "respondent": _Book("the provider registry", "provider not registered", "unstake amount exceeds stake",
-                        "nothing to withdraw", "`llmnet serve respondent` or `llmnet providers register`"),
-    "validator": _Book("the validator book", "validator not registered", "amount exceeds the stake",
-                       "nothing is unstaking", "`llmnet serve validator`"),
+    "respondent": _Book(
+        "the provider registry", "provider not registered", "unstake amount exceeds stake", "nothing to withdraw",
+        "`llmnet serve respondent` or `llmnet providers register`", "",
+        lambda led, a: led.is_registered(a), lambda led, a: led.get_provider(a), lambda led: led.min_stake,
+        lambda led: led.add_stake, lambda led: led.request_unstake, lambda led: led.withdraw_stake,
+    ),
+    "validator": _Book(
+        "the validator book", "validator not registered", "amount exceeds the stake", "nothing is unstaking",
+        "`llmnet serve validator`", "coordinators ask it to rate nothing until the unstaking stake is withdrawn",
+        lambda led, a: led.is_validator(a), lambda led, a: led.get_validator(a), lambda led: led.validator_min_stake,
+        lambda led: led.add_validator_stake, lambda led: led.request_validator_unstake,
+        lambda led: led.withdraw_validator_stake,
+    ),
+    "coordinator": _Book(
+        "the validator book", "coordinator not registered", "amount exceeds the stake", "nothing is unstaking",
+        "`llmnet serve coordinator`", "respondents and validators take no work from it until it is withdrawn",
+        lambda led, a: led.is_coordinator(a), lambda led, a: led.get_coordinator(a),
+        lambda led: led.validator_min_stake, lambda led: led.add_coordinator_stake,
+        lambda led: led.request_coordinator_unstake, lambda led: led.withdraw_coordinator_stake,
+    ),
 }  # fmt: skip
 
 
@@ -116,33 +152,28 @@ class Wallet:
             if requested not in ROLES:
                 raise InputError(f"role {requested!r} is not one of {list(ROLES)}")
             return requested
-        led = self.ledger
-        held = [r for r, yes in zip(ROLES, (led.is_registered(self.address), led.is_validator(self.address)),
-                                    strict=True) if yes]  # fmt: skip
+        held = [r for r in ROLES if _BOOKS[r].registered(self.ledger, self.address)]
         if len(held) == 1:
             return held[0]
         if held:
-            raise InputError(f"{self.address} is both a respondent and a validator: say which with --as")
+            raise InputError(f"{self.address} is registered as {' and '.join(held)}: say which with --as")
         raise UnknownProvider(
             "not registered",
-            f"{self.address} is neither a respondent nor a validator on chain {led.chain_id}; register it first "
-            f"with {_BOOKS['respondent'].register} or {_BOOKS['validator'].register}",
+            f"{self.address} is not registered in any role on chain {self.ledger.chain_id}; register it first with "
+            + ", ".join(_BOOKS[r].register for r in ROLES),
         )
 
     def position(self, role: Role) -> StakePosition:
         """The account's stake in ``role``; UnknownProvider when it is not registered in that role."""
         book, led = _BOOKS[role], self.ledger
-        if role == "respondent" and led.is_registered(self.address):
-            p = led.get_provider(self.address)
-            return StakePosition(role, p.stake, p.unstaking, p.unlock_at, led.min_stake)
-        if role == "validator" and led.is_validator(self.address):
-            v = led.get_validator(self.address)
-            return StakePosition(role, v.stake, v.unstaking, v.unlock_at, led.validator_min_stake)
-        raise UnknownProvider(
-            book.not_registered,
-            f"{self.address} is not a registered {role} in {book.contract} on chain {led.chain_id}; "
-            f"register it first with {book.register}",
-        )
+        if not book.registered(led, self.address):
+            raise UnknownProvider(
+                book.not_registered,
+                f"{self.address} is not a registered {role} in {book.contract} on chain {led.chain_id}; "
+                f"register it first with {book.register}",
+            )
+        info = book.info(led, self.address)
+        return StakePosition(role, info.stake, info.unstaking, info.unlock_at, book.minimum(led))
 
     def add_stake(self, role: Role, amount: int) -> WalletReceipt:
         p = self.position(role)
@@ -154,17 +185,16 @@ class Wallet:
                 f"so the account would get no work; add at least {ether(p.minimum - p.stake)}",
             )
         self._afford(amount)
-        send = self.ledger.add_stake if role == "respondent" else self.ledger.add_validator_stake
-        receipt = send(amount, self.account)
+        receipt = _BOOKS[role].add(self.ledger)(amount, self.account)
         return self._done(receipt, f"added {ether(amount)} of {role} stake: {ether(p.stake + amount)} staked")
 
     def unstake(self, role: Role, amount: int | None) -> WalletReceipt:
         """Move ``amount`` (None: all) of stake into the cooldown. A stake left between zero and the
         minimum is refused: the account would keep its registration but get no work."""
-        p = self.position(role)
+        p, book = self.position(role), _BOOKS[role]
         amount = p.stake if amount is None else _positive(amount, "the stake to unstake")
         if amount == 0 or amount > p.stake:
-            raise InsufficientFunds(_BOOKS[role].exceeds, f"{ether(p.stake)} is staked; unstake at most that")
+            raise InsufficientFunds(book.exceeds, f"{ether(p.stake)} is staked; unstake at most that")
         left = p.stake - amount
         if 0 < left < p.minimum:
             raise StakeTooLow(
@@ -172,24 +202,24 @@ class Wallet:
                 f"unstaking {ether(amount)} leaves {ether(left)}, under the {role} minimum of {ether(p.minimum)}, "
                 f"so the account would get no work; unstake at most {ether(p.stake - p.minimum)}, or all (--all)",
             )
-        send = self.ledger.request_unstake if role == "respondent" else self.ledger.request_validator_unstake
-        receipt = send(amount, self.account)
+        receipt = book.unstake(self.ledger)(amount, self.account)
         unlock_at = self.position(role).unlock_at
         done = f"moved {ether(amount)} of {role} stake into the cooldown ({ether(left)} stays staked); "
-        return self._done(receipt, done + f"withdraw it from {utc(unlock_at)} with `llmnet stake withdraw`")
+        done += f"withdraw it from {utc(unlock_at)} with `llmnet stake withdraw`"
+        return self._done(receipt, done + (f"; {book.idle}" if book.idle else ""))
 
     def withdraw_stake(self, role: Role) -> WalletReceipt:
-        p = self.position(role)
+        p, book = self.position(role), _BOOKS[role]
         if p.unstaking == 0:
-            raise NothingToWithdraw(_BOOKS[role].nothing, f"no {role} stake is unstaking; `llmnet stake unstake` first")
+            raise NothingToWithdraw(book.nothing, f"no {role} stake is unstaking; `llmnet stake unstake` first")
         wait = p.unlock_at - self.ledger.pending_time()
         if wait > 0:
             raise CooldownActive(
                 "cooldown not over",
                 f"{ether(p.unstaking)} unstaking becomes withdrawable in {duration(wait)}, at {utc(p.unlock_at)}",
             )
-        send = self.ledger.withdraw_stake if role == "respondent" else self.ledger.withdraw_validator_stake
-        return self._done(send(self.account), f"withdrew {ether(p.unstaking)} of {role} stake to {self.address}")
+        receipt = book.withdraw(self.ledger)(self.account)
+        return self._done(receipt, f"withdrew {ether(p.unstaking)} of {role} stake to {self.address}")
 
     # ---- credits earned
     def withdraw_credits(self) -> WalletReceipt:

@@ -1,4 +1,4 @@
-"""``llmnet stake``: a respondent's stake in the provider registry, a validator's in the validator book."""
+"""``llmnet stake``: your stake as a respondent (provider registry), validator or coordinator (validator book)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, open
 from llmnet.errors import InputError
 
 app = typer.Typer(
-    help="Add, unstake and withdraw the stake of a respondent or a validator (the signing account's own).",
+    help="Add, unstake and withdraw your stake as a respondent, a validator or a coordinator.",
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
@@ -23,11 +23,12 @@ console = Console(soft_wrap=True)
 class RoleName(StrEnum):
     respondent = "respondent"
     validator = "validator"
+    coordinator = "coordinator"
 
 
 As = Annotated[
     RoleName | None,
-    typer.Option("--as", help="respondent or validator; default: the one role the account is registered in"),
+    typer.Option("--as", help="respondent, validator or coordinator; default: the one role the account holds"),
 ]
 Amount = Annotated[str, typer.Argument(help="amount: 0.5 (ETH), 0.5eth, 30000gwei, 12wei")]
 
