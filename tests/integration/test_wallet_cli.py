@@ -20,6 +20,7 @@ from llmnet.errors import (
     AlreadyRefunded,
     CooldownActive,
     DeadlineNotReached,
+    NotDeployed,
     NothingToWithdraw,
     UnknownProvider,
     WrongChain,
@@ -123,3 +124,16 @@ def test_a_coordinator_adds_stake_from_the_cli(ledger: Web3Ledger, cli: Cli) -> 
     ledger.register_coordinator("http://127.0.0.1:8300", ledger.validator_min_stake, coordinator)
     assert "added 0.1 ETH of coordinator stake: 0.2 ETH staked" in ok(cli("stake", "add", "0.1", "--dev", "7"))
     assert ledger.get_coordinator(coordinator.address).stake == 2 * ledger.validator_min_stake
+
+
+def test_the_deployment_address_alone_names_the_contracts(ledger: Web3Ledger, anvil_url: str, tmp_path: Path) -> None:
+    env = {"LLMNET_DATA_DIR": str(tmp_path / "nothing-recorded"), "LLMNET_RPC_URL": anvil_url, "COLUMNS": "250"}
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(full_app(), list(args), env=env)
+
+    refused(run("escrow", "deposit", "0.01", "--dev", "2"), NotDeployed, "no llmnet contracts recorded")
+    escrow = ledger.deployment.escrow
+    assert "0.01 ETH deposited" in ok(run("escrow", "deposit", "0.01", "--dev", "2", "--deployment", escrow))
+    assert ledger.deposit_of(dev_account(2).address) == ETHER // 100
+    assert "validators on chain" in ok(run("validators", "list", "--deployment", escrow))

@@ -14,6 +14,7 @@ import typer
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
+from llmnet.chain.ledger import Ledger
 from llmnet.chain.wallet import Wallet, WalletReceipt
 from llmnet.cli.options import settings
 from llmnet.errors import ConfigError, InputError, KeystoreError, WrongChain
@@ -38,6 +39,11 @@ Dev = Annotated[
 ChainId = Annotated[
     int | None, typer.Option("--chain-id", help="refuse unless the node is this chain (e.g. 1, 8453, 31337)")
 ]
+DeploymentAddress = Annotated[
+    str | None,
+    typer.Option("--deployment", envvar="LLMNET_DEPLOYMENT",
+                 help="the deployment's address (its TaskEscrow); default: the one `llmnet chain attach` recorded"),
+]  # fmt: skip
 
 
 _UNITS = {"eth": ETHER, "ether": ETHER, "gwei": GWEI, "wei": 1}
@@ -107,6 +113,25 @@ def wallet_account(
     )
 
 
+def open_chain(
+    rpc_url: str | None, data_dir: Path | None, port: int | None, chain_id: int | None, deployment: str | None
+) -> Ledger:
+    """The configured chain's ledger: the deployment at ``deployment``, else the one recorded for the
+    chain; checked against ``--chain-id``."""
+    from llmnet.chain.deploy import resolve_deployment
+    from llmnet.chain.network import chain_url, connect, open_ledger
+    from llmnet.chain.web3_ledger import Web3Ledger
+
+    s = settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port)
+    if deployment is None:
+        ledger = open_ledger(s)
+    else:
+        w3 = connect(chain_url(s))
+        ledger = Web3Ledger(w3, resolve_deployment(w3, deployment))
+    check_chain(ledger.chain_id, chain_id)
+    return ledger
+
+
 def open_wallet(
     rpc_url: str | None,
     data_dir: Path | None,
@@ -115,12 +140,10 @@ def open_wallet(
     keystore: Path | None,
     password_file: Path | None,
     dev: int | None,
+    deployment: str | None = None,
 ) -> Wallet:
-    """The configured chain's ledger (checked against ``--chain-id``) with the account to sign with."""
-    from llmnet.chain.network import open_ledger
-
-    ledger = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port))
-    check_chain(ledger.chain_id, chain_id)
+    """:func:`open_chain` with the account to sign with."""
+    ledger = open_chain(rpc_url, data_dir, port, chain_id, deployment)
     return Wallet(ledger, wallet_account(ledger.chain_id, keystore, password_file, dev))
 
 

@@ -7,8 +7,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
-from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, check_chain, open_wallet, show_receipt
+from llmnet.cli.options import DataDir, Port, RpcUrl, ether
+from llmnet.cli.wallet.account import (
+    ChainId,
+    DeploymentAddress,
+    Dev,
+    Keystore,
+    PasswordFile,
+    open_chain,
+    open_wallet,
+    show_receipt,
+)
 from llmnet.types import checksum
 
 app = typer.Typer(help="Show and withdraw the credits an account earned from settled tasks.", no_args_is_help=True)
@@ -22,6 +31,7 @@ def show(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -31,13 +41,10 @@ def show(
     Example: llmnet credits show 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
     """
     if address is None:
-        wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+        wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
         ledger, who = wallet.ledger, wallet.address
     else:
-        from llmnet.chain.network import open_ledger
-
-        ledger, who = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port)), checksum(address)
-        check_chain(ledger.chain_id, chain_id)
+        ledger, who = open_chain(rpc_url, data_dir, port, chain_id, deployment), checksum(address)
     console.print(f"{who}: {ether(ledger.credits_of(who))} of credits to withdraw on chain {ledger.chain_id}")
 
 
@@ -47,6 +54,7 @@ def withdraw(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -55,4 +63,6 @@ def withdraw(
 
     Example: llmnet credits withdraw --keystore respondent.json --rpc-url http://10.0.0.1:8545
     """
-    show_receipt(open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev).withdraw_credits())
+    show_receipt(
+        open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment).withdraw_credits()
+    )

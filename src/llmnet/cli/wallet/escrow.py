@@ -8,7 +8,16 @@ import typer
 from rich.console import Console
 
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether
-from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, open_wallet, parse_amount, show_receipt
+from llmnet.cli.wallet.account import (
+    ChainId,
+    DeploymentAddress,
+    Dev,
+    Keystore,
+    PasswordFile,
+    open_wallet,
+    parse_amount,
+    show_receipt,
+)
 from llmnet.errors import InputError
 from llmnet.types import checksum
 
@@ -27,6 +36,7 @@ def deposit(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -35,7 +45,7 @@ def deposit(
 
     Example: llmnet escrow deposit 0.2 --keystore alice.json --rpc-url http://10.0.0.1:8545
     """
-    show_receipt(open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev).deposit(
+    show_receipt(open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment).deposit(
         parse_amount(amount)))  # fmt: skip
 
 
@@ -47,6 +57,7 @@ def approve(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -55,7 +66,7 @@ def approve(
 
     Example: llmnet escrow approve 0x90F79bf6EB2c4f870365E785982E1f101E93b906 0.2 --keystore alice.json
     """
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     show_receipt(wallet.approve(coordinator, parse_amount(amount)))
 
 
@@ -67,6 +78,7 @@ def withdraw(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -77,7 +89,7 @@ def withdraw(
     """
     if (amount is None) == (not all_):
         raise InputError("give an amount to withdraw, or --all, not both")
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     show_receipt(wallet.withdraw_deposit(None if all_ else parse_amount(str(amount))))
 
 
@@ -88,6 +100,7 @@ def refund(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -97,7 +110,9 @@ def refund(
 
     Example: llmnet escrow refund 42 --keystore alice.json
     """
-    show_receipt(open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev).refund(task_id))
+    show_receipt(
+        open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment).refund(task_id)
+    )
 
 
 @app.command()
@@ -107,6 +122,7 @@ def show(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -115,7 +131,7 @@ def show(
 
     Example: llmnet escrow show --coordinator 0x90F79bf6EB2c4f870365E785982E1f101E93b906 --dev 3
     """
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     led, me = wallet.ledger, wallet.address
     console.print(f"{me}: {ether(led.deposit_of(me))} deposited, {ether(led.balance_of(me))} in the account")
     if coordinator is not None:

@@ -10,7 +10,16 @@ from rich.console import Console
 
 from llmnet.chain.wallet import Role, duration, utc
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether
-from llmnet.cli.wallet.account import ChainId, Dev, Keystore, PasswordFile, open_wallet, parse_amount, show_receipt
+from llmnet.cli.wallet.account import (
+    ChainId,
+    DeploymentAddress,
+    Dev,
+    Keystore,
+    PasswordFile,
+    open_wallet,
+    parse_amount,
+    show_receipt,
+)
 from llmnet.errors import InputError
 
 app = typer.Typer(
@@ -41,6 +50,7 @@ def add(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -49,7 +59,7 @@ def add(
 
     Example: llmnet stake add 0.5 --as validator --keystore validator.json --rpc-url http://10.0.0.1:8545
     """
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     show_receipt(wallet.add_stake(wallet.role(_role(as_)), parse_amount(amount)))
 
 
@@ -62,6 +72,7 @@ def unstake(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -73,7 +84,7 @@ def unstake(
     """
     if (amount is None) == (not all_):
         raise InputError("give an amount to unstake, or --all, not both")
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     show_receipt(wallet.unstake(wallet.role(_role(as_)), None if all_ else parse_amount(str(amount))))
 
 
@@ -84,6 +95,7 @@ def withdraw(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -92,7 +104,7 @@ def withdraw(
 
     Example: llmnet stake withdraw --as validator --keystore validator.json
     """
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     show_receipt(wallet.withdraw_stake(wallet.role(_role(as_))))
 
 
@@ -103,6 +115,7 @@ def show(
     password_file: PasswordFile = None,
     dev: Dev = None,
     chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -111,7 +124,7 @@ def show(
 
     Example: llmnet stake show --dev 1
     """
-    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev)
+    wallet = open_wallet(rpc_url, data_dir, port, chain_id, keystore, password_file, dev, deployment)
     p = wallet.position(wallet.role(_role(as_)))
     console.print(f"{wallet.address} as {p.role}: {ether(p.stake)} staked (minimum {ether(p.minimum)})")
     if p.unstaking:

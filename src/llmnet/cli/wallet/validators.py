@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from llmnet.chain.wallet import utc
-from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
-from llmnet.cli.wallet.account import ChainId, check_chain
+from llmnet.cli.options import DataDir, Port, RpcUrl, ether
+from llmnet.cli.wallet.account import ChainId, DeploymentAddress, open_chain
 
 app = typer.Typer(help="List the validators staked in the validator book.", no_args_is_help=True)
 console = Console()
@@ -16,16 +16,17 @@ console = Console()
 
 @app.command(name="list")
 def list_validators(
-    chain_id: ChainId = None, rpc_url: RpcUrl = None, data_dir: DataDir = None, port: Port = None
+    chain_id: ChainId = None,
+    deployment: DeploymentAddress = None,
+    rpc_url: RpcUrl = None,
+    data_dir: DataDir = None,
+    port: Port = None,
 ) -> None:
     """List every validator: address, endpoint, judge, stake, trust, and what is unstaking until when.
 
     Example: llmnet validators list --rpc-url http://10.0.0.1:8545
     """
-    from llmnet.chain.network import open_ledger
-
-    ledger = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port))
-    check_chain(ledger.chain_id, chain_id)
+    ledger = open_chain(rpc_url, data_dir, port, chain_id, deployment)
     table = Table(title=f"validators on chain {ledger.chain_id} (minimum stake {ether(ledger.validator_min_stake)})")
     for column in ("address", "endpoint", "judge", "stake", "trust", "unstaking"):
         table.add_column(column)
