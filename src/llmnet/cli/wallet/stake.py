@@ -77,8 +77,9 @@ def unstake(
     data_dir: DataDir = None,
     port: Port = None,
 ) -> None:
-    """Move stake into the unstake cooldown; withdraw it once the cooldown is over. Coordinators stop
-    choosing an account whose stake falls under the minimum.
+    """Move stake into the unstake cooldown; withdraw it once the cooldown is over. A respondent whose
+    stake falls under the minimum is not chosen; a validator or coordinator gets no work while any of
+    its stake is unstaking.
 
     Example: llmnet stake unstake --all --as respondent --keystore respondent.json
     """
