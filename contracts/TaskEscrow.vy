@@ -16,6 +16,10 @@
         already decay-weighted inside the batch, so one aggregated update
         equals m sequential ones. llmnet.reputation.beta mirrors this.
 
+        The escrow names the whole deployment: the registry, the validator book,
+        the human rankings and governance are read from it, and deployment_block
+        is where scans of the deployment's events start.
+
         Task fees live four to a storage word (64-bit lanes: 62 bits of fee in
         gwei, a settled bit and a refunded bit) so settling consecutive tasks
         touches one word per four tasks.
@@ -30,6 +34,7 @@ MAX_PROOF: constant(uint256) = 32
 MAX_RESPONDENTS: constant(uint256) = 32
 MAX_PROVIDER_DOMAINS: constant(uint256) = 8
 MAX_ATTESTATIONS: constant(uint256) = 16
+MAX_SETTLERS: constant(uint256) = 64
 REASON_WRONG_OUTPUT: constant(uint8) = 2
 # EIP-712, as llmnet.signing builds it (the domain's verifying contract is this escrow)
 DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
@@ -172,6 +177,9 @@ event SettlerChanged:
     settler: indexed(address)
     allowed: bool
 
+event RankingsChanged:
+    rankings: indexed(address)
+
 event RespondentConvicted:
     respondent: indexed(address)
     task_id: indexed(uint256)
@@ -184,6 +192,8 @@ governance: public(address)
 registry: public(address)
 decay: public(uint256)
 settlers: public(HashMap[address, bool])
+# the settlers in the order allowed (a revoked one is swapped out): whom coordinators hand outcomes to
+settler_list: DynArray[address, MAX_SETTLERS]
 
 next_task_id: public(uint256)
 batch_count: public(uint256)
@@ -203,6 +213,9 @@ validator_book: public(address)
 spot_quorum: public(uint256)
 # keccak256(task_id, respondent, round) of every response already convicted
 convicted: public(HashMap[bytes32, bool])
+rankings: public(address)
+# the block this escrow was deployed in: where scans of the deployment's events start
+deployment_block: public(uint256)
 
 
 @deploy
@@ -211,14 +224,38 @@ def __init__(registry: address, decay: uint256):
     self.governance = msg.sender
     self.registry = registry
     self.decay = decay
+    self.deployment_block = block.number
 
 
 @external
 def set_settler(settler: address, allowed: bool):
     assert msg.sender == self.governance, "only governance may do this"
     assert settler != empty(address), "settler address is empty"
+    if allowed and not self.settlers[settler]:
+        self.settler_list.append(settler)
+    elif not allowed and self.settlers[settler]:
+        self._unlist_settler(settler)
     self.settlers[settler] = allowed
     log SettlerChanged(settler=settler, allowed=allowed)
+
+
+@internal
+def _unlist_settler(settler: address):
+    # swap-and-pop keeps the list dense
+    n: uint256 = len(self.settler_list)
+    for i: uint256 in range(MAX_SETTLERS):
+        if i == n:
+            break
+        if self.settler_list[i] == settler:
+            self.settler_list[i] = self.settler_list[n - 1]
+            self.settler_list.pop()
+            break
+
+
+@view
+@external
+def all_settlers() -> DynArray[address, MAX_SETTLERS]:
+    return self.settler_list
 
 
 @external
@@ -228,6 +265,14 @@ def set_validator_book(book: address, quorum: uint256):
     assert quorum > 0, "a conviction needs at least one attestation"
     self.validator_book = book
     self.spot_quorum = quorum
+
+
+@external
+def set_rankings(rankings: address):
+    assert msg.sender == self.governance, "only governance may do this"
+    assert rankings != empty(address), "rankings address is empty"
+    self.rankings = rankings
+    log RankingsChanged(rankings=rankings)
 
 
 # ---------------------------------------------------------------- spot checks

@@ -22,6 +22,13 @@ _HASHES_RE = re.compile(r"(?:0x[0-9a-fA-F]{64})*")
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 
+def ether(wei: int) -> str:
+    """Readable amounts at any scale: 1.5 ETH, 30,000 gwei."""
+    if wei == 0 or wei >= 10**15:
+        return f"{wei / 10**18:.6g} ETH"
+    return f"{wei / 10**9:,.6g} gwei"
+
+
 def checksum(address: str, what: str = "address") -> str:
     """Return the checksummed form of ``address`` or raise InputError naming it."""
     if not isinstance(address, str) or not address.startswith("0x") or not is_hex_address(address):
@@ -201,6 +208,30 @@ class ValidatorInfo:
     @property
     def trust(self) -> float:
         return self.trust_ppm / 1_000_000
+
+    def in_good_standing(self, min_stake: int) -> bool:
+        return in_good_standing(self.stake, self.unstaking, min_stake)
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorInfo:
+    """A staked coordinator and the public URL it serves requesters from."""
+
+    address: str
+    endpoint: str
+    stake: int
+    unstaking: int
+    unlock_at: int
+    registered_at: int
+
+    def in_good_standing(self, min_stake: int) -> bool:
+        return in_good_standing(self.stake, self.unstaking, min_stake)
+
+
+def in_good_standing(stake: int, unstaking: int, min_stake: int) -> bool:
+    """Who is given work (validators) or taken work from (coordinators): staked at least the
+    minimum, so not slashed below it, and not leaving (no unstake pending)."""
+    return stake >= min_stake and unstaking == 0
 
 
 @dataclass(frozen=True, slots=True)

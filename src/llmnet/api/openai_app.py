@@ -3,6 +3,7 @@
     POST /v1/chat/completions   (streaming and not; model "llmnet/auto" or "llmnet/<domain>")
     GET  /v1/models             llmnet/auto and llmnet/<domain> for every domain with providers
     GET  /tasks/{task_key}      a task's receipt and how far its settlement got (its requester's key only)
+    GET  /v1/auth/nonce, POST /v1/auth/login   an API key for whoever signs in with its account (llmnet.api.auth)
     GET  /ui                    the web dashboard (see llmnet.web.dashboard)
     GET  /health
 
@@ -27,6 +28,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 
+from llmnet.api.auth import LoginDesk, install_auth
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
@@ -36,6 +38,7 @@ from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import run_accountant
+from llmnet.roles.admission import ensure_coordinator
 from llmnet.roles.common import AccountSpec, ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun, new_task_key
 from llmnet.roles.directory import Directory
@@ -46,6 +49,7 @@ from llmnet.roles.receipt import receipt_of
 from llmnet.roles.streaming import stream, synthesize
 from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
+from llmnet.types import ETHER
 from llmnet.web.dashboard import Dashboard, install_dashboard
 
 AUTO = "llmnet/auto"
@@ -56,8 +60,11 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
     max_tokens, the peers' deadlines and cool-downs) with their defaults from CoordinatorSettings."""
 
     policy: str = "thompson"
-    validators: list[str] = Field(default_factory=list)  # validator base URLs
-    settler_url: str | None = None
+    # the validator base URLs to ask; empty: every validator in good standing on chain
+    validators: list[str] = Field(default_factory=list)
+    ask_validators: bool = True  # False: no validator is asked to rate (they only settle)
+    settler_url: str | None = None  # None: a settler the escrow lists (see llmnet.roles.admission)
+    stake_wei: int = ETHER  # staked in the validator book as a coordinator when it first starts
     fee_per_respondent_wei: int = 10**13
     max_prompt_chars: int = 8000
     knowledge_root: Path | None = None  # local folders per domain for llmnet/auto; else the domains' cards
@@ -166,7 +173,7 @@ class Gateway:
             raise QuotaExceeded(
                 f"account {requester} has {available - owed} wei escrowed for this coordinator beyond tasks "
                 f"not yet opened, and this request costs {fee} wei; deposit into the escrow and approve "
-                f"{self.coordinator.account.address} (`llmnet keys create` does both on a dev chain)"
+                f"{self.coordinator.account.address} (`llmnet escrow deposit` and `llmnet escrow approve`)"
             )
 
     def finish(self, run: TaskRun) -> dict[str, Any]:
@@ -250,9 +257,11 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
+        state["registration"] = await asyncio.to_thread(ensure_coordinator, ledger, account, spec.url, spec.stake_wei)
+        validators = (spec.validators or None) if spec.ask_validators else []
         http = KeepAliveClient(AiohttpClient(limit=200))
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
-                                  spec.validators, spec.settings(), http, seed=spec.seed)  # fmt: skip
+                                  validators, spec.settings(), http, seed=spec.seed)  # fmt: skip
         books = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-tasks.sqlite"
         accountant = TaskBook(books, fsync_interval_s=spec.record_fsync_interval_s)
         spawn = multiprocessing.get_context("spawn")
@@ -276,6 +285,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
                                          for d in directory.domains()])  # warm: ranking reads both  # fmt: skip
         await asyncio.to_thread(lambda: (directory.validator_weights(), directory.validator_addresses()))
         keys = KeyBook(spec.data_dir / "keys.sqlite")
+        state["auth"] = LoginDesk(keys, ledger.chain_id, account.address)
         known = load_questions(spec.references_file)
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)
         store = ContentStore(spec.data_dir / "store.sqlite")
@@ -294,11 +304,13 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     app = FastAPI(title="llmnet coordinator", lifespan=lifespan)
     install_error_handlers(app)
     install_dashboard(app, lambda: state["ui"])
+    install_auth(app, lambda: state["auth"])
 
     @app.get("/health")
     def health() -> dict[str, Any]:
         gw: Gateway = state["gw"]
-        return {"role": "coordinator", "address": account.address, "tasks": gw.accountant.counts(),
+        return {"role": "coordinator", "address": account.address, "registration": state.get("registration"),
+                "tasks": gw.accountant.counts(),
                 "last_error": gw.accountant.last_error, "gold_tasks": gw.gold_runs,
                 "gold_error": gw.gold_error}  # fmt: skip
 
