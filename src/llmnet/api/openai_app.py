@@ -32,6 +32,7 @@ from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
 from llmnet.api.routes import HotRoute, HotRoutes
 from llmnet.api.schema import ChatCompletion, ChatCompletionRequest
+from llmnet.defaults import DEFAULT_FEE_PER_RESPONDENT_WEI
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
@@ -58,7 +59,7 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
     policy: str = "thompson"
     validators: list[str] = Field(default_factory=list)  # validator base URLs
     settler_url: str | None = None
-    fee_per_respondent_wei: int = 10**13
+    fee_per_respondent_wei: int = DEFAULT_FEE_PER_RESPONDENT_WEI
     max_prompt_chars: int = 8000
     knowledge_root: Path | None = None  # local folders per domain for llmnet/auto; else the domains' cards
     references_file: Path | None = None  # question -> reference answer, for validators

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from llmnet.cli.options import DataDir, Port, ether, requester_key, settings
 from llmnet.cli.providers import reputation_lines
+from llmnet.defaults import DEFAULT_K, DEFAULT_ROUNDS, MAX_K, MAX_ROUNDS
 from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
 from llmnet.questions import Question, load_questions
@@ -28,8 +29,8 @@ from llmnet.roles.peers import PeerDeadlines
 console = Console()
 
 
-Rounds = Annotated[int, typer.Option(help="collaborative prompting rounds (0 = plain best-of-k)")]
-K = Annotated[int, typer.Option("--k", help="respondents per query")]
+Rounds = Annotated[int, typer.Option(min=0, max=MAX_ROUNDS, help="collaborative prompting rounds (0 = plain best-of-k)")]
+K = Annotated[int, typer.Option("--k", min=1, max=MAX_K, help="respondents per query")]
 _DEADLINES = PeerDeadlines.model_fields
 RespondentTimeout = Annotated[
     float | None,
@@ -85,8 +86,8 @@ def _banner(net: Network) -> None:
 def up(
     data_dir: DataDir = None,
     port: Port = None,
-    k: K = 3,
-    rounds: Rounds = 1,
+    k: K = DEFAULT_K,
+    rounds: Rounds = DEFAULT_ROUNDS,
     respondent_timeout: RespondentTimeout = None,
     rating_timeout: RatingTimeout = None,
 ) -> None:
@@ -170,8 +171,8 @@ def _show_chain(net: Network, tasks: list[dict[str, Any]]) -> None:
 def demo(
     data_dir: DataDir = None,
     port: Port = None,
-    k: K = 3,
-    rounds: Rounds = 1,
+    k: K = DEFAULT_K,
+    rounds: Rounds = DEFAULT_ROUNDS,
     exit_after: Annotated[bool, typer.Option("--exit", help="stop after the questions")] = False,
     respondent_timeout: RespondentTimeout = None,
     rating_timeout: RatingTimeout = None,

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from llmnet.chain.network import configured_account, open_ledger
+from llmnet.defaults import DEFAULT_K, MAX_K
 from llmnet.cli.network import coordinator_client, coordinator_errors
 from llmnet.cli.options import DataDir, RpcUrl, settings
 from llmnet.errors import InputError
@@ -49,7 +50,7 @@ def _candidates(client: Any, ledger: Any, prompt: str, model: str, n: int, sampl
 
 def rank(
     prompt: Annotated[str | None, typer.Argument(help="the prompt to ask (omit with --conversation)")] = None,
-    n: Annotated[int, typer.Option("--n", min=2, max=16, help="how many respondents answer")] = 3,
+    n: Annotated[int, typer.Option("--n", min=2, max=MAX_K, help="how many respondents answer")] = DEFAULT_K,
     model: Annotated[str, typer.Option(help="llmnet/auto or llmnet/<domain>")] = "llmnet/auto",
     url: Annotated[str, typer.Option(help="the coordinator's OpenAI base URL")] = "http://127.0.0.1:8300/v1",
     key: Annotated[
