@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,7 +67,8 @@ def serve(
     spec = settings.spec(chain_id)
     typer.echo(f"{role.value} {spec.name}: listening on {spec.host}:{spec.port}, reached at {spec.url}; "
                f"chain {chain_id} at {url}", err=True)  # fmt: skip
-    run_service(role.value, spec)
+    stopped_by = run_service(role.value, spec)
+    typer.echo(f"{role.value} {spec.name} stopped ({', '.join(signal.Signals(s).name for s in stopped_by)})", err=True)
 
 
 def init(

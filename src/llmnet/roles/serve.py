@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from llmnet.api.openai_app import CoordinatorSpec, create_coordinator_app
-from llmnet.api.server import serve
+from llmnet.api.server import server_for
+from llmnet.errors import ConfigError
 from llmnet.roles.common import ServiceSpec
 from llmnet.roles.respondent import RespondentSpec, create_respondent_app
 from llmnet.roles.validator import ValidatorSpec, create_validator_app
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 ROLES: dict[str, tuple[type[BaseModel], Any]] = {
     "respondent": (RespondentSpec, create_respondent_app),
     "validator": (ValidatorSpec, create_validator_app),
@@ -26,11 +29,25 @@ ROLES: dict[str, tuple[type[BaseModel], Any]] = {
 }
 
 
-def run_service(role: str, spec: ServiceSpec) -> None:
-    """Serve ``role`` from ``spec`` on its host and port until the process is told to stop; its
-    app's shutdown (the lifespan's end) runs before this returns."""
+def run_service(role: str, spec: ServiceSpec) -> list[int]:
+    """Serve ``role`` from ``spec`` on its host and port until SIGTERM or SIGINT; returns the signals
+    that stopped it, once its app has shut down (the lifespan's end), so the process exits 0.
+
+    uvicorn shuts down gracefully on those signals and then raises them again for the handlers it
+    found; the handlers installed here take them, instead of the defaults that would kill the process
+    (SIGTERM) or raise KeyboardInterrupt (SIGINT) after a clean shutdown."""
     _, factory = ROLES[role]
-    serve(factory(spec), spec.host, spec.port, spec.http)
+    server = server_for(factory(spec), spec.host, spec.port, spec.http)
+    stopped_by: list[int] = []
+    previous = {sig: signal.signal(sig, lambda sig, _: stopped_by.append(sig)) for sig in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        raise ConfigError(f"the {role} {spec.name} did not start on {spec.host}:{spec.port}; its log above says why")
+    return stopped_by
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,152 @@
+"""``llmnet serve respondent|validator --config FILE`` joins a running network: each service its own
+process with its own keystore, sharing only the RPC URL and the deployment's address with the
+network. The respondent answers through the network's coordinator, the validator stakes and
+rates, and both shut down cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from llmnet.chain.network import chain_url, dev_account
+from llmnet.keys import create_keystore
+from llmnet.launcher import COORDINATOR_DEV, Network, RespondentPlan, fund
+from llmnet.types import ETHER
+from tests.conftest import free_port
+from tests.integration.networks import running_network
+
+pytestmark = pytest.mark.integration
+
+FAST: dict[str, Any] = {"kdf": "pbkdf2", "kdf_iterations": 16}
+QUESTION = "What is consideration in a contract?"
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    respondents = (RespondentPlan("fake-general", ("general",), backend="fake", options={"model_id": "fake-echo"}),)
+    with running_network(tmp_path_factory.mktemp("serve-net"), respondents, judge="fake", k=1, rounds=0,
+                         validators=1, gold_rate=0.0) as network:  # fmt: skip
+        yield network
+
+
+def operator(folder: Path, role: str, net: Network) -> str:
+    """A keystore of the operator's own, its password in a file, and some ether to stake."""
+    password = f"{role} password"
+    address = create_keystore(folder / f"{role}-key.json", password, **FAST)
+    (folder / f"{role}-password").write_text(password + "\n")
+    assert net.ledger is not None
+    fund(net.ledger, dev_account(0), address, 2 * ETHER)
+    return address
+
+
+def config_file(folder: Path, role: str, net: Network, port: int, tables: str) -> Path:
+    """What an operator writes: the RPC URL, the escrow's address, its own key; nothing else of the network's."""
+    assert net.ledger is not None
+    coordinator = dev_account(COORDINATOR_DEV).address
+    path = folder / f"{role}.toml"
+    path.write_text(
+        f'name = "operator-{role}"\nrpc_url = "{chain_url(net.settings)}"\n'
+        f'deployment = "{net.ledger.deployment.escrow}"\nbind = "127.0.0.1:{port}"\ndata_dir = "state"\n'
+        f'stake = "0.2 ETH"\ntrusted_coordinators = ["{coordinator}"]\n'
+        f'{tables}\n[key]\nkeystore = "{role}-key.json"\npassword_file = "{role}-password"\n'
+    )
+    return path
+
+
+def start(role: str, config: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMNET_")}  # only the file speaks
+    log = open(config.with_suffix(".log"), "wb")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen([sys.executable, "-m", "llmnet.cli.main", "serve", role, "--config", str(config)],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)  # fmt: skip
+    log.close()
+    return proc
+
+
+def healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            body: dict[str, Any] = httpx.get(f"{url}/health", timeout=2).json()
+            return body
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} not healthy within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("did not stop within 30 s of SIGTERM") from None
+
+
+def ask_law(net: Network, timeout: float = 60) -> Any:
+    """Asked until answered: the coordinator finds a new respondent at its next directory refresh."""
+    client = openai.OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=30, max_retries=0)
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            return client.chat.completions.create(model="llmnet/law", messages=[{"role": "user", "content": QUESTION}],
+                                                  extra_body={"llmnet": {"k": 1, "rounds": 0}})  # fmt: skip
+        except openai.APIStatusError as exc:
+            last = exc
+            time.sleep(0.5)
+    raise AssertionError(f"no answer within {timeout:.0f} s: {last}")
+
+
+@pytest.fixture
+def services(net: Network, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    respondent, validator = operator(tmp_path, "respondent", net), operator(tmp_path, "validator", net)
+    ports = {"respondent": free_port(), "validator": free_port()}
+    tables = {
+        "respondent": 'domains = ["law"]\n[backend]\nkind = "fake"\n[model]\nid = "operator-law-model"\nversion = "1"',
+        "validator": '[judge]\nkind = "fake"\nfake_score = 7',
+    }
+    procs = {role: start(role, config_file(tmp_path, role, net, ports[role], tables[role])) for role in ports}
+    try:
+        yield {"addresses": {"respondent": respondent, "validator": validator}, "ports": ports, "procs": procs,
+               "folder": tmp_path}  # fmt: skip
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_an_operators_respondent_and_validator_join_from_their_config_files(
+    net: Network, services: dict[str, Any]
+) -> None:
+    assert net.ledger is not None
+    addresses, ports, procs, folder = (services[k] for k in ("addresses", "ports", "procs", "folder"))
+    for role in ("respondent", "validator"):
+        health = healthy(f"http://127.0.0.1:{ports[role]}", procs[role], folder / f"{role}.log")
+        assert health["address"] == addresses[role] and health["registration"] == "registered"
+    provider = net.ledger.get_provider(addresses["respondent"])
+    assert provider.profile.endpoint == f"http://127.0.0.1:{ports['respondent']}"
+    assert provider.profile.domains == ("law",) and provider.profile.model_id == "operator-law-model"
+    assert net.ledger.is_validator(addresses["validator"])
+
+    resp = ask_law(net)
+    assert QUESTION in (resp.choices[0].message.content or "")  # the fake backend echoes
+    receipt = resp.model_extra["llmnet"]["receipt"]
+    assert [r["address"] for r in receipt["respondents"] if r["answered"]] == [addresses["respondent"]]
+    assert receipt["respondents"][0]["model_id"] == "operator-law-model"
+
+    for role in ("respondent", "validator"):
+        assert stop(procs[role]) == 0, (folder / f"{role}.log").read_text()[-3000:]
