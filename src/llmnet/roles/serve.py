@@ -39,7 +39,7 @@ def run_service(role: str, spec: ServiceSpec) -> list[int]:
     _, factory = ROLES[role]
     server = server_for(factory(spec), spec.host, spec.port, spec.http)
     stopped_by: list[int] = []
-    previous = {sig: signal.signal(sig, lambda sig, _: stopped_by.append(sig)) for sig in STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, lambda signum, _frame: stopped_by.append(signum)) for sig in STOP_SIGNALS}
     try:
         server.run()
     finally:

@@ -64,7 +64,7 @@ def _env_value(name: str, text: str) -> Any:
 def env_layer(role: str, env: Mapping[str, str]) -> dict[tuple[str, ...], tuple[Any, str]]:
     """``LLMNET_<ROLE>_…`` variables: field path -> (value, the variable's name)."""
     prefix = env_prefix(role)
-    found = {}
+    found: dict[tuple[str, ...], tuple[Any, str]] = {}
     for name, text in env.items():
         if name.startswith(prefix) and len(name) > len(prefix):
             path = tuple(name[len(prefix) :].lower().split("__"))
@@ -103,7 +103,7 @@ def load_role_config(
         raise ConfigError(f"no role {role!r}; use one of {', '.join(ROLES)}")
     data, origins = layered(role, path, env, flags or {})
     try:
-        config = CONFIGS[role].model_validate(data, context={"base": path.parent})
+        config = CONFIGS[role].model_validate(data, context={"base": path.resolve().parent})
     except ValidationError as exc:
         problems = [describe(e, data, origins, path, role) for e in exc.errors()]
         head = f"{len(problems)} problems in the {role} config:\n  " if len(problems) > 1 else ""
