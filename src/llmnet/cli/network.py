@@ -29,7 +29,9 @@ from llmnet.roles.peers import PeerDeadlines
 console = Console()
 
 
-Rounds = Annotated[int, typer.Option(min=0, max=MAX_ROUNDS, help="collaborative prompting rounds (0 = plain best-of-k)")]
+Rounds = Annotated[
+    int, typer.Option(min=0, max=MAX_ROUNDS, help="collaborative prompting rounds (0 = plain best-of-k)")
+]
 K = Annotated[int, typer.Option("--k", min=1, max=MAX_K, help="respondents per query")]
 _DEADLINES = PeerDeadlines.model_fields
 RespondentTimeout = Annotated[

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.panel import Panel
 
 from llmnet.chain.network import configured_account, open_ledger
-from llmnet.defaults import DEFAULT_K, MAX_K
 from llmnet.cli.network import coordinator_client, coordinator_errors
 from llmnet.cli.options import DataDir, RpcUrl, settings
+from llmnet.defaults import DEFAULT_K, MAX_K
 from llmnet.errors import InputError
 from llmnet.launcher import REQUESTER_DEV
 from llmnet.rlhf.book import Conversation, RankingBook

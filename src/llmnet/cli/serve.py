@@ -1,14 +1,14 @@
 """``llmnet serve ROLE --config FILE`` and ``llmnet init ROLE``: run one role of the network.
 
-    llmnet init respondent --out respondent.toml --new-key    # a commented example and a keystore
-    llmnet serve respondent --config respondent.toml --public-url http://203.0.113.7:8470
+llmnet init respondent --out respondent.toml --new-key    # a commented example and a keystore
+llmnet serve respondent --config respondent.toml --public-url http://203.0.113.7:8470
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ DataDirFlag = Annotated[Path | None, typer.Option("--data-dir", help="where the 
 NameFlag = Annotated[str | None, typer.Option("--name", help="the service's name (default: the role)")]
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     respondent = "respondent"
     validator = "validator"
     coordinator = "coordinator"

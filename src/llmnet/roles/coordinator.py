@@ -28,10 +28,16 @@ from typing import Any, Literal
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
-from pydantic import Field
 
 from llmnet.api.http_client import HttpClient
-from llmnet.defaults import DEFAULT_K, DEFAULT_MAX_TOKENS, DEFAULT_ROUNDS, AnswerTokens, DebateRounds, RespondentsPerTask
+from llmnet.defaults import (
+    DEFAULT_K,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_ROUNDS,
+    AnswerTokens,
+    DebateRounds,
+    RespondentsPerTask,
+)
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy

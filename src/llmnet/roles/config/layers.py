@@ -58,7 +58,7 @@ def _env_value(name: str, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"${name} is not valid JSON ({exc}); write lists as [\"a\", \"b\"]") from None
+        raise ConfigError(f'${name} is not valid JSON ({exc}); write lists as ["a", "b"]') from None
 
 
 def env_layer(role: str, env: Mapping[str, str]) -> dict[tuple[str, ...], tuple[Any, str]]:
