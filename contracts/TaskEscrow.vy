@@ -16,6 +16,10 @@
         already decay-weighted inside the batch, so one aggregated update
         equals m sequential ones. llmnet.reputation.beta mirrors this.
 
+        The escrow names the whole deployment: the registry, the validator book,
+        the human rankings and governance are read from it, and deployment_block
+        is where scans of the deployment's events start.
+
         Task fees live four to a storage word (64-bit lanes: 62 bits of fee in
         gwei, a settled bit and a refunded bit) so settling consecutive tasks
         touches one word per four tasks.
@@ -172,6 +176,9 @@ event SettlerChanged:
     settler: indexed(address)
     allowed: bool
 
+event RankingsChanged:
+    rankings: indexed(address)
+
 event RespondentConvicted:
     respondent: indexed(address)
     task_id: indexed(uint256)
@@ -203,6 +210,9 @@ validator_book: public(address)
 spot_quorum: public(uint256)
 # keccak256(task_id, respondent, round) of every response already convicted
 convicted: public(HashMap[bytes32, bool])
+rankings: public(address)
+# the block this escrow was deployed in: where scans of the deployment's events start
+deployment_block: public(uint256)
 
 
 @deploy
@@ -211,6 +221,7 @@ def __init__(registry: address, decay: uint256):
     self.governance = msg.sender
     self.registry = registry
     self.decay = decay
+    self.deployment_block = block.number
 
 
 @external
@@ -228,6 +239,14 @@ def set_validator_book(book: address, quorum: uint256):
     assert quorum > 0, "a conviction needs at least one attestation"
     self.validator_book = book
     self.spot_quorum = quorum
+
+
+@external
+def set_rankings(rankings: address):
+    assert msg.sender == self.governance, "only governance may do this"
+    assert rankings != empty(address), "rankings address is empty"
+    self.rankings = rankings
+    log RankingsChanged(rankings=rankings)
 
 
 # ---------------------------------------------------------------- spot checks

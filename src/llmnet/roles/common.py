@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from web3 import Web3
 
 from llmnet.api.server import HttpLimits
-from llmnet.chain.deploy import DeploymentBook
+from llmnet.chain.deploy import DeploymentBook, resolve_deployment
 from llmnet.chain.network import connect, dev_account
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import ConfigError, KeystoreError, SignatureError
@@ -65,11 +65,31 @@ def read_password_file(path: Path) -> str:
 
 
 class ChainSpec(BaseModel):
+    """The chain a service works on: its RPC URL and the deployment, named either by the escrow's
+    address (the other contracts are read from it and checked, see
+    :func:`llmnet.chain.deploy.resolve_deployment`) or by a deployments file that
+    `llmnet chain deploy` or `llmnet chain attach` recorded. Exactly one of the two."""
+
     rpc_url: str
-    deployments_file: Path
+    deployments_file: Path | None = None
+    deployment: str | None = None  # the TaskEscrow's address
+
+    @model_validator(mode="after")
+    def _one_deployment(self) -> ChainSpec:
+        if (self.deployment is None) == (self.deployments_file is None):
+            given = "both" if self.deployment is not None else "neither"
+            raise ValueError(
+                f"a chain spec names its deployment by exactly one of deployment (the escrow's address) and "
+                f"deployments_file, and {given} was given; set deployment to the address `llmnet chain status` "
+                "shows as the escrow"
+            )
+        return self
 
     def ledger(self) -> Web3Ledger:
         w3: Web3 = connect(self.rpc_url)
+        if self.deployment is not None:
+            return Web3Ledger(w3, resolve_deployment(w3, self.deployment))
+        assert self.deployments_file is not None  # the validator above
         return Web3Ledger(w3, DeploymentBook(self.deployments_file).find(w3))
 
 
