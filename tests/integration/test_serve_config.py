@@ -1,7 +1,8 @@
-"""``llmnet serve respondent|validator --config FILE`` joins a running network: each service its own
-process with its own keystore, sharing only the RPC URL and the deployment's address with the
-network. The respondent answers through the network's coordinator, the validator stakes and
-rates, and both shut down cleanly on SIGTERM."""
+"""``llmnet serve respondent|validator|coordinator --config FILE`` joins a running network: each
+service its own process with its own keystore, sharing only the RPC URL and the deployment's
+address with the network. The respondent answers through the network's coordinator and through
+the operator's own, whose ratings come from the operator's validator; all shut down cleanly on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import httpx
 import openai
 import pytest
 
+from llmnet.api.keys import KeyBook
 from llmnet.chain.network import chain_url, dev_account
 from llmnet.keys import create_keystore
-from llmnet.launcher import COORDINATOR_DEV, Network, RespondentPlan, fund
+from llmnet.launcher import COORDINATOR_DEV, REQUESTER_DEV, Network, RespondentPlan, fund
 from llmnet.types import ETHER
 from tests.conftest import free_port
 from tests.integration.networks import running_network
@@ -49,16 +51,14 @@ def operator(folder: Path, role: str, net: Network) -> str:
     return address
 
 
-def config_file(folder: Path, role: str, net: Network, port: int, tables: str) -> Path:
+def config_file(folder: Path, role: str, net: Network, port: int, fields: str, tables: str = "") -> Path:
     """What an operator writes: the RPC URL, the escrow's address, its own key; nothing else of the network's."""
     assert net.ledger is not None
-    coordinator = dev_account(COORDINATOR_DEV).address
     path = folder / f"{role}.toml"
     path.write_text(
         f'name = "operator-{role}"\nrpc_url = "{chain_url(net.settings)}"\n'
         f'deployment = "{net.ledger.deployment.escrow}"\nbind = "127.0.0.1:{port}"\ndata_dir = "state"\n'
-        f'stake = "0.2 ETH"\ntrusted_coordinators = ["{coordinator}"]\n'
-        f'{tables}\n[key]\nkeystore = "{role}-key.json"\npassword_file = "{role}-password"\n'
+        f'{fields}\n{tables}\n[key]\nkeystore = "{role}-key.json"\npassword_file = "{role}-password"\n'
     )
     return path
 
@@ -96,32 +96,45 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
         raise AssertionError("did not stop within 30 s of SIGTERM") from None
 
 
-def ask_law(net: Network, timeout: float = 60) -> Any:
-    """Asked until answered: the coordinator finds a new respondent at its next directory refresh."""
-    client = openai.OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=30, max_retries=0)
+def ask_law(base_url: str, api_key: str, timeout: float = 60) -> Any:
+    """Asked until answered: a coordinator finds a new respondent at its next directory refresh."""
     deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        try:
-            return client.chat.completions.create(model="llmnet/law", messages=[{"role": "user", "content": QUESTION}],
-                                                  extra_body={"llmnet": {"k": 1, "rounds": 0}})  # fmt: skip
-        except openai.APIStatusError as exc:
-            last = exc
-            time.sleep(0.5)
+    with openai.OpenAI(base_url=base_url, api_key=api_key, timeout=30, max_retries=0) as client:
+        while time.monotonic() < deadline:
+            try:
+                return client.chat.completions.create(
+                    model="llmnet/law",
+                    messages=[{"role": "user", "content": QUESTION}],
+                    extra_body={"llmnet": {"k": 1, "rounds": 0}},
+                )
+            except openai.APIStatusError as exc:
+                last = exc
+                time.sleep(0.5)
     raise AssertionError(f"no answer within {timeout:.0f} s: {last}")
 
 
 @pytest.fixture
 def services(net: Network, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    respondent, validator = operator(tmp_path, "respondent", net), operator(tmp_path, "validator", net)
-    ports = {"respondent": free_port(), "validator": free_port()}
-    tables = {
-        "respondent": 'domains = ["law"]\n[backend]\nkind = "fake"\n[model]\nid = "operator-law-model"\nversion = "1"',
-        "validator": '[judge]\nkind = "fake"\nfake_score = 7',
+    """An operator's respondent, validator and coordinator, each from its own file and keystore; the
+    respondent and validator also take work from the network's own coordinator."""
+    roles = ("respondent", "validator", "coordinator")
+    addresses = {role: operator(tmp_path, role, net) for role in roles}
+    ports = {role: free_port() for role in roles}
+    trusted = f'trusted_coordinators = ["{dev_account(COORDINATOR_DEV).address}", "{addresses["coordinator"]}"]'
+    fields = {
+        "respondent": f'stake = "0.2 ETH"\n{trusted}\ndomains = ["law"]',
+        "validator": f'stake = "0.2 ETH"\n{trusted}',
+        "coordinator": f'validators = ["http://127.0.0.1:{ports["validator"]}"]',
     }
-    procs = {role: start(role, config_file(tmp_path, role, net, ports[role], tables[role])) for role in ports}
+    tables = {
+        "respondent": '[backend]\nkind = "fake"\n[model]\nid = "operator-law-model"\nversion = "1"',
+        "validator": '[judge]\nkind = "fake"\nfake_score = 7',
+        "coordinator": "[tasks]\nk = 1\nrounds = 0\nrating_timeout_s = 20",
+    }
+    configs = {role: config_file(tmp_path, role, net, ports[role], fields[role], tables[role]) for role in roles}
+    procs = {role: start(role, configs[role]) for role in roles if role != "coordinator"}
     try:
-        yield {"addresses": {"respondent": respondent, "validator": validator}, "ports": ports, "procs": procs,
-               "folder": tmp_path}  # fmt: skip
+        yield {"addresses": addresses, "ports": ports, "procs": procs, "folder": tmp_path, "configs": configs}
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -129,24 +142,38 @@ def services(net: Network, tmp_path: Path) -> Iterator[dict[str, Any]]:
                 proc.wait()
 
 
-def test_an_operators_respondent_and_validator_join_from_their_config_files(
-    net: Network, services: dict[str, Any]
-) -> None:
+def requester_key(net: Network, folder: Path, coordinator: str) -> str:
+    """The network's requester, approving the operator's coordinator, with an API key in its key book."""
+    assert net.ledger is not None
+    net.ledger.approve(coordinator, ETHER, dev_account(REQUESTER_DEV))
+    return KeyBook(folder / "state" / "keys.sqlite").create("requester", dev_account(REQUESTER_DEV).address)
+
+
+def test_an_operators_services_join_from_their_config_files(net: Network, services: dict[str, Any]) -> None:
     assert net.ledger is not None
     addresses, ports, procs, folder = (services[k] for k in ("addresses", "ports", "procs", "folder"))
     for role in ("respondent", "validator"):
         health = healthy(f"http://127.0.0.1:{ports[role]}", procs[role], folder / f"{role}.log")
         assert health["address"] == addresses[role] and health["registration"] == "registered"
+    procs["coordinator"] = start("coordinator", services["configs"]["coordinator"])  # reads the book at start
+    health = healthy(f"http://127.0.0.1:{ports['coordinator']}", procs["coordinator"], folder / "coordinator.log")
+    assert health["address"] == addresses["coordinator"]
     provider = net.ledger.get_provider(addresses["respondent"])
     assert provider.profile.endpoint == f"http://127.0.0.1:{ports['respondent']}"
     assert provider.profile.domains == ("law",) and provider.profile.model_id == "operator-law-model"
     assert net.ledger.is_validator(addresses["validator"])
 
-    resp = ask_law(net)
+    resp = ask_law(net.base_url, net.api_key)  # through the network's coordinator
     assert QUESTION in (resp.choices[0].message.content or "")  # the fake backend echoes
     receipt = resp.model_extra["llmnet"]["receipt"]
     assert [r["address"] for r in receipt["respondents"] if r["answered"]] == [addresses["respondent"]]
     assert receipt["respondents"][0]["model_id"] == "operator-law-model"
 
-    for role in ("respondent", "validator"):
+    own = f"http://127.0.0.1:{ports['coordinator']}/v1"  # through the operator's coordinator
+    resp = ask_law(own, requester_key(net, folder, addresses["coordinator"]))
+    receipt = resp.model_extra["llmnet"]["receipt"]
+    assert [r["address"] for r in receipt["respondents"] if r["answered"]] == [addresses["respondent"]]
+    assert receipt["validators"] == [addresses["validator"]] and receipt["respondents"][0]["score"] == 7.0
+
+    for role in ("coordinator", "respondent", "validator"):
         assert stop(procs[role]) == 0, (folder / f"{role}.log").read_text()[-3000:]
