@@ -34,6 +34,7 @@ MAX_PROOF: constant(uint256) = 32
 MAX_RESPONDENTS: constant(uint256) = 32
 MAX_PROVIDER_DOMAINS: constant(uint256) = 8
 MAX_ATTESTATIONS: constant(uint256) = 16
+MAX_SETTLERS: constant(uint256) = 64
 REASON_WRONG_OUTPUT: constant(uint8) = 2
 # EIP-712, as llmnet.signing builds it (the domain's verifying contract is this escrow)
 DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
@@ -191,6 +192,8 @@ governance: public(address)
 registry: public(address)
 decay: public(uint256)
 settlers: public(HashMap[address, bool])
+# the settlers in the order allowed (a revoked one is swapped out): whom coordinators hand outcomes to
+settler_list: DynArray[address, MAX_SETTLERS]
 
 next_task_id: public(uint256)
 batch_count: public(uint256)
@@ -228,8 +231,31 @@ def __init__(registry: address, decay: uint256):
 def set_settler(settler: address, allowed: bool):
     assert msg.sender == self.governance, "only governance may do this"
     assert settler != empty(address), "settler address is empty"
+    if allowed and not self.settlers[settler]:
+        self.settler_list.append(settler)
+    elif not allowed and self.settlers[settler]:
+        self._unlist_settler(settler)
     self.settlers[settler] = allowed
     log SettlerChanged(settler=settler, allowed=allowed)
+
+
+@internal
+def _unlist_settler(settler: address):
+    # swap-and-pop keeps the list dense
+    n: uint256 = len(self.settler_list)
+    for i: uint256 in range(MAX_SETTLERS):
+        if i == n:
+            break
+        if self.settler_list[i] == settler:
+            self.settler_list[i] = self.settler_list[n - 1]
+            self.settler_list.pop()
+            break
+
+
+@view
+@external
+def all_settlers() -> DynArray[address, MAX_SETTLERS]:
+    return self.settler_list
 
 
 @external

@@ -10,11 +10,24 @@
         validator its pay and trust. Trust (parts per million) and slashing are set by
         the settlement contract's settlers or by governance; stake waits out a cooldown
         before it can be withdrawn, and can be slashed until then.
+
+        Coordinators are listed here too, with a stake of at least the same minimum and
+        the public URL they serve requesters from: respondents and validators take work
+        only from a coordinator staked here and not unstaking, so anyone may run one, and
+        one that misbehaves has something to lose (governance slashes it).
 """
 
 MAX_VALIDATORS: constant(uint256) = 256
 MAX_UPDATES: constant(uint256) = 256
+MAX_COORDINATORS: constant(uint256) = 256
 PPM: constant(uint256) = 1_000_000
+
+struct Coordinator:
+    endpoint: String[256]
+    stake: uint256
+    unstaking: uint256
+    unlock_at: uint256
+    registered_at: uint256
 
 struct Validator:
     endpoint: String[256]
@@ -67,6 +80,40 @@ event TrustUpdated:
     validator: indexed(address)
     trust_ppm: uint256
 
+event ValidatorUpdated:
+    validator: indexed(address)
+    endpoint: String[256]
+    judge_model_id: String[128]
+    judge_weights_hash: bytes32
+
+event CoordinatorRegistered:
+    coordinator: indexed(address)
+    endpoint: String[256]
+    stake: uint256
+
+event CoordinatorUpdated:
+    coordinator: indexed(address)
+    endpoint: String[256]
+
+event CoordinatorStakeAdded:
+    coordinator: indexed(address)
+    amount: uint256
+    stake: uint256
+
+event CoordinatorUnstakeRequested:
+    coordinator: indexed(address)
+    amount: uint256
+    unlock_at: uint256
+
+event CoordinatorWithdrawn:
+    coordinator: indexed(address)
+    amount: uint256
+
+event CoordinatorSlashed:
+    coordinator: indexed(address)
+    amount: uint256
+    reason: uint8
+
 event RatingsCommitted:
     validator: indexed(address)
     epoch: indexed(uint256)
@@ -93,6 +140,8 @@ validators: HashMap[address, Validator]
 validator_list: DynArray[address, MAX_VALIDATORS]
 commitments: public(HashMap[address, HashMap[uint256, bytes32]])
 reveals: public(HashMap[address, HashMap[uint256, bytes32]])
+coordinators: HashMap[address, Coordinator]
+coordinator_list: DynArray[address, MAX_COORDINATORS]
 
 
 @deploy
@@ -176,6 +225,110 @@ def withdraw():
     self.validators[msg.sender].unstaking = 0
     send(msg.sender, v.unstaking)
     log ValidatorWithdrawn(validator=msg.sender, amount=v.unstaking)
+
+
+@external
+def update_validator(endpoint: String[256], judge_model_id: String[128], judge_weights_hash: bytes32):
+    # a registered validator moves to another public URL or judge model
+    self._registered(msg.sender)
+    assert len(endpoint) > 0, "endpoint is empty"
+    assert len(judge_model_id) > 0, "judge model id is empty"
+    self.validators[msg.sender].endpoint = endpoint
+    self.validators[msg.sender].judge_model_id = judge_model_id
+    self.validators[msg.sender].judge_weights_hash = judge_weights_hash
+    log ValidatorUpdated(validator=msg.sender, endpoint=endpoint, judge_model_id=judge_model_id,
+                         judge_weights_hash=judge_weights_hash)
+
+
+# ------------------------------------------------------------------ coordinators
+@external
+@payable
+def register_coordinator(endpoint: String[256]):
+    assert self.coordinators[msg.sender].registered_at == 0, "coordinator is already registered"
+    assert msg.value >= self.min_stake, "stake below the minimum coordinator stake"
+    assert len(endpoint) > 0, "endpoint is empty"
+    self.coordinators[msg.sender] = Coordinator(endpoint=endpoint, stake=msg.value, unstaking=0, unlock_at=0,
+                                                registered_at=block.timestamp)
+    self.coordinator_list.append(msg.sender)
+    log CoordinatorRegistered(coordinator=msg.sender, endpoint=endpoint, stake=msg.value)
+
+
+@internal
+@view
+def _coordinator(who: address):
+    assert self.coordinators[who].registered_at != 0, "coordinator not registered"
+
+
+@external
+def update_coordinator(endpoint: String[256]):
+    self._coordinator(msg.sender)
+    assert len(endpoint) > 0, "endpoint is empty"
+    self.coordinators[msg.sender].endpoint = endpoint
+    log CoordinatorUpdated(coordinator=msg.sender, endpoint=endpoint)
+
+
+@external
+@payable
+def add_coordinator_stake():
+    self._coordinator(msg.sender)
+    assert msg.value > 0, "no stake sent"
+    self.coordinators[msg.sender].stake += msg.value
+    log CoordinatorStakeAdded(coordinator=msg.sender, amount=msg.value, stake=self.coordinators[msg.sender].stake)
+
+
+@external
+def request_coordinator_unstake(amount: uint256):
+    self._coordinator(msg.sender)
+    c: Coordinator = self.coordinators[msg.sender]
+    assert amount > 0, "amount must be positive"
+    assert amount <= c.stake, "amount exceeds the stake"
+    self.coordinators[msg.sender].stake = c.stake - amount
+    self.coordinators[msg.sender].unstaking = c.unstaking + amount
+    self.coordinators[msg.sender].unlock_at = block.timestamp + self.cooldown
+    log CoordinatorUnstakeRequested(coordinator=msg.sender, amount=amount, unlock_at=block.timestamp + self.cooldown)
+
+
+@external
+@nonreentrant
+def withdraw_coordinator():
+    c: Coordinator = self.coordinators[msg.sender]
+    assert c.unstaking > 0, "nothing is unstaking"
+    assert block.timestamp >= c.unlock_at, "cooldown not over"
+    self.coordinators[msg.sender].unstaking = 0
+    raw_call(msg.sender, b"", value=c.unstaking)  # all gas: contract wallets can receive
+    log CoordinatorWithdrawn(coordinator=msg.sender, amount=c.unstaking)
+
+
+@external
+def slash_coordinator(coordinator: address, amount: uint256, reason: uint8):
+    assert msg.sender == self.governance, "only governance may slash a coordinator"
+    self._coordinator(coordinator)
+    c: Coordinator = self.coordinators[coordinator]
+    taken: uint256 = min(amount, c.stake + c.unstaking)
+    from_stake: uint256 = min(taken, c.stake)
+    self.coordinators[coordinator].stake = c.stake - from_stake
+    self.coordinators[coordinator].unstaking = c.unstaking - (taken - from_stake)
+    self.slashed_total += taken
+    log CoordinatorSlashed(coordinator=coordinator, amount=taken, reason=reason)
+
+
+@external
+@view
+def get_coordinator(who: address) -> Coordinator:
+    self._coordinator(who)
+    return self.coordinators[who]
+
+
+@external
+@view
+def is_coordinator(who: address) -> bool:
+    return self.coordinators[who].registered_at != 0
+
+
+@external
+@view
+def all_coordinators() -> DynArray[address, MAX_COORDINATORS]:
+    return self.coordinator_list
 
 
 @external

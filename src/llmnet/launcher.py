@@ -193,23 +193,15 @@ class Network:
 
     def _specs(self) -> list[tuple[str, BaseModel]]:
         o = self.options
-        coordinator = dev_account(COORDINATOR_DEV).address
         specs: list[tuple[str, BaseModel]] = []
         for i, plan in enumerate(o.respondents):
             knowledge = o.knowledge_root / plan.knowledge if plan.knowledge else None
             backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge)
             respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, respondent_dev(i)),
                                   backend=backend,
-                                  domains=list(plan.domains), trusted_coordinators=[coordinator],
+                                  domains=list(plan.domains),
                                   licence=plan.licence, model_version=plan.version)  # fmt: skip
             specs.append(("respondent", respondent))
-        validator_urls: list[str] = []
-        validator_addresses: list[str] = []
-        for i in range(o.validators):
-            dev = validator_dev(i)
-            port = o.validator_base_port + i
-            validator_urls.append(f"http://127.0.0.1:{port}")
-            validator_addresses.append(str(dev_account(dev).address))
         for i in range(o.validators):
             # judges alternate between the two packaged models: a validator is never shown answers from
             # its own judge's weights, so with one model for all, that model's respondents would go unrated
@@ -218,8 +210,7 @@ class Network:
             judge |= o.validator_judges[i] if i < len(o.validator_judges) else {}
             validator = ValidatorSpec(**self._common(f"validator-{i + 1}", o.validator_base_port + i, validator_dev(i)),
                                  judge=JudgeSpec(**judge),
-                                 settler=i == 0, validators=validator_addresses,
-                                 trusted_coordinators=[coordinator],
+                                 settler=i == 0,
                                  spot_check_rate=o.spot_check_rate, ranking_weight=o.ranking_weight)  # fmt: skip
             specs.append(("validator", validator))
         questions = o.knowledge_root / "questions.jsonl"
@@ -227,8 +218,7 @@ class Network:
             **self._common("coordinator", o.coordinator_port, COORDINATOR_DEV),
             k=o.k,
             rounds=o.rounds,
-            validators=validator_urls if o.rate else [],
-            settler_url=validator_urls[0] if validator_urls else None,
+            ask_validators=o.rate,  # which validators, and the settler, are read from the chain
             fee_per_respondent_wei=o.fee_per_respondent_wei,
             max_tokens=o.max_tokens,
             knowledge_root=o.knowledge_root if o.knowledge_root.exists() else None,
@@ -293,6 +283,14 @@ class Network:
         self._wait_healthy(last, timeout)
         self.services = first + last
         self.api_key = demo_key(KeyBook(key_book_file(self.settings.data_dir)), self.root / "requester.key")
+
+    def join(self, role: str, spec: BaseModel, timeout: float = 60.0) -> Service:
+        """Start one more service while the network runs; it registers on chain as it starts, and
+        the others find it there."""
+        service = self._spawn(role, spec)
+        self._wait_healthy([service], timeout)
+        self.services.append(service)
+        return service
 
     def stop(self) -> None:
         for proc in self.processes.values():

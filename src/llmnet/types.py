@@ -202,6 +202,30 @@ class ValidatorInfo:
     def trust(self) -> float:
         return self.trust_ppm / 1_000_000
 
+    def in_good_standing(self, min_stake: int) -> bool:
+        return in_good_standing(self.stake, self.unstaking, min_stake)
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorInfo:
+    """A staked coordinator and the public URL it serves requesters from."""
+
+    address: str
+    endpoint: str
+    stake: int
+    unstaking: int
+    unlock_at: int
+    registered_at: int
+
+    def in_good_standing(self, min_stake: int) -> bool:
+        return in_good_standing(self.stake, self.unstaking, min_stake)
+
+
+def in_good_standing(stake: int, unstaking: int, min_stake: int) -> bool:
+    """Who is given work (validators) or taken work from (coordinators): staked at least the
+    minimum, so not slashed below it, and not leaving (no unstake pending)."""
+    return stake >= min_stake and unstaking == 0
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:

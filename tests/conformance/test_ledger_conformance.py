@@ -21,6 +21,7 @@ from llmnet.errors import (
     AlreadyExists,
     AlreadySettled,
     ContractRevert,
+    CooldownActive,
     DeadlineNotReached,
     InsufficientFunds,
     NotAuthorized,
@@ -92,7 +93,7 @@ def observable(w: World) -> tuple[object, ...]:
     money = [(led.deposit_of(a), led.credits_of(a), led.allowance(a, w.coordinator.address)) for a in everyone]
     tasks = [led.get_task(t) for t in range(led.task_count())]
     return (led.domains(), led.domain_cards(), led.providers(), reps, money, tasks, led.batch_count(),
-            led.validators())  # fmt: skip
+            led.validators(), led.coordinators(), led.settlers())  # fmt: skip
 
 
 @contextmanager
@@ -333,3 +334,77 @@ def test_validators_register_with_stake_and_trust_is_recorded_by_settlers(world:
     led.set_settler(world.settler.address, True, world.governance)
     led.set_trust([(v.address, 900_000)], world.settler)
     assert [x.trust_ppm for x in led.validators()] == [900_000]
+
+
+# ------------------------------------------------------------------ members of the validator book
+
+
+def test_settlers_are_listed_in_the_order_allowed_and_a_revoked_one_is_gone(world: World) -> None:
+    led, gov = world.ledger, world.governance
+    a, b, c = (x.address for x in world.accounts[5:8])
+    for who in (a, b, c):
+        led.set_settler(who, True, gov)
+    led.set_settler(a, True, gov)  # allowed twice, listed once
+    assert led.settlers() == [a, b, c]
+    led.set_settler(a, False, gov)  # swap-and-pop: the last takes its place
+    assert led.settlers() == [c, b] and not led.is_settler(a)
+    led.set_settler(world.accounts[0].address, False, gov)  # never allowed: nothing to revoke
+    assert led.settlers() == [c, b]
+
+
+def test_a_validator_moves_adds_stake_unstakes_and_withdraws(world: World) -> None:
+    led, v = world.ledger, world.validator
+    stake = led.validator_min_stake
+    with refused(world, UnknownProvider, "validator not registered"):
+        led.update_validator("http://10.0.0.9:80", "judge", ZERO_HASH, v)
+    led.register_validator("http://127.0.0.1:9", "judge", ZERO_HASH, stake, v)
+    led.update_validator("http://10.0.0.9:80", "judge-2", "0x" + "ab" * 32, v)
+    moved = led.get_validator(v.address)
+    assert (moved.endpoint, moved.judge_model_id, moved.judge_weights_hash) == ("http://10.0.0.9:80", "judge-2",
+                                                                                "0x" + "ab" * 32)  # fmt: skip
+    led.add_validator_stake(stake, v)
+    assert led.get_validator(v.address).stake == 2 * stake
+    with refused(world, InsufficientFunds, "amount exceeds the stake"):
+        led.request_validator_unstake(3 * stake, v)
+    led.request_validator_unstake(2 * stake, v)
+    leaving = led.get_validator(v.address)
+    assert (leaving.stake, leaving.unstaking) == (0, 2 * stake) and not leaving.in_good_standing(stake)
+    with refused(world, CooldownActive, "cooldown not over"):
+        led.withdraw_validator_stake(v)
+    world.advance(TEST_PARAMS.cooldown + 1)
+    before = led.balance_of(v.address)
+    led.withdraw_validator_stake(v)
+    assert led.get_validator(v.address).unstaking == 0 and led.balance_of(v.address) > before
+    with refused(world, ContractRevert, "nothing is unstaking"):
+        led.withdraw_validator_stake(v)
+
+
+def test_coordinators_register_with_stake_move_and_leave(world: World) -> None:
+    led, c = world.ledger, world.coordinator
+    minimum = led.validator_min_stake
+    assert led.coordinators() == [] and not led.is_coordinator(c.address)
+    with refused(world, StakeTooLow, "stake below the minimum coordinator stake"):
+        led.register_coordinator("http://127.0.0.1:8300", minimum - 1, c)
+    with refused(world, UnknownProvider, "coordinator not registered"):
+        led.get_coordinator(c.address)
+    led.register_coordinator("http://127.0.0.1:8300", minimum, c)
+    with refused(world, AlreadyExists, "coordinator is already registered"):
+        led.register_coordinator("http://127.0.0.1:8300", minimum, c)
+    joined = led.get_coordinator(c.address)
+    assert (joined.endpoint, joined.stake, joined.unstaking) == ("http://127.0.0.1:8300", minimum, 0)
+    assert joined.in_good_standing(minimum) and led.is_coordinator(c.address)
+    led.update_coordinator("https://coordinator.example:443", c)
+    led.add_coordinator_stake(minimum, c)
+    assert [(x.address, x.endpoint, x.stake) for x in led.coordinators()] == [
+        (c.address, "https://coordinator.example:443", 2 * minimum)
+    ]
+    with refused(world, UnknownProvider, "coordinator not registered"):
+        led.update_coordinator("http://127.0.0.1:1", world.requester)
+    led.request_coordinator_unstake(minimum, c)
+    assert not led.get_coordinator(c.address).in_good_standing(minimum)  # leaving: it hands out no more work
+    with refused(world, CooldownActive, "cooldown not over"):
+        led.withdraw_coordinator_stake(c)
+    world.advance(TEST_PARAMS.cooldown + 1)
+    led.withdraw_coordinator_stake(c)
+    left = led.get_coordinator(c.address)
+    assert (left.stake, left.unstaking) == (minimum, 0) and left.in_good_standing(minimum)

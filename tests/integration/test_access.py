@@ -109,7 +109,7 @@ def test_answers_are_rated_under_the_coordinators_assignments(net: Network) -> N
     ("change", "status", "message"),
     [
         ({"signer": None}, 403, "must carry a RatingAssignment"),
-        ({"signer": STRANGER}, 403, "not a trusted signer"),
+        ({"signer": STRANGER}, 403, "not a coordinator in good standing on chain"),
         ({"validator": OTHER_VALIDATOR.address}, 403, "not to this validator"),
         ({"deadline_in": -5}, 400, "has passed"),
         ({"deadline_in": 3600}, 400, "at most 900 s"),

@@ -71,7 +71,7 @@ def test_a_dropped_rating_is_refused() -> None:
 
 
 def test_a_claim_from_an_untrusted_coordinator_is_refused() -> None:
-    with pytest.raises(SignatureError, match="not a trusted signer"):
+    with pytest.raises(SignatureError, match="not one of this service's trusted_coordinators"):
         check(outcome(7, signer=STRANGER))
 
 

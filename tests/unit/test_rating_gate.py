@@ -91,7 +91,8 @@ def test_a_request_without_an_assignment_is_refused(validator: Validator) -> Non
 
 
 def test_an_assignment_signed_by_an_untrusted_key_is_refused(validator: Validator) -> None:
-    validator.refused(assigned(unsigned_request(), signer=STRANGER), SignatureError, "not a trusted signer")
+    refusal = "not one of this service.s trusted_coordinators"
+    validator.refused(assigned(unsigned_request(), signer=STRANGER), SignatureError, refusal)
 
 
 def test_an_assignment_with_a_forged_signer_is_refused(validator: Validator) -> None:

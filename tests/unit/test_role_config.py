@@ -132,11 +132,13 @@ def test_a_validator_config_becomes_its_spec(tmp_path: Path) -> None:
 
 def test_a_coordinator_config_becomes_its_spec(tmp_path: Path) -> None:
     path = write(tmp_path, RPC + 'dev = 17\npolicy = "ucb"\nfee_per_respondent = "20000 gwei"\n'
-                 'validators = ["http://10.0.0.3:8570/"]\n[tasks]\nk = 4\nrating_timeout_s = 7\n')  # fmt: skip
+                 'validators = ["http://10.0.0.3:8570/"]\nstake = "0.3 ETH"\nask_validators = false\n'
+                 '[tasks]\nk = 4\nrating_timeout_s = 7\n')  # fmt: skip
     spec = load("coordinator", path).spec(31337)
     assert isinstance(spec, CoordinatorSpec)
     assert (spec.policy, spec.fee_per_respondent_wei, spec.k, spec.rating_timeout_s) == ("ucb", 2 * 10**13, 4, 7)
     assert spec.validators == ["http://10.0.0.3:8570"] and spec.settler_url is None
+    assert spec.stake_wei == 3 * ETHER // 10 and not spec.ask_validators
 
 
 def test_a_keystore_with_its_password_in_a_file_loads(tmp_path: Path) -> None:

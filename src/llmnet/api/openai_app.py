@@ -37,6 +37,7 @@ from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
 from llmnet.roles.accountant import run_accountant
+from llmnet.roles.admission import ensure_coordinator
 from llmnet.roles.common import AccountSpec, ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.coordinator import Coordinator, CoordinatorSettings, TaskRun, new_task_key
 from llmnet.roles.directory import Directory
@@ -47,6 +48,7 @@ from llmnet.roles.receipt import receipt_of
 from llmnet.roles.streaming import stream, synthesize
 from llmnet.roles.taskbook import TaskBook
 from llmnet.store import ContentStore
+from llmnet.types import ETHER
 from llmnet.web.dashboard import Dashboard, install_dashboard
 
 AUTO = "llmnet/auto"
@@ -57,8 +59,11 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
     max_tokens, the peers' deadlines and cool-downs) with their defaults from CoordinatorSettings."""
 
     policy: str = "thompson"
-    validators: list[str] = Field(default_factory=list)  # validator base URLs
-    settler_url: str | None = None
+    # the validator base URLs to ask; empty: every validator in good standing on chain
+    validators: list[str] = Field(default_factory=list)
+    ask_validators: bool = True  # False: no validator is asked to rate (they only settle)
+    settler_url: str | None = None  # None: a settler the escrow lists (see llmnet.roles.admission)
+    stake_wei: int = ETHER  # staked in the validator book as a coordinator when it first starts
     fee_per_respondent_wei: int = DEFAULT_FEE_PER_RESPONDENT_WEI
     max_prompt_chars: int = 8000
     knowledge_root: Path | None = None  # local folders per domain for llmnet/auto; else the domains' cards
@@ -251,9 +256,11 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         ledger = spec.chain.ledger()
+        state["registration"] = await asyncio.to_thread(ensure_coordinator, ledger, account, spec.url, spec.stake_wei)
+        validators = (spec.validators or None) if spec.ask_validators else []
         http = KeepAliveClient(AiohttpClient(limit=200))
         coordinator = Coordinator(Directory(ledger), policy_from_name(spec.policy), account, signing_domain(ledger),
-                                  spec.validators, spec.settings(), http, seed=spec.seed)  # fmt: skip
+                                  validators, spec.settings(), http, seed=spec.seed)  # fmt: skip
         books = deployment_dir(spec.data_dir, ledger) / f"{spec.name}-tasks.sqlite"
         accountant = TaskBook(books, fsync_interval_s=spec.record_fsync_interval_s)
         spawn = multiprocessing.get_context("spawn")
@@ -299,7 +306,8 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     @app.get("/health")
     def health() -> dict[str, Any]:
         gw: Gateway = state["gw"]
-        return {"role": "coordinator", "address": account.address, "tasks": gw.accountant.counts(),
+        return {"role": "coordinator", "address": account.address, "registration": state.get("registration"),
+                "tasks": gw.accountant.counts(),
                 "last_error": gw.accountant.last_error, "gold_tasks": gw.gold_runs,
                 "gold_error": gw.gold_error}  # fmt: skip
 

@@ -18,6 +18,7 @@ from llmnet.reputation.beta import RepState
 from llmnet.types import (
     BatchInfo,
     Candidate,
+    CoordinatorInfo,
     DomainCard,
     ProviderInfo,
     ProviderProfile,
@@ -76,6 +77,10 @@ class Ledger(ABC):
 
     @abstractmethod
     def is_settler(self, account: str) -> bool: ...
+
+    @abstractmethod
+    def settlers(self) -> list[str]:
+        """Every account the escrow allows to settle, in the order allowed (one revoked is gone)."""
 
     # ---- providers
     @abstractmethod
@@ -233,3 +238,46 @@ class Ledger(ABC):
 
     @abstractmethod
     def slash_validator(self, validator: str, amount: int, reason: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def update_validator(
+        self, endpoint: str, judge_model_id: str, judge_weights_hash: str, sender: Account
+    ) -> TxReceipt:
+        """A registered validator moves to another public URL or judge."""
+
+    @abstractmethod
+    def add_validator_stake(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def request_validator_unstake(self, amount: int, sender: Account) -> TxReceipt:
+        """Start the cooldown on ``amount``; a validator with stake unstaking is given no work."""
+
+    @abstractmethod
+    def withdraw_validator_stake(self, sender: Account) -> TxReceipt: ...
+
+    # ---- coordinators: staked, with the public URL they serve from (see llmnet.roles.admission)
+    @abstractmethod
+    def register_coordinator(self, endpoint: str, stake: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def update_coordinator(self, endpoint: str, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def add_coordinator_stake(self, amount: int, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def request_coordinator_unstake(self, amount: int, sender: Account) -> TxReceipt:
+        """Start the cooldown on ``amount``; respondents and validators take no more work from it."""
+
+    @abstractmethod
+    def withdraw_coordinator_stake(self, sender: Account) -> TxReceipt: ...
+
+    @abstractmethod
+    def get_coordinator(self, address: str) -> CoordinatorInfo: ...
+
+    @abstractmethod
+    def is_coordinator(self, address: str) -> bool:
+        """Registered as a coordinator (in good standing or not)."""
+
+    @abstractmethod
+    def coordinators(self) -> list[CoordinatorInfo]: ...

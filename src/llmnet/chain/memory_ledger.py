@@ -21,10 +21,12 @@ from dataclasses import replace
 import numpy as np
 
 from llmnet.chain.ledger import Account, Ledger
+from llmnet.chain.memory_coordinators import MemoryCoordinators
 from llmnet.chain.memory_state import (
     MAX_FEE_GWEI,
     MAX_RESPONDENTS,
     ZERO_ADDRESS,
+    CoordinatorRecord,
     DomainEvidence,
     MemoryParams,
     ProviderRecord,
@@ -60,7 +62,7 @@ from llmnet.types import (
 __all__ = ["DomainEvidence", "MemoryLedger", "MemoryParams"]
 
 
-class MemoryLedger(MemoryValidators, Ledger):
+class MemoryLedger(MemoryValidators, MemoryCoordinators, Ledger):
     """Providers, tasks, settlement, reputation and validators held in dictionaries."""
 
     def __init__(
@@ -79,7 +81,8 @@ class MemoryLedger(MemoryValidators, Ledger):
         self._members: dict[str, list[str]] = {}
         self._providers: dict[str, ProviderRecord] = {}
         self._reputation: dict[tuple[str, str], RepState] = {}
-        self._settlers: set[str] = set()
+        self._settlers: list[str] = []  # in the order allowed, as the escrow lists them
+        self._coordinators: dict[str, CoordinatorRecord] = {}
         self._deposits: dict[str, int] = {}
         self._allowances: dict[tuple[str, str], int] = {}
         self._credits: dict[str, int] = {}
@@ -183,11 +186,19 @@ class MemoryLedger(MemoryValidators, Ledger):
         who = address_of(settler, "settler")
         self._only_governance(sender)
         require(who != ZERO_ADDRESS, "settler address is empty")
-        (self._settlers.add if allowed else self._settlers.discard)(who)
+        if allowed and who not in self._settlers:
+            self._settlers.append(who)
+        elif not allowed and who in self._settlers:  # swap-and-pop, as the escrow does
+            at = self._settlers.index(who)
+            self._settlers[at] = self._settlers[-1]
+            self._settlers.pop()
         return self._write()
 
     def is_settler(self, account: str) -> bool:
         return address_of(account) in self._settlers
+
+    def settlers(self) -> list[str]:
+        return list(self._settlers)
 
     # ---- providers
     def register_provider(self, profile: ProviderProfile, stake: int, sender: Account) -> TxReceipt:

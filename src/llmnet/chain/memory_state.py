@@ -109,3 +109,12 @@ class MemoryParams:
     initial_trust_ppm: int = 500_000
     chain_id: int = 31337
     start_time: int = 1_700_000_000
+
+
+@dataclass
+class CoordinatorRecord:
+    endpoint: str
+    stake: int
+    registered_at: int
+    unstaking: int = 0
+    unlock_at: int = 0

@@ -18,7 +18,7 @@ class MemoryValidators:
     governance: str
     time: int
     _validators: dict[str, ValidatorRecord]
-    _settlers: set[str]
+    _settlers: list[str]
     _balances: dict[str, int]
 
     def _block_time(self) -> int:
@@ -138,4 +138,44 @@ class MemoryValidators:
         from_stake = min(taken, v.stake)
         v.stake -= from_stake
         v.unstaking -= taken - from_stake
+        return self._write()
+
+    def update_validator(
+        self, endpoint: str, judge_model_id: str, judge_weights_hash: str, sender: Account
+    ) -> TxReceipt:
+        who = address_of(sender.address, "sender")
+        weights = check_hash(judge_weights_hash, "judge weights hash")
+        context = f"moving validator {who} to {endpoint}"
+        v = self._validator(who, context)
+        require(len(endpoint) > 0, "endpoint is empty", context)
+        require(len(judge_model_id) > 0, "judge model id is empty", context)
+        v.endpoint, v.judge_model_id, v.judge_weights_hash = endpoint, judge_model_id, weights
+        return self._write()
+
+    def add_validator_stake(self, amount: int, sender: Account) -> TxReceipt:
+        who = self._pay_in(sender, amount)
+        v = self._validator(who, f"adding {amount} wei of validator stake")
+        require(amount > 0, "no stake sent")
+        self._balances[who] -= amount
+        v.stake += amount
+        return self._write()
+
+    def request_validator_unstake(self, amount: int, sender: Account) -> TxReceipt:
+        context = f"unstaking {amount_of(amount, 'amount')} wei of validator stake"
+        v = self._validator(address_of(sender.address, "sender"), context)
+        require(amount > 0, "amount must be positive", context)
+        require(amount <= v.stake, "amount exceeds the stake", context)
+        v.stake -= amount
+        v.unstaking += amount
+        v.unlock_at = self._block_time() + self.params.cooldown
+        return self._write()
+
+    def withdraw_validator_stake(self, sender: Account) -> TxReceipt:
+        who = address_of(sender.address, "sender")
+        v = self._validators.get(who)
+        require(v is not None and v.unstaking > 0, "nothing is unstaking", "withdrawing unstaked validator stake")
+        assert v is not None
+        require(self._block_time() >= v.unlock_at, "cooldown not over", "withdrawing unstaked validator stake")
+        self._balances[who] = self._balances.get(who, 0) + v.unstaking
+        v.unstaking = 0
         return self._write()

@@ -15,6 +15,7 @@ from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, translate
+from llmnet.chain.web3_members import Web3Members
 from llmnet.errors import ContractRevert, InputError, NotDeployed, NotFound, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
 from llmnet.signing import Response, SignedMessage, SpotCheck
@@ -64,7 +65,7 @@ def _amount(value: int, what: str) -> int:
     return value
 
 
-class Web3Ledger(Ledger):
+class Web3Ledger(Web3Members, Ledger):
     """>>> ledger = Web3Ledger(Web3(Web3.HTTPProvider(url)), deployment)   # doctest: +SKIP"""
 
     def __init__(self, w3: Web3, deployment: Deployment, *, poll_latency: float = 0.005) -> None:
@@ -180,6 +181,9 @@ class Web3Ledger(Ledger):
 
     def is_settler(self, account: str) -> bool:
         return bool(self._call(self.escrow.functions.settlers(checksum(account))))
+
+    def settlers(self) -> list[str]:
+        return [str(a) for a in self._call(self.escrow.functions.all_settlers())]
 
     # ---- providers
     def _profile_args(self, profile: ProviderProfile) -> tuple[Any, ...]:

@@ -8,12 +8,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmnet.chain.deploy import DeploymentBook, resolve_deployment
 from llmnet.chain.network import chain_url, connect, deploy, embedded_node, open_ledger
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
 from llmnet.errors import NotDeployed
 
-app = typer.Typer(help="Run the embedded Ethereum node and deploy llmnet's contracts.", no_args_is_help=True)
+app = typer.Typer(help="Run the embedded Ethereum node, deploy llmnet's contracts or attach to a deployment.",
+                  no_args_is_help=True)  # fmt: skip
 console = Console()
 
 
@@ -24,11 +26,16 @@ def print_status(ledger: Web3Ledger, url: str) -> None:
     table.add_row("chain id", str(ledger.chain_id))
     table.add_row("block", str(ledger.w3.eth.block_number))
     table.add_row("registry", d.registry)
-    table.add_row("escrow + reputation", d.escrow)
+    table.add_row("escrow + reputation", f"{d.escrow} (the deployment's address)")
+    table.add_row("validator book", d.validator_book)
+    table.add_row("rankings", d.rankings)
+    table.add_row("deployed in block", str(d.block_number))
     table.add_row("governance", d.governance)
     table.add_row("minimum stake", ether(ledger.min_stake))
     table.add_row("domains", ", ".join(ledger.domains()))
     table.add_row("providers", str(len(ledger.providers())))
+    table.add_row("validators", str(len(ledger.validators())))
+    table.add_row("coordinators", str(len(ledger.coordinators())))
     table.add_row("tasks", str(ledger.task_count()))
     table.add_row("settled batches", str(ledger.batch_count()))
     console.print(table)
@@ -98,3 +105,23 @@ def deploy_command(
     ledger = deploy(s, connect(url))
     console.print(f"[green]deployed[/] to chain {ledger.chain_id}; addresses recorded in {s.deployments_file}")
     print_status(ledger, url)
+
+
+@app.command()
+def attach(
+    rpc_url: Annotated[str, typer.Option("--rpc-url", help="the chain's JSON-RPC URL", envvar="LLMNET_RPC_URL")],
+    deployment: Annotated[str, typer.Option("--deployment", help="the deployment's address (its TaskEscrow)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Record a deployment someone else made, from its one address, so every other command works
+    against that chain; the other contracts are read from it and checked.
+
+    Example: llmnet chain attach --rpc-url http://10.0.0.1:8545 --deployment 0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512
+    """
+    s = settings(rpc_url=rpc_url, data_dir=data_dir)
+    w3 = connect(rpc_url)
+    found = resolve_deployment(w3, deployment)
+    DeploymentBook(s.deployments_file).record(found)
+    console.print(f"[green]attached[/] to the deployment at {found.escrow} on chain {found.chain_id}; "
+                  f"recorded in {s.deployments_file}")  # fmt: skip
+    print_status(Web3Ledger(w3, found), rpc_url)

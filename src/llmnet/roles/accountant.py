@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as EventType
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from llmnet.chain.outbox import Outbox
 from llmnet.chain.web3_ledger import Web3Ledger
+from llmnet.roles.admission import settler_endpoint
 from llmnet.roles.common import signing_domain
 from llmnet.roles.outcome import Outcome, TaskRecord
 from llmnet.roles.protocol import SettlementState, SettleReply
@@ -35,6 +37,7 @@ from llmnet.roles.taskbook import TaskBook
 from llmnet.store import transaction
 
 OPEN_DEADLINE_S = 3600
+SETTLER_TTL_S = 10.0  # how long the settler found on chain is used before the chain is asked again
 
 _OPEN_COLUMNS = "task_key, requester, domain, fee, n_respondents, prompt_hash"
 
@@ -51,6 +54,7 @@ class Accountant:
         self.outbox = Outbox(book.path.with_name("coordinator-outbox.sqlite"), ledger, [account])
         self.http = httpx.Client(timeout=30)
         self._stop = threading.Event()
+        self._found: tuple[float, str | None] | None = None  # when the chain was last asked for the settler
 
     @property
     def last_error(self) -> str | None:
@@ -59,6 +63,16 @@ class Accountant:
     @last_error.setter
     def last_error(self, message: str | None) -> None:
         self.book.last_error = message
+
+    def settler(self) -> str | None:
+        """Where outcomes go: the settler URL configured, else the public URL of a settler the escrow
+        lists that is a validator in good standing, read again every SETTLER_TTL_S."""
+        if self.settler_url is not None:
+            return self.settler_url
+        now = time.monotonic()
+        if self._found is None or now - self._found[0] > SETTLER_TTL_S:
+            self._found = (now, settler_endpoint(self.ledger))
+        return self._found[1]
 
     # ------------------------------------------------------------- the loop
     def step(self) -> bool:
@@ -133,7 +147,8 @@ class Accountant:
             rows = self.db.execute(
                 "SELECT task_key, chain_task_id, outcome FROM tasks WHERE state = 'opened' LIMIT ?", (self.batch,)
             ).fetchall()
-        if not rows or self.settler_url is None:
+        settler = self.settler() if rows else None
+        if settler is None:
             return 0
         outcomes, unreadable = [], {}
         for r in rows:
@@ -142,7 +157,7 @@ class Accountant:
             except ValidationError:
                 unreadable[r["chain_task_id"]] = "recorded by an earlier llmnet in a format this one cannot send"
         body = {"outcomes": [o.model_dump(mode="json") for o in outcomes]}
-        resp = self.http.post(f"{self.settler_url}/v1/settle", json=body)
+        resp = self.http.post(f"{settler}/v1/settle", json=body)
         if resp.status_code in (400, 403):  # every outcome refused: the settler says why
             refused = {o.task_id: _error_message(resp) for o in outcomes}
         else:
@@ -158,15 +173,16 @@ class Accountant:
         return len(rows)
 
     def _follow_up(self) -> int:
-        if self.settler_url is None:
-            return 0
         with self.lock:
             rows = self.db.execute(
                 "SELECT task_key, chain_task_id FROM tasks WHERE state = 'sent' ORDER BY created LIMIT ?", (self.batch,)
             ).fetchall()
         if not rows:
             return 0
-        resp = self.http.post(f"{self.settler_url}/v1/settlements/query", json=[r["chain_task_id"] for r in rows])
+        settler = self.settler()
+        if settler is None:
+            return 0
+        resp = self.http.post(f"{settler}/v1/settlements/query", json=[r["chain_task_id"] for r in rows])
         resp.raise_for_status()
         done = {s.task_id: s for s in map(SettlementState.model_validate, resp.json()) if s.state in _FINAL}
         updates = [(s.state, s.model_dump_json(), s.reason, r["task_key"])

@@ -130,13 +130,14 @@ class Coordinator:
         policy: SelectionPolicy,
         account: LocalAccount,
         domain: SigningDomain,
-        validators: Sequence[str],
+        validators: Sequence[str] | None,  # None: every validator in good standing on chain; []: none
         settings: CoordinatorSettings,
         http: HttpClient,
         seed: int | None = None,
     ) -> None:
         self.directory, self.policy, self.account = directory, policy, account
-        self.signing, self.validators, self.settings, self.http = domain, list(validators), settings, http
+        self.signing, self.settings, self.http = domain, settings, http
+        self.validators = list(validators) if validators is not None else None
         self.rng = np.random.default_rng(seed)
         self.respondent_health, self.validator_health = Breaker(settings), Breaker(settings)
         self.leads = LeadRecord(settings)  # how each respondent's lone answers fared, per domain
@@ -292,6 +293,11 @@ class Coordinator:
         )  # fmt: skip
         return req.model_copy(update={"assignment": sign(a, self.account, self.signing).to_dict()})
 
+    def validator_urls(self) -> list[str]:
+        """The validators to ask: those given, else every one in good standing in the validator
+        book, as the directory last read it (one that joins or unstakes is seen within a refresh)."""
+        return self.validators if self.validators is not None else self.directory.active_validators()
+
     def rating_requests(self, run: TaskRun) -> dict[str, RateRequest]:
         """What each validator is asked to rate: every answer except those from a respondent that
         runs the same model weights (by hash) as the validator's judge, which would favour its own.
@@ -303,7 +309,7 @@ class Coordinator:
             for a in run.answers.values()
         ]
         requests = {}
-        for url in self.validators:
+        for url in self.validator_urls():
             own = judges.get(url.rstrip("/"), ZERO_HASH)
             mine = [a for a in answers if own == ZERO_HASH or a.response["message"]["weights_hash"] != own]
             validator = addresses.get(url.rstrip("/"))
@@ -330,7 +336,7 @@ class Coordinator:
         run.cooling_validators += [v for v in cooling if v not in run.cooling_validators + run.unrated_validators]
 
     async def rate(self, run: TaskRun) -> None:
-        if self.validators:
+        if self.validators is None or self.validators:
             await self._collect_ratings(run)
         table: dict[str, dict[str, float]] = {}
         for r in run.ratings:

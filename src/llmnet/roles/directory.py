@@ -1,19 +1,23 @@
-"""Who is in the network, as the coordinator sees it: candidates and endpoints per domain,
-validators' weights, addresses and judges, and requesters' escrowed funds, read from the chain
-and cached (a stale entry is served while one background refresh replaces it)."""
+"""Who is in the network, as the coordinator sees it: candidates and endpoints per domain, the
+validator book (weights, addresses, judges, and which validators are in good standing: those
+asked to rate), and requesters' escrowed funds, read from the chain and cached (a stale entry is
+served while one background refresh replaces it). Nothing here is a static list: a provider or
+validator that joins or leaves is seen within one refresh (``ttl_s``)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from llmnet.chain.ledger import Ledger
 from llmnet.reputation.trust import TrustRule, validator_weights
-from llmnet.types import Candidate
+from llmnet.types import Candidate, ValidatorInfo
 
 RULE = TrustRule()
+REFRESH_S = 2.0  # how old a read of the chain may get before it is refreshed: one directory refresh
 
 
 class Directory:
@@ -23,7 +27,7 @@ class Directory:
     replaces it, so requests never wait on the chain once a domain has been read.
     """
 
-    def __init__(self, ledger: Ledger, ttl_s: float = 2.0) -> None:
+    def __init__(self, ledger: Ledger, ttl_s: float = REFRESH_S) -> None:
         self.ledger, self.ttl_s = ledger, ttl_s
         self._cache: dict[str, tuple[float, Any]] = {}
         self._refreshing: set[str] = set()
@@ -91,15 +95,24 @@ class Directory:
             self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
         return self._endpoints[provider]
 
+    def validator_book(self) -> ValidatorBookView:
+        """The validator book, read once per refresh for everything the coordinator asks of it."""
+
+        def load() -> ValidatorBookView:
+            book = self.ledger.validators()
+            return ValidatorBookView.of(book, self.ledger.validator_min_stake if book else 0)
+
+        result: ValidatorBookView = self._cached("validators", load)
+        return result
+
     def validator_weights(self) -> dict[str, float]:
         """stake x trust of every validator in the validator book, cached like the rest."""
+        return self.validator_book().weights
 
-        def load() -> dict[str, float]:
-            book = self.ledger.validators()
-            return validator_weights({v.address: v.stake for v in book}, {v.address: v.trust for v in book}, RULE)
-
-        result: dict[str, float] = self._cached("validators", load)
-        return result
+    def active_validators(self) -> list[str]:
+        """The endpoints of the validators in good standing (staked at least the minimum, not
+        unstaking): those asked to rate. One that joins or leaves is seen within a refresh."""
+        return list(self.validator_book().active)
 
     def validator_address(self, endpoint: str) -> str:
         """The address a validator registered with ``endpoint``, or the endpoint when none did."""
@@ -107,21 +120,11 @@ class Directory:
 
     def judge_weights(self) -> dict[str, str]:
         """Validator endpoint -> sha256 of the weights its judge runs (the zero hash when unknown)."""
-
-        def load() -> dict[str, str]:
-            return {v.endpoint.rstrip("/"): v.judge_weights_hash for v in self.ledger.validators()}
-
-        result: dict[str, str] = self._cached("judges", load)
-        return result
+        return self.validator_book().judges
 
     def validator_addresses(self) -> dict[str, str]:
         """Validator endpoint -> its address in the validator book (whom a rating assignment is for)."""
-
-        def load() -> dict[str, str]:
-            return {v.endpoint.rstrip("/"): v.address for v in self.ledger.validators()}
-
-        result: dict[str, str] = self._cached("validator-addresses", load)
-        return result
+        return self.validator_book().addresses
 
     def knows(self, domain: str) -> bool:
         """Whether what ranking the domain reads (its candidates and specialists) is cached, so
@@ -130,3 +133,23 @@ class Directory:
 
     def served_domains(self) -> list[str]:
         return [d for d in self.domains() if self.candidates(d)]
+
+
+@dataclass(frozen=True)
+class ValidatorBookView:
+    """What the coordinator reads from the validator book, derived once per read."""
+
+    weights: dict[str, float]  # address -> stake x trust, every validator
+    addresses: dict[str, str]  # endpoint -> address, every validator
+    judges: dict[str, str]  # endpoint -> judge weights hash, every validator
+    active: tuple[str, ...]  # endpoints of the validators in good standing, in the book's order
+
+    @classmethod
+    def of(cls, book: list[ValidatorInfo], min_stake: int) -> ValidatorBookView:
+        weights = validator_weights({v.address: v.stake for v in book}, {v.address: v.trust for v in book}, RULE)
+        return cls(
+            weights=weights,
+            addresses={v.endpoint.rstrip("/"): v.address for v in book},
+            judges={v.endpoint.rstrip("/"): v.judge_weights_hash for v in book},
+            active=tuple(v.endpoint.rstrip("/") for v in book if v.in_good_standing(min_stake)),
+        )

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
 from eth_account.signers.local import LocalAccount
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from llmnet.errors import InputError, SignatureError
 from llmnet.reputation.consensus import ClipRule, Consensus, normalize_score, robust_consensus
 from llmnet.reputation.settlement import TaskOutcome
+from llmnet.roles.admission import Coordinators, as_coordinators
 from llmnet.roles.common import verified
 from llmnet.signing import OutcomeClaim, Rating, Response, SignedMessage, SigningDomain, sign, typed_data_hash
 from llmnet.store import canonical_json, content_hash
@@ -141,8 +142,12 @@ class CheckedOutcome(BaseModel):
         return max((r.epoch for r in self.ratings), default=-3) + 3
 
 
-def _check_claim(o: Outcome, domain: SigningDomain, coordinators: frozenset[str]) -> tuple[OutcomeClaim, ReceiptView]:
-    claim = verified(o.claim, OutcomeClaim, domain, coordinators).message
+def _check_claim(
+    o: Outcome, domain: SigningDomain, coordinators: Coordinators | Iterable[str]
+) -> tuple[OutcomeClaim, ReceiptView]:
+    signed = verified(o.claim, OutcomeClaim, domain)
+    as_coordinators(coordinators).require(signed.signer, "outcome claim")
+    claim = signed.message
     record, view = o.record, o.record.view()
     if content_hash(canonical_json(record.receipt)) != record.receipt_hash or record.receipt_hash != claim.receipt_hash:
         raise SignatureError(f"the receipt of task {claim.task_id} is not the receipt its coordinator signed")
@@ -180,11 +185,12 @@ def _ratings(o: Outcome, claim: OutcomeClaim, responses: Mapping[str, Response],
     return ratings
 
 
-def verify_outcome(o: Outcome, domain: SigningDomain, coordinators: frozenset[str],
+def verify_outcome(o: Outcome, domain: SigningDomain, coordinators: Coordinators | Iterable[str],
                    validators: frozenset[str]) -> CheckedOutcome:  # fmt: skip
-    """Verify an outcome: its claim is signed by one of ``coordinators`` and agrees with the
-    receipt and the evidence it carries; every response is signed by its respondent for this
-    task; every rating by one of ``validators`` (the validator book), for a response it has."""
+    """Verify an outcome: its claim is signed by one of ``coordinators`` (see llmnet.roles.admission)
+    and agrees with the receipt and the evidence it carries; every response is signed by its
+    respondent for this task; every rating by one of ``validators`` (the validator book), for a
+    response it has."""
     claim, view = _check_claim(o, domain, coordinators)
     responses = _responses(o, claim, domain)
     ratings = _ratings(o, claim, responses, domain, validators)

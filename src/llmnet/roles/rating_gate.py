@@ -1,10 +1,12 @@
-"""Who may ask a validator to rate: a trusted coordinator, for answers of registered respondents.
+"""Who may ask a validator to rate: a coordinator in good standing on chain, for answers of
+registered respondents.
 
 Rating runs the judge and adds the signed ratings to the validator's commit-reveal log, so
 nobody else may start it. A rate request is admitted only when
 
-- it carries a ``RatingAssignment`` signed by one of the validator's trusted coordinators,
-  addressed to this validator, for this task and round;
+- it carries a ``RatingAssignment`` signed by a coordinator registered on chain in good standing
+  (see :mod:`llmnet.roles.admission`; the validator's ``trusted_coordinators``, when not empty,
+  restrict that), addressed to this validator, for this task and round;
 - the assignment's deadline has not passed and is not further ahead than the replay guard
   remembers, and the assignment was not accepted before;
 - the assignment's content hash is the request's digest (question, reference, every answer);
@@ -17,12 +19,12 @@ signer that is not allowed, :class:`InputError` (400) for a request that does no
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from llmnet.errors import InputError, SignatureError
+from llmnet.roles.admission import CachedCheck, Coordinators, as_coordinators
 from llmnet.roles.common import verified
 from llmnet.roles.protocol import RateRequest
 from llmnet.roles.replay import ReplayGuard
@@ -38,24 +40,11 @@ class RegisteredProviders:
 
     def __init__(self, is_registered: Callable[[str], bool], ttl_s: float = REGISTRATION_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
-        self.is_registered, self.ttl_s, self.clock = is_registered, ttl_s, clock
-        self._known: dict[str, tuple[float, bool]] = {}
-        self._lock = threading.Lock()
+        self._registered = CachedCheck(is_registered, ttl_s, clock)
 
     def require(self, address: str) -> None:
         if not self._registered(address):
             raise SignatureError(f"response signed by {address}, which is not a registered respondent on this chain")
-
-    def _registered(self, address: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            hit = self._known.get(address)
-        if hit is not None and now - hit[0] <= (self.ttl_s if hit[1] else self.ttl_s / 10):
-            return hit[1]
-        found = bool(self.is_registered(address))
-        with self._lock:
-            self._known[address] = (now, found)
-        return found
 
 
 def check_response(data: dict[str, Any], text: str, respondent: str, domain: SigningDomain) -> Response:
@@ -69,11 +58,13 @@ def check_response(data: dict[str, Any], text: str, respondent: str, domain: Sig
 
 
 class RatingGate:
-    """Admits rate requests for one validator (see the module docstring)."""
+    """Admits rate requests for one validator (see the module docstring). ``coordinators``: those
+    it takes work from (:func:`llmnet.roles.admission.on_chain`), or a fixed list of addresses."""
 
-    def __init__(self, validator: str, domain: SigningDomain, coordinators: frozenset[str],
+    def __init__(self, validator: str, domain: SigningDomain, coordinators: Coordinators | Iterable[str],
                  providers: RegisteredProviders, replays: ReplayGuard | None = None) -> None:  # fmt: skip
-        self.validator, self.domain, self.coordinators, self.providers = validator, domain, coordinators, providers
+        self.validator, self.domain, self.providers = validator, domain, providers
+        self.coordinators = as_coordinators(coordinators)
         self.replays = replays or ReplayGuard()
 
     def admit(self, req: RateRequest) -> dict[str, Response]:
@@ -92,10 +83,11 @@ class RatingGate:
 
     def _assignment(self, req: RateRequest) -> RatingAssignment:
         if not req.assignment:
-            raise SignatureError(
-                "a rate request must carry a RatingAssignment signed by a coordinator this validator trusts"
-            )
-        a = verified(req.assignment, RatingAssignment, self.domain, self.coordinators).message
+            raise SignatureError("a rate request must carry a RatingAssignment signed by a coordinator in good "
+                                 "standing on chain")  # fmt: skip
+        signed = verified(req.assignment, RatingAssignment, self.domain)
+        self.coordinators.require(signed.signer, "rating assignment")
+        a = signed.message
         if a.validator != self.validator:
             raise SignatureError(f"rating assignment is addressed to {a.validator}, not to this validator")
         if (a.task_id, a.round) != (req.task_id, req.round):

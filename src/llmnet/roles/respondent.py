@@ -1,7 +1,8 @@
 """A respondent: an LLM (or an expert = LLM + knowledge folder) selling answers.
 
 On start it registers itself on chain (or checks and updates its
-registration). It answers only assignments signed by a coordinator it trusts,
+registration). It answers only assignments signed by a coordinator in good standing on
+chain (see :mod:`llmnet.roles.admission`; ``trusted_coordinators`` restricts that),
 addressed to it, before their deadline, whose content hash matches the
 payload, and each assignment only once (a replayed one is refused); each
 answer comes back signed, with token usage and model identity.
@@ -13,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from llmnet.backends.base import Backend, Chunk, Usage
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import CorpusError, InputError, LlmnetError, NotFound, SignatureError
+from llmnet.roles.admission import Coordinators, as_coordinators, on_chain
 from llmnet.roles.common import ServiceSpec, ready_to_serve, signing_domain, verified
 from llmnet.roles.protocol import RespondReply, RespondRequest
 from llmnet.roles.replay import MAX_DEADLINE_AHEAD_S, ReplayGuard
@@ -98,16 +100,17 @@ def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderPr
 class Respondent:
     """The respondent's logic, independent of HTTP."""
 
-    def __init__(self, backend: Backend, account: LocalAccount, domain: SigningDomain, trusted: frozenset[str],
-                 replays: ReplayGuard | None = None) -> None:  # fmt: skip
+    def __init__(self, backend: Backend, account: LocalAccount, domain: SigningDomain,
+                 trusted: Coordinators | Iterable[str], replays: ReplayGuard | None = None) -> None:  # fmt: skip
         self.backend = backend
         self.account = account
         self.domain = domain
-        self.trusted = trusted
+        self.coordinators = as_coordinators(trusted)
         self.replays = replays or ReplayGuard()
 
     def check(self, req: RespondRequest) -> TaskAssignment:
-        signed = verified(req.assignment, TaskAssignment, self.domain, self.trusted)
+        signed = verified(req.assignment, TaskAssignment, self.domain)
+        self.coordinators.require(signed.signer, "task assignment")
         a = signed.message
         if a.respondent != self.account.address:
             raise SignatureError(f"assignment is addressed to {a.respondent}, not to this respondent")
@@ -199,9 +202,9 @@ def create_respondent_app(
             licence=spec.licence,
         )
         state["registration"] = ensure_registered(chain, account, profile, spec.stake_wei)
-        trusted = frozenset(spec.trusted_coordinators)
+        coordinators = on_chain(chain, spec.trusted_coordinators)
         replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
-        state["respondent"] = Respondent(model, account, signing_domain(chain), trusted, replays)
+        state["respondent"] = Respondent(model, account, signing_domain(chain), coordinators, replays)
         state["corpus"] = served_corpus(spec.backend.knowledge)
         ready_to_serve()
         yield

@@ -1,7 +1,10 @@
 """The settler: a validator that records finished tasks on chain, in batches.
 
-It accepts outcomes only from trusted coordinators, each carrying the coordinator's signed
-:class:`~llmnet.signing.OutcomeClaim` (see :mod:`llmnet.roles.outcome`); it verifies every
+It accepts outcomes only from coordinators in good standing on chain (see
+:mod:`llmnet.roles.admission`; a validator's ``trusted_coordinators`` restricts that), each
+carrying the coordinator's signed :class:`~llmnet.signing.OutcomeClaim` (see
+:mod:`llmnet.roles.outcome`), and counts ratings from every validator in good standing in the
+validator book. It verifies every
 signature, refuses replays and outcomes that disagree with their claim before queueing, and
 queues the rest durably. A background loop settles the queue in batches through the outbox
 (one transaction per batch: payouts, reputation, receipts root). A task whose settlement the
@@ -33,6 +36,7 @@ from llmnet.reputation.settlement import FeeSplit, TaskOutcome, outcome_rows, pl
 from llmnet.reputation.trust import EvidenceRule, TrustRule, fold_trust, update_trust, validator_weights
 from llmnet.rlhf.book import RankingBook
 from llmnet.rlhf.feed import RankingFeed
+from llmnet.roles.admission import Coordinators, as_coordinators
 from llmnet.roles.epochs import EpochClock, RevealedRatings, RevealUnavailable
 from llmnet.roles.outcome import CheckedOutcome, CheckedRating, score_outcome, verify_outcome
 from llmnet.roles.protocol import Refusal, SettlementState, SettleReply, SettleRequest
@@ -79,18 +83,23 @@ class TrustKeeper:
         self.evidence = evidence or EvidenceRule()
         self.trust: dict[str, float] = {}
         self._stakes: dict[str, int] = {}
+        self.known: frozenset[str] = frozenset()
         self._read_at = -math.inf
         self.lock = threading.Lock()
 
     def weights(self, need: Iterable[str] = ()) -> dict[str, float]:
-        """stake x trust per validator; read again from the chain when older than ``ttl_s`` or
-        when a validator in ``need`` is not known yet (it may have just registered)."""
+        """stake x trust per validator in good standing (the others weigh nothing); read again from
+        the chain when older than ``ttl_s`` or when a validator in ``need`` is not known yet (it
+        may have just registered). ``known`` is then every validator in the book (whose signed
+        ratings are accepted, and count only while it is in good standing)."""
         with self.lock:
             # never read counts as stale even with ttl_s = inf (inf - -inf > inf is False)
             stale = self._read_at == -math.inf or time.monotonic() - self._read_at > self.ttl_s
-            if stale or any(v not in self._stakes for v in need):
-                book = self.ledger.validators()
-                self._stakes = {v.address: v.stake for v in book if not self.only or v.address in self.only}
+            if stale or any(v not in self.known for v in need):
+                book = [v for v in self.ledger.validators() if not self.only or v.address in self.only]
+                minimum = self.ledger.validator_min_stake if book else 0
+                self.known = frozenset(v.address for v in book)
+                self._stakes = {v.address: v.stake for v in book if v.in_good_standing(minimum)}
                 for v in book:
                     self.trust.setdefault(v.address, v.trust)
                 self._read_at = time.monotonic()
@@ -376,15 +385,18 @@ def settle_forever(queue: SettlementQueue, interval_s: float, stop: threading.Ev
 class Settler:
     """The settler's intake: verifies outcomes and queues them; see the module docstring."""
 
-    def __init__(self, queue: SettlementQueue, domain: SigningDomain, coordinators: frozenset[str]) -> None:
-        self.queue, self.domain, self.coordinators = queue, domain, coordinators
+    def __init__(
+        self, queue: SettlementQueue, domain: SigningDomain, coordinators: Coordinators | Iterable[str]
+    ) -> None:
+        self.queue, self.domain, self.coordinators = queue, domain, as_coordinators(coordinators)
 
     def accept(self, req: SettleRequest) -> SettleReply:
         """Queue the outcomes that verify; each refused one is named with its reason. When every
         outcome is refused, the first refusal is raised (a lone replay gets an error status)."""
         raters = {r["message"].get("validator") for o in req.outcomes for r in o.record.ratings
                   if isinstance(r.get("message"), dict)}  # fmt: skip
-        validators = frozenset(self.queue.keeper.weights(need=[v for v in raters if isinstance(v, str)]))
+        self.queue.keeper.weights(need=[v for v in raters if isinstance(v, str)])
+        validators = self.queue.keeper.known
         checked, refused, errors = [], [], []
         for o in req.outcomes:
             try:

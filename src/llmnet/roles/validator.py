@@ -33,6 +33,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import ConfigError, InputError, NotFound, SignatureError
 from llmnet.experts.corpus_cache import CorpusCache
 from llmnet.questions import load_questions, reference_book
+from llmnet.roles.admission import on_chain
 from llmnet.roles.common import ServiceSpec, deployment_dir, ready_to_serve, signing_domain
 from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings
 from llmnet.roles.judge import Judge
@@ -118,8 +119,11 @@ class JudgeSpec(BaseModel):
 class ValidatorSpec(ServiceSpec):
     judge: JudgeSpec = Field(default_factory=JudgeSpec)
     settler: bool = False
-    validators: list[str] = Field(default_factory=list)  # whose ratings the settler accepts
-    trusted_coordinators: list[str] = Field(default_factory=list)  # who may assign ratings and send outcomes
+    # whose ratings the settler counts: every validator in good standing on chain, or of them only these
+    validators: list[str] = Field(default_factory=list)
+    # who may assign ratings and send outcomes: every coordinator in good standing on chain, or of
+    # them only these (see llmnet.roles.admission)
+    trusted_coordinators: list[str] = Field(default_factory=list)
     # a rating assignment due further ahead than this is refused (it bounds the replay memory)
     max_deadline_ahead_s: float = Field(default=MAX_DEADLINE_AHEAD_S, gt=0, le=86_400)
     settle_interval_s: float = 2.0
@@ -168,12 +172,18 @@ class Rater:
 
 
 def ensure_validator(ledger: Web3Ledger, account: LocalAccount, endpoint: str, judge: Judge, stake: int) -> str:
-    """Stake in the validator book on first start; returns what was done."""
-    if ledger.is_validator(account.address):
-        return "unchanged"
+    """Stake in the validator book on first start, or move the entry to this endpoint and judge;
+    returns what was done."""
     model_id, weights_hash = judge.identity()
-    ledger.register_validator(endpoint, model_id, weights_hash, stake, account)
-    return "registered"
+    if not ledger.is_validator(account.address):
+        ledger.register_validator(endpoint, model_id, weights_hash, stake, account)
+        return "registered"
+    found = ledger.get_validator(account.address)
+    registered = (found.endpoint, found.judge_model_id, found.judge_weights_hash.lower())
+    if registered == (endpoint, model_id, weights_hash.lower()):
+        return "unchanged"
+    ledger.update_validator(endpoint, model_id, weights_hash, account)
+    return "updated"
 
 
 def with_chain_corpora(spec: ValidatorSpec, ledger: Ledger, cache: CorpusCache | None = None) -> JudgeSpec:
@@ -217,10 +227,9 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         state["checker"] = checker
         spots = SpotService(checker, ledger, spec.spot_check_rate) if spec.spot_check_rate > 0 else None
         state["spots"] = spots
-        if not spec.trusted_coordinators:
-            logging.getLogger("llmnet.validator").warning("%s trusts no coordinator: it will refuse to rate", spec.name)
         replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
-        gate = RatingGate(account.address, state["domain"], frozenset(spec.trusted_coordinators),
+        coordinators = on_chain(ledger, spec.trusted_coordinators)
+        gate = RatingGate(account.address, state["domain"], coordinators,
                           RegisteredProviders(ledger.is_registered), replays)  # fmt: skip
         state["rater"] = Rater(rater_judge, account, state["domain"], log, clock, spots, gate=gate)
         state["registration"] = ensure_validator(ledger, account, spec.url, rater_judge, spec.stake_wei)
@@ -237,7 +246,7 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
             queue = SettlementQueue(path, ledger, account, spec.max_batch, keeper, reveals, clock, spec.ranking_weight)
             queue.outbox.recover()
             state["queue"] = queue
-            state["settler"] = Settler(queue, state["domain"], frozenset(spec.trusted_coordinators))
+            state["settler"] = Settler(queue, state["domain"], coordinators)
             threading.Thread(target=settle_forever, args=(queue, spec.settle_interval_s, stop, report),
                              name="llmnet-settle", daemon=True).start()  # fmt: skip
         ready_to_serve()

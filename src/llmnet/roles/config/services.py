@@ -229,6 +229,7 @@ class CoordinatorConfig(ServiceConfig):
     role: ClassVar[str] = "coordinator"
     tasks: TaskConfig = Field(default_factory=TaskConfig)
     policy: Annotated[str, AfterValidator(_policy)] | None = None  # default: thompson
+    stake: Amount | None = None  # staked in the validator book as a coordinator when it first starts
     fee_per_respondent: Amount | None = None
     max_prompt_chars: int | None = None
     knowledge: ExistingDir | None = None  # a folder per domain: what llmnet/auto learns to route by
@@ -237,10 +238,12 @@ class CoordinatorConfig(ServiceConfig):
     seed: int | None = None
     record_fsync_interval_s: float | None = None
     validators: list[HttpUrl] = Field(default_factory=list)  # empty: the validators on chain
+    ask_validators: bool | None = None  # false: no validator rates (they only settle)
     settler_url: HttpUrl | None = None  # default: the settler on chain
 
     def spec(self, chain_id: int) -> CoordinatorSpec:
-        given = _given(policy=self.policy, fee_per_respondent_wei=self.fee_per_respondent,
+        given = _given(policy=self.policy, stake_wei=self.stake, ask_validators=self.ask_validators,
+                       fee_per_respondent_wei=self.fee_per_respondent,
                        max_prompt_chars=self.max_prompt_chars, knowledge_root=self.knowledge,
                        references_file=self.references_file, gold_rate=self.gold_rate, seed=self.seed,
                        record_fsync_interval_s=self.record_fsync_interval_s, settler_url=self.settler_url)  # fmt: skip

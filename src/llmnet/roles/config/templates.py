@@ -123,6 +123,9 @@ kind = "grounded"
 COORDINATOR = """
 # How respondents are chosen: thompson, greedy, epsilon_greedy, ucb, random, round_robin.
 policy = "{policy}"
+# Staked in the validator book, as a coordinator, when it first starts: respondents and validators
+# take work from coordinators in good standing there.
+stake = "{coordinator_stake}"
 # What a requester pays per respondent a task asks.
 fee_per_respondent = {fee}
 # A folder per domain of documents: what llmnet/auto learns to route by (default: the domains' cards).
@@ -200,4 +203,5 @@ def _spec_defaults() -> dict[str, object]:
             "rating_timeout_s": settings.rating_timeout_s, "policy": CoordinatorSpec.model_fields["policy"].default,
             "respondent_stake": ether(RespondentSpec.model_fields["stake_wei"].default),
             "validator_stake": ether(ValidatorSpec.model_fields["stake_wei"].default),
+            "coordinator_stake": ether(CoordinatorSpec.model_fields["stake_wei"].default),
             "spot_check_rate": ValidatorSpec.model_fields["spot_check_rate"].default}  # fmt: skip
