@@ -20,10 +20,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from llmnet.chain.deploy import DeployParams
 from llmnet.chain.retention import ChainRetention
-from llmnet.types import ETHER, check_domain_name
+from llmnet.types import check_domain_name
 
 DEFAULT_DOMAINS = ("general", "medicine", "law", "astronomy", "code")
+DEPLOY = DeployParams()
 
 
 def default_data_dir() -> Path:
@@ -46,9 +48,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ChainRetention(),
         description="history the embedded node keeps (see llmnet.chain.retention)",
     )
-    min_stake_wei: int = Field(ETHER // 10, gt=0, description="minimum provider stake at deploy time")
-    unstake_cooldown_s: int = Field(24 * 3600, ge=0, description="unstake cooldown at deploy time")
-    reputation_decay: float = Field(0.98, gt=0.0, le=1.0, description="per-observation decay")
+    # the contracts' parameters at deploy time; their defaults are DeployParams'
+    min_stake_wei: int = Field(DEPLOY.min_stake, gt=0, description="minimum provider stake at deploy time")
+    unstake_cooldown_s: int = Field(DEPLOY.cooldown, ge=0, description="unstake cooldown at deploy time")
+    reputation_decay: float = Field(DEPLOY.decay, gt=0.0, le=1.0, description="per-observation decay")
     domains: tuple[str, ...] = Field(DEFAULT_DOMAINS, description="domains created at deploy time")
 
     @field_validator("domains")

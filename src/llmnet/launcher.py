@@ -43,6 +43,7 @@ from llmnet.chain.node import LocalNode, node_answers
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.config import Settings
 from llmnet.data import KNOWLEDGE_ROOT
+from llmnet.defaults import DEFAULT_FEE_PER_RESPONDENT_WEI, DEFAULT_K, DEFAULT_MAX_TOKENS, DEFAULT_ROUNDS
 from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
 from llmnet.network_file import default_plans, read_network_file
 from llmnet.respondent_plan import RespondentPlan as RespondentPlan  # plans are made with the launcher
@@ -80,10 +81,10 @@ class NetworkOptions:
     validators: int = 2
     rate: bool = True  # False: validators only settle; the coordinator asks none for ratings
     judge: str = JudgeSpec.model_fields["kind"].default  # the validators' (roles.validator.DEFAULT_JUDGE)
-    k: int = 3
-    rounds: int = 1
-    max_tokens: int = 64
-    fee_per_respondent_wei: int = 10**13
+    k: int = DEFAULT_K
+    rounds: int = DEFAULT_ROUNDS
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    fee_per_respondent_wei: int = DEFAULT_FEE_PER_RESPONDENT_WEI
     seed: int | None = 7
     record_fsync_interval_s: float = 0.1  # see CoordinatorSpec
     gold_rate: float = 0.1  # see CoordinatorSpec

@@ -1,8 +1,8 @@
 """No static lists, on a whole network of separate processes with scripted backends and judges:
 the coordinator asks every validator in good standing in the validator book, so a validator that
 joins while requests flow is asked to rate within one directory refresh and one that unstakes is
-no longer asked; respondents and validators take work only from coordinators registered on chain,
-and outcomes reach the settler the escrow lists."""
+no longer asked, and a respondent likewise; respondents and validators take work only from
+coordinators registered on chain, and outcomes reach the settler the escrow lists."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from llmnet.launcher import Network, RespondentPlan, respondent_dev, validator_d
 from llmnet.roles.common import AccountSpec, signing_domain
 from llmnet.roles.directory import REFRESH_S
 from llmnet.roles.protocol import Message, RatedAnswer, RateRequest, RespondPayload, RespondRequest
+from llmnet.roles.respondent import RespondentSpec
 from llmnet.roles.validator import ValidatorSpec
 from llmnet.signing import RatingAssignment, Response, TaskAssignment, sign
 from llmnet.store import content_hash
@@ -161,3 +162,23 @@ def test_a_coordinator_not_on_chain_is_refused_until_it_registers(net: Network) 
             assert time.monotonic() < deadline, resp.text
             time.sleep(0.2)
         assert resp.status_code == 200, resp.text
+
+
+def test_a_respondent_that_joins_gets_work_within_a_refresh_and_one_that_unstakes_does_not(net: Network) -> None:
+    second = next(s for s in net.services if s.name == "fake-b")
+    base = RespondentSpec.model_validate_json(second.spec_file.read_text())
+    joiner = dev_account(14)
+    net.join("respondent", base.model_copy(update={"name": "fake-new", "port": free_port(),
+                                                   "account": AccountSpec(dev_index=14)}))  # fmt: skip
+
+    def chosen(receipt: dict[str, Any]) -> set[str]:
+        return {r["address"] for r in receipt["respondents"]}
+
+    receipts_until(net, lambda r: joiner.address in chosen(r))
+    assert net.ledger is not None
+    net.ledger.request_unstake(net.ledger.get_provider(joiner.address).stake, joiner)
+    # chosen at random (2 of 3), so out only once eight answers in a row left it out
+    deadline, streak = time.monotonic() + WITHIN_S, 0
+    while streak < 8:
+        streak = streak + 1 if joiner.address not in chosen(ask(net)["receipt"]) else 0
+        assert time.monotonic() < deadline, f"{joiner.address} still chosen {WITHIN_S:.0f} s after it unstaked"

@@ -16,6 +16,7 @@ from openai import OpenAI
 
 from llmnet.agents.costs import CallCost, CostManager, receipt_cost
 from llmnet.agents.routing import RetryPolicy, Route, RouteBook, parse_retry_after, routes_for
+from llmnet.defaults import DEFAULT_MAX_TOKENS, MAX_K
 from llmnet.errors import BackendUnavailable, CoordinatorRefused, InputError
 
 Sleep = Callable[[float], None]
@@ -29,15 +30,15 @@ class CallSpec:
     models: tuple[str, ...] = ("llmnet/auto",)
     k: int = 1  # respondents; the fee is k times the coordinator's per-respondent fee
     rounds: int = 0  # collaborative prompting rounds
-    max_tokens: int = 96
+    max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         if not self.models:
             raise InputError("a call needs at least one model, e.g. 'llmnet/auto'")
-        if not 1 <= self.k <= 16:
-            raise InputError(f"respondents per call must be between 1 and 16, got {self.k}")
+        if not 1 <= self.k <= MAX_K:
+            raise InputError(f"respondents per call must be between 1 and {MAX_K}, got {self.k}")
 
 
 @dataclass(frozen=True)

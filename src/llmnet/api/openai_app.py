@@ -34,6 +34,7 @@ from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
 from llmnet.api.routes import HotRoute, HotRoutes
 from llmnet.api.schema import ChatCompletion, ChatCompletionRequest
+from llmnet.defaults import DEFAULT_FEE_PER_RESPONDENT_WEI
 from llmnet.errors import InputError, LlmnetError, NotFound, QuotaExceeded
 from llmnet.questions import Question, load_questions, reference_book
 from llmnet.reputation.selection import policy_from_name
@@ -65,7 +66,7 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
     ask_validators: bool = True  # False: no validator is asked to rate (they only settle)
     settler_url: str | None = None  # None: a settler the escrow lists (see llmnet.roles.admission)
     stake_wei: int = ETHER  # staked in the validator book as a coordinator when it first starts
-    fee_per_respondent_wei: int = 10**13
+    fee_per_respondent_wei: int = DEFAULT_FEE_PER_RESPONDENT_WEI
     max_prompt_chars: int = 8000
     knowledge_root: Path | None = None  # local folders per domain for llmnet/auto; else the domains' cards
     references_file: Path | None = None  # question -> reference answer, for validators

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llmnet.defaults import AnswerTokens, DebateRounds, RespondentsPerTask
+
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(strict=True)
@@ -38,8 +40,8 @@ class LlmnetOptions(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    k: int | None = Field(default=None, ge=1, le=16, description="respondents that answer")
-    rounds: int | None = Field(default=None, ge=0, le=5, description="debate rounds after the first answers")
+    k: RespondentsPerTask | None = Field(default=None, description="respondents that answer")
+    rounds: DebateRounds | None = Field(default=None, description="debate rounds after the first answers")
     collaboration: Literal["adaptive", "fixed"] | None = Field(
         default=None,
         description="adaptive: one respondent first, more and rounds only when its answer is not rated confidently;"
@@ -55,8 +57,8 @@ class ChatCompletionRequest(BaseModel):
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_tokens: AnswerTokens | None = None
+    max_completion_tokens: AnswerTokens | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     llmnet: LlmnetOptions = Field(default_factory=LlmnetOptions)

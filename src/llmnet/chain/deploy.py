@@ -71,7 +71,9 @@ class DeploymentBook:
         """The deployment recorded for the chain ``w3`` talks to, checked against it."""
         chain_id = w3.eth.chain_id
         entry = self._read().get(str(chain_id))
-        hint = f"deploy them with `llmnet chain deploy --rpc-url {_endpoint(w3)}`"
+        url = _endpoint(w3)
+        hint = (f"deploy them with `llmnet chain deploy --rpc-url {url}`, or record a deployment someone else "
+                f"made with `llmnet chain attach --rpc-url {url} --deployment ADDRESS`")  # fmt: skip
         if entry is None:
             raise NotDeployed(f"no llmnet contracts recorded for chain {chain_id} in {self.path}; {hint}")
         missing = {f.name for f in fields(Deployment)} - set(entry)

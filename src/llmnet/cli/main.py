@@ -31,7 +31,7 @@ def _typer() -> typer.Typer:
 @cache
 def full_app() -> typer.Typer:
     """Every command."""
-    from llmnet.cli import chain, dataset, domains, keys, network, providers, team
+    from llmnet.cli import chain, dataset, domains, keys, network, providers, serve, team
     from llmnet.cli import rank as rank_command
     from llmnet.cli.sim import sim as sim_command
     from llmnet.cli.wallet import credits, escrow, stake, validators
@@ -41,6 +41,8 @@ def full_app() -> typer.Typer:
     app.command()(network.demo)
     app.command()(network.ask)
     app.command()(rank_command.rank)
+    app.command()(serve.serve)
+    app.command()(serve.init)
     app.add_typer(chain.app, name="chain")
     app.add_typer(keys.app, name="keys")
     app.add_typer(providers.app, name="providers")

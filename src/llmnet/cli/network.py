@@ -22,6 +22,7 @@ from rich.table import Table
 from llmnet.cli.options import DataDir, Port, ether, requester_key, settings
 from llmnet.cli.providers import reputation_lines
 from llmnet.data import DEFAULT_NETWORK_FILE, QUESTIONS_FILE
+from llmnet.defaults import DEFAULT_K, DEFAULT_ROUNDS, MAX_K, MAX_ROUNDS
 from llmnet.errors import ConfigError, CoordinatorRefused
 from llmnet.launcher import Network, NetworkOptions, network_options
 from llmnet.questions import Question, load_questions
@@ -32,9 +33,11 @@ console = Console()
 
 Rounds = Annotated[
     int | None,
-    typer.Option(help=f"collaborative prompting rounds (0 = plain best-of-k; default {NetworkOptions.rounds})"),
+    typer.Option(
+        min=0, max=MAX_ROUNDS, help=f"collaborative prompting rounds (0 = plain best-of-k; default {DEFAULT_ROUNDS})"
+    ),
 ]
-K = Annotated[int | None, typer.Option("--k", help=f"respondents per query (default {NetworkOptions.k})")]
+K = Annotated[int | None, typer.Option("--k", min=1, max=MAX_K, help=f"respondents per query (default {DEFAULT_K})")]
 NetworkConfig = Annotated[
     Path | None,
     typer.Option("--config", help="a network file (TOML) to start instead of the built-in network "

@@ -12,6 +12,7 @@ from rich.panel import Panel
 from llmnet.chain.network import configured_account, open_ledger
 from llmnet.cli.network import coordinator_client, coordinator_errors
 from llmnet.cli.options import DataDir, RpcUrl, requester_key, settings
+from llmnet.defaults import DEFAULT_K, MAX_K
 from llmnet.errors import InputError
 from llmnet.launcher import REQUESTER_DEV
 from llmnet.rlhf.book import Conversation, RankingBook
@@ -74,7 +75,7 @@ def _candidates(client: Any, ledger: Any, prompt: str, model: str, n: int, sampl
 
 def rank(
     prompt: Annotated[str | None, typer.Argument(help="the prompt to ask (omit with --conversation)")] = None,
-    n: Annotated[int, typer.Option("--n", min=2, max=16, help="how many respondents answer")] = 3,
+    n: Annotated[int, typer.Option("--n", min=2, max=MAX_K, help="how many respondents answer")] = DEFAULT_K,
     model: Annotated[str, typer.Option(help="llmnet/auto or llmnet/<domain>")] = "llmnet/auto",
     url: Annotated[str, typer.Option(help="the coordinator's OpenAI base URL")] = "http://127.0.0.1:8300/v1",
     key: Annotated[

@@ -22,6 +22,7 @@ from llmnet.agents.team import TeamEvents
 from llmnet.agents.teams import TEAMS, TeamConfig
 from llmnet.agents.teams.base import DEFAULT_BASE_URL
 from llmnet.cli.options import DataDir, requester_key, settings
+from llmnet.defaults import DEFAULT_FEE_PER_RESPONDENT_WEI, DEFAULT_MAX_TOKENS
 from llmnet.errors import InputError, LlmnetError
 
 app = typer.Typer(help="Agent teams (research, assistant) whose every LLM call goes through the network.",
@@ -81,8 +82,12 @@ def run(
     url: Annotated[list[str] | None, typer.Option(help="coordinator OpenAI base URL; repeat to add fallbacks")] = None,
     model: Annotated[list[str] | None, typer.Option(help="model for every call, e.g. llmnet/general; repeat")] = None,
     k: Annotated[int, typer.Option(help="respondents per call (the fee is k times the per-respondent fee)")] = 1,
-    max_tokens: Annotated[int, typer.Option(help="completion tokens per call (the writer gets twice)")] = 96,
-    fee_per_respondent: Annotated[int, typer.Option(help="the coordinator's fee per respondent, in wei")] = 10**13,
+    max_tokens: Annotated[
+        int, typer.Option(help="completion tokens per call (the writer gets twice)")
+    ] = DEFAULT_MAX_TOKENS,
+    fee_per_respondent: Annotated[
+        int, typer.Option(help="the coordinator's fee per respondent, in wei")
+    ] = DEFAULT_FEE_PER_RESPONDENT_WEI,
     key: Key = None,
     data_dir: DataDir = None,
 ) -> None:

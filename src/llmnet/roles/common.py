@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,24 +15,53 @@ from llmnet.api.server import HttpLimits
 from llmnet.chain.deploy import DeploymentBook, resolve_deployment
 from llmnet.chain.network import connect, dev_account
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import ConfigError, SignatureError
+from llmnet.errors import ConfigError, KeystoreError, SignatureError
 from llmnet.signing import SignedMessage, SigningDomain, TypedMessage, verify
 
 
 class AccountSpec(BaseModel):
-    """A development account by index, or an encrypted keystore (password from the environment)."""
+    """A development account by index, or an encrypted keystore whose password is read from the
+    environment variable ``password_env`` ($LLMNET_KEYSTORE_PASSWORD when unset) or from the first
+    line of ``password_file``."""
 
     dev_index: int | None = None
     keystore: Path | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
 
     def load(self) -> LocalAccount:
         if self.keystore is not None:
             from llmnet.keys import load_account
 
-            return load_account(keystore=self.keystore)
+            return load_account(keystore=self.keystore, password=self.password())
         if self.dev_index is not None:
             return dev_account(self.dev_index)
         raise ConfigError("an account needs either dev_index or keystore")
+
+    def password(self) -> str | None:
+        """The keystore's password from its source; None: load_account reads $LLMNET_KEYSTORE_PASSWORD."""
+        if self.password_file is not None:
+            return read_password_file(self.password_file)
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise KeystoreError(
+                f"the password of keystore {self.keystore} is read from ${self.password_env}, which is not set; "
+                "export it, or name a password_file"
+            )
+        return value
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of ``path``: a password kept in a file (mode 0600, or a mounted secret)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise KeystoreError(f"cannot read the password file {path}: {exc.strerror}; check the path") from None
+    if not lines or not lines[0]:
+        raise KeystoreError(f"the password file {path} is empty; write the keystore's password on its first line")
+    return lines[0]
 
 
 class ChainSpec(BaseModel):
@@ -71,10 +101,15 @@ class ServiceSpec(BaseModel):
     chain: ChainSpec
     data_dir: Path
     http: HttpLimits = Field(default_factory=HttpLimits)  # read deadlines and size limits of its HTTP server
+    # the URL others reach it at, registered on chain: it differs from host:port behind NAT or in a container
+    public_url: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The service's public URL: ``public_url``, else where it listens."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
 
 
 def deployment_dir(data_dir: Path, ledger: Web3Ledger) -> Path:

@@ -28,9 +28,16 @@ from typing import Any, Literal
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
-from pydantic import Field
 
 from llmnet.api.http_client import HttpClient
+from llmnet.defaults import (
+    DEFAULT_K,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_ROUNDS,
+    AnswerTokens,
+    DebateRounds,
+    RespondentsPerTask,
+)
 from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
@@ -110,10 +117,10 @@ class CoordinatorSettings(PeerDeadlines, CollaborationSettings):
     """What a coordinator does with each task; the one home of these defaults and limits
     (its spec, :class:`llmnet.api.openai_app.CoordinatorSpec`, is built on this class)."""
 
-    k: int = Field(default=3, ge=1, le=16)  # respondents per task
-    rounds: int = Field(default=1, ge=0, le=5)  # collaborative prompting rounds after the first answers
+    k: RespondentsPerTask = DEFAULT_K
+    rounds: DebateRounds = DEFAULT_ROUNDS
     final: Literal["best", "synthesis"] = "best"
-    max_tokens: int = Field(default=96, ge=1, le=4096)
+    max_tokens: AnswerTokens = DEFAULT_MAX_TOKENS
 
 
 class Coordinator:

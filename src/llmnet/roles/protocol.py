@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from llmnet.backends.base import ChatMessage, GenerationRequest
+from llmnet.defaults import DEFAULT_MAX_TOKENS, AnswerTokens
 from llmnet.roles.outcome import Outcome
 from llmnet.store import canonical_json, content_hash
 
@@ -37,7 +38,7 @@ class RespondPayload(BaseModel):
     messages: list[Message] = Field(min_length=1)
     peers: list[PeerAnswer] = Field(default_factory=list)
     round: int = 0
-    max_tokens: int = Field(default=128, ge=1, le=4096)
+    max_tokens: AnswerTokens = DEFAULT_MAX_TOKENS
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = 0
 

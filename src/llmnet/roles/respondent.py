@@ -47,9 +47,12 @@ class BackendSpec(BaseModel):
     kind: str = "llamacpp"
     options: dict[str, Any] = Field(default_factory=dict)
     knowledge: Path | None = None  # a folder of documents makes this respondent an expert
+    model_id: str | None = None  # registered and signed instead of the backend's own (its mode suffix is kept)
 
     def build(self) -> Backend:
         inner = create_backend(self.kind, **self.options)
+        if self.model_id:
+            inner.model_id = self.model_id + (":completion" if inner.model_id.endswith(":completion") else "")
         if self.knowledge is None:
             return inner
         from llmnet.experts.expert import ExpertBackend

@@ -12,6 +12,7 @@ from llmnet.agents.client import CallSpec
 from llmnet.agents.costs import Budget
 from llmnet.agents.message import AgentMessage
 from llmnet.agents.role import Role
+from llmnet.defaults import DEFAULT_FEE_PER_RESPONDENT_WEI, DEFAULT_MAX_TOKENS, AnswerTokens, RespondentsPerTask
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8300/v1"  # `llmnet up`
 
@@ -27,10 +28,10 @@ class TeamConfig(BaseModel):
     report_path: Path
     corpus: Path | None = None
     max_passages: int = Field(default=4, ge=1, le=50)
-    max_tokens: int = Field(default=96, ge=1, le=4096)
-    k: int = Field(default=1, ge=1, le=16)  # respondents per call
+    max_tokens: AnswerTokens = DEFAULT_MAX_TOKENS
+    k: RespondentsPerTask = 1  # respondents per call
     models: list[str] | None = None  # overrides every action's models, in order of preference
-    fee_per_respondent_wei: int = Field(default=10**13, ge=0)  # the coordinator's (llmnet up's default)
+    fee_per_respondent_wei: int = Field(default=DEFAULT_FEE_PER_RESPONDENT_WEI, ge=0)  # the coordinator's default
     timeout_s: float = Field(default=120.0, gt=0)
 
     def spec(self, models: tuple[str, ...], max_tokens: int | None = None) -> CallSpec:
