@@ -41,12 +41,12 @@ from rich.console import Console
 from rich.table import Table
 
 from llmnet.config import load_settings
+from llmnet.data import QUESTIONS_FILE
 from llmnet.launcher import Network, NetworkOptions, RespondentPlan
 from llmnet.questions import load_questions
 from llmnet.reputation.trust import TrustRule
 
-ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = ROOT / "knowledge" / "questions.jsonl"
+QUESTIONS = QUESTIONS_FILE
 SMOLLM2 = {"model": "smollm2", "n_threads": 1}
 
 

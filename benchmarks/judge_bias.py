@@ -27,14 +27,13 @@ from rich.console import Console
 from rich.table import Table
 
 from llmnet.backends import create_backend
+from llmnet.data import QUESTIONS_FILE
 from llmnet.questions import load_questions
 from llmnet.roles.judge import _ask_choice, _pick, pairwise_prefer, parse_choice
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def pairs(limit: int) -> list[tuple[str, str, str]]:
-    known = load_questions(ROOT / "knowledge" / "questions.jsonl")
+    known = load_questions(QUESTIONS_FILE)
     out = []
     for i, q in enumerate(known[:limit]):
         other = next(o for o in known[i + 1 :] + known[:i] if o.domain != q.domain)

@@ -9,6 +9,12 @@
         index of the response placed k-th (position 0 is the preferred one). An account
         holds one ranking per conversation and may revise it; every submission and
         revision is an event, so the history stays on chain.
+        A ranking is the ranker's either because the ranker sent it (submit_ranking) or
+        because the ranker signed it as EIP-712 typed data and anyone relayed it
+        (submit_signed_ranking): the contract recovers the signer with ecrecover, so the
+        chain itself proves who ranked, and a relayer (a coordinator paying the gas for
+        the people using its dashboard) can neither rank as someone else nor replay an
+        old ranking over a newer one (each ranking uses up the ranker's nonce).
 """
 
 MAX_RESPONSES: constant(uint256) = 16
@@ -50,7 +56,18 @@ event RankingRevised:
     ranker: indexed(address)
     ranks: DynArray[uint8, MAX_RESPONSES]
 
+EIP712_DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+RANKING_TYPEHASH: constant(bytes32) = keccak256("Ranking(uint256 conversationId,uint8[] ranks,uint256 nonce)")
+DOMAIN_NAME_HASH: constant(bytes32) = keccak256("llmnet rankings")
+DOMAIN_VERSION_HASH: constant(bytes32) = keccak256("1")
+# half the secp256k1 order: signatures with a larger s are the malleable twins of canonical ones
+SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+
 conversation_count: public(uint256)
+# how many rankings each account has made; a signed ranking must carry the current value
+ranking_nonce: public(HashMap[address, uint256])
 conversations: HashMap[uint256, Conversation]
 rankers: HashMap[uint256, DynArray[address, MAX_RANKERS]]
 rankings: HashMap[uint256, HashMap[address, RankingView]]
@@ -98,25 +115,83 @@ def _check_permutation(conversation_id: uint256, ranks: DynArray[uint8, MAX_RESP
         seen = seen | bit
 
 
+@internal
+def _record(conversation_id: uint256, ranker: address, ranks: DynArray[uint8, MAX_RESPONSES]):
+    self._check_permutation(conversation_id, ranks)
+    self.ranking_nonce[ranker] += 1
+    previous: RankingView = self.rankings[conversation_id][ranker]
+    if previous.ranked_at == 0:
+        assert len(self.rankers[conversation_id]) < MAX_RANKERS, "the conversation holds the most rankers it can"
+        self.rankers[conversation_id].append(ranker)
+        self.rankings[conversation_id][ranker] = RankingView(
+            ranker=ranker, ranks=ranks, ranked_at=block.timestamp, revisions=0
+        )
+        log RankingSubmitted(conversation_id=conversation_id, ranker=ranker, ranks=ranks)
+    else:
+        self.rankings[conversation_id][ranker] = RankingView(
+            ranker=ranker, ranks=ranks, ranked_at=block.timestamp, revisions=previous.revisions + 1
+        )
+        log RankingRevised(conversation_id=conversation_id, ranker=ranker, ranks=ranks)
+
+
 @external
 def submit_ranking(conversation_id: uint256, ranks: DynArray[uint8, MAX_RESPONSES]):
     """
     @notice Rank a conversation's responses, best first, or revise this account's ranking.
     """
+    self._record(conversation_id, msg.sender, ranks)
+
+
+@internal
+@view
+def _domain_separator() -> bytes32:
+    return keccak256(abi_encode(EIP712_DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, chain.id, self))
+
+
+@internal
+@view
+def _digest(conversation_id: uint256, ranks: DynArray[uint8, MAX_RESPONSES], nonce: uint256) -> bytes32:
+    # EIP-712 hashes an array as the hash of its elements' 32-byte encodings, one after another:
+    # the ABI encoding of the array without its offset and length words
+    encoded: Bytes[576] = abi_encode(ranks)
+    ranks_hash: bytes32 = keccak256(slice(encoded, 64, 32 * len(ranks)))
+    struct_hash: bytes32 = keccak256(abi_encode(RANKING_TYPEHASH, conversation_id, ranks_hash, nonce))
+    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
+
+
+@external
+@view
+def domain_separator() -> bytes32:
+    return self._domain_separator()
+
+
+@external
+@view
+def ranking_digest(conversation_id: uint256, ranks: DynArray[uint8, MAX_RESPONSES], nonce: uint256) -> bytes32:
+    """
+    @notice The EIP-712 digest a ranker signs for submit_signed_ranking.
+    """
+    return self._digest(conversation_id, ranks, nonce)
+
+
+@external
+def submit_signed_ranking(ranker: address, conversation_id: uint256, ranks: DynArray[uint8, MAX_RESPONSES],
+                          nonce: uint256, signature: Bytes[65]):
+    """
+    @notice Record a ranking that `ranker` signed (EIP-712 `Ranking`), sent by anyone.
+    """
+    assert ranker != empty(address), "ranking for the empty address"
     self._check_permutation(conversation_id, ranks)
-    previous: RankingView = self.rankings[conversation_id][msg.sender]
-    if previous.ranked_at == 0:
-        assert len(self.rankers[conversation_id]) < MAX_RANKERS, "the conversation holds the most rankers it can"
-        self.rankers[conversation_id].append(msg.sender)
-        self.rankings[conversation_id][msg.sender] = RankingView(
-            ranker=msg.sender, ranks=ranks, ranked_at=block.timestamp, revisions=0
-        )
-        log RankingSubmitted(conversation_id=conversation_id, ranker=msg.sender, ranks=ranks)
-    else:
-        self.rankings[conversation_id][msg.sender] = RankingView(
-            ranker=msg.sender, ranks=ranks, ranked_at=block.timestamp, revisions=previous.revisions + 1
-        )
-        log RankingRevised(conversation_id=conversation_id, ranker=msg.sender, ranks=ranks)
+    assert nonce == self.ranking_nonce[ranker], "ranking nonce is not the ranker's current one: sign again"
+    assert len(signature) == 65, "ranking signature must be 65 bytes"
+    r: bytes32 = extract32(signature, 0)
+    s: bytes32 = extract32(signature, 32)
+    v: uint256 = convert(extract32(signature, 33), uint256) % 256
+    assert v == 27 or v == 28, "ranking signature has a v other than 27 or 28"
+    assert convert(s, uint256) <= SECP256K1_HALF_N, "ranking signature is not canonical (high s)"
+    signer: address = ecrecover(self._digest(conversation_id, ranks, nonce), v, r, s)
+    assert signer == ranker and signer != empty(address), "ranking signature was not made by the ranker"
+    self._record(conversation_id, ranker, ranks)
 
 
 @external

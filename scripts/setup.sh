@@ -22,12 +22,17 @@ fi
 npm install --no-audit --no-fund --ignore-scripts --loglevel=error
 ls node_modules/@foundry-rs/anvil-*/bin/anvil >/dev/null
 
-# Debian's Chromium and its driver, for the dashboard's browser test (Selenium is given the driver's
-# path, so nothing is downloaded at test time). Installed only when missing; needs root or sudo.
-if ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
+# Debian packages the tests use: Chromium and its driver for the dashboard's browser test (Selenium is
+# given the driver's path, so nothing is downloaded at test time), and iproute2 (`ip netns`, veth pairs)
+# for the multi-host tests. Installed only when missing; needs root or sudo.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo -n"; fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq </dev/null
-    $SUDO apt-get install -y -qq chromium chromium-driver </dev/null >/dev/null
+    $SUDO apt-get install -y -qq "${missing[@]}" </dev/null >/dev/null
 fi

@@ -22,6 +22,7 @@
     └── ChainError               talking to an Ethereum node
         ├── ChainUnavailable     the node does not answer
         ├── NotDeployed          no llmnet contracts recorded for this chain
+        ├── WrongChain           the node is another chain than the one named
         └── ContractRevert       a contract refused the call; ``.reason`` says why
             ├── NotAuthorized    the sender may not do this
             ├── StakeTooLow      stake under the registry's minimum
@@ -34,6 +35,7 @@
             ├── CooldownActive   withdrawal before the unstake cooldown ends
             ├── DeadlineNotReached  refund before the task's deadline
             ├── InsufficientFunds   deposit, allowance or stake too small
+            ├── NothingToWithdraw   no credits, or no stake unstaking, to withdraw
             ├── PayoutMismatch   batch payouts differ from the escrowed fees
             ├── WrongEpoch       a rating commitment or reveal outside its epoch
             ├── CommitmentMismatch  a reveal that does not open its commitment
@@ -146,6 +148,10 @@ class NotDeployed(ChainError):
     pass
 
 
+class WrongChain(ChainError):
+    pass
+
+
 class ContractRevert(ChainError):
     """A contract reverted. ``reason`` is the contract's own revert string."""
 
@@ -206,6 +212,10 @@ class PayoutMismatch(ContractRevert):
     pass
 
 
+class NothingToWithdraw(ContractRevert):
+    pass
+
+
 # revert-string fragment -> error class; first match wins
 class WrongEpoch(ContractRevert):
     pass
@@ -237,6 +247,9 @@ _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("cooldown not over", CooldownActive),
     ("deadline not reached", DeadlineNotReached),
     ("exceed", InsufficientFunds),
+    ("nothing to withdraw", NothingToWithdraw),
+    ("nothing is unstaking", NothingToWithdraw),
+    ("no credits to withdraw", NothingToWithdraw),
     ("payouts must equal", PayoutMismatch),
     ("during the next epoch", WrongEpoch),
     ("two epochs later", WrongEpoch),

@@ -5,6 +5,11 @@ model), validators (the first one settles) and the coordinator, each its own
 process with its own development account. ``Network.start`` returns once
 every service answers; ``Network.stop`` shuts them all down.
 
+What runs is a :class:`NetworkOptions`; :func:`network_options` reads one from a network file
+(``llmnet up --config network.toml``, see :mod:`llmnet.network_file`), and without a file the
+built-in one, whose respondents are those of ``llmnet/data/network.toml``. Domains the respondents
+serve that are not on chain yet are created by governance, with their cards.
+
 Development accounts: 0 governance, 1-5 respondents, 6-7 validators,
 8 coordinator, 9 the demo requester.
 
@@ -32,20 +37,21 @@ from llmnet.api.keys import KeyBook, key_book_file
 from llmnet.api.openai_app import CoordinatorSpec
 from llmnet.api.server import HttpLimits
 from llmnet.chain.deploy import DeploymentBook
-from llmnet.chain.ledger import Account
+from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.network import chain_url, connect, deploy, dev_account, embedded_node
 from llmnet.chain.node import LocalNode, node_answers
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.config import Settings
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.errors import AuthenticationError, ConfigError, NotDeployed
+from llmnet.network_file import default_plans, read_network_file
+from llmnet.respondent_plan import RespondentPlan as RespondentPlan  # plans are made with the launcher
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.peers import PeerDeadlines
 from llmnet.roles.respondent import BackendSpec, RespondentSpec, served_corpus
 from llmnet.roles.validator import JudgeSpec, ValidatorSpec
 from llmnet.types import ETHER, DomainCard
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-KNOWLEDGE = REPO_ROOT / "knowledge"
 COORDINATOR_DEV, REQUESTER_DEV, VALIDATOR_DEVS = 8, 9, (6, 7)
 FUNDED_DEVS = 20  # the embedded node funds development accounts 0..19
 DEMO_KEY_NAME, DEMO_KEY_TTL_S = "demo", 30 * 86400.0
@@ -62,32 +68,7 @@ def validator_dev(i: int) -> int:
     return VALIDATOR_DEVS[i] if i < len(VALIDATOR_DEVS) else 200 + i
 
 
-@dataclass(frozen=True)
-class RespondentPlan:
-    name: str
-    domains: tuple[str, ...]
-    knowledge: str | None = None  # folder under knowledge/ (or an absolute path)
-    description: str = ""  # its domains' description on their cards (built-in domains have one)
-    backend: str = "llamacpp"
-    licence: str = "Apache-2.0"
-    version: str = "SmolLM2-135M-Instruct Q4_1"
-    # one thread each: several models share two cores, and oversubscription slows them all
-    options: dict[str, Any] = field(default_factory=lambda: {"n_threads": 1})
-
-
-DEFAULT_RESPONDENTS = (
-    RespondentPlan("medicine-expert", ("medicine",), "medicine"),
-    RespondentPlan("astronomy-expert", ("astronomy",), "astronomy"),
-    RespondentPlan("law-expert", ("law",), "law"),
-    RespondentPlan("general", ("general", "medicine", "astronomy", "law", "code")),
-    RespondentPlan(
-        "general-gemma",
-        ("general", "medicine", "astronomy", "law"),
-        options={"model": "gemma3-270m", "mode": "completion", "n_threads": 1},
-        licence="Gemma",
-        version="Gemma-3-270M base Q4_K_M",
-    ),
-)
+DEFAULT_RESPONDENTS = default_plans()  # the built-in topology: llmnet/data/network.toml
 
 
 @dataclass
@@ -113,8 +94,32 @@ class NetworkOptions:
     deadlines: PeerDeadlines = field(default_factory=PeerDeadlines)  # the coordinator's, for answers and ratings
     http: HttpLimits = field(default_factory=HttpLimits)  # every service's read deadlines and size limits
     # a folder per domain (experts' documents, the classifier's examples) and questions.jsonl (gold tasks)
-    knowledge_root: Path = KNOWLEDGE
+    knowledge_root: Path = KNOWLEDGE_ROOT
     collaboration: Literal["adaptive", "fixed"] | None = None  # None: the coordinator's default
+    policy: str | None = None  # how the coordinator picks respondents; None: its default
+
+
+def network_options(config: Path | None = None) -> NetworkOptions:
+    """The network ``config`` describes (``llmnet up --config FILE``); without one, the built-in network."""
+    if config is None:
+        return NetworkOptions()
+    options = NetworkOptions(**read_network_file(config).options())
+    clash = port_clash(options)
+    if clash is not None:
+        raise ConfigError(f"{config}: [ports]: {clash}; set the [ports] bases further apart")
+    return options
+
+
+def port_clash(o: NetworkOptions) -> str | None:
+    """Two services of ``o`` on one port (or one past the last port), in words; None when all is well."""
+    owners = {o.coordinator_port: "the coordinator"}
+    wanted = [(o.respondent_base_port + i, f"respondent {plan.name!r}") for i, plan in enumerate(o.respondents)]
+    wanted += [(o.validator_base_port + i, f"validator-{i + 1}") for i in range(o.validators)]
+    for port, who in wanted:
+        if port in owners or port > 65535:
+            return f"{who} would listen on port {port}" + (f", as {owners[port]} does" if port in owners else "")
+        owners[port] = who
+    return None
 
 
 class Service(BaseModel):
@@ -229,8 +234,8 @@ class Network:
             ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard ranks as the demo requester
             **o.deadlines.model_dump(),
         )
-        if o.collaboration is not None:
-            coordinator_spec = coordinator_spec.model_copy(update={"collaboration": o.collaboration})
+        chosen = {"collaboration": o.collaboration, "policy": o.policy}  # None: the coordinator's default
+        coordinator_spec = coordinator_spec.model_copy(update={k: v for k, v in chosen.items() if v is not None})
         specs.append(("coordinator", coordinator_spec))
         return specs
 
@@ -275,6 +280,7 @@ class Network:
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         self.ledger = self._chain()
         self._prepare_accounts(self.ledger)
+        ensure_domains(self.ledger, self.options.respondents, dev_account(0))
         specs = self._specs()
         publish_cards(self.ledger, domain_cards(self.options.respondents, specs))
         first = [self._spawn(role, spec) for role, spec in specs if role != "coordinator"]
@@ -328,6 +334,15 @@ def domain_cards(plans: tuple[RespondentPlan, ...], specs: list[tuple[str, BaseM
             description = plan.description or next(iter(DOMAIN_DESCRIPTIONS.get(d, ())), "")
             cards[d] = DomainCard(d, description, corpus, f"{spec.url}/v1/corpus/{corpus}")
     return list(cards.values())
+
+
+def ensure_domains(ledger: Ledger, plans: tuple[RespondentPlan, ...], governance: Account) -> list[str]:
+    """Create, as ``governance``, each domain the respondents serve that is not on chain yet; the new ones."""
+    on_chain = set(ledger.domains())
+    new = [d for d in dict.fromkeys(d for plan in plans for d in plan.domains) if d not in on_chain]
+    for domain in new:
+        ledger.add_domain(domain, governance)
+    return new
 
 
 def publish_cards(ledger: Web3Ledger, cards: list[DomainCard]) -> None:

@@ -1,4 +1,4 @@
-"""Questions with known answers (``knowledge/questions.jsonl``): one JSON object per line with
+"""Questions with known answers (``llmnet.data.QUESTIONS_FILE``): one JSON object per line with
 ``question``, ``reference`` and ``domain``. The demo asks them, the coordinator hands their
 references to validators and mixes them in as gold tasks, reference judges and scripted
 providers answer from them.

@@ -22,6 +22,13 @@ _HASHES_RE = re.compile(r"(?:0x[0-9a-fA-F]{64})*")
 _DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 
+def ether(wei: int) -> str:
+    """Readable amounts at any scale: 1.5 ETH, 30,000 gwei."""
+    if wei == 0 or wei >= 10**15:
+        return f"{wei / 10**18:.6g} ETH"
+    return f"{wei / 10**9:,.6g} gwei"
+
+
 def checksum(address: str, what: str = "address") -> str:
     """Return the checksummed form of ``address`` or raise InputError naming it."""
     if not isinstance(address, str) or not address.startswith("0x") or not is_hex_address(address):

@@ -25,6 +25,7 @@ from llmnet.errors import (
     DeadlineNotReached,
     InsufficientFunds,
     NotAuthorized,
+    NothingToWithdraw,
     PayoutMismatch,
     StakeTooLow,
     UnknownDomain,
@@ -316,7 +317,7 @@ def test_credits_are_withdrawn_once(world: World) -> None:
     assert led.credits_of(a.address) == int(FEE * 0.8)
     led.withdraw_credits(a)
     assert led.credits_of(a.address) == 0
-    with refused(world, ContractRevert, "no credits to withdraw"):
+    with refused(world, NothingToWithdraw, "no credits to withdraw"):
         led.withdraw_credits(a)
 
 
@@ -375,7 +376,7 @@ def test_a_validator_moves_adds_stake_unstakes_and_withdraws(world: World) -> No
     before = led.balance_of(v.address)
     led.withdraw_validator_stake(v)
     assert led.get_validator(v.address).unstaking == 0 and led.balance_of(v.address) > before
-    with refused(world, ContractRevert, "nothing is unstaking"):
+    with refused(world, NothingToWithdraw, "nothing is unstaking"):
         led.withdraw_validator_stake(v)
 
 

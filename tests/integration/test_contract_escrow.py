@@ -24,6 +24,7 @@ from llmnet.errors import (
     InputError,
     InsufficientFunds,
     NotAuthorized,
+    NothingToWithdraw,
     PayoutMismatch,
     UnknownDomain,
     UnknownTask,
@@ -585,7 +586,7 @@ def test_withdraw_credits(
     ledger: Web3Ledger, w3: Web3, requester: LocalAccount, settler: LocalAccount, accounts: list[LocalAccount]
 ) -> None:
     payee = accounts[2]
-    with refused(ledger, ContractRevert, "no credits to withdraw"):
+    with refused(ledger, NothingToWithdraw, "no credits to withdraw"):
         ledger.withdraw_credits(payee)
     ledger.settle_batch(pay([open_one(ledger, requester, 3 * FEE)], (payee.address, 3 * FEE)), settler)
     balance = ledger.balance_of(payee.address)
@@ -593,7 +594,7 @@ def test_withdraw_credits(
     assert ledger.balance_of(payee.address) == balance + 3 * FEE - gas_cost(w3, receipt.tx_hash)
     assert ledger.credits_of(payee.address) == 0
     assert ledger.balance_of(ledger.escrow.address) == 0
-    with refused(ledger, ContractRevert, "no credits to withdraw"):
+    with refused(ledger, NothingToWithdraw, "no credits to withdraw"):
         ledger.withdraw_credits(payee)
 
 

@@ -29,6 +29,7 @@ from llmnet.errors import (
     InsufficientFunds,
     NotAuthorized,
     NotDeployed,
+    NothingToWithdraw,
     StakeTooLow,
     UnknownDomain,
     UnknownProvider,
@@ -502,7 +503,7 @@ def test_request_unstake_refusals(ledger: Web3Ledger, accounts: list[LocalAccoun
 def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3, accounts: list[LocalAccount]) -> None:
     a = accounts[0]
     register(ledger, a, "general", stake=2 * MIN_STAKE)
-    with refused(ledger, ContractRevert, "nothing to withdraw"):
+    with refused(ledger, NothingToWithdraw, "nothing to withdraw"):
         ledger.withdraw_stake(a)
 
     ledger.request_unstake(MIN_STAKE, a)
@@ -519,12 +520,12 @@ def test_withdraw_waits_for_the_cooldown_then_pays(ledger: Web3Ledger, w3: Web3,
     info = ledger.get_provider(a.address)
     assert (info.stake, info.unstaking) == (MIN_STAKE, 0)
     assert ledger.balance_of(ledger.registry.address) == MIN_STAKE
-    with refused(ledger, ContractRevert, "nothing to withdraw"):
+    with refused(ledger, NothingToWithdraw, "nothing to withdraw"):
         ledger.withdraw_stake(a)
 
 
 def test_withdraw_by_an_unregistered_account_has_nothing(ledger: Web3Ledger, accounts: list[LocalAccount]) -> None:
-    with refused(ledger, ContractRevert, "nothing to withdraw"):
+    with refused(ledger, NothingToWithdraw, "nothing to withdraw"):
         ledger.withdraw_stake(accounts[0])
 
 
@@ -596,7 +597,7 @@ def test_slash_more_than_everything_takes_everything(
     info = ledger.get_provider(a.address)
     assert (info.stake, info.unstaking) == (0, 0)
     assert ledger.registry.functions.slashed_total().call() == 2 * MIN_STAKE
-    with refused(ledger, ContractRevert, "nothing to withdraw"):
+    with refused(ledger, NothingToWithdraw, "nothing to withdraw"):
         ledger.withdraw_stake(a)
     # slashing an emptied provider succeeds and takes nothing
     ledger.slash(a.address, 1, 0, governance)

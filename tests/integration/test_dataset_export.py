@@ -14,6 +14,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.rlhf.book import RankingBook, ResponseEntry
 from llmnet.rlhf.export import export
 from llmnet.rlhf.records import PERMISSIVE, RecordFilter, agreement_stats, apply_filter, collect_records
+from llmnet.rlhf.texts import StoredTexts
 from llmnet.store import ContentStore
 
 pytestmark = pytest.mark.integration
@@ -39,8 +40,8 @@ def test_round_trip_of_every_format(ledger: Web3Ledger, accounts: list[LocalAcco
         revised = book.submit_ranking(sky, [0, 1, 2], alice)
         book.submit_ranking(sky, [0, 2, 1], bob)
         book.submit_ranking(grass, [1, 0, 2], carol)
-        records, missing = collect_records(book, [store])
-    assert missing == 0
+        records, missing = collect_records(book, StoredTexts([store]))
+    assert missing == []
     assert [(r.conversation_id, r.ranker) for r in records] == [(sky, alice.address), (sky, bob.address),
                                                                  (grass, carol.address)]  # fmt: skip
     stats = agreement_stats(records)

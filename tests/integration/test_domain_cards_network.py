@@ -17,8 +17,9 @@ from openai import OpenAI
 
 from llmnet.chain.network import dev_account
 from llmnet.config import load_settings
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.experts.corpus import corpus_hash_of, parse_packed, verify
-from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions, RespondentPlan
+from llmnet.launcher import Network, NetworkOptions, RespondentPlan
 from llmnet.types import DomainCard
 from tests.conftest import free_port, free_run
 
@@ -36,7 +37,7 @@ def volcanology(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.mkdir()
     for name, text in DOCUMENTS.items():
         (folder / name).write_text(text, encoding="utf-8")
-    assert not (KNOWLEDGE / "volcanology").exists()  # the coordinator's knowledge_root has no such folder
+    assert not (KNOWLEDGE_ROOT / "volcanology").exists()  # the coordinator's knowledge_root has no such folder
     return folder
 
 

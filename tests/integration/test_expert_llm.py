@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from llmnet.backends import GenerationRequest, create_backend
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.experts import ExpertBackend, KnowledgeBase
 
-KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+KNOWLEDGE = KNOWLEDGE_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -28,6 +28,7 @@ from llmnet.chain.network import dev_account
 from llmnet.launcher import REQUESTER_DEV, Network, RespondentPlan
 from llmnet.rlhf.book import RankingBook
 from tests.integration.networks import running_network
+from tests.integration.wallet import fake_wallet
 
 pytestmark = pytest.mark.integration
 
@@ -123,11 +124,19 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
+@pytest.fixture
+def requester_wallet() -> Iterator[str]:
+    """The demo requester's wallet in the browser: it signs the rankings the dashboard relays."""
+    with fake_wallet(dev_account(REQUESTER_DEV)) as provider:
+        yield provider
+
+
 def test_dashboard_asks_ranks_and_the_ranking_is_on_chain(
-    net: Network, browser: webdriver.Chrome, tmp_path: Path
+    net: Network, browser: webdriver.Chrome, requester_wallet: str, tmp_path: Path
 ) -> None:
     book = RankingBook(net.ledger)
     before = book.conversation_count()
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": requester_wallet})
     wait = WebDriverWait(browser, 120)
     browser.get(net.base_url.removesuffix("/v1") + "/ui")
     browser.find_element(By.ID, "api-key").send_keys(net.api_key)
@@ -153,6 +162,13 @@ def test_dashboard_asks_ranks_and_the_ranking_is_on_chain(
     assert [responses[i].respondent for i in ranking.ranks] == [second, first]
     assert ranking.ranker == dev_account(REQUESTER_DEV).address
     assert ranking.ranker in result.text
+
+    Select(browser.find_element(By.ID, "dataset-format")).select_by_value("json")
+    download = httpx.get(str(browser.find_element(By.ID, "dataset-link").get_attribute("href")), timeout=60)
+    assert download.status_code == 200 and "rankings.json" in download.headers["content-disposition"]
+    mine = [o for o in download.json() if o["conversationId"] == cid]
+    assert [o["rankedBy"] for o in mine] == [ranking.ranker]
+    assert mine[0]["prompt"] == "What colour is the sky?"
 
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#provider-table tbody tr"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#provider-table tbody tr")) == 2

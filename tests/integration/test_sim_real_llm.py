@@ -5,13 +5,12 @@ the references, and a re-generated answer is identical (temperature 0, fixed see
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from llmnet.backends.base import GenerationRequest
 from llmnet.backends.llamacpp import LlamaCppBackend
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.experts.expert import ExpertBackend
 from llmnet.experts.knowledge import KnowledgeBase
 from llmnet.questions import load_questions
@@ -23,7 +22,7 @@ from llmnet.sim.scenario import Scenario
 
 pytestmark = pytest.mark.integration
 
-KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+KNOWLEDGE = KNOWLEDGE_ROOT
 ASKED = ("How long should you cool a burn under running water?", "At what temperature does a fever start?")
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.errors import ConfigError, InputError
 from llmnet.experts import DomainClassifier
 from llmnet.experts import classifier as classifier_module
 from llmnet.experts.classifier import is_arithmetic
 
-KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+KNOWLEDGE = KNOWLEDGE_ROOT
 DOMAINS = ("medicine", "astronomy", "law", "general")
 
 

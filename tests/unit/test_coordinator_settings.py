@@ -55,8 +55,8 @@ def test_the_launcher_hands_its_deadlines_to_the_coordinator_spec(tmp_path: Path
 def test_the_cli_sets_the_deadlines_of_up_and_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[PeerDeadlines] = []
 
-    def start(data_dir: Path | None, port: int | None, k: int, rounds: int, limits: PeerDeadlines) -> Network:
-        seen.append(limits)
+    def start(data_dir: Path | None, port: int | None, options: NetworkOptions) -> Network:
+        seen.append(options.deadlines)
         raise ConfigError("not starting a network in this test")
 
     monkeypatch.setattr(network_cli, "_start", start)

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from llmnet.backends import ChatMessage, FakeBackend, GenerationRequest
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.errors import ConfigError
 from llmnet.experts import ExpertBackend, KnowledgeBase, Passage, build_prompt, split_passages
 from llmnet.experts.expert import FACTS_INSTRUCTION, FACTS_INSTRUCTION_ZH
 
-KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+KNOWLEDGE = KNOWLEDGE_ROOT
 
 DOC = """# Tea
 

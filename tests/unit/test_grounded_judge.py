@@ -10,8 +10,8 @@ import pytest
 from llmnet.backends.base import GenerationRequest
 from llmnet.backends.fake import FakeBackend
 from llmnet.backends.llamacpp import yes_share
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.experts.knowledge import KnowledgeBase
-from llmnet.launcher import KNOWLEDGE
 from llmnet.roles.grounded import GroundedJudge
 from llmnet.roles.validator import JudgeSpec
 
@@ -224,6 +224,6 @@ def test_yes_share_reads_yes_against_no_from_top_log_probabilities() -> None:
 def test_the_demo_s_wrong_answers_are_rated_low_against_the_shipped_documents(
     domain: str, question: str, right: str, wrong: str
 ) -> None:
-    corpora = {d: KnowledgeBase.from_folder(KNOWLEDGE / d) for d in ("astronomy", "medicine")}
+    corpora = {d: KnowledgeBase.from_folder(KNOWLEDGE_ROOT / d) for d in ("astronomy", "medicine")}
     scores = GroundedJudge(corpora).rate(question, {"right": right, "wrong": wrong}, domain=domain)
     assert scores["right"] >= 9.0 and scores["wrong"] <= 2.0, scores

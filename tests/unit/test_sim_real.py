@@ -15,6 +15,7 @@ from llmnet.backends.base import Backend, GenerationRequest
 from llmnet.backends.fake import FakeBackend
 from llmnet.cli.main import app
 from llmnet.cli.sim_real import sim_real
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.errors import InputError
 from llmnet.questions import load_questions
 from llmnet.reputation.consensus import normalize_score
@@ -22,7 +23,7 @@ from llmnet.sim.metrics import accuracy
 from llmnet.sim.real import answers_needed, load_setting, run_real
 from llmnet.sim.scenario import Scenario
 
-KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+KNOWLEDGE = KNOWLEDGE_ROOT
 QUESTIONS = KNOWLEDGE / "questions.jsonl"
 REFERENCES = {q.question: q.reference for q in load_questions(QUESTIONS)}
 BASE = Scenario(requests=300, k=2, batch=20, policies=("thompson", "random"), warmup_per_domain=30)

@@ -3,8 +3,10 @@
 Only a hash of each key is stored, with its id (the first 12 hex digits of that hash), the
 first characters of the key for people to recognise it, and when it expires or was revoked.
 Every request reads its key's row, so a key revoked in another process (``llmnet keys
-revoke``) is refused by a running coordinator at once. The account behind a key deposits into
-the escrow and approves the coordinator to open tasks from that deposit.
+revoke``) is refused by a running coordinator at once. A key comes from ``llmnet keys create``
+on a local network, or from a sign-in with the account at any coordinator (:mod:`llmnet.api.auth`).
+The account behind a key deposits into the escrow and approves the coordinator to open tasks
+from that deposit.
 
     >>> book = KeyBook(Path("keys.sqlite"))  # doctest: +SKIP
     >>> key = book.create("alice", "0x…", ttl_s=30 * 86400)  # doctest: +SKIP
@@ -30,6 +32,7 @@ PREFIX = "sk-llmnet-"
 SHOWN_CHARS = len(PREFIX) + 6  # how much of a key ``list`` shows: enough to recognise it, too little to use it
 ID_CHARS = 12
 _COLUMNS = {"prefix": "TEXT NOT NULL DEFAULT ''", "expires": "REAL", "revoked": "REAL"}
+_GET_KEY = "`llmnet keys login --coordinator URL` (or `llmnet keys create NAME` on a dev chain)"
 
 
 def key_book_file(data_dir: Path) -> Path:
@@ -94,11 +97,10 @@ class KeyBook:
             raise AuthenticationError("missing API key: send `Authorization: Bearer sk-llmnet-…`")
         info = self._info(_digest(authorization.removeprefix("Bearer ").strip()))
         if info is None:
-            raise AuthenticationError("invalid API key: create one with `llmnet keys create NAME`")
+            raise AuthenticationError(f"invalid API key: get one with {_GET_KEY}")
         if not info.usable(self._clock()):
             state = "was revoked" if info.revoked is not None else "has expired"
-            raise AuthenticationError(f"API key {info.key_id} ({info.name}) {state}: create a new one with "
-                                      "`llmnet keys create NAME`")  # fmt: skip
+            raise AuthenticationError(f"API key {info.key_id} ({info.name}) {state}: get a new one with {_GET_KEY}")
         return info.address
 
     def _info(self, digest: str) -> KeyInfo | None:

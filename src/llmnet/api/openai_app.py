@@ -3,6 +3,7 @@
     POST /v1/chat/completions   (streaming and not; model "llmnet/auto" or "llmnet/<domain>")
     GET  /v1/models             llmnet/auto and llmnet/<domain> for every domain with providers
     GET  /tasks/{task_key}      a task's receipt and how far its settlement got (its requester's key only)
+    GET  /v1/auth/nonce, POST /v1/auth/login   an API key for whoever signs in with its account (llmnet.api.auth)
     GET  /ui                    the web dashboard (see llmnet.web.dashboard)
     GET  /health
 
@@ -27,6 +28,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 
+from llmnet.api.auth import LoginDesk, install_auth
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
 from llmnet.api.http_client import AiohttpClient, KeepAliveClient
 from llmnet.api.keys import KeyBook
@@ -171,7 +173,7 @@ class Gateway:
             raise QuotaExceeded(
                 f"account {requester} has {available - owed} wei escrowed for this coordinator beyond tasks "
                 f"not yet opened, and this request costs {fee} wei; deposit into the escrow and approve "
-                f"{self.coordinator.account.address} (`llmnet keys create` does both on a dev chain)"
+                f"{self.coordinator.account.address} (`llmnet escrow deposit` and `llmnet escrow approve`)"
             )
 
     def finish(self, run: TaskRun) -> dict[str, Any]:
@@ -283,6 +285,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
                                          for d in directory.domains()])  # warm: ranking reads both  # fmt: skip
         await asyncio.to_thread(lambda: (directory.validator_weights(), directory.validator_addresses()))
         keys = KeyBook(spec.data_dir / "keys.sqlite")
+        state["auth"] = LoginDesk(keys, ledger.chain_id, account.address)
         known = load_questions(spec.references_file)
         state["gw"] = Gateway(spec, coordinator, accountant, keys, classifier, reference_book(known), known)
         store = ContentStore(spec.data_dir / "store.sqlite")
@@ -301,6 +304,7 @@ def create_coordinator_app(spec: CoordinatorSpec, *, classifier: Any = None) -> 
     app = FastAPI(title="llmnet coordinator", lifespan=lifespan)
     install_error_handlers(app)
     install_dashboard(app, lambda: state["ui"])
+    install_auth(app, lambda: state["auth"])
 
     @app.get("/health")
     def health() -> dict[str, Any]:

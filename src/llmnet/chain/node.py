@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,27 +27,58 @@ from llmnet.chain.retention import ChainRetention, compact_dump
 from llmnet.errors import ChainUnavailable, ConfigError
 
 EMBEDDED_CHAIN_ID = 1337
-REPO_ROOT = Path(__file__).resolve().parents[3]
+ANVIL_PACKAGE = "@foundry-rs/anvil"  # npm's anvil: one binary per platform in @foundry-rs/anvil-<platform>/bin
 
 
 def find_anvil(explicit: str | None = None) -> str:
-    """Locate the anvil binary: explicit path, $LLMNET_ANVIL, PATH, then node_modules."""
+    """Locate the anvil binary: the explicit path, else $LLMNET_ANVIL, else npm's ``@foundry-rs/anvil``
+    in a ``node_modules`` of the current directory or one above it, else in npm's global folder
+    (``npm root -g``), else ``anvil`` on PATH (Foundry's own install)."""
     for candidate in (explicit, os.environ.get("LLMNET_ANVIL")):
         if candidate:
             if Path(candidate).is_file() and os.access(candidate, os.X_OK):
                 return candidate
-            raise ConfigError(f"anvil binary {candidate!r} does not exist or is not executable")
+            raise ConfigError(f"anvil binary {candidate!r} does not exist or is not executable; fix LLMNET_ANVIL")
+    for modules in _node_modules():
+        found = _anvil_in(modules)
+        if found is not None:
+            return found
     on_path = shutil.which("anvil")
     if on_path:
         return on_path
-    for root in (Path.cwd(), REPO_ROOT):
-        matches = sorted(glob.glob(str(root / "node_modules/@foundry-rs/anvil-*/bin/anvil")))
-        if matches:
-            return matches[0]
     raise ConfigError(
-        "anvil (the local Ethereum node) was not found: run `npm install` in the llmnet checkout, "
-        "or set LLMNET_ANVIL=/path/to/anvil, or point llmnet at another node with --rpc-url"
+        f"anvil (the local Ethereum node) was not found: install it with `npm install {ANVIL_PACKAGE}` "
+        f"(here, or `npm install -g {ANVIL_PACKAGE}`), or Foundry's (https://getfoundry.sh), or set "
+        "LLMNET_ANVIL=/path/to/anvil; or point llmnet at another node with --rpc-url"
     )
+
+
+def _node_modules() -> Iterator[Path | None]:
+    """Where npm installs packages: beside the current directory and each one above it, then globally
+    (asked of npm only when none of those has anvil)."""
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        yield folder / "node_modules"
+    yield npm_global_root()
+
+
+def _anvil_in(modules: Path | None) -> str | None:
+    if modules is None:
+        return None
+    found = [p for p in sorted(glob.glob(str(modules / f"{ANVIL_PACKAGE}-*/bin/anvil"))) if os.access(p, os.X_OK)]
+    return found[0] if found else None
+
+
+def npm_global_root() -> Path | None:
+    """npm's global ``node_modules`` folder, if npm is installed and says where it is."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    try:
+        out = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.strip()) if out.strip() else None
 
 
 def rpc_request(url: str, method: str, params: list[object] | None = None, timeout: float = 2.0) -> object:

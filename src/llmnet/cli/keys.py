@@ -14,6 +14,7 @@ from rich.table import Table
 
 from llmnet.api.keys import KeyBook, KeyInfo, key_book_file
 from llmnet.chain.network import DEV_CHAIN_IDS, dev_account, open_ledger
+from llmnet.cli.login import login
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
 from llmnet.errors import ConfigError, InputError
 from llmnet.keys import KeyRing
@@ -21,9 +22,12 @@ from llmnet.launcher import COORDINATOR_DEV
 from llmnet.types import ETHER, checksum
 
 app = typer.Typer(
-    help="Create, list and revoke requester API keys (sk-llmnet-…) backed by chain accounts.", no_args_is_help=True
+    help="Requester API keys (sk-llmnet-…) bound to chain accounts: log in to a coordinator on any chain, or create,"
+    " list and revoke them on a local network.",
+    no_args_is_help=True,
 )
 console = Console()
+app.command()(login)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 Ttl = Annotated[
     str | None, typer.Option("--ttl", help="how long the key is valid: 90m, 12h, 30d (default: until revoked)")

@@ -34,6 +34,7 @@ def full_app() -> typer.Typer:
     from llmnet.cli import chain, dataset, domains, keys, network, providers, team
     from llmnet.cli import rank as rank_command
     from llmnet.cli.sim import sim as sim_command
+    from llmnet.cli.wallet import credits, escrow, stake, validators
 
     app = _typer()
     app.command()(network.up)
@@ -46,6 +47,10 @@ def full_app() -> typer.Typer:
     app.add_typer(domains.app, name="domains")
     app.add_typer(team.app, name="team")
     app.add_typer(dataset.app, name="dataset")
+    app.add_typer(stake.app, name="stake")
+    app.add_typer(credits.app, name="credits")
+    app.add_typer(escrow.app, name="escrow")
+    app.add_typer(validators.app, name="validators")
     app.command(name="sim")(sim_command)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import Iterator
@@ -20,16 +21,25 @@ from rich.table import Table
 
 from llmnet.cli.options import DataDir, Port, ether, requester_key, settings
 from llmnet.cli.providers import reputation_lines
+from llmnet.data import DEFAULT_NETWORK_FILE, QUESTIONS_FILE
 from llmnet.errors import ConfigError, CoordinatorRefused
-from llmnet.launcher import KNOWLEDGE, Network, NetworkOptions
+from llmnet.launcher import Network, NetworkOptions, network_options
 from llmnet.questions import Question, load_questions
 from llmnet.roles.peers import PeerDeadlines
 
 console = Console()
 
 
-Rounds = Annotated[int, typer.Option(help="collaborative prompting rounds (0 = plain best-of-k)")]
-K = Annotated[int, typer.Option("--k", help="respondents per query")]
+Rounds = Annotated[
+    int | None,
+    typer.Option(help=f"collaborative prompting rounds (0 = plain best-of-k; default {NetworkOptions.rounds})"),
+]
+K = Annotated[int | None, typer.Option("--k", help=f"respondents per query (default {NetworkOptions.k})")]
+NetworkConfig = Annotated[
+    Path | None,
+    typer.Option("--config", help="a network file (TOML) to start instead of the built-in network "
+                 f"(the built-in one, commented, to copy: {DEFAULT_NETWORK_FILE})"),
+]  # fmt: skip
 _DEADLINES = PeerDeadlines.model_fields
 RespondentTimeout = Annotated[
     float | None,
@@ -44,19 +54,31 @@ RatingTimeout = Annotated[
 ]
 
 
-def deadlines(respondent_timeout: float | None, rating_timeout: float | None) -> PeerDeadlines:
-    """The coordinator's deadlines: those given, the defaults for the rest (checked against their limits)."""
+def deadlines(
+    respondent_timeout: float | None, rating_timeout: float | None, base: PeerDeadlines | None = None
+) -> PeerDeadlines:
+    """The coordinator's deadlines: those given, ``base`` (else the defaults) for the rest (checked
+    against their limits)."""
     given = {"respondent_timeout_s": respondent_timeout, "rating_timeout_s": rating_timeout}
+    kept = base.model_dump(exclude_unset=True) if base is not None else {}
     try:
-        return PeerDeadlines(**{name: value for name, value in given.items() if value is not None})
+        return PeerDeadlines(**kept | {name: value for name, value in given.items() if value is not None})
     except pydantic.ValidationError as exc:
         problem = exc.errors()[0]
         option = "--" + str(problem["loc"][0]).removesuffix("_s").replace("_", "-")
         raise ConfigError(f"{option} {problem['input']}: {problem['msg']}; give a number of seconds") from None
 
 
-def _start(data_dir: Path | None, port: int | None, k: int, rounds: int, limits: PeerDeadlines) -> Network:
-    options = NetworkOptions(k=k, rounds=rounds, deadlines=limits)
+def network_plan(config: Path | None, k: int | None, rounds: int | None, respondent_timeout: float | None,
+                 rating_timeout: float | None) -> NetworkOptions:  # fmt: skip
+    """The network to start: the file's (or the built-in one), with the flags given on top."""
+    options = network_options(config)
+    given: dict[str, Any] = {name: value for name, value in (("k", k), ("rounds", rounds)) if value is not None}
+    limits = deadlines(respondent_timeout, rating_timeout, options.deadlines)
+    return dataclasses.replace(options, deadlines=limits, **given)
+
+
+def _start(data_dir: Path | None, port: int | None, options: NetworkOptions) -> Network:
     net = Network(settings(data_dir=data_dir, chain_port=port), options)
     # SIGTERM (a supervisor, `kill`) shuts the network down as cleanly as Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
@@ -85,16 +107,19 @@ def _banner(net: Network) -> None:
 def up(
     data_dir: DataDir = None,
     port: Port = None,
-    k: K = 3,
-    rounds: Rounds = 1,
+    config: NetworkConfig = None,
+    k: K = None,
+    rounds: Rounds = None,
     respondent_timeout: RespondentTimeout = None,
     rating_timeout: RatingTimeout = None,
 ) -> None:
     """Bring up a local network (chain, respondents, validators, coordinator) and serve until Ctrl-C.
 
-    Example: llmnet up --k 3 --rounds 1 --rating-timeout 20
+    With --config, the network a file describes (respondents, validators, coordinator, ports); flags win over it.
+
+    Example: llmnet up --config network.toml --rating-timeout 20
     """
-    net = _start(data_dir, port, k, rounds, deadlines(respondent_timeout, rating_timeout))
+    net = _start(data_dir, port, network_plan(config, k, rounds, respondent_timeout, rating_timeout))
     _banner(net)
     try:
         while all(p.poll() is None for p in net.processes.values()):
@@ -108,7 +133,7 @@ def up(
 
 def demo_questions(limit_per_domain: int = 2) -> list[Question]:
     picked: dict[str, list[Question]] = {}
-    for q in load_questions(KNOWLEDGE / "questions.jsonl"):
+    for q in load_questions(QUESTIONS_FILE):
         if len(picked.setdefault(q.domain, [])) < limit_per_domain:
             picked[q.domain].append(q)
     return [q for group in picked.values() for q in group]
@@ -170,8 +195,8 @@ def _show_chain(net: Network, tasks: list[dict[str, Any]]) -> None:
 def demo(
     data_dir: DataDir = None,
     port: Port = None,
-    k: K = 3,
-    rounds: Rounds = 1,
+    k: K = None,
+    rounds: Rounds = None,
     exit_after: Annotated[bool, typer.Option("--exit", help="stop after the questions")] = False,
     respondent_timeout: RespondentTimeout = None,
     rating_timeout: RatingTimeout = None,
@@ -183,7 +208,7 @@ def demo(
     """
     from openai import OpenAI
 
-    net = _start(data_dir, port, k, rounds, deadlines(respondent_timeout, rating_timeout))
+    net = _start(data_dir, port, network_plan(None, k, rounds, respondent_timeout, rating_timeout))
     try:
         _banner(net)
         client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=300)

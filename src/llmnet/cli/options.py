@@ -10,6 +10,7 @@ import typer
 
 from llmnet.config import Settings, load_settings
 from llmnet.errors import ConfigError
+from llmnet.types import ether as ether  # re-exported: every command group formats amounts with it
 
 RpcUrl = Annotated[
     str | None,
@@ -24,13 +25,6 @@ Port = Annotated[int | None, typer.Option("--port", help="port of the embedded n
 
 def settings(**flags: Any) -> Settings:
     return load_settings(**flags)
-
-
-def ether(wei: int) -> str:
-    """Readable amounts at any scale: 1.5 ETH, 30,000 gwei."""
-    if wei == 0 or wei >= 10**15:
-        return f"{wei / 10**18:.6g} ETH"
-    return f"{wei / 10**9:,.6g} gwei"
 
 
 def requester_key(key: str | None, data_dir: Path | None) -> str:

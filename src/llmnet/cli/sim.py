@@ -137,11 +137,11 @@ def _real(base: Scenario, inapplicable: list[str], questions: Path | None, max_t
     if max_tokens < 1 or not 1.0 <= correct_at <= 10.0:
         raise InputError(f"--max-tokens must be at least 1 and --correct-at in 1-10, got {max_tokens}, {correct_at}")
     from llmnet.cli.sim_real import sim_real
-    from llmnet.launcher import KNOWLEDGE
+    from llmnet.data import KNOWLEDGE_ROOT, QUESTIONS_FILE
     from llmnet.sim.real import packaged_model
 
-    questions = questions or KNOWLEDGE / "questions.jsonl"
-    sim_real(base, questions, KNOWLEDGE, packaged_model, max_tokens, correct_at, out, plots)
+    questions = questions or QUESTIONS_FILE
+    sim_real(base, questions, KNOWLEDGE_ROOT, packaged_model, max_tokens, correct_at, out, plots)
 
 
 def _run(scenario: Scenario) -> tuple[Population, list[Trace]]:

@@ -6,13 +6,17 @@ before anything is sent (every write is simulated first).
     >>> book = RankingBook(ledger)                                           # doctest: +SKIP
     >>> cid, _ = book.post_conversation(prompt_hash, "general", entries, me)  # doctest: +SKIP
     >>> book.submit_ranking(cid, [1, 0], me)                                 # doctest: +SKIP
+
+A ranking can also be signed by its ranker and sent by someone else (:meth:`RankingBook.submit_signed_ranking`,
+see :mod:`llmnet.rlhf.signed`). :class:`RankingReader` is what reading rankings needs, so the
+in-memory model (:mod:`llmnet.rlhf.memory_book`) can stand in for the contract.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from web3 import Web3
 from web3.logs import DISCARD
@@ -22,6 +26,7 @@ from llmnet.chain.ledger import Account
 from llmnet.chain.transactions import translate
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotDeployed
+from llmnet.rlhf.signed import RankingMessage, SignedRanking, ranking_typed_data
 from llmnet.types import TxReceipt, check_hash, checksum
 
 MAX_RESPONSES = 16
@@ -89,6 +94,24 @@ def check_ranks(ranks: Sequence[int]) -> list[int]:
     return [int(r) for r in ranks]
 
 
+class RankingReader(Protocol):
+    """What exports and feeds read: the contract through :class:`RankingBook`, or its in-memory model."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def chain_id(self) -> int: ...
+
+    def conversation_count(self) -> int: ...
+
+    def conversation(self, conversation_id: int) -> Conversation: ...
+
+    def rankings(self, conversation_id: int) -> list[Ranking]: ...
+
+    def events(self, from_block: int | None = None, to_block: int | str = "latest") -> list[RankingEvent]: ...
+
+
 class RankingBook:
     """Client of the deployment's rankings contract; shares the ledger's node and nonce tracking."""
 
@@ -104,6 +127,10 @@ class RankingBook:
     @property
     def address(self) -> str:
         return str(self.contract.address)
+
+    @property
+    def chain_id(self) -> int:
+        return self.ledger.chain_id
 
     def _call(self, fn: Any, context: str = "") -> Any:
         try:
@@ -128,6 +155,35 @@ class RankingBook:
         """Submit (or revise) ``sender``'s ranking of a conversation, best response first."""
         fn = self.contract.functions.submit_ranking(int(conversation_id), check_ranks(ranks))
         context = f"ranking conversation {conversation_id} as {list(ranks)}"
+        mined = self.ledger.tx.send(fn, sender, context=context)
+        return TxReceipt(mined.tx_hash, mined.block_number, mined.gas_used, None)
+
+    def nonce(self, ranker: str) -> int:
+        """How many rankings ``ranker`` has made: the nonce its next signed ranking must carry."""
+        return int(self._call(self.contract.functions.ranking_nonce(checksum(ranker, "ranker"))))
+
+    def ranking_message(self, conversation_id: int, ranks: Sequence[int], ranker: str) -> RankingMessage:
+        """What ``ranker`` signs to rank the conversation now (with its current nonce)."""
+        return RankingMessage(
+            conversation_id=conversation_id, ranks=tuple(check_ranks(ranks)), nonce=self.nonce(ranker)
+        )
+
+    def typed_data(self, message: RankingMessage) -> dict[str, Any]:
+        return ranking_typed_data(message, chain_id=self.chain_id, contract=self.address)
+
+    def digest_on_chain(self, message: RankingMessage) -> str:
+        """The digest the contract checks signatures against (to hold the Python encoder to it)."""
+        fn = self.contract.functions.ranking_digest(message.conversation_id, list(message.ranks), message.nonce)
+        return _hex(self._call(fn, "the ranking digest"))
+
+    def submit_signed_ranking(self, signed: SignedRanking, sender: Account) -> TxReceipt:
+        """Send a ranking signed by ``signed.ranker`` from ``sender``'s account (which pays the gas)."""
+        m = signed.message
+        fn = self.contract.functions.submit_signed_ranking(
+            checksum(signed.ranker, "ranker"), m.conversation_id, check_ranks(m.ranks), m.nonce,
+            bytes.fromhex(signed.signature.removeprefix("0x")),
+        )  # fmt: skip
+        context = f"relaying {signed.ranker}'s ranking of conversation {m.conversation_id} as {list(m.ranks)}"
         mined = self.ledger.tx.send(fn, sender, context=context)
         return TxReceipt(mined.tx_hash, mined.block_number, mined.gas_used, None)
 

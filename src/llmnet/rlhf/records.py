@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from llmnet.errors import ContentNotFound, InputError
-from llmnet.rlhf.book import RankingBook, RankingEvent, ResponseEntry
-from llmnet.store import ContentStore
+from llmnet.errors import InputError
+from llmnet.rlhf.book import RankingEvent, RankingReader, ResponseEntry
+from llmnet.rlhf.texts import MissingTexts, TextSource
 
 # SPDX identifiers (compared case-insensitively) of licences that allow reuse with attribution at most
 PERMISSIVE = frozenset(
@@ -41,38 +41,32 @@ class RankedRecord:
     history: tuple[RankingEvent, ...] = ()  # this account's submissions and revisions
 
 
-def _text(stores: Sequence[ContentStore], content_hash: str) -> str | None:
-    for store in stores:
-        try:
-            return store.get_text(content_hash)
-        except ContentNotFound:
-            continue
-    return None
-
-
-def collect_records(book: RankingBook, stores: Sequence[ContentStore]) -> tuple[list[RankedRecord], int]:
-    """Every current ranking on chain whose texts are in one of ``stores``; and how many were left
-    out because a text was missing."""
+def collect_records(book: RankingReader, texts: TextSource) -> tuple[list[RankedRecord], list[MissingTexts]]:
+    """Every current ranking on chain whose texts ``texts`` has; and, per conversation, the rankings
+    left out because a text was found nowhere (reported, never dropped silently)."""
     history: dict[tuple[int, str], list[RankingEvent]] = defaultdict(list)
     for event in book.events():
         history[(event.conversation_id, event.ranker)].append(event)
-    records, missing = [], 0
+    records: list[RankedRecord] = []
+    missing: list[MissingTexts] = []
     for cid in range(book.conversation_count()):
         conversation, rankings = book.conversation(cid), book.rankings(cid)
         if not rankings:
             continue
-        prompt = _text(stores, conversation.prompt_hash)
-        texts = [_text(stores, r.content_hash) for r in conversation.responses]
-        if prompt is None or any(t is None for t in texts):
-            missing += len(rankings)
+        hashes = [conversation.prompt_hash, *(r.content_hash for r in conversation.responses)]
+        found = {h: texts.text(h) for h in hashes}
+        absent = tuple(h for h, t in found.items() if t is None)
+        if absent:
+            missing.append(MissingTexts(cid, len(rankings), absent))
             continue
+        prompt, answers = str(found[hashes[0]]), [str(found[h]) for h in hashes[1:]]
         rankers = tuple(r.ranker for r in rankings)
         for r in rankings:
             events = tuple(history[(cid, r.ranker)])
             records.append(RankedRecord(
                 conversation_id=cid, domain=conversation.domain, prompt=prompt, ranker=r.ranker, rankers=rankers,
-                ranked=tuple(conversation.responses[i] for i in r.ranks), texts=tuple(str(texts[i]) for i in r.ranks),
-                ranked_at=r.ranked_at, chain_id=book.ledger.chain_id, contract=book.address,
+                ranked=tuple(conversation.responses[i] for i in r.ranks), texts=tuple(answers[i] for i in r.ranks),
+                ranked_at=r.ranked_at, chain_id=book.chain_id, contract=book.address,
                 tx_hash=events[-1].tx_hash if events else "", history=events,
             ))  # fmt: skip
     return records, missing
@@ -150,6 +144,26 @@ class RecordFilter:
             raise InputError(f"minimum agreement is a Kendall's tau in [-1, 1], got {self.min_agreement}")
         if self.since and self.until and self.since > self.until:
             raise InputError(f"the date range is empty: {self.since:%Y-%m-%d} is after {self.until:%Y-%m-%d}")
+
+
+def parse_day(value: str | None, end: bool = False) -> datetime | None:
+    """An ISO date or time (UTC unless it says otherwise); with ``end``, a bare date means its last second."""
+    if value is None or value == "":
+        return None
+    try:
+        day = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"date {value!r} is not an ISO date such as 2026-11-23 or 2026-11-23T18:00") from None
+    if end and len(value) == 10:  # a bare date includes that whole day
+        day = day.replace(hour=23, minute=59, second=59)
+    return day if day.tzinfo else day.replace(tzinfo=UTC)
+
+
+def licence_set(licences: Sequence[str] | None, permissive: bool) -> frozenset[str] | None:
+    """The licences to keep: those named, plus the permissive ones if asked; None keeps any."""
+    if not licences and not permissive:
+        return None
+    return frozenset(x.lower() for x in licences or ()) | (PERMISSIVE if permissive else frozenset())
 
 
 def _licensed(record: RankedRecord, allowed: frozenset[str]) -> RankedRecord | None:

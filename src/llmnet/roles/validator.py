@@ -59,6 +59,8 @@ log = logging.getLogger("llmnet.validator")
 
 #: what validators rate with unless told otherwise: the answers checked against the domain's documents
 DEFAULT_JUDGE = "grounded"
+#: every judge JudgeSpec.build knows; the last three are attack models of the adversary suite
+JUDGE_KINDS = ("grounded", "combined", "reference", "llm", "fake", "random", "collude", "copy")
 
 
 class JudgeSpec(BaseModel):

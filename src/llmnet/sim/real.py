@@ -3,7 +3,7 @@
 Respondents are local models: per domain, experts (SmolLM2 + the domain's knowledge folder, one
 retrieving one passage and one retrieving two; registered only in their domain) and general models
 (SmolLM2 and Gemma-3-270M without documents, registered in every domain). Requests ask questions
-of ``knowledge/questions.jsonl`` (those of domains that have a knowledge folder), each drawn
+of ``llmnet.data.QUESTIONS_FILE`` (those of domains that have a knowledge folder), each drawn
 uniformly within its request's domain. Validators rate with the validator's combined judge
 (reference overlap blended with an LLM judge, SmolLM2 and Gemma-3-270M in turn).
 

@@ -20,11 +20,11 @@ from llmnet.agents.client import CallSpec
 from llmnet.agents.message import USER_REQUIREMENT, AgentMessage, requirement
 from llmnet.agents.role import Role
 from llmnet.agents.teams.base import TeamConfig, TeamRecipe
+from llmnet.data import KNOWLEDGE_ROOT
 from llmnet.experts.knowledge import KnowledgeBase
 from llmnet.experts.tokens import STOP_WORDS, tokenize
-from llmnet.launcher import KNOWLEDGE
 
-SAMPLE_CORPUS = KNOWLEDGE / "corpus-energy"
+SAMPLE_CORPUS = KNOWLEDGE_ROOT / "corpus-energy"
 NOT_RELEVANT = "Not relevant."
 MAX_KEYWORDS = 2
 GENERAL, AUTO = "llmnet/general", "llmnet/auto"

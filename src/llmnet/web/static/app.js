@@ -112,6 +112,24 @@ function move(i, step) {
   renderRankList();
 }
 
+// Each person ranks as themselves: the API key names their account, their wallet signs the ranking
+// (EIP-712) and the coordinator relays it; the chain checks the signature.
+async function signRanking(request, cid, ranks) {
+  const wallet = window.ethereum;  // a browser wallet (EIP-1193)
+  if (!wallet) {
+    const order = ranks.map((r) => r + 1).join(" ");
+    const pasted = window.prompt(`No wallet in this browser. Sign as ${request.ranker} with\n` +
+      `llmnet rank --conversation ${cid} --order "${order}" --sign-only\nand paste the signature:`);
+    if (!pasted) throw new Error("not signed: the ranking needs your signature");
+    return pasted.trim();
+  }
+  const accounts = (await wallet.request({ method: "eth_requestAccounts" })).map((a) => a.toLowerCase());
+  if (!accounts.includes(request.ranker.toLowerCase())) {
+    throw new Error(`this API key belongs to ${request.ranker}, but the wallet holds ${accounts.join(", ")}: switch account`);
+  }
+  return wallet.request({ method: "eth_signTypedData_v4", params: [request.ranker, JSON.stringify(request.typed_data)] });
+}
+
 async function submitRanking() {
   const out = $("#rank-result"); out.className = "result"; out.textContent = "posting to the chain…";
   $("#submit-ranking").disabled = true;
@@ -121,20 +139,32 @@ async function submitRanking() {
         body: { task_id: state.llmnet.task_id, prompt: state.prompt, answers: state.llmnet.answers } });
       state.conversation = posted;
     }
+    const cid = state.conversation.conversation_id;
     const index = state.conversation.responses.map((r) => r.respondent.toLowerCase());
     const ranks = state.order.map((who) => index.indexOf(who.toLowerCase()));
-    const done = await api(`/ui/api/conversations/${state.conversation.conversation_id}/ranking`,
-      { method: "POST", auth: true, body: { ranks } });
+    const request = await api(`/ui/api/conversations/${cid}/ranking-request`, { method: "POST", auth: true, body: { ranks } });
+    out.textContent = `sign the ranking as ${request.ranker} in your wallet…`;
+    const signature = await signRanking(request, cid, ranks);
+    out.textContent = "relaying the signed ranking to the chain…";
+    const done = await api(`/ui/api/conversations/${cid}/ranking`,
+      { method: "POST", auth: true, body: { ranks, nonce: request.nonce, signature } });
     out.className = "result ok";
-    out.textContent = `conversation ${state.conversation.conversation_id} ranked on chain ${state.conversation.chain_id}: ` +
-      `ranks [${done.ranking.ranks.join(", ")}] by ${done.ranking.ranker} · tx ${done.tx_hash}`;
-    out.setAttribute("data-conversation", state.conversation.conversation_id);
+    out.textContent = `conversation ${cid} ranked on chain ${state.conversation.chain_id}: ` +
+      `ranks [${done.ranking.ranks.join(", ")}] by ${done.ranking.ranker} (signed; relayed by ${done.relayer}) · tx ${done.tx_hash}`;
+    out.setAttribute("data-conversation", cid);
     loadLedger();
   } catch (err) {
     out.className = "result error"; out.textContent = err.message;
   } finally {
     $("#submit-ranking").disabled = false;
   }
+}
+
+// ---------------------------------------------------------------- dataset download
+function datasetLink() {
+  const query = new URLSearchParams({ format: $("#dataset-format").value });
+  if ($("#dataset-permissive").checked) query.set("permissive", "true");
+  $("#dataset-link").setAttribute("href", `/ui/api/dataset?${query}`);
 }
 
 // ---------------------------------------------------------------- providers and reputation
@@ -227,6 +257,9 @@ window.addEventListener("DOMContentLoaded", () => {
   $("#api-key").value = localStorage.getItem("llmnet-api-key") || "";
   $("#ask-button").addEventListener("click", ask);
   $("#submit-ranking").addEventListener("click", submitRanking);
+  $("#dataset-format").addEventListener("change", datasetLink);
+  $("#dataset-permissive").addEventListener("change", datasetLink);
+  datasetLink();
   document.querySelectorAll("[data-refresh]").forEach((b) => b.addEventListener("click", () => refresh(b.dataset.refresh)));
   Object.keys(loaders).forEach(refresh);
 });

@@ -1,0 +1,1 @@
+"""The command groups for every party's own money on chain: stake, credits, the escrow, the validator book."""
