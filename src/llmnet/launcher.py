@@ -158,6 +158,7 @@ class Network:
         try:
             ledger = Web3Ledger(w3, DeploymentBook(self.settings.deployments_file).find(w3))
             ledger.domain_cards()  # contracts of an older version are replaced
+            ledger.settlers()
             return ledger
         except NotDeployed:
             return deploy(self.settings, w3)

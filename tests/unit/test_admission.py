@@ -20,7 +20,7 @@ from llmnet.roles.protocol import Message, RespondPayload, RespondRequest
 from llmnet.roles.respondent import Respondent
 from llmnet.roles.settler import TrustKeeper
 from llmnet.signing import SigningDomain, TaskAssignment, sign
-from llmnet.types import ETHER, ZERO_HASH
+from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
 
 GOV, COORDINATOR, STRANGER = dev_account(0), dev_account(8), dev_account(3)
 RESPONDENT, V1, V2 = dev_account(1), dev_account(6), dev_account(7)
@@ -150,3 +150,15 @@ def test_the_settler_counts_ratings_only_from_validators_in_good_standing() -> N
     assert set(keeper.weights()) == {V1.address}
     assert keeper.known == {V1.address, V2.address}  # its signed ratings are still accepted, counted as nothing
     assert set(TrustKeeper(ledger, only=frozenset({V2.address})).weights()) == set()
+
+
+def test_the_coordinator_follows_a_respondent_that_moves_to_another_url() -> None:
+    ledger = chain()
+    here = ProviderProfile(endpoint="http://10.0.0.1:8401", domains=("general",), model_id="m")
+    ledger.register_provider(here, ledger.min_stake, RESPONDENT)
+    directory = Directory(ledger, ttl_s=0.0)
+    assert directory.known_endpoint(RESPONDENT.address) is None  # never read: the caller reads it off the loop
+    assert directory.endpoint(RESPONDENT.address) == "http://10.0.0.1:8401"
+    ledger.update_provider(ProviderProfile(endpoint="http://10.0.0.2:8401", domains=("general",), model_id="m"),
+                           RESPONDENT)  # fmt: skip
+    wait_for(lambda: directory.known_endpoint(RESPONDENT.address) == "http://10.0.0.2:8401")

@@ -168,7 +168,13 @@ class Web3Ledger(Web3Members, Web3Validators, Ledger):
         return bool(self._call(self.escrow.functions.settlers(checksum(account))))
 
     def settlers(self) -> list[str]:
-        return [str(a) for a in self._call(self.escrow.functions.all_settlers())]
+        try:
+            return [str(a) for a in self._call(self.escrow.functions.all_settlers())]
+        except ContractRevert:  # a view with no checks reverts only where the function does not exist
+            raise NotDeployed(
+                f"the escrow at {self.deployment.escrow} predates the settler list; deploy this version's "
+                "contracts on a fresh chain (`llmnet up` does so by itself)"
+            ) from None
 
     # ---- providers
     def _profile_args(self, profile: ProviderProfile) -> tuple[Any, ...]:

@@ -32,7 +32,6 @@ class Directory:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
-        self._endpoints: dict[str, str] = {}
 
     def _cached(self, key: str, load: Callable[[], Any]) -> Any:
         hit = self._cache.get(key)
@@ -87,13 +86,15 @@ class Directory:
         return result
 
     def known_endpoint(self, provider: str) -> str | None:
-        """The endpoint if already read (no chain call, so no thread hop needed)."""
-        return self._endpoints.get(provider)
+        """The endpoint if already read (no chain call, so no thread hop needed); one older than a
+        refresh is still served while it is read again, so a provider that moves is followed."""
+        if f"endpoint:{provider}" not in self._cache:
+            return None
+        return self.endpoint(provider)
 
     def endpoint(self, provider: str) -> str:
-        if provider not in self._endpoints:
-            self._endpoints[provider] = self.ledger.get_provider(provider).profile.endpoint
-        return self._endpoints[provider]
+        result: str = self._cached(f"endpoint:{provider}", lambda: self.ledger.get_provider(provider).profile.endpoint)
+        return result
 
     def validator_book(self) -> ValidatorBookView:
         """The validator book, read once per refresh for everything the coordinator asks of it."""
