@@ -61,9 +61,12 @@ class Site:
         self.chain_ops("fund", self.addresses[name])
         return host, folder
 
-    def serve(self, name: str, role: str, port: int, body: str) -> Host:
-        """Start ``llmnet serve ROLE --config`` on a new host, from a file naming only the chain and itself."""
+    def serve(self, name: str, role: str, port: int, body: str, *, settles: bool = False) -> Host:
+        """Start ``llmnet serve ROLE --config`` on a new host, from a file naming only the chain and itself
+        (a validator that ``settles`` is first allowed to by governance)."""
         host, folder = self.operator(name)
+        if settles:
+            self.chain_ops("settler", self.addresses[name])
         config = folder / f"{role}.toml"
         config.write_text(
             f'name = "{name}"\nrpc_url = "{self.rpc_url}"\ndeployment = "{self.escrow}"\n'
@@ -73,7 +76,7 @@ class Site:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LLMNET_")} | {"HOME": str(folder)}
         host.popen([PY, "-m", "llmnet.cli.main", "serve", role, "--config", str(config)], log=folder / "serve.log",
                    env=env, cwd=folder)  # fmt: skip
-        wait_for(lambda: self._healthy(host, port), 120, f"{name} never answered /health: {tail(folder)}")
+        wait_for(lambda: self._healthy(host, port), 120, lambda: f"{name} never answered /health: {tail(folder)}")
         return host
 
     @staticmethod
@@ -86,14 +89,14 @@ def tail(folder: Path) -> str:
     return (folder / "serve.log").read_text()[-3000:] if (folder / "serve.log").exists() else "(no log)"
 
 
-def wait_for(check: Callable[[], Any], timeout: float, message: str, every: float = 0.5) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float, message: str | Callable[[], str], every: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = check()
         if got:
             return got
         time.sleep(every)
-    raise AssertionError(message)
+    raise AssertionError(message if isinstance(message, str) else message())
 
 
 def respondent(model: str = "smollm2") -> str:
@@ -130,8 +133,7 @@ def test_independent_hosts_join_answer_settle_and_survive_a_cut_link(site: Site)
 
     site.serve("resp-a", "respondent", 8470, respondent())
     site.serve("resp-b", "respondent", 8470, respondent())
-    site.serve("val-a", "validator", 8570, VALIDATOR.format(settler="true"))
-    site.chain_ops("settler", site.addresses["val-a"])  # governance lets it settle
+    site.serve("val-a", "validator", 8570, VALIDATOR.format(settler="true"), settles=True)
     site.serve("coord", "coordinator", 8370, COORDINATOR)
     assert site.state()["coordinators"] == [f"http://{site.lan.hosts['coord'].ip}:8370"]
 
@@ -140,7 +142,7 @@ def test_independent_hosts_join_answer_settle_and_survive_a_cut_link(site: Site)
     requester.popen([PY, str(HERE / "requester.py"), site.rpc_url, site.escrow, str(folder / "key.json"),
                      str(folder / "password"), str(log), str(stop)], log=folder / "serve.log", cwd=folder)  # fmt: skip
     wait_for(lambda: len([r for r in requests_so_far(log) if r.get("ok")]) >= 3, 180,
-             f"the first requests were not answered: {requests_so_far(log)} {tail(folder)}")  # fmt: skip
+             lambda: f"the first requests were not answered: {requests_so_far(log)} {tail(folder)}")  # fmt: skip
 
     site.serve("resp-c", "respondent", 8470, respondent())  # new hosts join while requests flow
     site.serve("val-b", "validator", 8570, VALIDATOR.format(settler="false"))
