@@ -138,3 +138,37 @@ def test_ask_without_a_coordinator_is_one_clear_line(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert out.stderr.startswith(f"error: no coordinator answers at {url}")
     assert "Traceback" not in out.stderr
+
+
+def test_governance_adds_a_domain_with_its_card_and_lets_a_validator_settle(tmp_path: Path) -> None:
+    node = LocalNode(tmp_path / "gov", port=free_port(), chain_id=31337)
+    node.start()
+    try:
+        data = tmp_path / "data"
+        assert llmnet(data, "chain", "deploy", "--rpc-url", node.url).returncode == 0
+        added = llmnet(data, "domains", "add", "glassblowing", "--description", "Furnaces, glass and the craft",
+                       "--rpc-url", node.url)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        ledger = Web3Ledger(w3, DeploymentBook(data / "deployments.json").find(w3))
+        assert "glassblowing" in ledger.domains()
+        card = next(c for c in ledger.domain_cards() if c.domain == "glassblowing")
+        assert card.description == "Furnaces, glass and the craft"
+        again = llmnet(data, "domains", "add", "glassblowing", "--description", "x", "--rpc-url", node.url)
+        assert again.returncode == 1 and "already on chain" in again.stderr
+        bad = llmnet(data, "domains", "add", "Glass Blowing", "--description", "x", "--rpc-url", node.url)
+        assert bad.returncode == 1 and "Glass Blowing" in bad.stderr
+        assert ledger.domains().count("glassblowing") == 1
+
+        who = dev_account(12).address
+        assert not ledger.is_settler(who)
+        assert llmnet(data, "chain", "settlers", "add", who, "--rpc-url", node.url).returncode == 0
+        assert ledger.is_settler(who)
+        listed = llmnet(data, "chain", "settlers", "--rpc-url", node.url)
+        assert who in listed.stdout
+        assert llmnet(data, "chain", "settlers", "remove", who, "--rpc-url", node.url).returncode == 0
+        assert not ledger.is_settler(who)
+        wrong = llmnet(data, "chain", "settlers", "add", "0x1234", "--rpc-url", node.url)
+        assert wrong.returncode == 1 and "not an Ethereum address" in wrong.stderr
+    finally:
+        node.stop()

@@ -48,6 +48,11 @@ class Site:
     def chain_ops(self, *args: str) -> str:
         return self.lan.hosts["chain"].run([PY, str(HERE / "chain_ops.py"), self.rpc_url, self.escrow, *args]).stdout
 
+    def governance(self, *args: str) -> str:
+        """An ``llmnet`` command of the chain's operator (governance), on the chain host."""
+        argv = [PY, "-m", "llmnet.cli.main", *args, "--rpc-url", self.rpc_url, "--data-dir", str(self.root / "chain")]
+        return self.lan.hosts["chain"].run(argv).stdout
+
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = json.loads(self.chain_ops("state", *self.addresses.values()))
         return state
@@ -65,8 +70,8 @@ class Site:
         """Start ``llmnet serve ROLE --config`` on a new host, from a file naming only the chain and itself
         (a validator that ``settles`` is first allowed to by governance)."""
         host, folder = self.operator(name)
-        if settles:
-            self.chain_ops("settler", self.addresses[name])
+        if settles:  # governance, on the chain host
+            self.governance("chain", "settlers", "add", self.addresses[name])
         config = folder / f"{role}.toml"
         config.write_text(
             f'name = "{name}"\nrpc_url = "{self.rpc_url}"\ndeployment = "{self.escrow}"\n'

@@ -9,10 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 from llmnet.chain.deploy import DeploymentBook, resolve_deployment
-from llmnet.chain.network import chain_url, connect, deploy, embedded_node, open_ledger
+from llmnet.chain.network import chain_url, connect, deploy, embedded_node, governance_account, open_ledger
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.cli.options import DataDir, Port, RpcUrl, ether, settings
-from llmnet.errors import NotDeployed
+from llmnet.errors import InputError, NotDeployed
+from llmnet.types import checksum
 
 app = typer.Typer(help="Run the embedded Ethereum node, deploy llmnet's contracts or attach to a deployment.",
                   no_args_is_help=True)  # fmt: skip
@@ -125,3 +126,29 @@ def attach(
     console.print(f"[green]attached[/] to the deployment at {found.escrow} on chain {found.chain_id}; "
                   f"recorded in {s.deployments_file}")  # fmt: skip
     print_status(Web3Ledger(w3, found), rpc_url)
+
+
+@app.command()
+def settlers(
+    action: Annotated[str, typer.Argument(help="list, add or remove")] = "list",
+    address: Annotated[str | None, typer.Argument(help="the validator's account (add, remove)")] = None,
+    rpc_url: RpcUrl = None,
+    data_dir: DataDir = None,
+    port: Port = None,
+) -> None:
+    """List the accounts the escrow lets settle, or (as governance: $LLMNET_PRIVATE_KEY or
+    $LLMNET_KEYSTORE; on a local dev chain, development account 0) add or remove one. A validator
+    whose config says `settler = true` starts only once it is listed.
+
+    Example: llmnet chain settlers add 0x90F79bf6EB2c4f870365E785982E1f101E93b906 --rpc-url http://10.0.0.2:8545
+    """
+    ledger = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port))
+    if action == "list":
+        for who in ledger.settlers():
+            console.print(who, highlight=False)
+        return
+    if action not in ("add", "remove") or address is None:
+        shown = f"{action} {address or ''}".strip()
+        raise InputError(f"{shown!r} is not a settlers command: use list, add ADDRESS or remove ADDRESS")
+    receipt = ledger.set_settler(checksum(address, "settler"), action == "add", governance_account(ledger.w3))
+    console.print(f"{'added' if action == 'add' else 'removed'} settler {address} (tx {receipt.tx_hash})")

@@ -82,3 +82,39 @@ def card(
     console.print(f"card of {domain!r} set in block {receipt.block_number}")
     if new.has_corpus:
         console.print(f"corpus {new.corpus_hash} at {new.corpus_url}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def add(
+    domain: Annotated[str, typer.Argument(help="the new domain's name: lowercase letters, digits and dashes")],
+    description: Annotated[str, typer.Option(help="what the domain covers, at most 256 bytes")],
+    corpus: Annotated[Path | None, typer.Option(help="folder of the domain's .md/.txt reference documents")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="where the packed corpus is served; a respondent's address is enough")
+    ] = None,
+    check: Annotated[bool, typer.Option(help="fetch the corpus from --url and check it before publishing")] = True,
+    rpc_url: RpcUrl = None,
+    data_dir: DataDir = None,
+    port: Port = None,
+) -> None:
+    """Create a domain on chain with its card, as governance ($LLMNET_PRIVATE_KEY or $LLMNET_KEYSTORE;
+    on a local dev chain, development account 0). Coordinators learn it (from the description and the
+    documents the card names) at their next refresh, and providers can register in it.
+
+    Example: llmnet domains add glassblowing --description "Furnaces, glass and the craft" --corpus notes/
+    --url http://10.0.0.7:8470
+    """
+    from llmnet.errors import InputError
+    from llmnet.types import check_domain_name
+
+    check_domain_name(domain)
+    if not description.strip():
+        raise InputError("a new domain needs a --description: coordinators learn the domain from it")
+    new = checked_card(domain, description, corpus, url, check)
+    ledger = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port))
+    if domain in ledger.domains():
+        raise InputError(f"domain {domain!r} is already on chain; change its card with `llmnet domains card {domain}`")
+    gov = governance_account(ledger.w3)
+    ledger.add_domain(domain, gov)
+    receipt = ledger.set_domain_card(new, gov)
+    console.print(f"added domain {domain!r} with its card in block {receipt.block_number}")

@@ -1,7 +1,6 @@
 """What the chain host's operator does in the multi-host test, run inside its namespace:
 
     python chain_ops.py RPC_URL ESCROW fund ADDRESS...     # governance sends each 3 ETH (a faucet)
-    python chain_ops.py RPC_URL ESCROW settler ADDRESS     # governance lets a validator settle
     python chain_ops.py RPC_URL ESCROW state ADDRESS...    # JSON: credits, reputation, tasks, coordinators
 
 Governance is the development account that deployed the contracts; everyone else has their own key.
@@ -26,8 +25,6 @@ def main(rpc_url: str, escrow: str, command: str, args: list[str]) -> None:
     if command == "fund":
         for address in args:
             fund(ledger, gov, address, 3 * ETHER)
-    elif command == "settler":
-        ledger.set_settler(args[0], True, gov)
     elif command == "state":
         tasks = [ledger.get_task(i) for i in range(ledger.task_count())]
         print(json.dumps({
