@@ -152,3 +152,31 @@ def settlers(
         raise InputError(f"{shown!r} is not a settlers command: use list, add ADDRESS or remove ADDRESS")
     receipt = ledger.set_settler(checksum(address, "settler"), action == "add", governance_account(ledger.w3))
     console.print(f"{'added' if action == 'add' else 'removed'} settler {address} (tx {receipt.tx_hash})")
+
+
+@app.command()
+def faucet(
+    address: Annotated[str, typer.Argument(help="the account to fund")],
+    amount: Annotated[float, typer.Option(help="ETH to send")] = 2.0,
+    rpc_url: RpcUrl = None,
+    data_dir: DataDir = None,
+    port: Port = None,
+) -> None:
+    """Send ETH to an account from a development account: local development chains only (on any other
+    chain an operator funds its account as that chain's currency is got).
+
+    Example: llmnet chain faucet 0x871bF2E7D165FFbab2BD9f44b11215d97e4bd4b8 --amount 2 --rpc-url http://10.0.0.2:8545
+    """
+    from llmnet.chain.network import DEV_CHAIN_IDS, dev_account
+    from llmnet.errors import ConfigError
+    from llmnet.launcher import fund
+    from llmnet.types import ETHER
+
+    if not 0 < amount <= 1000:
+        raise InputError(f"amount must be more than 0 and at most 1000 ETH, got {amount}")
+    ledger = open_ledger(settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port))
+    if ledger.chain_id not in DEV_CHAIN_IDS:
+        raise ConfigError(f"chain {ledger.chain_id} is not a local development chain: the faucet gives only test ETH")
+    who = checksum(address, "account")
+    fund(ledger, dev_account(0), who, int(amount * ETHER))
+    console.print(f"sent {amount:g} ETH to {who}: it holds {ether(ledger.balance_of(who))}", highlight=False)

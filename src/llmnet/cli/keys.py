@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -122,3 +123,23 @@ def revoke(
     """
     info = KeyBook(key_book_file(settings(data_dir=data_dir).data_dir)).revoke(key)
     console.print(f"revoked {info.key_id} ({info.name}, {info.address})")
+
+
+@app.command()
+def new(
+    keystore: Annotated[Path, typer.Argument(help="the keystore file to write, e.g. alice.json")],
+) -> None:
+    """Make a new account in an encrypted keystore (password: $LLMNET_KEYSTORE_PASSWORD) and print its
+    address; nothing is sent on chain. Fund the account, then sign in with `llmnet keys login`.
+
+    Example: LLMNET_KEYSTORE_PASSWORD=… llmnet keys new alice.json
+    """
+    from llmnet.keys import create_keystore
+
+    password = os.environ.get("LLMNET_KEYSTORE_PASSWORD")
+    if not password:
+        raise ConfigError("set LLMNET_KEYSTORE_PASSWORD to the password for the new keystore")
+    if keystore.exists():
+        raise InputError(f"{keystore} already exists; choose another file or remove it first")
+    address = create_keystore(keystore, password)
+    console.print(f"account {address} in {keystore}", highlight=False)
