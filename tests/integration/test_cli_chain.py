@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -170,5 +171,16 @@ def test_governance_adds_a_domain_with_its_card_and_lets_a_validator_settle(tmp_
         assert not ledger.is_settler(who)
         wrong = llmnet(data, "chain", "settlers", "add", "0x1234", "--rpc-url", node.url)
         assert wrong.returncode == 1 and "not an Ethereum address" in wrong.stderr
+
+        keystore = tmp_path / "alice.json"
+        made = subprocess.run([sys.executable, "-m", "llmnet.cli.main", "keys", "new", str(keystore)], text=True,
+                              capture_output=True, env={**os.environ, "LLMNET_KEYSTORE_PASSWORD": "pw"})  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        alice = Web3.to_checksum_address("0x" + json.loads(keystore.read_text())["address"])
+        assert alice in made.stdout and ledger.balance_of(alice) == 0
+        assert llmnet(data, "chain", "faucet", alice, "--amount", "1.5", "--rpc-url", node.url).returncode == 0
+        assert ledger.balance_of(alice) == 3 * ETHER // 2
+        too_much = llmnet(data, "chain", "faucet", alice, "--amount", "5000", "--rpc-url", node.url)
+        assert too_much.returncode == 1 and "at most 1000 ETH" in too_much.stderr
     finally:
         node.stop()
