@@ -29,7 +29,7 @@ from rich.table import Table
 from llmnet.backends import create_backend
 from llmnet.data import QUESTIONS_FILE
 from llmnet.questions import load_questions
-from llmnet.roles.judge import _ask_choice, _pick, pairwise_prefer, parse_choice
+from llmnet.roles.pairwise import _ask_choice, _pick, pairwise_prefer, parse_choice
 
 
 def pairs(limit: int) -> list[tuple[str, str, str]]:

@@ -232,7 +232,7 @@ class Network:
             seed=o.seed,
             record_fsync_interval_s=o.record_fsync_interval_s,
             gold_rate=o.gold_rate,
-            ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard ranks as the demo requester
+            ranker=AccountSpec(dev_index=REQUESTER_DEV),  # the dashboard's relayer: pays gas, ranks as nobody
             **o.deadlines.model_dump(),
         )
         chosen = {"collaboration": o.collaboration, "policy": o.policy}  # None: the coordinator's default

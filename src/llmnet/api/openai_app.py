@@ -79,7 +79,9 @@ class CoordinatorSpec(ServiceSpec, CoordinatorSettings):
     # process crash loses it) and fsynced within this many seconds; 0: fsynced before the
     # answer is returned, so not even a power cut loses it (about 1 ms more per answer)
     record_fsync_interval_s: float = Field(default=0.1, ge=0, le=60)
-    ranker: AccountSpec | None = None  # the account the dashboard (/ui) posts and ranks conversations with
+    # the account that pays the gas to relay the dashboard's (/ui) conversations and the rankings each
+    # person signs with their own key (rankings are recorded as the signer's, never as this account's)
+    ranker: AccountSpec | None = None
 
     def settings(self) -> CoordinatorSettings:
         return CoordinatorSettings.model_validate(self.model_dump(include=set(CoordinatorSettings.model_fields)))

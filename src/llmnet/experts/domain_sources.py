@@ -54,8 +54,9 @@ def domain_sources(ledger: Ledger, knowledge_root: Path | None, cache: CorpusCac
         local = knowledge_root / card.domain if knowledge_root is not None else None
         folder = local if local is not None and local.is_dir() else fetched(card, cache)
         if folder is None and not card.description:
-            log.warning("domain %r has no folder under %s and no card on chain: llmnet/auto leaves it out; "
-                        "`llmnet domains card` publishes one", card.domain, knowledge_root)  # fmt: skip
+            here = f"no folder under {knowledge_root}" if knowledge_root is not None else "no local folder"
+            log.warning("domain %r has %s and no card on chain: llmnet/auto leaves it out; "
+                        "`llmnet domains card` publishes one", card.domain, here)  # fmt: skip
             continue
         yield DomainSource(card.domain, folder, card.description)
 
