@@ -157,7 +157,6 @@ def test_independent_hosts_join_answer_settle_and_survive_a_cut_link(site: Site)
     wait_for(lambda: any(vb in r.get("validators", []) for r in requests_so_far(log)), 120,
              "the new validator host got no work")  # fmt: skip
 
-    before_cut = site.state()["reputation"][a]
     cut_at = len(requests_so_far(log))
     site.lan.hosts["resp-a"].cut()
     wait_for(lambda: any(a in r.get("failed", []) for r in requests_so_far(log)[cut_at:])
@@ -179,8 +178,12 @@ def test_independent_hosts_join_answer_settle_and_survive_a_cut_link(site: Site)
                      f"not every answered task settled: {site.state()['tasks']}")  # fmt: skip
     for name in ("resp-a", "resp-b", "resp-c", "val-a", "val-b", "coord"):
         assert state["credits"][site.addresses[name]] > 0, (name, state["credits"])
-    count, mean = state["reputation"][a]
-    assert count > before_cut[0] and mean < before_cut[1], (before_cut, (count, mean))
+    # one observation per task it was asked in: its answers' ratings, and each failure at the score 0
+    answers_a, failures_a = (sum(a in r[k] for r in done) for k in ("answered", "failed"))
+    count = state["reputation"][a][0]
+    assert failures_a >= 1 and count == answers_a + failures_a, (answers_a, failures_a, count)
+    (alpha_before, beta_before), (alpha_last, beta_last) = state["last_updates"][a]  # its last task failed
+    assert alpha_last < alpha_before and beta_last > beta_before, state["last_updates"][a]
 
 
 def _all_settled(state: dict[str, Any], answered: int) -> bool:

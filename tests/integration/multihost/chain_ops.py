@@ -18,6 +18,12 @@ from llmnet.launcher import fund
 from llmnet.types import ETHER
 
 
+def last_updates(ledger: Web3Ledger, provider: str, n: int = 2) -> list[list[int]]:
+    """[alpha, beta] of the provider's last ``n`` reputation updates, oldest first."""
+    events = ledger.escrow.events.ReputationUpdated.get_logs(from_block=0, argument_filters={"provider": provider})
+    return [[e["args"]["alpha"], e["args"]["beta"]] for e in events[-n:]]
+
+
 def main(rpc_url: str, escrow: str, command: str, args: list[str]) -> None:
     w3 = connect(rpc_url)
     ledger = Web3Ledger(w3, resolve_deployment(w3, escrow))
@@ -32,6 +38,7 @@ def main(rpc_url: str, escrow: str, command: str, args: list[str]) -> None:
             "reputation": {a: [ledger.reputation(a, "general").count, ledger.reputation(a, "general").mean()]
                            for a in args},
             "tasks": {str(t.task_id): int(t.status) for t in tasks},
+            "last_updates": {a: last_updates(ledger, a) for a in args},
             "coordinators": [c.endpoint for c in ledger.coordinators()],
         }))  # fmt: skip
     else:
