@@ -52,6 +52,24 @@ def revert_reason(exc: Exception) -> str:
     return message.strip()
 
 
+# a read at "latest" that a node keeping one past state answers while it mines two more blocks finds
+# its block pruned (anvil: "BlockOutOfRangeError"); read again, at the new latest block
+READ_ATTEMPTS = 3
+
+
+def read(fn: Any, context: str = "") -> Any:
+    """``fn.call()`` at the latest block, read again if the node pruned that block under the read;
+    any failure becomes an llmnet error."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return fn.call()
+        except Exception as exc:  # web3 raises many kinds; all are translated
+            if attempt < READ_ATTEMPTS and "BlockOutOfRangeError" in str(exc):
+                continue
+            raise translate(exc, context) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def translate(exc: Exception, context: str = "") -> ChainError:
     """Map a third-party exception raised while talking to a node onto llmnet's tree."""
     if isinstance(exc, ContractLogicError):

@@ -17,7 +17,7 @@ from llmnet.chain.artifacts import load_artifact
 from llmnet.chain.calls import ChainCall
 from llmnet.chain.deploy import Deployment
 from llmnet.chain.ledger import Account, Ledger
-from llmnet.chain.transactions import MinedTx, TxSender, translate
+from llmnet.chain.transactions import MinedTx, TxSender, read, translate
 from llmnet.chain.web3_members import Web3Members
 from llmnet.chain.web3_validators import ESCROW, VALIDATORS, Web3Validators
 from llmnet.errors import ContractRevert, InputError, NotDeployed, NotFound, UnknownDomain, UnknownTask
@@ -67,10 +67,7 @@ class Web3Ledger(Web3Members, Web3Validators, Ledger):
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name)["abi"])
 
     def _call(self, fn: Any, context: str = "") -> Any:
-        try:
-            return fn.call()
-        except Exception as exc:
-            raise translate(exc, context) from None
+        return read(fn, context)
 
     def function(self, call: ChainCall) -> Any:
         """The web3 contract function object for ``call``; arguments that do not fit raise InputError."""

@@ -23,7 +23,7 @@ from web3.logs import DISCARD
 
 from llmnet.chain.artifacts import load_artifact
 from llmnet.chain.ledger import Account
-from llmnet.chain.transactions import translate
+from llmnet.chain.transactions import read, translate
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotDeployed
 from llmnet.rlhf.signed import RankingMessage, SignedRanking, ranking_typed_data
@@ -133,10 +133,7 @@ class RankingBook:
         return self.ledger.chain_id
 
     def _call(self, fn: Any, context: str = "") -> Any:
-        try:
-            return fn.call()
-        except Exception as exc:  # web3 raises many kinds; all are translated
-            raise translate(exc, context) from None
+        return read(fn, context)
 
     def post_conversation(
         self, prompt_hash: str, domain: str, responses: Sequence[ResponseEntry], sender: Account
