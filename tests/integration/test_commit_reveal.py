@@ -16,7 +16,7 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import InputError, NotFound
 from llmnet.reputation.settlement import TaskOutcome
 from llmnet.roles.epochs import CommitRevealWorker, EpochClock, RatingLog, RevealedRatings, RevealUnavailable
-from llmnet.roles.settler import TrustKeeper
+from llmnet.roles.trust_keeper import TrustKeeper
 from tests.conftest import TEST_PARAMS, advance_time
 
 pytestmark = pytest.mark.integration

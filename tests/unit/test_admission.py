@@ -18,7 +18,7 @@ from llmnet.roles.admission import Coordinators, ensure_coordinator, on_chain, s
 from llmnet.roles.directory import Directory
 from llmnet.roles.protocol import Message, RespondPayload, RespondRequest
 from llmnet.roles.respondent import Respondent
-from llmnet.roles.settler import TrustKeeper
+from llmnet.roles.trust_keeper import TrustKeeper
 from llmnet.signing import SigningDomain, TaskAssignment, sign
 from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
 

@@ -14,7 +14,7 @@ from llmnet.reputation.consensus import weighted_median
 from llmnet.reputation.outcome_rows import concat_rows, rater_evidence, rating_arrays
 from llmnet.reputation.settlement import FeeSplit, TaskOutcome, outcome_rows, plan_rows, plan_settlement, split_fee
 from llmnet.reputation.trust import TrustRule, fold_trust, update_trust
-from llmnet.roles.settler import TrustKeeper
+from llmnet.roles.trust_keeper import TrustKeeper
 
 ACCOUNTS = ["0xA", "0xB", "0xC", "0xD", "0xV1", "0xV2", "0xV3", "0xCO", "0xRQ"]
 

@@ -49,8 +49,9 @@ from llmnet.roles.protocol import (
 from llmnet.roles.rating_gate import RatingGate, RegisteredProviders
 from llmnet.roles.replay import MAX_DEADLINE_AHEAD_S, ReplayGuard
 from llmnet.roles.respondent import BackendSpec
-from llmnet.roles.settler import SettlementQueue, Settler, TrustKeeper, settle_forever
+from llmnet.roles.settler import SettlementQueue, Settler, settle_forever
 from llmnet.roles.spotcheck import Reproducer, SpotChecker, SpotService
+from llmnet.roles.trust_keeper import TrustKeeper
 from llmnet.signing import MAX_SCORE, Rating, Response, SignedMessage, SigningDomain, sign, typed_data_hash
 from llmnet.types import ETHER
 

@@ -21,7 +21,7 @@ from llmnet.reputation.consensus import ClipRule, consensus_rows, normalize_scor
 from llmnet.reputation.outcome_rows import OutcomeRows, concat_rows
 from llmnet.reputation.selection import FloatArray, IndexArray
 from llmnet.reputation.settlement import FeeSplit, plan_rows
-from llmnet.roles.settler import TrustKeeper
+from llmnet.roles.trust_keeper import TrustKeeper
 from llmnet.sim.scenario import Population
 from llmnet.types import ETHER, GWEI, ProviderProfile, checksum
 
