@@ -76,6 +76,9 @@ def test_a_new_account_signs_in_escrows_from_the_cli_and_is_answered(net: Networ
     body = answered.json()
     assert body["choices"][0]["message"]["content"]
     assert body["llmnet"]["receipt"]["requester"] == alice.address
+    # `llmnet ask` finds the key login kept for this coordinator: no --key, no environment variable
+    said = llmnet(net, home, "ask", "What is 2 + 2?", "--url", net.base_url)
+    assert "task 0x" in said
 
 
 def login(net: Network, text: str, signature: str) -> httpx.Response:

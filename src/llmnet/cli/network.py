@@ -258,10 +258,10 @@ def ask(
 
 def coordinator_client(url: str, key: str | None, data_dir: Path | None) -> Any:
     """An OpenAI client for the coordinator at ``url`` with the requester key: ``key``,
-    $LLMNET_API_KEY, or the key `llmnet up` wrote."""
+    $LLMNET_API_KEY, the key `llmnet keys login` kept for it, or the key `llmnet up` wrote."""
     from openai import OpenAI
 
-    return OpenAI(base_url=url, api_key=requester_key(key, data_dir), timeout=300, max_retries=0)
+    return OpenAI(base_url=url, api_key=requester_key(key, data_dir, url), timeout=300, max_retries=0)
 
 
 @contextlib.contextmanager

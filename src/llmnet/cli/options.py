@@ -27,12 +27,23 @@ def settings(**flags: Any) -> Settings:
     return load_settings(**flags)
 
 
-def requester_key(key: str | None, data_dir: Path | None) -> str:
-    """The API key given, else ``$LLMNET_API_KEY``, else the key `llmnet up` wrote for its requester."""
+def requester_key(key: str | None, data_dir: Path | None, url: str | None = None) -> str:
+    """The API key given, else ``$LLMNET_API_KEY``, else the key `llmnet keys login` kept for the
+    coordinator at ``url``, else the key `llmnet up` wrote for its requester."""
     key = key or os.environ.get("LLMNET_API_KEY")
     if key is not None:
         return key
-    key_file = settings(data_dir=data_dir).data_dir / "network" / "requester.key"
-    if not key_file.exists():
-        raise ConfigError("no API key: pass --key, set LLMNET_API_KEY, or start a network with `llmnet up`")
-    return key_file.read_text().strip()
+    root = settings(data_dir=data_dir).data_dir
+    if url is not None:
+        from llmnet.cli.login import coordinator_base, key_file
+
+        logged_in = key_file(root, coordinator_base(url))
+        if logged_in.exists():
+            return logged_in.read_text().strip()
+    up_key = root / "network" / "requester.key"
+    if not up_key.exists():
+        raise ConfigError(
+            "no API key: pass --key, set LLMNET_API_KEY, sign in with `llmnet keys login --coordinator URL`, "
+            "or start a network with `llmnet up`"
+        )
+    return up_key.read_text().strip()
