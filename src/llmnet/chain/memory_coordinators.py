@@ -4,7 +4,16 @@ and their public URLs, with ValidatorBook.vy's rules and revert strings."""
 from __future__ import annotations
 
 from llmnet.chain.ledger import Account
-from llmnet.chain.memory_state import CoordinatorRecord, MemoryParams, address_of, amount_of, refuse, require
+from llmnet.chain.memory_state import (
+    CoordinatorRecord,
+    MemoryParams,
+    address_of,
+    amount_of,
+    refuse,
+    require,
+    start_unstake,
+    take_unstaked,
+)
 from llmnet.types import CoordinatorInfo, TxReceipt
 
 
@@ -60,22 +69,14 @@ class MemoryCoordinators:
     def request_coordinator_unstake(self, amount: int, sender: Account) -> TxReceipt:
         context = f"unstaking {amount_of(amount, 'amount')} wei of coordinator stake"
         c = self._coordinator(address_of(sender.address, "sender"), context)
-        require(amount > 0, "amount must be positive", context)
-        require(amount <= c.stake, "amount exceeds the stake", context)
-        c.stake -= amount
-        c.unstaking += amount
-        c.unlock_at = self._block_time() + self.params.cooldown
+        start_unstake(c, amount, self._block_time() + self.params.cooldown, context)
         return self._write()
 
     def withdraw_coordinator_stake(self, sender: Account) -> TxReceipt:
         who = address_of(sender.address, "sender")
         context = "withdrawing unstaked coordinator stake"
-        c = self._coordinators.get(who)
-        require(c is not None and c.unstaking > 0, "nothing is unstaking", context)
-        assert c is not None
-        require(self._block_time() >= c.unlock_at, "cooldown not over", context)
-        self._balances[who] = self._balances.get(who, 0) + c.unstaking
-        c.unstaking = 0
+        amount = take_unstaked(self._coordinators.get(who), self._block_time(), context)
+        self._balances[who] = self._balances.get(who, 0) + amount
         return self._write()
 
     def get_coordinator(self, address: str) -> CoordinatorInfo:

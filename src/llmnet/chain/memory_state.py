@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -109,6 +110,32 @@ class MemoryParams:
     initial_trust_ppm: int = 500_000
     chain_id: int = 31337
     start_time: int = 1_700_000_000
+
+
+class Staked(Protocol):
+    """A validator's or coordinator's stake in the validator book."""
+
+    stake: int
+    unstaking: int
+    unlock_at: int
+
+
+def start_unstake(record: Staked, amount: int, unlock_at: int, context: str) -> None:
+    """Move ``amount`` of ``record``'s stake to unstaking until ``unlock_at``, as the validator book does."""
+    require(amount > 0, "amount must be positive", context)
+    require(amount <= record.stake, "amount exceeds the stake", context)
+    record.stake -= amount
+    record.unstaking += amount
+    record.unlock_at = unlock_at
+
+
+def take_unstaked(record: Staked | None, now: int, context: str) -> int:
+    """What ``record`` may withdraw at ``now`` (it is then unstaking nothing), refused as the validator book does."""
+    require(record is not None and record.unstaking > 0, "nothing is unstaking", context)
+    assert record is not None
+    require(now >= record.unlock_at, "cooldown not over", context)
+    amount, record.unstaking = record.unstaking, 0
+    return amount
 
 
 @dataclass

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 
 from llmnet.chain.commit_reveal import commitment
 from llmnet.chain.ledger import Account
-from llmnet.chain.memory_state import PPM, MemoryParams, ValidatorRecord, address_of, amount_of, refuse, require
+from llmnet.chain.memory_state import (
+    PPM,
+    MemoryParams,
+    ValidatorRecord,
+    address_of,
+    amount_of,
+    refuse,
+    require,
+    start_unstake,
+    take_unstaked,
+)
 from llmnet.types import ZERO_HASH, TxReceipt, ValidatorInfo, check_hash
 
 
@@ -163,19 +173,11 @@ class MemoryValidators:
     def request_validator_unstake(self, amount: int, sender: Account) -> TxReceipt:
         context = f"unstaking {amount_of(amount, 'amount')} wei of validator stake"
         v = self._validator(address_of(sender.address, "sender"), context)
-        require(amount > 0, "amount must be positive", context)
-        require(amount <= v.stake, "amount exceeds the stake", context)
-        v.stake -= amount
-        v.unstaking += amount
-        v.unlock_at = self._block_time() + self.params.cooldown
+        start_unstake(v, amount, self._block_time() + self.params.cooldown, context)
         return self._write()
 
     def withdraw_validator_stake(self, sender: Account) -> TxReceipt:
         who = address_of(sender.address, "sender")
-        v = self._validators.get(who)
-        require(v is not None and v.unstaking > 0, "nothing is unstaking", "withdrawing unstaked validator stake")
-        assert v is not None
-        require(self._block_time() >= v.unlock_at, "cooldown not over", "withdrawing unstaked validator stake")
-        self._balances[who] = self._balances.get(who, 0) + v.unstaking
-        v.unstaking = 0
+        amount = take_unstaked(self._validators.get(who), self._block_time(), "withdrawing unstaked validator stake")
+        self._balances[who] = self._balances.get(who, 0) + amount
         return self._write()
