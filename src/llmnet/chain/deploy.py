@@ -12,7 +12,7 @@ from web3 import Web3
 
 from llmnet.chain.artifacts import load_artifact
 from llmnet.chain.ledger import Account
-from llmnet.chain.transactions import TxSender
+from llmnet.chain.transactions import TxSender, read
 from llmnet.errors import NotDeployed
 from llmnet.reputation.beta import decay_from_float
 from llmnet.types import ETHER, check_domain_name, checksum
@@ -168,7 +168,7 @@ def _require_code(w3: Web3, address: str, what: str, chain_id: int) -> None:
 
 def _read_escrow(esc: Any, name: str, chain_id: int) -> Any:
     try:
-        return getattr(esc.functions, name)().call()
+        return read(getattr(esc.functions, name)())
     except Exception:  # no such view: another contract, or an escrow of an earlier version
         raise NotDeployed(
             f"the contract at {esc.address} on chain {chain_id} is not an llmnet escrow of this version (it has "
@@ -178,7 +178,7 @@ def _read_escrow(esc: Any, name: str, chain_id: int) -> Any:
 
 def _require_wired(contract: Any, view: str, what: str, escrow: str) -> None:
     try:
-        points_at = str(getattr(contract.functions, view)().call())
+        points_at = str(read(getattr(contract.functions, view)()))
     except Exception:
         points_at = "nothing"
     if points_at.lower() != escrow.lower():

@@ -16,6 +16,11 @@ from llmnet.types import ZERO_HASH, DomainCard
 
 app = typer.Typer(help="The domains on chain and their cards.", no_args_is_help=True)
 console = Console()
+Corpus = Annotated[Path | None, typer.Option(help="folder of the domain's .md/.txt reference documents")]
+CorpusUrl = Annotated[
+    str | None, typer.Option(help="where the packed corpus is served; a respondent's address is enough")
+]
+CheckCorpus = Annotated[bool, typer.Option(help="fetch the corpus from --url and check it before publishing")]
 
 
 @app.command(name="list")
@@ -61,11 +66,9 @@ def checked_card(domain: str, description: str, corpus: Path | None, url: str | 
 def card(
     domain: Annotated[str, typer.Argument(help="a domain on chain")],
     description: Annotated[str, typer.Option(help="what the domain covers, at most 256 bytes")] = "",
-    corpus: Annotated[Path | None, typer.Option(help="folder of the domain's .md/.txt reference documents")] = None,
-    url: Annotated[
-        str | None, typer.Option(help="where the packed corpus is served; a respondent's address is enough")
-    ] = None,
-    check: Annotated[bool, typer.Option(help="fetch the corpus from --url and check it before publishing")] = True,
+    corpus: Corpus = None,
+    url: CorpusUrl = None,
+    check: CheckCorpus = True,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,
@@ -88,11 +91,9 @@ def card(
 def add(
     domain: Annotated[str, typer.Argument(help="the new domain's name: lowercase letters, digits and dashes")],
     description: Annotated[str, typer.Option(help="what the domain covers, at most 256 bytes")],
-    corpus: Annotated[Path | None, typer.Option(help="folder of the domain's .md/.txt reference documents")] = None,
-    url: Annotated[
-        str | None, typer.Option(help="where the packed corpus is served; a respondent's address is enough")
-    ] = None,
-    check: Annotated[bool, typer.Option(help="fetch the corpus from --url and check it before publishing")] = True,
+    corpus: Corpus = None,
+    url: CorpusUrl = None,
+    check: CheckCorpus = True,
     rpc_url: RpcUrl = None,
     data_dir: DataDir = None,
     port: Port = None,

@@ -45,6 +45,14 @@ def parse_ttl(text: str | None) -> float | None:
     return float(found[1]) * _UNITS[found[2] or "s"]
 
 
+def new_keystore_password() -> str:
+    """The password for a keystore this command makes: $LLMNET_KEYSTORE_PASSWORD, which must be set."""
+    password = os.environ.get("LLMNET_KEYSTORE_PASSWORD")
+    if not password:
+        raise ConfigError("set LLMNET_KEYSTORE_PASSWORD to the password for the new keystore")
+    return password
+
+
 @app.command()
 def create(
     name: Annotated[str, typer.Argument(help="a name for the key, e.g. alice")],
@@ -61,9 +69,7 @@ def create(
     Example: LLMNET_KEYSTORE_PASSWORD=… llmnet keys create alice --deposit 0.5
     """
     lifetime = parse_ttl(ttl)
-    password = os.environ.get("LLMNET_KEYSTORE_PASSWORD")
-    if not password:
-        raise ConfigError("set LLMNET_KEYSTORE_PASSWORD to the password for the new keystore")
+    password = new_keystore_password()
     s = settings(rpc_url=rpc_url, data_dir=data_dir, chain_port=port)
     ledger = open_ledger(s)
     if ledger.chain_id not in DEV_CHAIN_IDS:
@@ -136,9 +142,7 @@ def new(
     """
     from llmnet.keys import create_keystore
 
-    password = os.environ.get("LLMNET_KEYSTORE_PASSWORD")
-    if not password:
-        raise ConfigError("set LLMNET_KEYSTORE_PASSWORD to the password for the new keystore")
+    password = new_keystore_password()
     if keystore.exists():
         raise InputError(f"{keystore} already exists; choose another file or remove it first")
     address = create_keystore(keystore, password)
