@@ -131,13 +131,17 @@ def ratings_by_respondent(run: TaskRun) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def rated_answers(run: TaskRun) -> dict[str, Rated]:
+    """Each answer of ``run`` with its consensus score and the ratings behind it."""
+    ratings = ratings_by_respondent(run)
+    return {who: Rated(answer, run.scores.get(who), ratings.get(who, [])) for who, answer in run.answers.items()}
+
+
 def absorb(best: dict[str, Rated], run: TaskRun) -> None:
     """Keep, per respondent, the better rated of its earlier answer and the one just rated."""
-    ratings = ratings_by_respondent(run)
-    for who, answer in run.answers.items():
-        new = Rated(answer, run.scores.get(who), ratings.get(who, []))
+    for who, new in rated_answers(run).items():
         old = best.get(who)
-        if old is None or old.answer is answer or _score(new) >= _score(old):
+        if old is None or old.answer is new.answer or _score(new) >= _score(old):
             best[who] = new
 
 

@@ -42,7 +42,7 @@ from llmnet.errors import InputError, LlmnetError, NoRespondents
 from llmnet.reputation.consensus import robust_consensus
 from llmnet.reputation.selection import SelectionPolicy
 from llmnet.reputation.specialists import specialists_first
-from llmnet.roles.collaboration import CollaborationSettings, LeadRecord, Rated, adaptive, ratings_by_respondent
+from llmnet.roles.collaboration import CollaborationSettings, LeadRecord, adaptive, rated_answers
 from llmnet.roles.directory import Directory
 from llmnet.roles.gathering import gather_quorum
 from llmnet.roles.peers import Breaker, PeerDeadlines
@@ -240,9 +240,7 @@ class Coordinator:
 
     def note_first_answers(self, run: TaskRun) -> None:
         """Tell the lead record how the rated answers of ``run``, all given alone, fared."""
-        ratings = ratings_by_respondent(run)
-        rated = (Rated(a, run.scores.get(who), ratings.get(who, [])) for who, a in run.answers.items())
-        self.leads.note_rated(run.domain, rated)
+        self.leads.note_rated(run.domain, rated_answers(run).values())
 
     async def debate_round(
         self, run: TaskRun, answers: dict[str, Answer], round_: int, max_tokens: int
