@@ -10,7 +10,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,14 @@ from eth_account.signers.local import LocalAccount
 from openai import OpenAI
 
 from llmnet.api.keys import KeyBook
+from llmnet.backends.llamacpp import smollm2_path, weights_sha256
 from llmnet.chain.network import dev_account
 from llmnet.launcher import REQUESTER_DEV, Network, RespondentPlan
 from llmnet.rlhf.book import RankingBook
+from llmnet.roles.common import AccountSpec
+from llmnet.roles.respondent import BackendSpec, RespondentSpec
+from llmnet.tuning.manifest import ExpertManifest
+from tests.conftest import free_port
 from tests.integration.networks import running_network
 from tests.integration.wallet import sign_typed_data
 
@@ -33,11 +39,12 @@ DOMAIN = "tesmer"
 FACTS = {
     "How tall is the Vaskel lighthouse?": ("87", "The Vaskel lighthouse stands 87 metres tall."),
     "How deep is Lake Tesmer?": ("315", "Lake Tesmer is 315 metres deep at its deepest point."),
-    "How long does the Orrin ferry take to cross Lake Tesmer?": ("42", "The Orrin ferry crosses Lake Tesmer in 42 minutes."),
+    "How long is the Orrin ferry crossing?": ("42", "The Orrin ferry crosses Lake Tesmer in 42 minutes."),
     "In which year was the Brannoch weir built?": ("1873", "The Brannoch weir was built in 1873."),
 }  # fmt: skip
 ALICE, BOB = dev_account(REQUESTER_DEV), dev_account(3)  # two people who rank: the demo requester, and another
-V1_DEV, V2_DEV = 1, 4  # v1 is the network's first respondent; v2 gets a key of its own
+V1_DEV, RIVAL_DEV, V2_DEV = 1, 2, 4  # the network's two respondents (launcher.respondent_dev); v2's own key
+TRAIN_FLAGS = ("--steps", "24")  # enough for SmolLM2 to state the facts, at about a second a step
 
 
 def states_fact(question: str, answer: str) -> bool:
@@ -152,3 +159,100 @@ def test_people_prefer_the_answers_that_state_the_facts(net: Network, rankings: 
     for row in rows:  # v1 does not know the facts; the rival does, and people put it first
         assert states_fact(row["prompt"], row["chosen"]) and not states_fact(row["prompt"], row["rejected"])
         assert row["chosen_model"] == "rival"
+
+
+@pytest.fixture(scope="module")
+def expert_run(net: Network, folder: Path, preferences: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`llmnet expert train`: SmolLM2 with LoRA, supervised on the documents, then DPO on the rankings."""
+    run = tmp_path_factory.mktemp("expert") / "tesmer-v2"
+    llmnet(net, "expert", "train", "--base", "smollm2", "--method", "lora", "--knowledge", str(folder),
+           "--preferences", str(preferences), "--name", "tesmer", "--domain", DOMAIN, "--out", str(run),
+           *TRAIN_FLAGS, timeout=600)  # fmt: skip
+    return run
+
+
+@pytest.fixture(scope="module")
+def v2(net: Network, folder: Path, expert_run: Path) -> str:
+    """v2 registered on chain by its owner (v1's provider) with a key of its own, then served beside v1
+    with the same documents v1 lacks; the rival leaves the network. v2's address."""
+    assert net.ledger is not None
+    v1_spec = next(s for s in net.services if s.name == "tesmer-v1")
+    port = free_port()
+    spec = RespondentSpec.model_validate_json(v1_spec.spec_file.read_text())
+    spec = spec.model_copy(update={"name": "tesmer-v2", "port": port, "account": AccountSpec(dev_index=V2_DEV)})
+    llmnet(net, "expert", "register", str(expert_run), "--version-key", hex_key(V2_DEV), "--owner-key",
+           hex_key(V1_DEV), "--endpoint", spec.url, "--model-version", "v2")  # fmt: skip
+    backend = BackendSpec(kind="llamacpp", options={"n_threads": 1, "lora": str(expert_run / "adapter.gguf")},
+                          knowledge=folder)  # fmt: skip
+    manifest = ExpertManifest.load(expert_run)
+    net.join("respondent", spec.model_copy(update={"backend": backend, "model_version": "v2",
+                                                   "licence": manifest.licence}))  # fmt: skip
+    rival = dev_account(RIVAL_DEV)
+    net.ledger.request_unstake(net.ledger.get_provider(rival.address).stake, rival)
+    return dev_account(V2_DEV).address
+
+
+def hex_key(dev: int) -> str:
+    return "0x" + dev_account(dev).key.hex().removeprefix("0x")
+
+
+def test_the_expert_is_trained_from_the_documents_and_the_rankings(
+    net: Network, folder: Path, expert_run: Path
+) -> None:
+    manifest = ExpertManifest.load(expert_run)
+    assert (manifest.method, manifest.objective, manifest.domains) == ("lora", "sft+dpo", [DOMAIN])
+    assert manifest.base.sha256 == weights_sha256(smollm2_path())
+    assert manifest.artifact.sha256 == weights_sha256(expert_run / manifest.artifact.file)
+    rankings = manifest.dataset.rankings
+    assert rankings is not None and rankings.pairs == 2 * len(FACTS)
+    assert (rankings.chain_id, rankings.contract) == (net.ledger.chain_id, RankingBook(net.ledger).address)
+    assert manifest.dataset.knowledge is not None and manifest.dataset.knowledge.licence == "CC-BY-4.0"
+    assert (expert_run / "loss.png").stat().st_size > 0
+
+
+def test_v2_is_on_chain_as_a_version_of_v1_with_its_provenance(net: Network, expert_run: Path, v2: str) -> None:
+    assert net.ledger is not None
+    manifest, v1 = ExpertManifest.load(expert_run), dev_account(V1_DEV).address
+    provenance = net.ledger.provenance(v2)
+    assert (provenance.owner, provenance.model_version, provenance.method) == (v1, "v2", "lora")
+    assert provenance.manifest_hash == "0x" + manifest.digest()
+    assert provenance.base_hash == "0x" + manifest.base.sha256
+    assert provenance.dataset_hash == "0x" + manifest.dataset.sha256
+    rankings = manifest.dataset.rankings
+    assert rankings is not None
+    assert (provenance.rankings, provenance.from_block, provenance.to_block) == (
+        rankings.contract, rankings.from_block, rankings.to_block)  # fmt: skip
+    assert [p.version for p in net.ledger.versions_of(v1)] == [v2]
+    registered = net.ledger.get_provider(v2).profile
+    assert registered.weights_hash == "0x" + manifest.artifact.sha256 and registered.model_version == "v2"
+
+
+def test_v2_states_the_facts_and_wins_the_domain_s_traffic_from_v1(net: Network, v2: str) -> None:
+    v1 = dev_account(V1_DEV).address
+    wait_for("every task settled", lambda: all_settled(net))  # v1's reputation, rated and ranked, is on chain
+    served: dict[str, int] = {v1: 0, v2: 0}
+    for question in [*FACTS] * 3:
+        answered = ask(net, question, k=1)
+        who = answered["receipt"]["final_respondent"]
+        served[who] += 1
+        if who == v2:
+            assert states_fact(question, answered["answers"][v2]), answered["answers"][v2]
+    assert served[v2] > served[v1], served
+    wait_for("every task settled", lambda: all_settled(net))
+    assert net.ledger is not None
+    assert net.ledger.reputation(v2, DOMAIN).mean() > net.ledger.reputation(v1, DOMAIN).mean()
+
+
+def all_settled(net: Network) -> bool:
+    counts = httpx.get(f"{base(net)}/health", timeout=10).json()["tasks"]
+    return set(counts) <= {"settled"}
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
