@@ -180,8 +180,8 @@ def v2(net: Network, folder: Path, expert_run: Path) -> str:
     port = free_port()
     spec = RespondentSpec.model_validate_json(v1_spec.spec_file.read_text())
     spec = spec.model_copy(update={"name": "tesmer-v2", "port": port, "account": AccountSpec(dev_index=V2_DEV)})
-    llmnet(net, "expert", "register", str(expert_run), "--version-key", hex_key(V2_DEV), "--owner-key",
-           hex_key(V1_DEV), "--endpoint", spec.url, "--model-version", "v2")  # fmt: skip
+    llmnet(net, "expert", "register", str(expert_run), "--endpoint", spec.url, "--dev", str(V2_DEV),
+           "--owner-dev", str(V1_DEV), "--model-version", "v2", "--stake", "1")  # fmt: skip
     backend = BackendSpec(kind="llamacpp", options={"n_threads": 1, "lora": str(expert_run / "adapter.gguf")},
                           knowledge=folder)  # fmt: skip
     manifest = ExpertManifest.load(expert_run)
@@ -190,10 +190,6 @@ def v2(net: Network, folder: Path, expert_run: Path) -> str:
     rival = dev_account(RIVAL_DEV)
     net.ledger.request_unstake(net.ledger.get_provider(rival.address).stake, rival)
     return dev_account(V2_DEV).address
-
-
-def hex_key(dev: int) -> str:
-    return "0x" + dev_account(dev).key.hex().removeprefix("0x")
 
 
 def test_the_expert_is_trained_from_the_documents_and_the_rankings(
@@ -223,8 +219,9 @@ def test_v2_is_on_chain_as_a_version_of_v1_with_its_provenance(net: Network, exp
     assert (provenance.rankings, provenance.from_block, provenance.to_block) == (
         rankings.contract, rankings.from_block, rankings.to_block)  # fmt: skip
     assert [p.version for p in net.ledger.versions_of(v1)] == [v2]
-    registered = net.ledger.get_provider(v2).profile
-    assert registered.weights_hash == "0x" + manifest.artifact.sha256 and registered.model_version == "v2"
+    registered = net.ledger.get_provider(v2).profile  # as the respondent serving it updated it
+    assert registered.weights_hash == "0x" + manifest.artifact.sha256
+    assert registered.model_version.startswith("v2") and registered.licence == manifest.licence
 
 
 def test_v2_states_the_facts_and_wins_the_domain_s_traffic_from_v1(net: Network, v2: str) -> None:
