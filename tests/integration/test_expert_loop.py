@@ -6,6 +6,7 @@ SmolLM2-135M, trained on the CPU with LoRA."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from llmnet.api.keys import KeyBook
 from llmnet.backends.llamacpp import smollm2_path, weights_sha256
 from llmnet.chain.network import dev_account
 from llmnet.launcher import REQUESTER_DEV, Network, RespondentPlan
+from llmnet.reputation.selection import PROVEN_AFTER
 from llmnet.rlhf.book import RankingBook
 from llmnet.roles.common import AccountSpec
 from llmnet.roles.respondent import BackendSpec, RespondentSpec
@@ -44,6 +46,7 @@ FACTS = {
 }  # fmt: skip
 ALICE, BOB = dev_account(REQUESTER_DEV), dev_account(3)  # two people who rank: the demo requester, and another
 V1_DEV, RIVAL_DEV, V2_DEV = 1, 2, 4  # the network's two respondents (launcher.respondent_dev); v2's own key
+TRAFFIC = 8  # requests in the domain once v2 serves
 TRAIN_FLAGS = ("--steps", "24")  # enough for SmolLM2 to state the facts, at about a second a step
 
 
@@ -117,21 +120,28 @@ def post_conversation(net: Network, question: str, llmnet: dict[str, Any]) -> in
 
 
 @pytest.fixture(scope="module")
-def rankings(net: Network) -> list[int]:
-    """Each question asked of both respondents and ranked by Alice and by Bob, the answer that states
-    the fact first; the conversations' ids."""
-    keys = {ALICE.address: net.api_key,
-            BOB.address: KeyBook(net.root / "state" / "keys.sqlite").create("bob", BOB.address)}  # fmt: skip
-    book, ids = RankingBook(net.ledger), []
-    for question in FACTS:
-        answered = ask(net, question, k=2)
-        cid = post_conversation(net, question, answered)
-        answers = [answered["answers"][r.respondent] for r in book.conversation(cid).responses]
-        ranks = sorted(range(len(answers)), key=lambda i: not states_fact(question, answers[i]))
-        for who in (ALICE, BOB):
-            rank_as(net, keys[who.address], who, cid, ranks)
-        ids.append(cid)
-    return ids
+def keys(net: Network) -> dict[str, str]:
+    """Each person's API key, bound to their account."""
+    bob = KeyBook(net.root / "state" / "keys.sqlite").create("bob", BOB.address)
+    return {ALICE.address: net.api_key, BOB.address: bob}
+
+
+def ask_and_rank(net: Network, keys: dict[str, str], question: str) -> tuple[int, dict[str, str]]:
+    """``question`` asked of two respondents, posted as a conversation and ranked by Alice and by Bob,
+    each putting the answer that states the fact first; the conversation's id and the answers."""
+    answered = ask(net, question, k=2)
+    cid = post_conversation(net, question, answered)
+    answers = [answered["answers"][r.respondent] for r in RankingBook(net.ledger).conversation(cid).responses]
+    ranks = sorted(range(len(answers)), key=lambda i: not states_fact(question, answers[i]))
+    for who in (ALICE, BOB):
+        rank_as(net, keys[who.address], who, cid, ranks)
+    return cid, answered["answers"]
+
+
+@pytest.fixture(scope="module")
+def rankings(net: Network, keys: dict[str, str]) -> list[int]:
+    """Each question asked of v1 and the rival, and ranked; the conversations' ids."""
+    return [ask_and_rank(net, keys, question)[0] for question in FACTS]
 
 
 def llmnet(net: Network, *args: str, timeout: float = 180) -> str:
@@ -178,6 +188,8 @@ def v2(net: Network, folder: Path, expert_run: Path) -> str:
     assert net.ledger is not None
     v1_spec = next(s for s in net.services if s.name == "tesmer-v1")
     port = free_port()
+    rival = dev_account(RIVAL_DEV)  # the rival leaves: v1 and v2 are left to serve the domain
+    net.ledger.request_unstake(net.ledger.get_provider(rival.address).stake, rival)
     spec = RespondentSpec.model_validate_json(v1_spec.spec_file.read_text())
     spec = spec.model_copy(update={"name": "tesmer-v2", "port": port, "account": AccountSpec(dev_index=V2_DEV)})
     llmnet(net, "expert", "register", str(expert_run), "--endpoint", spec.url, "--dev", str(V2_DEV),
@@ -187,8 +199,6 @@ def v2(net: Network, folder: Path, expert_run: Path) -> str:
     manifest = ExpertManifest.load(expert_run)
     net.join("respondent", spec.model_copy(update={"backend": backend, "model_version": "v2",
                                                    "licence": manifest.licence}))  # fmt: skip
-    rival = dev_account(RIVAL_DEV)
-    net.ledger.request_unstake(net.ledger.get_provider(rival.address).stake, rival)
     return dev_account(V2_DEV).address
 
 
@@ -224,20 +234,30 @@ def test_v2_is_on_chain_as_a_version_of_v1_with_its_provenance(net: Network, exp
     assert registered.model_version.startswith("v2") and registered.licence == manifest.licence
 
 
-def test_v2_states_the_facts_and_wins_the_domain_s_traffic_from_v1(net: Network, v2: str) -> None:
-    v1 = dev_account(V1_DEV).address
-    wait_for("every task settled", lambda: all_settled(net))  # v1's reputation, rated and ranked, is on chain
-    served: dict[str, int] = {v1: 0, v2: 0}
-    for question in [*FACTS] * 3:
-        answered = ask(net, question, k=1)
-        who = answered["receipt"]["final_respondent"]
-        served[who] += 1
-        if who == v2:
-            assert states_fact(question, answered["answers"][v2]), answered["answers"][v2]
-    assert served[v2] > served[v1], served
-    wait_for("every task settled", lambda: all_settled(net))
+def test_v2_states_the_facts_and_wins_the_domain_s_traffic_from_v1(net: Network, keys: dict[str, str], v2: str) -> None:
     assert net.ledger is not None
+    v1, rival = dev_account(V1_DEV).address, dev_account(RIVAL_DEV).address
+    # the coordinator reads providers from the chain within a refresh: v2 in, the rival out
+    wait_for("v2 to be asked", lambda: set(ask(net, "How deep is Lake Tesmer?", k=2)["answers"]) == {v1, v2})
+    for question in FACTS:  # people go on ranking, now v1 against v2: v2's answers state the facts
+        _, answers = ask_and_rank(net, keys, question)
+        assert states_fact(question, answers[v2]) and not states_fact(question, answers[v1]), answers
+    ask(net, "How tall is the Vaskel lighthouse?", k=1)  # a task, so that a settlement follows the last rankings
+    wait_for("v2 to have a record", lambda: net.ledger.reputation(v2, DOMAIN).count >= PROVEN_AFTER)
+    served = {v1: 0, v2: 0, rival: 0}
+    for question in itertools.islice(itertools.cycle(FACTS), TRAFFIC):
+        who, answer = final_respondent(net, question)
+        served[who] += 1
+        assert who != v2 or states_fact(question, answer), answer
+    assert served[v2] > served[v1] and served[rival] == 0, served
     assert net.ledger.reputation(v2, DOMAIN).mean() > net.ledger.reputation(v1, DOMAIN).mean()
+
+
+def final_respondent(net: Network, question: str) -> tuple[str, str]:
+    """Who answered ``question``, alone, and what it said."""
+    answered = ask(net, question, k=1)
+    who = answered["receipt"]["final_respondent"]
+    return who, answered["answers"][who]
 
 
 def all_settled(net: Network) -> bool:
