@@ -31,7 +31,7 @@ def _typer() -> typer.Typer:
 @cache
 def full_app() -> typer.Typer:
     """Every command."""
-    from llmnet.cli import chain, dataset, domains, keys, network, providers, serve, team
+    from llmnet.cli import chain, dataset, domains, expert, keys, network, providers, serve, team
     from llmnet.cli import rank as rank_command
     from llmnet.cli.sim import sim as sim_command
     from llmnet.cli.wallet import credits, escrow, stake, validators
@@ -49,6 +49,7 @@ def full_app() -> typer.Typer:
     app.add_typer(domains.app, name="domains")
     app.add_typer(team.app, name="team")
     app.add_typer(dataset.app, name="dataset")
+    app.add_typer(expert.app, name="expert")
     app.add_typer(stake.app, name="stake")
     app.add_typer(credits.app, name="credits")
     app.add_typer(escrow.app, name="escrow")
