@@ -124,7 +124,7 @@ class LlamaCppBackend(Backend):
     def weight_files(self) -> dict[str, Path]:
         files = {self.base_sha256: self.path}
         if self.lora is not None:
-            files[self.weights_sha256] = self.lora
+            files[str(self.weights_sha256)] = self.lora
         return files
 
     def yes_probability(self, request: GenerationRequest) -> float:

@@ -29,6 +29,8 @@ from llmnet.backends.stops import StopScanner
 from llmnet.backends.weights import MODELS, weights_sha256
 from llmnet.errors import BackendError, BackendUnavailable, ConfigError
 
+# in every model id of this backend: validators do not re-run its answers with llama.cpp (roles.spotcheck)
+RUNTIME_MARK = "@transformers"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"  # what peft's save_pretrained writes in an adapter folder
 _LOADED: dict[tuple[str, str | None], Loaded] = {}
 _LOAD_LOCK = threading.Lock()
@@ -108,15 +110,15 @@ class TransformersBackend(Backend):
         self.mode, self.few_shot = mode, few_shot
         self.base_sha256 = weights_sha256(self.path)
         self.weights_sha256 = weights_sha256(adapter_weights(self.adapter)) if self.adapter else self.base_sha256
-        name = f"{self.path.stem}+prefix-{self.weights_sha256[:12]}" if self.adapter else f"{self.path.stem}:hf"
-        self.model_id = name if mode == "chat" else f"{name}:{mode}"
+        name = f"{self.path.stem}+prefix-{self.weights_sha256[:12]}" if self.adapter else self.path.stem
+        self.model_id = f"{name}{RUNTIME_MARK}" + ("" if mode == "chat" else f":{mode}")
         _set_threads(n_threads)
         self._loaded = _load(self.path, self.adapter)
 
     def weight_files(self) -> dict[str, Path]:
         files = {self.base_sha256: self.path}
         if self.adapter is not None:
-            files[self.weights_sha256] = adapter_weights(self.adapter)
+            files[str(self.weights_sha256)] = adapter_weights(self.adapter)
         return files
 
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
