@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from llmnet.backends.base import Backend, ChatMessage, Chunk, Completion, GenerationRequest
@@ -70,6 +71,9 @@ class ExpertBackend(Backend):
 
         index = EvidenceIndex(knowledge) if self.index is not None else None
         self.knowledge, self.index = knowledge, index
+
+    def weight_files(self) -> dict[str, Path]:
+        return self.inner.weight_files()
 
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         _, chunks = self.stream(request)
