@@ -28,6 +28,7 @@ from llmnet.launcher import REQUESTER_DEV, Network, RespondentPlan
 from llmnet.reputation.selection import PROVEN_AFTER
 from llmnet.rlhf.book import RankingBook
 from llmnet.roles.common import AccountSpec
+from llmnet.roles.config.adapter import served_adapter
 from llmnet.roles.respondent import BackendSpec, RespondentSpec
 from llmnet.tuning.manifest import ExpertManifest
 from tests.conftest import free_port
@@ -47,7 +48,7 @@ FACTS = {
 ALICE, BOB = dev_account(REQUESTER_DEV), dev_account(3)  # two people who rank: the demo requester, and another
 V1_DEV, RIVAL_DEV, V2_DEV = 1, 2, 4  # the network's two respondents (launcher.respondent_dev); v2's own key
 TRAFFIC = 8  # requests in the domain once v2 serves
-TRAIN_FLAGS = ("--steps", "24")  # enough for SmolLM2 to state the facts, at about a second a step
+TRAIN_FLAGS = ("--steps", "12", "--batch-size", "2", "--threads", "1")  # per stage: SFT, then DPO
 
 
 def states_fact(question: str, answer: str) -> bool:
@@ -194,8 +195,9 @@ def v2(net: Network, folder: Path, expert_run: Path) -> str:
     spec = spec.model_copy(update={"name": "tesmer-v2", "port": port, "account": AccountSpec(dev_index=V2_DEV)})
     llmnet(net, "expert", "register", str(expert_run), "--endpoint", spec.url, "--dev", str(V2_DEV),
            "--owner-dev", str(V1_DEV), "--model-version", "v2", "--stake", "1")  # fmt: skip
-    backend = BackendSpec(kind="llamacpp", options={"n_threads": 1, "lora": str(expert_run / "adapter.gguf")},
-                          knowledge=folder)  # fmt: skip
+    adapter = served_adapter(expert_run, smollm2_path())  # as `[backend] adapter = RUN_DIR` serves it
+    kind, options = adapter.options({"n_threads": 1}, None)
+    backend = BackendSpec(kind=kind, options=options, knowledge=folder, expert=adapter.manifest)
     manifest = ExpertManifest.load(expert_run)
     net.join("respondent", spec.model_copy(update={"backend": backend, "model_version": "v2",
                                                    "licence": manifest.licence}))  # fmt: skip
@@ -232,6 +234,8 @@ def test_v2_is_on_chain_as_a_version_of_v1_with_its_provenance(net: Network, exp
     registered = net.ledger.get_provider(v2).profile  # as the respondent serving it updated it
     assert registered.weights_hash == "0x" + manifest.artifact.sha256
     assert registered.model_version.startswith("v2") and registered.licence == manifest.licence
+    served = httpx.get(provenance.manifest_url, timeout=10)  # the manifest, where the chain says it is
+    assert served.status_code == 200 and ExpertManifest.model_validate(served.json()).digest() == manifest.digest()
 
 
 def test_v2_states_the_facts_and_wins_the_domain_s_traffic_from_v1(net: Network, keys: dict[str, str], v2: str) -> None:
