@@ -63,14 +63,6 @@ class ExpertBackend(Backend):
         self.can_stream = inner.can_stream
         self.deterministic = inner.deterministic
 
-    def use_knowledge(self, knowledge: KnowledgeBase) -> None:
-        """Answer from ``knowledge`` from now on (its folder changed): the new index is built first, so a
-        question asked meanwhile is answered from the old one (see :mod:`llmnet.experts.growing`)."""
-        from llmnet.facts.evidence import EvidenceIndex
-
-        index = EvidenceIndex(knowledge) if self.index is not None else None
-        self.knowledge, self.index = knowledge, index
-
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         _, chunks = self.stream(request)
         return chunks
@@ -103,6 +95,14 @@ class ExpertBackend(Backend):
     def retrieve(self, request: GenerationRequest) -> list[Passage]:
         query = question_of(request)
         return [hit.passage for hit in self.knowledge.retrieve(query, k=self.k, min_score=self.min_score)]
+
+    def use_knowledge(self, knowledge: KnowledgeBase) -> None:
+        """Answer from ``knowledge`` from now on (its folder changed): the new index is built first, so a
+        question asked meanwhile is answered from the old one (see :mod:`llmnet.experts.growing`)."""
+        from llmnet.facts.evidence import EvidenceIndex
+
+        index = EvidenceIndex(knowledge) if self.index is not None else None
+        self.knowledge, self.index = knowledge, index
 
 
 def question_of(request: GenerationRequest) -> str:
