@@ -51,6 +51,7 @@ def test_a_trained_run_is_registered_as_v2_beside_its_owner(ledger: Web3Ledger, 
     done = ok(cli("expert", "register", str(tmp_path / "run"), "--endpoint", "http://127.0.0.1:8411",
                   "--dev", "5", "--owner-dev", "1"))  # fmt: skip
     assert f"registered {v2.address} as a provider of law" in done and "(tx 0x" in done
+    assert f"{v2.address} named {v1.address} its owner (tx 0x" in done
     assert f"recorded v2 of {v1.address}: manifest 0x{manifest.digest()}" in done
     entry = ledger.get_provider(v2.address).profile
     assert (entry.weights_hash, entry.model_version) == ("0x" + manifest.artifact.sha256, "v2")

@@ -18,7 +18,7 @@ _FIELDS = ("owner", "model_version", "manifest_hash", "base_hash", "method", "da
 
 
 class Web3Versions:
-    """``record_version``, ``provenance`` and ``versions_of`` through ``registry``."""
+    """``name_owner``, ``record_version``, ``provenance`` and ``versions_of`` through ``registry``."""
 
     registry: Any
 
@@ -27,6 +27,12 @@ class Web3Versions:
 
     def _call(self, fn: Any, context: str = "") -> Any:
         raise NotImplementedError
+
+    def name_owner(self, owner: str, sender: Account) -> TxReceipt:
+        owner = checksum(owner, "owner")
+        call = ChainCall(REGISTRY, "name_owner", (owner,), context=f"{sender.address} naming {owner} its owner")
+        mined = self.execute(call, sender)
+        return TxReceipt(mined.tx_hash, mined.block_number, mined.gas_used, None)
 
     def record_version(self, provenance: VersionProvenance, sender: Account) -> TxReceipt:
         provenance.require_owner(sender.address)

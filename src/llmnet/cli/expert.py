@@ -74,6 +74,7 @@ def register(
     else:
         console.print(f"registered {p.version} as a provider of {', '.join(plan.profile.domains)} with stake "
                       f"{stake} (tx {done.registration.tx_hash})")  # fmt: skip
+    console.print(f"{p.version} named {p.owner} its owner (tx {done.named.tx_hash})")
     console.print(f"recorded {p.model_version} of {p.owner}: manifest {p.manifest_hash}, base {p.base_hash}, "
                   f"{p.method}, dataset {p.dataset_hash}{_rankings(p)} (tx {done.recorded.tx_hash})")  # fmt: skip
 

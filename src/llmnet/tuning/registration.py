@@ -37,6 +37,7 @@ class VersionPlan:
 class RegisteredVersion:
     plan: VersionPlan
     registration: TxReceipt | None  # None when the version's key was registered already
+    named: TxReceipt  # the version naming its owner
     recorded: TxReceipt
 
 
@@ -114,8 +115,8 @@ def plan_version(
 
 def register_version(ledger: Ledger, plan: VersionPlan, *, owner: Account, version: Account,
                      stake: int) -> RegisteredVersion:  # fmt: skip
-    """Register the version's key as a provider (unless it is, with this artifact), then record its
-    provenance signed by the owner."""
+    """Register the version's key as a provider (unless it is, with this artifact), let it name its
+    owner, then record its provenance signed by the owner."""
     if owner.address.lower() == version.address.lower():
         raise InputError(f"the owner and the version are the same account {owner.address}; a version needs its "
                          "own key (create one with `llmnet keys new version.json`)")  # fmt: skip
@@ -127,7 +128,8 @@ def register_version(ledger: Ledger, plan: VersionPlan, *, owner: Account, versi
         _check_same_artifact(ledger, plan, version.address)
     else:
         registration = ledger.register_provider(plan.profile, stake, version)
-    return RegisteredVersion(plan, registration, ledger.record_version(plan.provenance, owner))
+    named = ledger.name_owner(owner.address, version)
+    return RegisteredVersion(plan, registration, named, ledger.record_version(plan.provenance, owner))
 
 
 def _check_same_artifact(ledger: Ledger, plan: VersionPlan, address: str) -> None:
