@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmnet.backends.base import Backend
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.provenance import MAX_VERSIONS, ZERO_ADDRESS, VersionProvenance
 from llmnet.errors import ConfigError, InputError, UnknownProvider
 from llmnet.tuning.licences import LicenceError, check_all_trainable, derived_licence
-from llmnet.tuning.manifest import ExpertManifest
+from llmnet.tuning.manifest import MANIFEST_FILE, ExpertManifest
 from llmnet.types import ProviderProfile, TxReceipt
 
 EXPERT_ROUTE = "/v1/expert"  # where a version's endpoint serves its manifest
@@ -155,3 +156,24 @@ def lineage(ledger: Ledger, address: str) -> list[VersionProvenance]:
             break
         seen.add(address.lower())
     return chain
+
+
+def served_manifest(backend: Backend) -> bytes | None:
+    """The ``expert.json`` of the trained version ``backend`` runs, as it is on disk: found beside its
+    weights (an adapter file, or a prefix folder, in the run folder `llmnet expert train` wrote) and
+    naming them as its artifact. None for a model no run made."""
+    sha256 = backend.weights_sha256
+    files: dict[str, Path] = getattr(backend, "weight_files", dict)()
+    weights = files.get(sha256) if sha256 else None
+    for folder in (weights.parent, weights.parent.parent) if weights else ():
+        path = folder / MANIFEST_FILE
+        if path.is_file() and _names_artifact(path, sha256):
+            return path.read_bytes()
+    return None
+
+
+def _names_artifact(path: Path, sha256: str | None) -> bool:
+    try:
+        return ExpertManifest.load(path).artifact.sha256 == sha256
+    except ConfigError:
+        return False
