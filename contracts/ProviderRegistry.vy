@@ -7,8 +7,9 @@
         which the unstaking amount can still be slashed. Only the settlement
         contract or governance can slash.
         A provider may record another registered provider as a version of its
-        model (an expert trained from the network's data), with its provenance:
-        each version is its own provider, so it earns its own reputation.
+        model (an expert trained from the network's data), with its provenance,
+        once that provider has named it as its owner: each version is its own
+        provider, so it earns its own reputation.
 """
 
 MAX_DOMAINS: constant(uint256) = 64
@@ -101,6 +102,10 @@ event VersionRecorded:
     to_block: uint256
     manifest_url: String[256]
 
+event OwnerNamed:
+    version: indexed(address)
+    owner: indexed(address)
+
 event StakeAdded:
     provider: indexed(address)
     amount: uint256
@@ -144,6 +149,8 @@ members: HashMap[bytes32, DynArray[address, MAX_DOMAIN_MEMBERS]]
 member_pos: HashMap[bytes32, HashMap[address, uint256]]
 provenances: HashMap[address, Provenance]
 owner_versions: HashMap[address, DynArray[address, MAX_VERSIONS]]
+# the owner a provider accepts to be recorded a version of (so nobody claims another's provider)
+named_owner: public(HashMap[address, address])
 
 
 @deploy
@@ -304,6 +311,14 @@ def update(
 
 
 @external
+def name_owner(owner: address):
+    assert self.providers[msg.sender].registered_at != 0, "provider not registered"
+    assert self.provenances[msg.sender].recorded_at == 0, "version already exists"
+    self.named_owner[msg.sender] = owner
+    log OwnerNamed(version=msg.sender, owner=owner)
+
+
+@external
 def record_version(
     version: address,
     model_version: String[64],
@@ -319,6 +334,7 @@ def record_version(
     assert self.providers[msg.sender].registered_at != 0, "provider not registered"
     assert self.providers[version].registered_at != 0, "version not registered as a provider"
     assert version != msg.sender, "a provider cannot be a version of itself"
+    assert self.named_owner[version] == msg.sender, "only the owner the version named may record it"
     assert self.provenances[version].recorded_at == 0, "version already exists"
     assert manifest_hash != empty(bytes32), "manifest hash is empty"
     assert from_block <= to_block, "block range is reversed"

@@ -439,6 +439,14 @@ def test_an_owner_records_a_registered_version_once(world: World) -> None:
         led.record_version(provenance(world, version=owner.address), owner)
     with pytest.raises(InputError, match="sign with the owner's key"):
         led.record_version(provenance(world), version)
+    with refused(world, NotAuthorized, "only the owner the version named may record it"):
+        led.record_version(provenance(world), owner)  # nobody records another's provider as its version
+    with refused(world, UnknownProvider, "provider not registered"):
+        led.name_owner(owner.address, world.providers[2])
+    led.name_owner(world.providers[2].address, version)
+    with refused(world, NotAuthorized, "only the owner the version named may record it"):
+        led.record_version(provenance(world), owner)
+    led.name_owner(owner.address, version)  # named again: the last one named counts
     assert led.versions_of(owner.address) == []
     led.record_version(provenance(world), owner)
     recorded = led.provenance(version.address)
@@ -446,6 +454,8 @@ def test_an_owner_records_a_registered_version_once(world: World) -> None:
     assert recorded.recorded_at > 0 and led.versions_of(owner.address) == [version.address]
     with refused(world, AlreadyExists, "version already exists"):
         led.record_version(provenance(world, model_version="v3"), owner)
+    with refused(world, AlreadyExists, "version already exists"):
+        led.name_owner(world.providers[2].address, version)
     with refused(world, UnknownProvider, "no provenance recorded for this version"):
         led.provenance(owner.address)
 
@@ -453,6 +463,8 @@ def test_an_owner_records_a_registered_version_once(world: World) -> None:
 def test_a_version_names_its_rankings_with_a_block_range_or_neither(world: World) -> None:
     led, owner = world.ledger, world.providers[0]
     register_all(world)
+    for version in world.providers[1:3]:
+        led.name_owner(owner.address, version)
     with refused(world, ContractRevert, "manifest hash is empty"):
         led.record_version(provenance(world, manifest_hash=ZERO_HASH), owner)
     with refused(world, ContractRevert, "block range is reversed"):

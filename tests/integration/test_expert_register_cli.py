@@ -4,6 +4,7 @@ v2 of its owner's model, each with its own reputation, and a run whose data forb
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from llmnet.chain.network import dev_account
 from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.cli.main import full_app
 from llmnet.config import load_settings
+from llmnet.errors import NotDeployed
 from llmnet.tuning.licences import LicenceError
 from llmnet.types import ProviderProfile
 from tests.expert_runs import BASE_SHA, rankings_source, write_run
@@ -51,6 +53,7 @@ def test_a_trained_run_is_registered_as_v2_beside_its_owner(ledger: Web3Ledger, 
     done = ok(cli("expert", "register", str(tmp_path / "run"), "--endpoint", "http://127.0.0.1:8411",
                   "--dev", "5", "--owner-dev", "1"))  # fmt: skip
     assert f"registered {v2.address} as a provider of law" in done and "(tx 0x" in done
+    assert f"{v2.address} named {v1.address} its owner (tx 0x" in done
     assert f"recorded v2 of {v1.address}: manifest 0x{manifest.digest()}" in done
     entry = ledger.get_provider(v2.address).profile
     assert (entry.weights_hash, entry.model_version) == ("0x" + manifest.artifact.sha256, "v2")
@@ -76,3 +79,11 @@ def test_a_run_whose_data_forbids_derivatives_is_refused_before_any_write(
     assert type(result.exception) is LicenceError
     assert "'CC-BY-NC-ND-4.0', which forbids derivative models" in str(result.exception)
     assert not ledger.is_registered(dev_account(5).address)
+
+
+def test_a_registry_that_predates_expert_versions_says_so(ledger: Web3Ledger, w3: Web3) -> None:
+    old = Web3Ledger(w3, replace(ledger.deployment, registry=ledger.deployment.rankings))  # no such views
+    with pytest.raises(NotDeployed, match="predates expert versions; deploy this version's contracts"):
+        old.versions_of(dev_account(1).address)
+    with pytest.raises(NotDeployed, match="predates expert versions"):
+        old.provenance(dev_account(1).address)

@@ -120,9 +120,14 @@ class Ledger(ABC):
 
     # ---- expert versions: each its own provider, recorded by its owner with what it was made from
     @abstractmethod
+    def name_owner(self, owner: str, sender: Account) -> TxReceipt:
+        """A registered provider (``sender``) accepts to be recorded as a version of ``owner``'s model."""
+
+    @abstractmethod
     def record_version(self, provenance: VersionProvenance, sender: Account) -> TxReceipt:
-        """The owner (``sender``, a registered provider) records another registered provider as a
-        version of its model, once; ``provenance.owner`` must be ``sender``."""
+        """The owner (``sender``, a registered provider) records another registered provider, which
+        named it with :meth:`name_owner`, as a version of its model, once; ``provenance.owner`` must
+        be ``sender``."""
 
     @abstractmethod
     def provenance(self, version: str) -> VersionProvenance:

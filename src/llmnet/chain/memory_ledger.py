@@ -84,6 +84,7 @@ class MemoryLedger(MemoryValidators, MemoryCoordinators, MemoryVersions, Ledger)
         self._providers: dict[str, ProviderRecord] = {}
         self._provenances: dict[str, VersionProvenance] = {}
         self._owner_versions: dict[str, list[str]] = {}
+        self._named_owners: dict[str, str] = {}
         self._reputation: dict[tuple[str, str], RepState] = {}
         self._settlers: list[str] = []  # in the order allowed, as the escrow lists them
         self._coordinators: dict[str, CoordinatorRecord] = {}

@@ -15,12 +15,21 @@ class MemoryVersions:
     _providers: dict[str, ProviderRecord]
     _provenances: dict[str, VersionProvenance]
     _owner_versions: dict[str, list[str]]
+    _named_owners: dict[str, str]
 
     def _block_time(self) -> int:
         raise NotImplementedError
 
     def _write(self, value: int | None = None) -> TxReceipt:
         raise NotImplementedError
+
+    def name_owner(self, owner: str, sender: Account) -> TxReceipt:
+        named, who = address_of(owner, "owner"), address_of(sender.address, "sender")
+        context = f"{who} naming {named} its owner"
+        require(who in self._providers, "provider not registered", context)
+        require(who not in self._provenances, "version already exists", context)
+        self._named_owners[who] = named
+        return self._write()
 
     def record_version(self, provenance: VersionProvenance, sender: Account) -> TxReceipt:
         provenance.require_owner(sender.address)
@@ -29,6 +38,8 @@ class MemoryVersions:
         require(owner in self._providers, "provider not registered", context)
         require(version in self._providers, "version not registered as a provider", context)
         require(version != owner, "a provider cannot be a version of itself", context)
+        named = self._named_owners.get(version) == owner
+        require(named, "only the owner the version named may record it", context)
         require(version not in self._provenances, "version already exists", context)
         require(provenance.manifest_hash != ZERO_HASH, "manifest hash is empty", context)
         require(provenance.from_block <= provenance.to_block, "block range is reversed", context)

@@ -220,6 +220,9 @@ def create_respondent_app(
             state["registration"] = ensure_registered(chain, account, new, spec.stake_wei)
 
         growth = watch_knowledge(model, spec.backend.knowledge, grown)
+        from llmnet.tuning.registration import served_manifest  # licences and manifests: only when serving
+
+        state["manifest"] = served_manifest(model)
         ready_to_serve()
         yield
         if growth is not None:
@@ -240,6 +243,14 @@ def create_respondent_app(
             "registration": state["registration"],
             "corpus": state["corpus"][0] if state["corpus"] else None,
         }
+
+    @app.get("/v1/expert")
+    def expert() -> HTTPResponse:
+        """The manifest of the trained expert version this respondent serves (its provenance on chain
+        names this URL and the manifest's sha256)."""
+        if state["manifest"] is None:
+            raise NotFound("this respondent serves no trained expert version (no expert.json beside its weights)")
+        return HTTPResponse(state["manifest"], media_type="application/json")
 
     @app.get("/v1/corpus/{corpus_hash}")
     def corpus(corpus_hash: str) -> HTTPResponse:

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmnet.backends.base import Backend
 from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.provenance import MAX_VERSIONS, ZERO_ADDRESS, VersionProvenance
 from llmnet.errors import ConfigError, InputError, UnknownProvider
 from llmnet.tuning.licences import LicenceError, check_all_trainable, derived_licence
-from llmnet.tuning.manifest import ExpertManifest
+from llmnet.tuning.manifest import MANIFEST_FILE, ExpertManifest
 from llmnet.types import ProviderProfile, TxReceipt
 
 EXPERT_ROUTE = "/v1/expert"  # where a version's endpoint serves its manifest
@@ -37,6 +38,7 @@ class VersionPlan:
 class RegisteredVersion:
     plan: VersionPlan
     registration: TxReceipt | None  # None when the version's key was registered already
+    named: TxReceipt  # the version naming its owner
     recorded: TxReceipt
 
 
@@ -114,8 +116,8 @@ def plan_version(
 
 def register_version(ledger: Ledger, plan: VersionPlan, *, owner: Account, version: Account,
                      stake: int) -> RegisteredVersion:  # fmt: skip
-    """Register the version's key as a provider (unless it is, with this artifact), then record its
-    provenance signed by the owner."""
+    """Register the version's key as a provider (unless it is, with this artifact), let it name its
+    owner, then record its provenance signed by the owner."""
     if owner.address.lower() == version.address.lower():
         raise InputError(f"the owner and the version are the same account {owner.address}; a version needs its "
                          "own key (create one with `llmnet keys new version.json`)")  # fmt: skip
@@ -127,7 +129,8 @@ def register_version(ledger: Ledger, plan: VersionPlan, *, owner: Account, versi
         _check_same_artifact(ledger, plan, version.address)
     else:
         registration = ledger.register_provider(plan.profile, stake, version)
-    return RegisteredVersion(plan, registration, ledger.record_version(plan.provenance, owner))
+    named = ledger.name_owner(owner.address, version)
+    return RegisteredVersion(plan, registration, named, ledger.record_version(plan.provenance, owner))
 
 
 def _check_same_artifact(ledger: Ledger, plan: VersionPlan, address: str) -> None:
@@ -153,3 +156,24 @@ def lineage(ledger: Ledger, address: str) -> list[VersionProvenance]:
             break
         seen.add(address.lower())
     return chain
+
+
+def served_manifest(backend: Backend) -> bytes | None:
+    """The ``expert.json`` of the trained version ``backend`` runs, as it is on disk: found beside its
+    weights (an adapter file, or a prefix folder, in the run folder `llmnet expert train` wrote) and
+    naming them as its artifact. None for a model no run made."""
+    sha256 = backend.weights_sha256
+    files: dict[str, Path] = getattr(backend, "weight_files", dict)()
+    weights = files.get(sha256) if sha256 else None
+    for folder in (weights.parent, weights.parent.parent) if weights else ():
+        path = folder / MANIFEST_FILE
+        if path.is_file() and _names_artifact(path, sha256):
+            return path.read_bytes()
+    return None
+
+
+def _names_artifact(path: Path, sha256: str | None) -> bool:
+    try:
+        return ExpertManifest.load(path).artifact.sha256 == sha256
+    except ConfigError:
+        return False
