@@ -222,7 +222,8 @@ def create_respondent_app(
         growth = watch_knowledge(model, spec.backend.knowledge, grown)
         from llmnet.tuning.registration import served_manifest  # licences and manifests: only when serving
 
-        state["manifest"] = served_manifest(model)
+        given = spec.backend.expert  # the manifest named in the spec, else the one found beside the weights
+        state["manifest"] = given.read_bytes() if given is not None else served_manifest(model)
         ready_to_serve()
         yield
         if growth is not None:
@@ -270,13 +271,6 @@ def create_respondent_app(
         if path is None:
             raise NotFound(f"this respondent runs no weights with sha256 {sha256!r}; its registration names them")
         return FileResponse(path, media_type="application/octet-stream")
-
-    @app.get("/v1/expert")
-    def expert() -> HTTPResponse:
-        """The manifest of the trained expert this respondent serves: what it was made from."""
-        if spec.backend.expert is None:
-            raise NotFound("this respondent serves no trained expert; it has no expert manifest")
-        return HTTPResponse(spec.backend.expert.read_bytes(), media_type="application/json")
 
     async def respond(request: Request) -> HTTPResponse:
         # a plain route: the body is parsed once by pydantic-core, and the answer serialized once
