@@ -100,9 +100,9 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def ask(net: Network, question: str, k: int) -> dict[str, Any]:
-    client = OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=120, max_retries=0)
-    resp = client.chat.completions.create(model=f"llmnet/{DOMAIN}", messages=[{"role": "user", "content": question}],
-                                          extra_body={"llmnet": {"k": k, "rounds": 0}})  # fmt: skip
+    with OpenAI(base_url=net.base_url, api_key=net.api_key, timeout=120, max_retries=0) as client:
+        resp = client.chat.completions.create(model=f"llmnet/{DOMAIN}", extra_body={"llmnet": {"k": k, "rounds": 0}},
+                                              messages=[{"role": "user", "content": question}])  # fmt: skip
     llmnet: dict[str, Any] = (resp.model_extra or {})["llmnet"]
     return llmnet
 
