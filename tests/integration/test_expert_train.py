@@ -138,7 +138,7 @@ def test_prefix_expert_trains_on_knowledge_then_preferences(knowledge: Path, tmp
     assert manifest.artifact.sha256 == sha256(run / manifest.artifact.file)
     assert json.loads((run / "prefix" / "adapter_config.json").read_text())["peft_type"] == "PREFIX_TUNING"
     (weights,) = load_file(str(run / manifest.artifact.file)).values()
-    assert weights.shape == (8, 2 * 30 * 576)  # virtual tokens x (key and value of every layer)
+    assert weights.shape == (8, 2 * 30 * 3 * 64)  # virtual tokens x (key and value: layers x kv heads x head dim)
     rankings = manifest.dataset.rankings
     assert rankings is not None and (rankings.from_block, rankings.to_block, rankings.pairs) == (40, 41, 2)
     assert manifest.dataset.examples == len(DOCS) + 2 and manifest.hyperparameters["virtual_tokens"] == 8

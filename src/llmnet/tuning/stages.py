@@ -3,7 +3,8 @@
 Both are Hugging Face trainers, so a stage shows a progress bar, saves a checkpoint every
 ``save_steps`` and at its end under ``checkpoints/<stage>/``, and resumes from the last one when
 trained again. The loss is on the answer tokens only (SFT's prompt-completion rows). DPO's reference
-model is the base with the adapter (the LoRA or the prefix) switched off.
+model is the base with the adapter (the LoRA or the prefix) switched off; after an SFT stage it is
+TRL's frozen copy of the SFT adapter (named ``ref``), so DPO moves away from the supervised expert.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ Stage = Literal["sft", "dpo"]
 _LIBRARY_NOISE = (
     (FutureWarning, r"`(is_)?gradient_checkpointing` is deprecated"),
     (UserWarning, r"Could not find a config file in .* - will assume that the vocabulary was not modified"),
-    (UserWarning, r"Position ids are not supported for parameter efficient tuning"),
+    (FutureWarning, r"`past_key_values` is deprecated and will be removed"),  # how peft passes a prefix
+    # DPO after SFT copies the trained adapter as its reference, named "ref", which "prefix_tuning_" contains
+    (UserWarning, r"Adapter name 'ref' should not be contained in the prefix 'prefix_tuning_'"),
 )
 
 

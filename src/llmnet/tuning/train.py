@@ -129,7 +129,7 @@ def write_artifact(model: Any, spec: TrainSpec, base: BaseModel, out_dir: Path) 
         return Artifact(kind="gguf-lora", file=ADAPTER_FILE, sha256=write_lora_adapter(model, out_dir / ADAPTER_FILE,
                                                                                        base))  # fmt: skip
     with library_noise_silenced():
-        model.save_pretrained(str(out_dir / PREFIX_DIR))
+        model.save_pretrained(str(out_dir / PREFIX_DIR), selected_adapters=["default"])  # not DPO's reference
     weights = out_dir / PREFIX_DIR / PREFIX_WEIGHTS
     return Artifact(kind="peft-prefix", file=f"{PREFIX_DIR}/{PREFIX_WEIGHTS}", sha256=file_sha256(weights))
 
