@@ -144,3 +144,7 @@ def test_prefix_expert_trains_on_knowledge_then_preferences(knowledge: Path, tmp
     assert manifest.dataset.examples == len(DOCS) + 2 and manifest.hyperparameters["virtual_tokens"] == 8
     stages = [(p.stage, p.step) for p in LossLog(run / "loss.jsonl").points()]
     assert stages == [("sft", 1), ("sft", 2), ("sft", 3), ("dpo", 1), ("dpo", 2), ("dpo", 3)]
+    # trained again when finished, a run trains nothing more and writes the same expert
+    again = train_expert(spec, run, progress=False)
+    assert (again.artifact, again.training.steps, again.dataset) == (manifest.artifact, 6, manifest.dataset)
+    assert [(p.stage, p.step) for p in LossLog(run / "loss.jsonl").points()] == stages

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from llmnet.errors import ConfigError, InputError
 from llmnet.tuning.base import BaseModel, load_base, resolve_base
 from llmnet.tuning.examples import (
@@ -42,6 +44,7 @@ ADAPTER_FILE = "adapter.gguf"
 PREFIX_DIR = "prefix"
 PREFIX_WEIGHTS = "adapter_model.safetensors"  # what peft's save_pretrained writes in PREFIX_DIR
 LOSS_FILE, PLOT_FILE, RUN_FILE, CHECKPOINTS = "loss.jsonl", "loss.png", "run.json", "checkpoints"
+_console = Console(stderr=True)
 TRAINABLE_ARCHITECTURES = ("llama", "gemma3")  # GGUF models transformers loads and the adapter writer names
 
 
@@ -165,9 +168,11 @@ def train_expert(spec: TrainSpec, out_dir: Path, *, progress: bool = True) -> Ex
     log, steps = LossLog(out_dir / LOSS_FILE), 0
     run = log.next_run()
     for stage in spec.stages:
-        model, done = run_stage(stage, model, tokenizer, rows[stage], spec, out_dir / CHECKPOINTS / stage, log,
-                                run=run, progress=progress)  # fmt: skip
-        steps += done
+        result = run_stage(stage, model, tokenizer, rows[stage], spec, out_dir / CHECKPOINTS / stage, log,
+                           run=run, progress=progress)  # fmt: skip
+        model, steps = result.model, steps + result.steps
+        if progress:
+            _console.print(result.describe(stage))
     points = log.points()
     plot_loss(points, out_dir / PLOT_FILE, title=f"{spec.name}: {spec.method} {spec.objective}")
     b = prepared.base
