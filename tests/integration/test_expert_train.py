@@ -142,6 +142,7 @@ def test_prefix_expert_trains_on_knowledge_then_preferences(knowledge: Path, tmp
     rankings = manifest.dataset.rankings
     assert rankings is not None and (rankings.from_block, rankings.to_block, rankings.pairs) == (40, 41, 2)
     assert manifest.dataset.examples == len(DOCS) + 2 and manifest.hyperparameters["virtual_tokens"] == 8
+    assert manifest.hyperparameters["dpo_beta"] == 0.1
     stages = [(p.stage, p.step) for p in LossLog(run / "loss.jsonl").points()]
     assert stages == [("sft", 1), ("sft", 2), ("sft", 3), ("dpo", 1), ("dpo", 2), ("dpo", 3)]
     # trained again when finished, a run trains nothing more and writes the same expert

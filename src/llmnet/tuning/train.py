@@ -165,25 +165,38 @@ def train_expert(spec: TrainSpec, out_dir: Path, *, progress: bool = True) -> Ex
         import datasets
 
         datasets.disable_progress_bars()
-    log, steps = LossLog(out_dir / LOSS_FILE), 0
-    run = log.next_run()
+    log = LossLog(out_dir / LOSS_FILE)
+    model, steps = train_stages(spec, model, tokenizer, rows, out_dir, log, progress=progress)
+    points = log.points()
+    plot_loss(points, out_dir / PLOT_FILE, title=f"{spec.name}: {spec.method} {spec.objective}")
+    stats = TrainingStats(steps=steps, seconds=round(time.monotonic() - started, 2), peak_rss_mb=peak_rss_mb(),
+                          final_loss=points[-1].loss if points else 0.0)  # fmt: skip
+    manifest = build_manifest(spec, prepared, dataset_ref(spec, prepared, rows),
+                              write_artifact(model, spec, prepared.base, out_dir), stats)  # fmt: skip
+    manifest.save(out_dir)
+    return manifest
+
+
+def train_stages(spec: TrainSpec, model: Any, tokenizer: Any, rows: dict[str, list[Row]], out_dir: Path, log: LossLog,
+                 *, progress: bool) -> tuple[Any, int]:  # fmt: skip
+    """Each stage in turn, on the model the stage before trained; (the peft model, steps in all)."""
+    run, steps = log.next_run(), 0
     for stage in spec.stages:
         result = run_stage(stage, model, tokenizer, rows[stage], spec, out_dir / CHECKPOINTS / stage, log,
                            run=run, progress=progress)  # fmt: skip
         model, steps = result.model, steps + result.steps
         if progress:
             _console.print(result.describe(stage))
-    points = log.points()
-    plot_loss(points, out_dir / PLOT_FILE, title=f"{spec.name}: {spec.method} {spec.objective}")
+    return model, steps
+
+
+def build_manifest(spec: TrainSpec, prepared: Prepared, dataset: DatasetRef, artifact: Artifact,
+                   stats: TrainingStats) -> ExpertManifest:  # fmt: skip
     b = prepared.base
-    manifest = ExpertManifest(
-        name=spec.name, domains=list(spec.domains), base=BaseRef(name=b.name, sha256=b.sha256, licence=b.licence,
-        mode=b.mode), method=spec.method, objective=spec.objective, hyperparameters=spec.hyper.recorded(spec.method),
-        dataset=dataset_ref(spec, prepared, rows), artifact=write_artifact(model, spec, b, out_dir),
-        licence=spec.licence or derived_licence(b.licence, prepared.data_licences),
-        training=TrainingStats(steps=steps, seconds=round(time.monotonic() - started, 2), peak_rss_mb=peak_rss_mb(),
-                               final_loss=points[-1].loss if points else 0.0),
-        created_at=int(time.time()),
+    return ExpertManifest(
+        name=spec.name, domains=list(spec.domains), method=spec.method, objective=spec.objective,
+        base=BaseRef(name=b.name, sha256=b.sha256, licence=b.licence, mode=b.mode),
+        hyperparameters=spec.hyper.recorded(spec.method, dpo="dpo" in spec.stages), dataset=dataset,
+        artifact=artifact, licence=spec.licence or derived_licence(b.licence, prepared.data_licences),
+        training=stats, created_at=int(time.time()),
     )  # fmt: skip
-    manifest.save(out_dir)
-    return manifest
