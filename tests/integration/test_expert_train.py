@@ -138,9 +138,14 @@ def test_prefix_expert_trains_on_knowledge_then_preferences(knowledge: Path, tmp
     assert manifest.artifact.sha256 == sha256(run / manifest.artifact.file)
     assert json.loads((run / "prefix" / "adapter_config.json").read_text())["peft_type"] == "PREFIX_TUNING"
     (weights,) = load_file(str(run / manifest.artifact.file)).values()
-    assert weights.shape == (8, 2 * 30 * 576)  # virtual tokens x (key and value of every layer)
+    assert weights.shape == (8, 2 * 30 * 3 * 64)  # virtual tokens x (key and value: layers x kv heads x head dim)
     rankings = manifest.dataset.rankings
     assert rankings is not None and (rankings.from_block, rankings.to_block, rankings.pairs) == (40, 41, 2)
     assert manifest.dataset.examples == len(DOCS) + 2 and manifest.hyperparameters["virtual_tokens"] == 8
+    assert manifest.hyperparameters["dpo_beta"] == 0.1
     stages = [(p.stage, p.step) for p in LossLog(run / "loss.jsonl").points()]
     assert stages == [("sft", 1), ("sft", 2), ("sft", 3), ("dpo", 1), ("dpo", 2), ("dpo", 3)]
+    # trained again when finished, a run trains nothing more and writes the same expert
+    again = train_expert(spec, run, progress=False)
+    assert (again.artifact, again.training.steps, again.dataset) == (manifest.artifact, 6, manifest.dataset)
+    assert [(p.stage, p.step) for p in LossLog(run / "loss.jsonl").points()] == stages

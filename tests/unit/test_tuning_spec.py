@@ -73,7 +73,8 @@ def test_hyperparameter_defaults_and_what_the_manifest_records() -> None:
     lora, prefix = h.recorded("lora"), Hyperparameters(learning_rate=0.05, epochs=3).recorded("prefix")
     assert lora["lora_targets"] == ["q_proj", "k_proj", "v_proj", "o_proj"] and "virtual_tokens" not in lora
     assert prefix["learning_rate"] == 0.05 and prefix["epochs"] == 3 and "steps" not in prefix
-    assert "lora_r" not in prefix and prefix["virtual_tokens"] == 20
+    assert "lora_r" not in prefix and prefix["virtual_tokens"] == 20 and "dpo_beta" not in prefix
+    assert h.recorded("lora", dpo=True)["dpo_beta"] == 0.1
 
 
 @pytest.fixture

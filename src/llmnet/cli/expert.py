@@ -76,9 +76,8 @@ def train(
 
     manifest = train_expert(spec, out)
     t = manifest.training
-    console.print(f"[green]trained[/] {manifest.name}: {t.steps} steps in {t.seconds:.0f} s "
-                  f"({t.steps / max(t.seconds, 1e-9):.2f} steps/s), final loss {t.final_loss:.3f}, "
-                  f"peak memory {t.peak_rss_mb:.0f} MB")  # fmt: skip
+    console.print(f"[green]trained[/] {manifest.name}: {t.steps} steps, {t.seconds:.0f} s with loading, "
+                  f"final loss {t.final_loss:.3f}, peak memory {t.peak_rss_mb:.0f} MB")  # fmt: skip
     console.print(f"  {manifest.artifact.kind}: {out / manifest.artifact.file} (sha256 {manifest.artifact.sha256})")
     console.print(f"  manifest: {out / 'expert.json'} (digest {manifest.digest()}); loss: {out / 'loss.png'}")
 

@@ -8,4 +8,8 @@ peft, trl) are imported only inside the functions that need them: ``pip install 
 - :mod:`llmnet.tuning.gguf_adapter`: a trained LoRA written as a GGUF adapter that llama.cpp applies.
 - :mod:`llmnet.tuning.manifest`: what an expert version was made from (:class:`ExpertManifest`).
 - :mod:`llmnet.tuning.licences`: which licences allow training on a base or a dataset.
+- :mod:`llmnet.tuning.spec`: what to train (:class:`TrainSpec`), its hyperparameters' defaults and limits.
+- :mod:`llmnet.tuning.train`: ``train_expert(spec, out_dir)``, a resumable run writing the artifact and manifest;
+  with :mod:`~llmnet.tuning.examples` (the data, rendered as served), :mod:`~llmnet.tuning.stages` (SFT and
+  DPO with TRL) and :mod:`~llmnet.tuning.losslog` (``loss.jsonl``, ``loss.png``).
 """

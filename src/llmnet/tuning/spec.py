@@ -71,8 +71,8 @@ class Hyperparameters(BaseModel):
     def learning_rate_for(self, method: Method) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[method]
 
-    def recorded(self, method: Method) -> dict[str, HyperValue]:
-        """What the manifest records: the values the run used, only those of its method."""
+    def recorded(self, method: Method, *, dpo: bool = False) -> dict[str, HyperValue]:
+        """What the manifest records: the values the run used, only those of its method (and DPO's beta)."""
         values: dict[str, HyperValue] = {"learning_rate": self.learning_rate_for(method), "batch_size": self.batch_size,
                                          "max_length": self.max_length, "seed": self.seed}  # fmt: skip
         values |= {"epochs": self.epochs} if self.epochs is not None else {"steps": self.max_steps}
@@ -80,7 +80,7 @@ class Hyperparameters(BaseModel):
             values |= {"lora_r": self.lora_r, "lora_alpha": self.lora_alpha, "lora_targets": list(self.lora_targets)}
         else:
             values["virtual_tokens"] = self.virtual_tokens
-        return values
+        return values | ({"dpo_beta": self.dpo_beta} if dpo else {})
 
 
 class TrainSpec(BaseModel):

@@ -3,15 +3,18 @@
 Both are Hugging Face trainers, so a stage shows a progress bar, saves a checkpoint every
 ``save_steps`` and at its end under ``checkpoints/<stage>/``, and resumes from the last one when
 trained again. The loss is on the answer tokens only (SFT's prompt-completion rows). DPO's reference
-model is the base with the adapter (the LoRA or the prefix) switched off.
+model is the base with the adapter (the LoRA or the prefix) switched off; after an SFT stage it is
+TRL's frozen copy of the SFT adapter (named ``ref``), so DPO moves away from the supervised expert.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +26,9 @@ Stage = Literal["sft", "dpo"]
 _LIBRARY_NOISE = (
     (FutureWarning, r"`(is_)?gradient_checkpointing` is deprecated"),
     (UserWarning, r"Could not find a config file in .* - will assume that the vocabulary was not modified"),
-    (UserWarning, r"Position ids are not supported for parameter efficient tuning"),
+    (FutureWarning, r"`past_key_values` is deprecated and will be removed"),  # how peft passes a prefix
+    # DPO after SFT copies the trained adapter as its reference, named "ref", which "prefix_tuning_" contains
+    (UserWarning, r"Adapter name 'ref' should not be contained in the prefix 'prefix_tuning_'"),
 )
 
 
@@ -34,6 +39,18 @@ def library_noise_silenced() -> Iterator[None]:
         for category, message in _LIBRARY_NOISE:
             warnings.filterwarnings("ignore", message=message, category=category)
         yield
+
+
+@dataclass(frozen=True)
+class StageResult:
+    model: Any  # the peft model, trained
+    steps: int  # the stage's optimizer steps in all
+    new_steps: int  # of which this run trained (the others came from the checkpoint it resumed)
+    seconds: float  # this run's training time, loading excluded
+
+    def describe(self, stage: Stage) -> str:
+        rate = f" ({self.new_steps / self.seconds:.2f} steps/s)" if self.new_steps and self.seconds > 0 else ""
+        return f"{stage}: {self.new_steps} steps trained in {self.seconds:.1f} s{rate}, {self.steps} in all"
 
 
 def peft_config(spec: TrainSpec) -> Any:
@@ -72,6 +89,21 @@ def checkpoint_step(checkpoint: Path | None) -> int:
     return int(checkpoint.name.split("-")[1]) if checkpoint is not None else 0
 
 
+def finished(checkpoint: Path, h: Hyperparameters) -> bool:
+    """Whether ``checkpoint`` is the end of its stage (the steps asked, or the epochs' steps it counted)."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    wanted = h.max_steps if h.max_steps > 0 else int(state["max_steps"])
+    return int(state["global_step"]) >= wanted
+
+
+def load_adapter(model: Any, checkpoint: Path) -> None:
+    """The trained adapter of ``checkpoint`` into ``model`` (a peft model with the same adapter)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
+
+
 def _loss_callback(log: LossLog, stage: Stage, run: int) -> Any:
     from transformers import TrainerCallback
 
@@ -86,8 +118,8 @@ def _loss_callback(log: LossLog, stage: Stage, run: int) -> Any:
 
 
 def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str]], spec: TrainSpec, folder: Path,
-              log: LossLog, *, run: int, progress: bool) -> tuple[Any, int]:  # fmt: skip
-    """Train ``model`` on ``rows`` (resuming from ``folder``'s last checkpoint); (peft model, steps done).
+              log: LossLog, *, run: int, progress: bool) -> StageResult:  # fmt: skip
+    """Train ``model`` on ``rows``, resuming from ``folder``'s last checkpoint.
 
     ``run`` numbers this process's points in the loss log."""
     from datasets import Dataset
@@ -105,5 +137,9 @@ def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str
             peft_config=None if isinstance(model, PeftModel) else peft_config(spec),
             callbacks=[_loss_callback(log, stage, run)],
         )  # fmt: skip
-        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    return trainer.model, int(trainer.state.global_step)
+        if resume is not None and finished(resume, spec.hyper):
+            load_adapter(trainer.model, resume)  # the trainer would take one more step past the end
+            return StageResult(trainer.model, checkpoint_step(resume), 0, 0.0)
+        out = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    steps = int(trainer.state.global_step)
+    return StageResult(trainer.model, steps, steps - checkpoint_step(resume), float(out.metrics["train_runtime"]))

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from llmnet.errors import ConfigError, InputError
 from llmnet.tuning.base import BaseModel, load_base, resolve_base
 from llmnet.tuning.examples import (
@@ -42,6 +44,7 @@ ADAPTER_FILE = "adapter.gguf"
 PREFIX_DIR = "prefix"
 PREFIX_WEIGHTS = "adapter_model.safetensors"  # what peft's save_pretrained writes in PREFIX_DIR
 LOSS_FILE, PLOT_FILE, RUN_FILE, CHECKPOINTS = "loss.jsonl", "loss.png", "run.json", "checkpoints"
+_console = Console(stderr=True)
 TRAINABLE_ARCHITECTURES = ("llama", "gemma3")  # GGUF models transformers loads and the adapter writer names
 
 
@@ -129,7 +132,7 @@ def write_artifact(model: Any, spec: TrainSpec, base: BaseModel, out_dir: Path) 
         return Artifact(kind="gguf-lora", file=ADAPTER_FILE, sha256=write_lora_adapter(model, out_dir / ADAPTER_FILE,
                                                                                        base))  # fmt: skip
     with library_noise_silenced():
-        model.save_pretrained(str(out_dir / PREFIX_DIR))
+        model.save_pretrained(str(out_dir / PREFIX_DIR), selected_adapters=["default"])  # not DPO's reference
     weights = out_dir / PREFIX_DIR / PREFIX_WEIGHTS
     return Artifact(kind="peft-prefix", file=f"{PREFIX_DIR}/{PREFIX_WEIGHTS}", sha256=file_sha256(weights))
 
@@ -162,23 +165,38 @@ def train_expert(spec: TrainSpec, out_dir: Path, *, progress: bool = True) -> Ex
         import datasets
 
         datasets.disable_progress_bars()
-    log, steps = LossLog(out_dir / LOSS_FILE), 0
-    run = log.next_run()
-    for stage in spec.stages:
-        model, done = run_stage(stage, model, tokenizer, rows[stage], spec, out_dir / CHECKPOINTS / stage, log,
-                                run=run, progress=progress)  # fmt: skip
-        steps += done
+    log = LossLog(out_dir / LOSS_FILE)
+    model, steps = train_stages(spec, model, tokenizer, rows, out_dir, log, progress=progress)
     points = log.points()
     plot_loss(points, out_dir / PLOT_FILE, title=f"{spec.name}: {spec.method} {spec.objective}")
-    b = prepared.base
-    manifest = ExpertManifest(
-        name=spec.name, domains=list(spec.domains), base=BaseRef(name=b.name, sha256=b.sha256, licence=b.licence,
-        mode=b.mode), method=spec.method, objective=spec.objective, hyperparameters=spec.hyper.recorded(spec.method),
-        dataset=dataset_ref(spec, prepared, rows), artifact=write_artifact(model, spec, b, out_dir),
-        licence=spec.licence or derived_licence(b.licence, prepared.data_licences),
-        training=TrainingStats(steps=steps, seconds=round(time.monotonic() - started, 2), peak_rss_mb=peak_rss_mb(),
-                               final_loss=points[-1].loss if points else 0.0),
-        created_at=int(time.time()),
-    )  # fmt: skip
+    stats = TrainingStats(steps=steps, seconds=round(time.monotonic() - started, 2), peak_rss_mb=peak_rss_mb(),
+                          final_loss=points[-1].loss if points else 0.0)  # fmt: skip
+    manifest = build_manifest(spec, prepared, dataset_ref(spec, prepared, rows),
+                              write_artifact(model, spec, prepared.base, out_dir), stats)  # fmt: skip
     manifest.save(out_dir)
     return manifest
+
+
+def train_stages(spec: TrainSpec, model: Any, tokenizer: Any, rows: dict[str, list[Row]], out_dir: Path, log: LossLog,
+                 *, progress: bool) -> tuple[Any, int]:  # fmt: skip
+    """Each stage in turn, on the model the stage before trained; (the peft model, steps in all)."""
+    run, steps = log.next_run(), 0
+    for stage in spec.stages:
+        result = run_stage(stage, model, tokenizer, rows[stage], spec, out_dir / CHECKPOINTS / stage, log,
+                           run=run, progress=progress)  # fmt: skip
+        model, steps = result.model, steps + result.steps
+        if progress:
+            _console.print(result.describe(stage))
+    return model, steps
+
+
+def build_manifest(spec: TrainSpec, prepared: Prepared, dataset: DatasetRef, artifact: Artifact,
+                   stats: TrainingStats) -> ExpertManifest:  # fmt: skip
+    b = prepared.base
+    return ExpertManifest(
+        name=spec.name, domains=list(spec.domains), method=spec.method, objective=spec.objective,
+        base=BaseRef(name=b.name, sha256=b.sha256, licence=b.licence, mode=b.mode),
+        hyperparameters=spec.hyper.recorded(spec.method, dpo="dpo" in spec.stages), dataset=dataset,
+        artifact=artifact, licence=spec.licence or derived_licence(b.licence, prepared.data_licences),
+        training=stats, created_at=int(time.time()),
+    )  # fmt: skip
