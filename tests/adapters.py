@@ -78,3 +78,26 @@ def _fill_prefix(peft_model: Any, cache: Any) -> None:
             keys, values = cache.layers[layer].keys[0], cache.layers[layer].values[0]  # heads x tokens x dim
             view[:, 2 * layer] = keys.permute(1, 0, 2)
             view[:, 2 * layer + 1] = values.permute(1, 0, 2)
+
+
+def make_lora_run(folder: Path, adapter: Path) -> Path:
+    """A training run's folder as ``llmnet expert train`` leaves it (the adapter and its ``expert.json``),
+    around an adapter made by :func:`make_lora_adapter`."""
+    import shutil
+    import time
+
+    from llmnet.backends.weights import weights_sha256
+    from llmnet.tuning.base import resolve_base
+    from llmnet.tuning.manifest import Artifact, BaseRef, DatasetRef, ExpertManifest, TrainingStats
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(adapter, folder / "adapter.gguf")
+    base = resolve_base("smollm2")
+    ExpertManifest(
+        name="general-v2", domains=["general"], base=BaseRef(name=base.name, sha256=base.sha256,
+        licence=base.licence, mode=base.mode), method="lora", objective="sft", hyperparameters={"rank": 4},
+        dataset=DatasetRef(sha256="0" * 64, examples=1), licence=base.licence, created_at=int(time.time()),
+        artifact=Artifact(kind="gguf-lora", file="adapter.gguf", sha256=weights_sha256(folder / "adapter.gguf")),
+        training=TrainingStats(steps=0, seconds=0.0, peak_rss_mb=0.0, final_loss=0.0),
+    ).save(folder)  # fmt: skip
+    return folder

@@ -1,7 +1,8 @@
 """Spot checks of a trained expert in a running network: two respondents register the same GGUF LoRA
 adapter (SmolLM2 + adapter); one runs it, the other quietly runs the bare base model. Validators fetch the
 adapter by its hash from the respondents' own ``GET /v1/weights/{sha256}``, re-run both answers on it, and
-convict the impostor on chain; the honest expert keeps its stake."""
+convict the impostor on chain; the honest expert keeps its stake. An operator serves a training run's
+folder from its config file: registered under the artifact's hash, its manifest served beside it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ import pytest
 
 from llmnet.backends.weights import weights_sha256
 from llmnet.launcher import Network, RespondentPlan
-from tests.adapters import make_lora_adapter
+from llmnet.tuning.manifest import ExpertManifest
+from tests.adapters import make_lora_adapter, make_lora_run
+from tests.conftest import free_port
 from tests.integration.networks import running_network
+from tests.integration.test_serve_config import config_file, healthy, operator, start, stop
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +83,25 @@ def test_validators_fetch_the_adapter_and_convict_the_impostor_running_the_base(
         time.sleep(1)
     assert all(h["spot_checks"]["checked"] >= 2 for h in health), health
     assert all(h["spot_checks"]["mismatches"] == 1 for h in health), health  # the impostor's answer only
+
+
+def test_an_operator_serves_a_training_run_from_its_config_file(net: Network, adapter: Path, tmp_path: Path) -> None:
+    assert net.ledger is not None
+    run = make_lora_run(tmp_path / "run", adapter)
+    address, port = operator(tmp_path, "respondent", net), free_port()
+    tables = '[backend]\nkind = "packaged"\nmodel = "smollm2"\nthreads = 1\nadapter = "run"\n[model]\nversion = "v2"'
+    config = config_file(tmp_path, "respondent", net, port, 'stake = "0.2 ETH"', tables)
+    proc = start("respondent", config)
+    try:
+        healthy(f"http://127.0.0.1:{port}", proc, tmp_path / "respondent.log", timeout=180)
+        manifest = ExpertManifest.load(run)
+        profile = net.ledger.get_provider(address).profile
+        assert profile.weights_hash == "0x" + manifest.artifact.sha256 and profile.model_version == "v2"
+        assert f"+lora-{manifest.artifact.sha256[:12]}" in profile.model_id
+        served = httpx.get(f"http://127.0.0.1:{port}/v1/expert", timeout=10)
+        assert served.status_code == 200
+        assert ExpertManifest.model_validate_json(served.content).digest() == manifest.digest()
+        weights = httpx.get(f"http://127.0.0.1:{port}/v1/weights/{manifest.artifact.sha256}", timeout=60)
+        assert hashlib.sha256(weights.content).hexdigest() == manifest.artifact.sha256
+    finally:
+        assert stop(proc) == 0, (tmp_path / "respondent.log").read_text()[-3000:]
