@@ -1,5 +1,6 @@
-"""Small adapters for SmolLM2, made once per test session: a random LoRA written as a GGUF adapter, and a
-prefix-tuning (P-tuning v2) adapter folder, both from a fixed seed (about 20 s each, on one thread)."""
+"""Adapters for tests. For SmolLM2, made once per test session (about 20 s each, on one thread): a random LoRA
+written as a GGUF adapter, a prefix-tuning (P-tuning v2) adapter folder, a training run's folder around the
+LoRA. Tiny GGUF files that can be read but not run, for checks that load no model."""
 
 from __future__ import annotations
 
@@ -101,3 +102,26 @@ def make_lora_run(folder: Path, adapter: Path) -> Path:
         training=TrainingStats(steps=0, seconds=0.0, peak_rss_mb=0.0, final_loss=0.0),
     ).save(folder)  # fmt: skip
     return folder
+
+
+def tiny_gguf(path: Path, strings: dict[str, str]) -> Path:
+    """A GGUF file with these metadata strings and one small tensor: enough to be read, not to be run."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    for key, value in strings.items():
+        writer.add_string(key, value)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((2, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def tiny_adapter(path: Path, base_sha256: str) -> Path:
+    """Laid out as llama.cpp's LoRA adapters are, naming the base it was trained on."""
+    from llmnet.tuning.gguf_adapter import BASE_SHA_KEY
+
+    return tiny_gguf(path, {"general.type": "adapter", "adapter.type": "lora", BASE_SHA_KEY: base_sha256})
