@@ -125,3 +125,17 @@ def tiny_adapter(path: Path, base_sha256: str) -> Path:
     from llmnet.tuning.gguf_adapter import BASE_SHA_KEY
 
     return tiny_gguf(path, {"general.type": "adapter", "adapter.type": "lora", BASE_SHA_KEY: base_sha256})
+
+
+def renamed_model(path: Path) -> Path:
+    """A copy of SmolLM2's GGUF with another ``general.name``: a model no validator has packaged (other
+    sha256), which runs exactly as SmolLM2 does."""
+    import subprocess
+    import sys
+
+    from llmnet.backends.weights import smollm2_path
+
+    command = [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--general-name", "SmolLM2 renamed",
+               "--force", str(smollm2_path()), str(path)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    return path
