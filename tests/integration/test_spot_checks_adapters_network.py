@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmnet.backends.weights import weights_sha256
+from llmnet.backends.weights import smollm2_path, weights_sha256
 from llmnet.launcher import Network, RespondentPlan
 from llmnet.tuning.manifest import ExpertManifest
 from tests.adapters import make_lora_adapter, make_lora_run
@@ -48,6 +48,12 @@ def test_a_respondent_serves_the_weights_it_runs_by_hash_and_nothing_else(net: N
     digest = weights_sha256(adapter)
     got = httpx.get(f"{endpoint}/v1/weights/0x{digest}", timeout=60)
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == digest
+    base = weights_sha256(smollm2_path())  # the base model it runs the adapter on, served too
+    with httpx.stream("GET", f"{endpoint}/v1/weights/{base}", timeout=60) as streamed:
+        h = hashlib.sha256()
+        for block in streamed.iter_bytes():
+            h.update(block)
+    assert streamed.status_code == 200 and h.hexdigest() == base
     assert httpx.get(f"{endpoint}/v1/weights/{'ab' * 32}", timeout=10).status_code == 404
     assert httpx.get(f"{endpoint}/v1/weights/..%2F..%2Fetc%2Fpasswd", timeout=10).status_code == 404
     assert httpx.get(f"{endpoint}/v1/expert", timeout=10).status_code == 404  # no manifest: a bare adapter file
