@@ -1,5 +1,6 @@
-"""Small adapters for SmolLM2, made once per test session: a random LoRA written as a GGUF adapter, and a
-prefix-tuning (P-tuning v2) adapter folder, both from a fixed seed (about 20 s each, on one thread)."""
+"""Adapters for tests. For SmolLM2, made once per test session (about 20 s each, on one thread): a random LoRA
+written as a GGUF adapter, a prefix-tuning (P-tuning v2) adapter folder, a training run's folder around the
+LoRA. Tiny GGUF files that can be read but not run, for checks that load no model."""
 
 from __future__ import annotations
 
@@ -78,3 +79,63 @@ def _fill_prefix(peft_model: Any, cache: Any) -> None:
             keys, values = cache.layers[layer].keys[0], cache.layers[layer].values[0]  # heads x tokens x dim
             view[:, 2 * layer] = keys.permute(1, 0, 2)
             view[:, 2 * layer + 1] = values.permute(1, 0, 2)
+
+
+def make_lora_run(folder: Path, adapter: Path) -> Path:
+    """A training run's folder as ``llmnet expert train`` leaves it (the adapter and its ``expert.json``),
+    around an adapter made by :func:`make_lora_adapter`."""
+    import shutil
+    import time
+
+    from llmnet.backends.weights import weights_sha256
+    from llmnet.tuning.base import resolve_base
+    from llmnet.tuning.manifest import Artifact, BaseRef, DatasetRef, ExpertManifest, TrainingStats
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(adapter, folder / "adapter.gguf")
+    base = resolve_base("smollm2")
+    ExpertManifest(
+        name="general-v2", domains=["general"], base=BaseRef(name=base.name, sha256=base.sha256,
+        licence=base.licence, mode=base.mode), method="lora", objective="sft", hyperparameters={"rank": 4},
+        dataset=DatasetRef(sha256="0" * 64, examples=1), licence=base.licence, created_at=int(time.time()),
+        artifact=Artifact(kind="gguf-lora", file="adapter.gguf", sha256=weights_sha256(folder / "adapter.gguf")),
+        training=TrainingStats(steps=0, seconds=0.0, peak_rss_mb=0.0, final_loss=0.0),
+    ).save(folder)  # fmt: skip
+    return folder
+
+
+def tiny_gguf(path: Path, strings: dict[str, str]) -> Path:
+    """A GGUF file with these metadata strings and one small tensor: enough to be read, not to be run."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    for key, value in strings.items():
+        writer.add_string(key, value)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((2, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def tiny_adapter(path: Path, base_sha256: str) -> Path:
+    """Laid out as llama.cpp's LoRA adapters are, naming the base it was trained on."""
+    from llmnet.tuning.gguf_adapter import BASE_SHA_KEY
+
+    return tiny_gguf(path, {"general.type": "adapter", "adapter.type": "lora", BASE_SHA_KEY: base_sha256})
+
+
+def renamed_model(path: Path) -> Path:
+    """A copy of SmolLM2's GGUF with another ``general.name``: a model no validator has packaged (other
+    sha256), which runs exactly as SmolLM2 does."""
+    import subprocess
+    import sys
+
+    from llmnet.backends.weights import smollm2_path
+
+    command = [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--general-name", "SmolLM2 renamed",
+               "--force", str(smollm2_path()), str(path)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    return path

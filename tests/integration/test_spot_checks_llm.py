@@ -24,7 +24,7 @@ from llmnet.roles.spotcheck import Reproducer, SpotChecker, convict_if_attested
 from llmnet.roles.weights_cache import WeightsCache
 from llmnet.signing import Response, SignedMessage, TaskAssignment, sign
 from llmnet.types import ProviderProfile
-from tests.adapters import make_lora_adapter
+from tests.adapters import make_lora_adapter, renamed_model
 from tests.conftest import TEST_PARAMS
 
 pytestmark = pytest.mark.integration
@@ -142,3 +142,20 @@ def test_an_adapter_fetched_by_hash_is_reproduced_and_an_impostor_under_its_name
     assert convict_if_attested(ledger, response, attestations, reporter, quorum=ledger.spot_quorum) is not None
     assert ledger.get_provider(impostor_acct.address).stake == 0
     assert ledger.get_provider(expert_acct.address).stake == TEST_PARAMS.min_stake
+
+
+def test_a_gguf_model_no_validator_has_is_fetched_by_hash_and_reproduced(
+    ledger: Web3Ledger, accounts: list[LocalAccount], tmp_path: Path
+) -> None:
+    respondent_acct, coordinator, validator = accounts[0], accounts[7], accounts[5]
+    domain = signing_domain(ledger)
+    model = LlamaCppBackend(renamed_model(tmp_path / "renamed.gguf"), n_threads=2)
+    respondent = Respondent(model, respondent_acct, domain, frozenset({coordinator.address}))
+    endpoint = register(ledger, respondent_acct, model)
+    cache = WeightsCache(tmp_path / "weights", transport=weights_server({endpoint: model.weight_files()}))
+    reproducer = Reproducer(1, weights=cache, endpoint_of=lambda who: ledger.get_provider(who).profile.endpoint)
+    assert "0x" + str(model.weights_sha256) not in reproducer.catalogue()
+    response, payload = answer(ledger, respondent, coordinator, 1, QUESTIONS[1])
+    assert SpotChecker(reproducer, validator, domain).check(response, payload) is None
+    assert reproducer.weights_for(response.message) == (cache.path(str(model.weights_sha256)), None)
+    assert reproducer.recompute(response.message, payload) == response.message.content_hash

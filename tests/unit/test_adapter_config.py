@@ -7,36 +7,15 @@ import hashlib
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from llmnet.errors import ConfigError
 from llmnet.roles.config import load_role_config
 from llmnet.roles.respondent import RespondentSpec
-from llmnet.tuning.gguf_adapter import BASE_SHA_KEY
 from llmnet.tuning.manifest import Artifact, BaseRef, DatasetRef, ExpertManifest, TrainingStats
+from tests.adapters import tiny_adapter, tiny_gguf
 
 RPC = 'rpc_url = "http://127.0.0.1:18545"\ndev = 15\n'
-
-
-def tiny_gguf(path: Path, strings: dict[str, str]) -> Path:
-    """A GGUF file with these metadata strings and one small tensor: enough to be read, not to be run."""
-    import gguf
-
-    writer = gguf.GGUFWriter(str(path), "llama")
-    for key, value in strings.items():
-        writer.add_string(key, value)
-    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((2, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
-
-
-def tiny_adapter(path: Path, base_sha256: str) -> Path:
-    """Laid out as llama.cpp's LoRA adapters are, naming the base it was trained on."""
-    return tiny_gguf(path, {"general.type": "adapter", "adapter.type": "lora", BASE_SHA_KEY: base_sha256})
 
 
 def manifest(base_sha256: str, kind: str, file: str, sha256: str) -> ExpertManifest:

@@ -149,7 +149,7 @@ class TransformersBackend(Backend):
         tokenizer = self._loaded.tokenizer
         if self.mode == "completion":
             text = few_shot_prompt(request.messages, self.few_shot)
-            return tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+            return tokenizer(text, return_tensors="pt")["input_ids"]  # with BOS where the model wants one
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                 return_dict=True)  # fmt: skip
