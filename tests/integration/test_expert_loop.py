@@ -238,7 +238,8 @@ def test_v2_is_on_chain_as_a_version_of_v1_with_its_provenance(net: Network, exp
         rankings.contract, rankings.from_block, rankings.to_block)  # fmt: skip
     assert net.ledger.versions_of(v1) == [v2]
     registered = net.ledger.get_provider(v2).profile  # as the respondent serving it updated it
-    assert registered.weights_hash == "0x" + manifest.artifact.sha256
+    assert registered.weights_hash == "0x" + manifest.artifact.sha256  # llama.cpp runs the trained adapter
+    assert f"+lora-{manifest.artifact.sha256[:12]}" in registered.model_id
     assert registered.model_version.startswith("v2") and registered.licence == manifest.licence
     served = httpx.get(provenance.manifest_url, timeout=10)  # the manifest, where the chain says it is
     assert served.status_code == 200 and ExpertManifest.model_validate(served.json()).digest() == manifest.digest()
@@ -275,11 +276,6 @@ def final_respondent(net: Network, question: str) -> tuple[str, str]:
     answered = ask(net, question, k=1)
     who = answered["receipt"]["final_respondent"]
     return who, answered["answers"][who]
-
-
-def all_settled(net: Network) -> bool:
-    counts = httpx.get(f"{base(net)}/health", timeout=10).json()["tasks"]
-    return set(counts) <= {"settled"}
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
