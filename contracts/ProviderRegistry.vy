@@ -6,12 +6,17 @@
         Stake can be added at any time; unstaking waits out a cooldown, during
         which the unstaking amount can still be slashed. Only the settlement
         contract or governance can slash.
+        A provider may record another registered provider as a version of its
+        model (an expert trained from the network's data), with its provenance,
+        once that provider has named it as its owner: each version is its own
+        provider, so it earns its own reputation.
 """
 
 MAX_DOMAINS: constant(uint256) = 64
 MAX_PROVIDER_DOMAINS: constant(uint256) = 8
 MAX_DOMAIN_MEMBERS: constant(uint256) = 1024
 MAX_PROVIDERS: constant(uint256) = 4096
+MAX_VERSIONS: constant(uint256) = 64
 
 struct Provider:
     endpoint: String[256]
@@ -39,6 +44,21 @@ struct DomainCard:
 struct DomainEntry:
     name: String[32]
     card: DomainCard
+
+# what an expert version was made from (llmnet.tuning.manifest): the manifest's sha256, the base
+# model's and the dataset's, the method, and the rankings (contract and block range) it learnt from
+struct Provenance:
+    owner: address
+    model_version: String[64]
+    manifest_hash: bytes32
+    base_hash: bytes32
+    method: String[16]
+    dataset_hash: bytes32
+    rankings: address
+    from_block: uint256
+    to_block: uint256
+    manifest_url: String[256]
+    recorded_at: uint256
 
 event DomainAdded:
     domain: indexed(bytes32)
@@ -68,6 +88,23 @@ event ProviderUpdated:
     model_version: String[64]
     licence: String[64]
     domains: DynArray[bytes32, MAX_PROVIDER_DOMAINS]
+
+event VersionRecorded:
+    owner: indexed(address)
+    version: indexed(address)
+    model_version: String[64]
+    manifest_hash: bytes32
+    base_hash: bytes32
+    method: String[16]
+    dataset_hash: bytes32
+    rankings: address
+    from_block: uint256
+    to_block: uint256
+    manifest_url: String[256]
+
+event OwnerNamed:
+    version: indexed(address)
+    owner: indexed(address)
 
 event StakeAdded:
     provider: indexed(address)
@@ -110,6 +147,10 @@ cards: HashMap[bytes32, DomainCard]
 members: HashMap[bytes32, DynArray[address, MAX_DOMAIN_MEMBERS]]
 # 1-based position of a provider in members[domain]
 member_pos: HashMap[bytes32, HashMap[address, uint256]]
+provenances: HashMap[address, Provenance]
+owner_versions: HashMap[address, DynArray[address, MAX_VERSIONS]]
+# the owner a provider accepts to be recorded a version of (so nobody claims another's provider)
+named_owner: public(HashMap[address, address])
 
 
 @deploy
@@ -270,6 +311,65 @@ def update(
 
 
 @external
+def name_owner(owner: address):
+    assert self.providers[msg.sender].registered_at != 0, "provider not registered"
+    assert self.provenances[msg.sender].recorded_at == 0, "version already exists"
+    self.named_owner[msg.sender] = owner
+    log OwnerNamed(version=msg.sender, owner=owner)
+
+
+@external
+def record_version(
+    version: address,
+    model_version: String[64],
+    manifest_hash: bytes32,
+    base_hash: bytes32,
+    method: String[16],
+    dataset_hash: bytes32,
+    rankings: address,
+    from_block: uint256,
+    to_block: uint256,
+    manifest_url: String[256],
+):
+    assert self.providers[msg.sender].registered_at != 0, "provider not registered"
+    assert self.providers[version].registered_at != 0, "version not registered as a provider"
+    assert version != msg.sender, "a provider cannot be a version of itself"
+    assert self.named_owner[version] == msg.sender, "only the owner the version named may record it"
+    assert self.provenances[version].recorded_at == 0, "version already exists"
+    assert manifest_hash != empty(bytes32), "manifest hash is empty"
+    assert from_block <= to_block, "block range is reversed"
+    assert (rankings == empty(address)) == (to_block == 0), "rankings contract and block range go together"
+    assert len(self.owner_versions[msg.sender]) < MAX_VERSIONS, "too many versions for one owner"
+    self.provenances[version] = Provenance(
+        owner=msg.sender,
+        model_version=model_version,
+        manifest_hash=manifest_hash,
+        base_hash=base_hash,
+        method=method,
+        dataset_hash=dataset_hash,
+        rankings=rankings,
+        from_block=from_block,
+        to_block=to_block,
+        manifest_url=manifest_url,
+        recorded_at=block.timestamp,
+    )
+    self.owner_versions[msg.sender].append(version)
+    log VersionRecorded(
+        owner=msg.sender,
+        version=version,
+        model_version=model_version,
+        manifest_hash=manifest_hash,
+        base_hash=base_hash,
+        method=method,
+        dataset_hash=dataset_hash,
+        rankings=rankings,
+        from_block=from_block,
+        to_block=to_block,
+        manifest_url=manifest_url,
+    )
+
+
+@external
 @payable
 def add_stake():
     assert self.providers[msg.sender].registered_at != 0, "provider not registered"
@@ -390,3 +490,16 @@ def domain_members(domain: bytes32) -> DynArray[Member, MAX_DOMAIN_MEMBERS]:
     for p: address in self.members[domain]:
         out.append(Member(provider=p, stake=self.providers[p].stake))
     return out
+
+
+@view
+@external
+def provenance(version: address) -> Provenance:
+    assert self.provenances[version].recorded_at != 0, "no provenance recorded for this version"
+    return self.provenances[version]
+
+
+@view
+@external
+def versions_of(owner: address) -> DynArray[address, MAX_VERSIONS]:
+    return self.owner_versions[owner]

@@ -240,6 +240,7 @@ _REVERT_CLASSES: tuple[tuple[str, type[ContractRevert]], ...] = (
     ("unknown task", UnknownTask),
     ("unknown batch", UnknownTask),
     ("not registered", UnknownProvider),
+    ("no provenance", UnknownProvider),
     ("already registered", AlreadyExists),
     ("already exists", AlreadyExists),
     ("already settled", AlreadySettled),

@@ -17,12 +17,14 @@ from eth_account.signers.local import LocalAccount
 from llmnet.chain.ledger import Ledger
 from llmnet.chain.memory_ledger import MemoryLedger, MemoryParams
 from llmnet.chain.merkle import MerkleTree
+from llmnet.chain.provenance import VersionProvenance
 from llmnet.errors import (
     AlreadyExists,
     AlreadySettled,
     ContractRevert,
     CooldownActive,
     DeadlineNotReached,
+    InputError,
     InsufficientFunds,
     NotAuthorized,
     NothingToWithdraw,
@@ -93,8 +95,9 @@ def observable(w: World) -> tuple[object, ...]:
     reps = [led.reputation(p, d) for p in everyone for d in TEST_DOMAINS]
     money = [(led.deposit_of(a), led.credits_of(a), led.allowance(a, w.coordinator.address)) for a in everyone]
     tasks = [led.get_task(t) for t in range(led.task_count())]
+    versions = [(v, led.provenance(v)) for a in everyone for v in led.versions_of(a)]
     return (led.domains(), led.domain_cards(), led.providers(), reps, money, tasks, led.batch_count(),
-            led.validators(), led.coordinators(), led.settlers())  # fmt: skip
+            led.validators(), led.coordinators(), led.settlers(), versions)  # fmt: skip
 
 
 @contextmanager
@@ -409,3 +412,69 @@ def test_coordinators_register_with_stake_move_and_leave(world: World) -> None:
     led.withdraw_coordinator_stake(c)
     left = led.get_coordinator(c.address)
     assert (left.stake, left.unstaking) == (minimum, 0) and left.in_good_standing(minimum)
+
+
+# ------------------------------------------------------------------ expert versions
+
+
+def provenance(w: World, **changes: object) -> VersionProvenance:
+    owner, version = w.providers[0], w.providers[1]
+    fields: dict[str, object] = {
+        "version": version.address, "owner": owner.address, "model_version": "v2", "manifest_hash": content(1),
+        "base_hash": content(2), "method": "lora", "dataset_hash": content(3), "rankings": w.coordinator.address,
+        "from_block": 5, "to_block": 9, "manifest_url": "http://127.0.0.1:9001/v1/expert",
+    }  # fmt: skip
+    return VersionProvenance.model_validate(fields | changes)
+
+
+def test_an_owner_records_a_registered_version_once(world: World) -> None:
+    led, owner, version = world.ledger, world.providers[0], world.providers[1]
+    with refused(world, UnknownProvider, "provider not registered"):
+        led.record_version(provenance(world), owner)
+    led.register_provider(profile(n=0), led.min_stake, owner)
+    with refused(world, UnknownProvider, "version not registered as a provider"):
+        led.record_version(provenance(world), owner)
+    led.register_provider(profile(n=1), led.min_stake, version)
+    with refused(world, ContractRevert, "a provider cannot be a version of itself"):
+        led.record_version(provenance(world, version=owner.address), owner)
+    with pytest.raises(InputError, match="sign with the owner's key"):
+        led.record_version(provenance(world), version)
+    with refused(world, NotAuthorized, "only the owner the version named may record it"):
+        led.record_version(provenance(world), owner)  # nobody records another's provider as its version
+    with refused(world, UnknownProvider, "provider not registered"):
+        led.name_owner(owner.address, world.providers[2])
+    led.name_owner(world.providers[2].address, version)
+    with refused(world, NotAuthorized, "only the owner the version named may record it"):
+        led.record_version(provenance(world), owner)
+    led.name_owner(owner.address, version)  # named again: the last one named counts
+    assert led.versions_of(owner.address) == []
+    led.record_version(provenance(world), owner)
+    recorded = led.provenance(version.address)
+    assert recorded.model_copy(update={"recorded_at": 0}) == provenance(world)
+    assert recorded.recorded_at > 0 and led.versions_of(owner.address) == [version.address]
+    with refused(world, AlreadyExists, "version already exists"):
+        led.record_version(provenance(world, model_version="v3"), owner)
+    with refused(world, AlreadyExists, "version already exists"):
+        led.name_owner(world.providers[2].address, version)
+    with refused(world, UnknownProvider, "no provenance recorded for this version"):
+        led.provenance(owner.address)
+
+
+def test_a_version_names_its_rankings_with_a_block_range_or_neither(world: World) -> None:
+    led, owner = world.ledger, world.providers[0]
+    register_all(world)
+    for version in world.providers[1:3]:
+        led.name_owner(owner.address, version)
+    with refused(world, ContractRevert, "manifest hash is empty"):
+        led.record_version(provenance(world, manifest_hash=ZERO_HASH), owner)
+    with refused(world, ContractRevert, "block range is reversed"):
+        led.record_version(provenance(world, from_block=10), owner)
+    with refused(world, ContractRevert, "rankings contract and block range go together"):
+        led.record_version(provenance(world, rankings="0x" + "00" * 20), owner)
+    with refused(world, ContractRevert, "rankings contract and block range go together"):
+        led.record_version(provenance(world, from_block=0, to_block=0), owner)
+    plain = provenance(world, rankings="0x" + "00" * 20, from_block=0, to_block=0, version=world.providers[2].address)
+    led.record_version(plain, owner)
+    led.record_version(provenance(world), owner)
+    assert led.versions_of(owner.address) == [world.providers[2].address, world.providers[1].address]
+    assert not led.provenance(world.providers[2].address).has_rankings

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Protocol
 
+from llmnet.chain.provenance import VersionProvenance
 from llmnet.reputation.beta import RepState
 from llmnet.types import (
     BatchInfo,
@@ -116,6 +117,25 @@ class Ledger(ABC):
 
     @abstractmethod
     def reputation(self, provider: str, domain: str) -> RepState: ...
+
+    # ---- expert versions: each its own provider, recorded by its owner with what it was made from
+    @abstractmethod
+    def name_owner(self, owner: str, sender: Account) -> TxReceipt:
+        """A registered provider (``sender``) accepts to be recorded as a version of ``owner``'s model."""
+
+    @abstractmethod
+    def record_version(self, provenance: VersionProvenance, sender: Account) -> TxReceipt:
+        """The owner (``sender``, a registered provider) records another registered provider, which
+        named it with :meth:`name_owner`, as a version of its model, once; ``provenance.owner`` must
+        be ``sender``."""
+
+    @abstractmethod
+    def provenance(self, version: str) -> VersionProvenance:
+        """What was recorded for ``version``; UnknownProvider when nothing was."""
+
+    @abstractmethod
+    def versions_of(self, owner: str) -> list[str]:
+        """The versions ``owner`` recorded, in the order recorded."""
 
     # ---- requesters and escrow
     @abstractmethod

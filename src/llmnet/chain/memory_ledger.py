@@ -38,7 +38,9 @@ from llmnet.chain.memory_state import (
     require,
 )
 from llmnet.chain.memory_validators import MemoryValidators
+from llmnet.chain.memory_versions import MemoryVersions
 from llmnet.chain.merkle import verify_proof
+from llmnet.chain.provenance import VersionProvenance
 from llmnet.errors import InputError, InsufficientFunds, revert_error
 from llmnet.hashing import keccak256
 from llmnet.reputation.beta import DECAY_ONE, UNIT, RepState, apply_update
@@ -62,7 +64,7 @@ from llmnet.types import (
 __all__ = ["DomainEvidence", "MemoryLedger", "MemoryParams"]
 
 
-class MemoryLedger(MemoryValidators, MemoryCoordinators, Ledger):
+class MemoryLedger(MemoryValidators, MemoryCoordinators, MemoryVersions, Ledger):
     """Providers, tasks, settlement, reputation and validators held in dictionaries."""
 
     def __init__(
@@ -80,6 +82,9 @@ class MemoryLedger(MemoryValidators, MemoryCoordinators, Ledger):
         self._cards: dict[str, DomainCard] = {}
         self._members: dict[str, list[str]] = {}
         self._providers: dict[str, ProviderRecord] = {}
+        self._provenances: dict[str, VersionProvenance] = {}
+        self._owner_versions: dict[str, list[str]] = {}
+        self._named_owners: dict[str, str] = {}
         self._reputation: dict[tuple[str, str], RepState] = {}
         self._settlers: list[str] = []  # in the order allowed, as the escrow lists them
         self._coordinators: dict[str, CoordinatorRecord] = {}

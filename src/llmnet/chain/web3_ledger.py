@@ -20,6 +20,7 @@ from llmnet.chain.ledger import Account, Ledger
 from llmnet.chain.transactions import MinedTx, TxSender, read, translate
 from llmnet.chain.web3_members import Web3Members
 from llmnet.chain.web3_validators import ESCROW, VALIDATORS, Web3Validators
+from llmnet.chain.web3_versions import Web3Versions
 from llmnet.errors import ContractRevert, InputError, NotDeployed, NotFound, UnknownDomain, UnknownTask
 from llmnet.reputation.beta import RepState
 from llmnet.types import (
@@ -50,7 +51,7 @@ def _name_id(name: str) -> str:
     return "0x" + keccak(text=name).hex()
 
 
-class Web3Ledger(Web3Members, Web3Validators, Ledger):
+class Web3Ledger(Web3Members, Web3Validators, Web3Versions, Ledger):
     """>>> ledger = Web3Ledger(Web3(Web3.HTTPProvider(url)), deployment)   # doctest: +SKIP"""
 
     def __init__(self, w3: Web3, deployment: Deployment, *, poll_latency: float = 0.005) -> None:

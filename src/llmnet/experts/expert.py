@@ -96,6 +96,14 @@ class ExpertBackend(Backend):
         query = question_of(request)
         return [hit.passage for hit in self.knowledge.retrieve(query, k=self.k, min_score=self.min_score)]
 
+    def use_knowledge(self, knowledge: KnowledgeBase) -> None:
+        """Answer from ``knowledge`` from now on (its folder changed): the new index is built first, so a
+        question asked meanwhile is answered from the old one (see :mod:`llmnet.experts.growing`)."""
+        from llmnet.facts.evidence import EvidenceIndex
+
+        index = EvidenceIndex(knowledge) if self.index is not None else None
+        self.knowledge, self.index = knowledge, index
+
 
 def question_of(request: GenerationRequest) -> str:
     """The last user message (or the last message, if no user spoke)."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
@@ -34,11 +34,15 @@ from llmnet.chain.web3_ledger import Web3Ledger
 from llmnet.errors import CorpusError, InputError, LlmnetError, NotFound, SignatureError
 from llmnet.roles.admission import Coordinators, as_coordinators, on_chain
 from llmnet.roles.common import ServiceSpec, ready_to_serve, signing_domain, verified
+from llmnet.roles.knowledge_growth import expert_version, grown_profile, keep_earlier, watch_knowledge
 from llmnet.roles.protocol import RespondReply, RespondRequest
 from llmnet.roles.replay import MAX_DEADLINE_AHEAD_S, ReplayGuard
 from llmnet.signing import Response, SignedMessage, SigningDomain, TaskAssignment, sign, typed_data_hash
 from llmnet.store import content_hash
 from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
+
+if TYPE_CHECKING:
+    from llmnet.experts.growing import KnowledgeChange
 
 log = logging.getLogger(__name__)
 
@@ -193,21 +197,34 @@ def create_respondent_app(
     async def lifespan(_: FastAPI) -> Any:
         chain = ledger or spec.chain.ledger()
         model = backend or spec.backend.build()
+        state["corpus"], state["earlier_corpora"] = served_corpus(spec.backend.knowledge), {}
         profile = ProviderProfile(
             endpoint=spec.url,
             domains=tuple(spec.domains),
             model_id=model.model_id,
             weights_hash=("0x" + model.weights_sha256) if model.weights_sha256 else ZERO_HASH,
-            model_version=spec.model_version,
+            model_version=expert_version(spec.model_version, state["corpus"]),
             licence=spec.licence,
         )
         state["registration"] = ensure_registered(chain, account, profile, spec.stake_wei)
         coordinators = on_chain(chain, spec.trusted_coordinators)
         replays = ReplayGuard(max_ahead_s=spec.max_deadline_ahead_s)
         state["respondent"] = Respondent(model, account, signing_domain(chain), coordinators, replays)
-        state["corpus"] = served_corpus(spec.backend.knowledge)
+
+        def grown(change: KnowledgeChange) -> None:  # the knowledge folder changed: serve and record it
+            keep_earlier(state["earlier_corpora"], state["corpus"])
+            state["corpus"] = served_corpus(spec.backend.knowledge)
+            new = grown_profile(profile, spec.model_version, change)
+            state["registration"] = ensure_registered(chain, account, new, spec.stake_wei)
+
+        growth = watch_knowledge(model, spec.backend.knowledge, grown)
+        from llmnet.tuning.registration import served_manifest  # licences and manifests: only when serving
+
+        state["manifest"] = served_manifest(model)
         ready_to_serve()
         yield
+        if growth is not None:
+            growth.cancel()
 
     app = FastAPI(title=f"llmnet respondent {spec.name}", lifespan=lifespan)
     install_error_handlers(app)
@@ -225,13 +242,23 @@ def create_respondent_app(
             "corpus": state["corpus"][0] if state["corpus"] else None,
         }
 
+    @app.get("/v1/expert")
+    def expert() -> HTTPResponse:
+        """The manifest of the trained expert version this respondent serves (its provenance on chain
+        names this URL and the manifest's sha256)."""
+        if state["manifest"] is None:
+            raise NotFound("this respondent serves no trained expert version (no expert.json beside its weights)")
+        return HTTPResponse(state["manifest"], media_type="application/json")
+
     @app.get("/v1/corpus/{corpus_hash}")
     def corpus(corpus_hash: str) -> HTTPResponse:
         """The packed corpus of this respondent's knowledge folder (see llmnet.experts.corpus)."""
         served: tuple[str, bytes] | None = state["corpus"]
-        if served is None or corpus_hash.lower() != served[0]:
+        wanted = corpus_hash.lower()
+        packed = served[1] if served and wanted == served[0] else state["earlier_corpora"].get(wanted)
+        if packed is None:
             raise NotFound(f"this respondent serves no corpus {corpus_hash!r}; its /health names the one it serves")
-        return HTTPResponse(served[1], media_type="application/json")
+        return HTTPResponse(packed, media_type="application/json")
 
     async def respond(request: Request) -> HTTPResponse:
         # a plain route: the body is parsed once by pydantic-core, and the answer serialized once
