@@ -17,8 +17,8 @@ from llmnet.tuning.base import resolve_base
 from llmnet.tuning.examples import Prompter
 from llmnet.tuning.gguf_adapter import adapter_base_sha256
 from llmnet.tuning.losslog import LossLog
-from llmnet.tuning.manifest import ExpertManifest
 from llmnet.tuning.pairs import sft_examples
+from llmnet.tuning.registration import checked_run
 from llmnet.tuning.spec import TrainSpec
 from llmnet.tuning.train import train_expert
 
@@ -89,7 +89,7 @@ def test_lora_expert_stops_resumes_and_llama_cpp_serves_it(knowledge: Path, tmp_
     points = LossLog(run / "loss.jsonl").points()
     # steps 1-8 were trained by the first run and kept: the second started from its checkpoint
     assert [(p.step, p.run) for p in points] == [(s, 1 if s <= 8 else 2) for s in range(1, 13)]
-    assert manifest == ExpertManifest.load(run) and manifest.training.steps == 12
+    assert manifest == checked_run(run) and manifest.training.steps == 12  # what `llmnet expert register` reads
     base = resolve_base("smollm2")
     assert (manifest.method, manifest.objective, manifest.base.sha256) == ("lora", "sft", base.sha256)
     assert manifest.artifact.kind == "gguf-lora" and manifest.artifact.sha256 == sha256(run / "adapter.gguf")
@@ -135,7 +135,7 @@ def test_prefix_expert_trains_on_knowledge_then_preferences(knowledge: Path, tmp
     manifest = train_expert(spec, run, progress=False)
     assert (manifest.method, manifest.objective, manifest.training.steps) == ("prefix", "sft+dpo", 6)
     assert manifest.artifact.kind == "peft-prefix" and manifest.artifact.file == "prefix/adapter_model.safetensors"
-    assert manifest.artifact.sha256 == sha256(run / manifest.artifact.file)
+    assert manifest.artifact.sha256 == sha256(run / manifest.artifact.file) and checked_run(run) == manifest
     assert json.loads((run / "prefix" / "adapter_config.json").read_text())["peft_type"] == "PREFIX_TUNING"
     (weights,) = load_file(str(run / manifest.artifact.file)).values()
     assert weights.shape == (8, 2 * 30 * 3 * 64)  # virtual tokens x (key and value: layers x kv heads x head dim)

@@ -110,6 +110,14 @@ def test_a_knowledge_folder_needs_a_licence(tmp_path: Path) -> None:
     assert train.prepare(spec(knowledge=docs)).knowledge_licence == "Apache-2.0"
 
 
+def test_a_stated_expert_licence_must_be_the_one_its_inputs_give(tmp_path: Path) -> None:
+    docs = folder(tmp_path, "CC-BY-SA-4.0")
+    assert train.prepare(spec(knowledge=docs)).expert_licence(None) == "CC-BY-SA-4.0"
+    assert train.prepare(spec(knowledge=docs, licence="cc-by-sa-4.0")).knowledge_licence == "CC-BY-SA-4.0"
+    with pytest.raises(LicenceError, match=r"cannot be under 'MIT': its base model and data make it 'CC-BY-SA-4.0'"):
+        train.prepare(spec(knowledge=docs, licence="MIT"))
+
+
 def test_a_gguf_base_needs_its_licence(tmp_path: Path) -> None:
     weights = tmp_path / "mine.gguf"
     weights.write_bytes(b"GGUF")

@@ -34,7 +34,7 @@ from llmnet.tuning.examples import (
     rankings_source,
     read_preferences,
 )
-from llmnet.tuning.licences import check_all_trainable, derived_licence
+from llmnet.tuning.licences import LicenceError, check_all_trainable, derived_licence
 from llmnet.tuning.losslog import LossLog, plot_loss
 from llmnet.tuning.manifest import Artifact, BaseRef, DatasetRef, ExpertManifest, KnowledgeSource, TrainingStats
 from llmnet.tuning.spec import TrainSpec
@@ -58,8 +58,17 @@ class Prepared:
 
     @property
     def data_licences(self) -> list[str]:
-        rows = [lic for row in self.preferences for lic in (row.chosen_licence, row.rejected_licence)]
+        """The knowledge folder's, then the ranked models' (sorted, as the manifest lists them)."""
+        rows = sorted({lic for row in self.preferences for lic in (row.chosen_licence, row.rejected_licence)})
         return [self.knowledge_licence, *rows] if self.knowledge_licence else rows
+
+    def expert_licence(self, stated: str | None) -> str:
+        """The licence the inputs give the expert; a stated one must be it (registration checks the same)."""
+        derived = derived_licence(self.base.licence, self.data_licences)
+        if stated and stated.strip().lower() != derived.strip().lower():
+            raise LicenceError(f"the expert cannot be under {stated!r}: its base model and data make it {derived!r}; "
+                               "leave --licence out, or state that one")  # fmt: skip
+        return derived
 
 
 def prepare(spec: TrainSpec) -> Prepared:
@@ -74,10 +83,12 @@ def prepare(spec: TrainSpec) -> Prepared:
     rows = read_preferences(spec.preferences) if spec.preferences else []
     checks += preference_licences(rows, spec.preferences) if spec.preferences else []
     check_all_trainable(checks)
+    prepared = Prepared(base, licence, rows)
+    prepared.expert_licence(spec.licence)
     if (arch := gguf_architecture(base.path)) not in TRAINABLE_ARCHITECTURES:
         raise ConfigError(f"base model {base.name} is a {arch!r} model; llmnet trains "
                           f"{', '.join(TRAINABLE_ARCHITECTURES)} GGUF models (smollm2, gemma3-270m)")  # fmt: skip
-    return Prepared(base, licence, rows)
+    return prepared
 
 
 def trainable_base(base: BaseModel) -> tuple[Any, Any]:
@@ -197,6 +208,6 @@ def build_manifest(spec: TrainSpec, prepared: Prepared, dataset: DatasetRef, art
         name=spec.name, domains=list(spec.domains), method=spec.method, objective=spec.objective,
         base=BaseRef(name=b.name, sha256=b.sha256, licence=b.licence, mode=b.mode),
         hyperparameters=spec.hyper.recorded(spec.method, dpo="dpo" in spec.stages), dataset=dataset,
-        artifact=artifact, licence=spec.licence or derived_licence(b.licence, prepared.data_licences),
+        artifact=artifact, licence=prepared.expert_licence(spec.licence),
         training=stats, created_at=int(time.time()),
     )  # fmt: skip
