@@ -139,3 +139,21 @@ def renamed_model(path: Path) -> Path:
                "--force", str(smollm2_path()), str(path)]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True)
     return path
+
+
+def make_peft_lora(folder: Path, *, scale: float = 0.05, seed: int = 0) -> Path:
+    """A LoRA for SmolLM2 as peft saves it (``adapter_model.safetensors``), with random B matrices."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    _, model, _ = _base()
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers' deprecation notes inside peft
+        peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=LORA_MODULES))
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if "lora_B" in name:
+                    param.normal_(0, scale)
+        peft_model.save_pretrained(str(folder))
+    return folder

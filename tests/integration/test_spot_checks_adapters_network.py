@@ -99,8 +99,9 @@ def test_an_operator_serves_a_training_run_from_its_config_file(net: Network, ad
     config = config_file(tmp_path, "respondent", net, port, 'stake = "0.2 ETH"', tables)
     proc = start("respondent", config)
     try:
-        healthy(f"http://127.0.0.1:{port}", proc, tmp_path / "respondent.log", timeout=180)
+        health = healthy(f"http://127.0.0.1:{port}", proc, tmp_path / "respondent.log", timeout=180)
         manifest = ExpertManifest.load(run)
+        assert health["expert"] == manifest.digest()
         profile = net.ledger.get_provider(address).profile
         assert profile.weights_hash == "0x" + manifest.artifact.sha256 and profile.model_version == "v2"
         assert f"+lora-{manifest.artifact.sha256[:12]}" in profile.model_id

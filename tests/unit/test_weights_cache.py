@@ -71,3 +71,20 @@ def test_a_malformed_hash_is_refused_before_any_request(tmp_path: Path, bad: str
     with pytest.raises(WeightsUnavailable, match="not a sha256"):
         cache.fetch(bad, ENDPOINT)
     assert seen == []
+
+
+def test_weights_that_failed_are_not_asked_for_again_until_the_retry_interval(tmp_path: Path) -> None:
+    seen: list[str] = []
+    files: dict[str, bytes] = {DIGEST: b"GGUF" + b"wrong"}
+    cache = WeightsCache(tmp_path, transport=serving(files, seen))
+    for _ in range(3):
+        with pytest.raises(WeightsUnavailable, match="not "):
+            cache.fetch(DIGEST, ENDPOINT)
+    assert len(seen) == 1  # one download, however often its answers are spot-checked
+    files[DIGEST] = GOOD
+    assert (
+        WeightsCache(tmp_path, transport=serving(files, seen), limits=WeightsLimits(retry_after_s=0))
+        .fetch(DIGEST, ENDPOINT)
+        .read_bytes()
+        == GOOD
+    )

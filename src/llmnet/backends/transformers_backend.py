@@ -44,6 +44,7 @@ class Loaded:
     tokenizer: Any
     lock: threading.Lock
     virtual_tokens: int = 0  # a prefix adapter's length: its keys and values come before the prompt's
+    method: str = ""  # the adapter's peft method: prefix_tuning, lora …
 
 
 def base_path(base: str | Path) -> Path:
@@ -91,7 +92,8 @@ def _read(path: Path, adapter: Path | None) -> Loaded:
         raise BackendUnavailable(f"transformers could not load {path} with adapter {adapter}: {e}") from e
     config = peft_model.active_peft_config
     virtual = int(config.num_virtual_tokens) if config.is_prompt_learning else 0
-    return Loaded(peft_model, peft_model.get_base_model(), tokenizer, threading.Lock(), virtual)
+    method = str(getattr(config.peft_type, "value", config.peft_type)).lower()
+    return Loaded(peft_model, peft_model.get_base_model(), tokenizer, threading.Lock(), virtual, method)
 
 
 class TransformersBackend(Backend):
@@ -110,10 +112,11 @@ class TransformersBackend(Backend):
         self.mode, self.few_shot = mode, few_shot
         self.base_sha256 = weights_sha256(self.path)
         self.weights_sha256 = weights_sha256(adapter_weights(self.adapter)) if self.adapter else self.base_sha256
-        name = f"{self.path.stem}+prefix-{self.weights_sha256[:12]}" if self.adapter else self.path.stem
-        self.model_id = f"{name}{RUNTIME_MARK}" + ("" if mode == "chat" else f":{mode}")
         _set_threads(n_threads)
         self._loaded = _load(self.path, self.adapter)
+        method = self._loaded.method.removesuffix("_tuning")  # prefix, lora
+        name = f"{self.path.stem}+{method}-{self.weights_sha256[:12]}" if self.adapter else self.path.stem
+        self.model_id = f"{name}{RUNTIME_MARK}" + ("" if mode == "chat" else f":{mode}")
 
     def weight_files(self) -> dict[str, Path]:
         files = {self.base_sha256: self.path}

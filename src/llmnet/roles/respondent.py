@@ -92,6 +92,15 @@ def served_corpus(knowledge: Path | None) -> tuple[str, bytes] | None:
     return packed.manifest.corpus_hash(), packed.model_dump_json().encode()
 
 
+def expert_digest(manifest: Path | None) -> str | None:
+    """The digest of the trained expert's manifest (what ``llmnet expert register`` records), if any."""
+    if manifest is None:
+        return None
+    from llmnet.tuning.manifest import ExpertManifest
+
+    return ExpertManifest.load(manifest).digest()
+
+
 def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderProfile, stake: int) -> str:
     """Register, or bring an existing registration up to date; returns what was done."""
     if not ledger.is_registered(account.address):
@@ -224,6 +233,7 @@ def create_respondent_app(
 
         given = spec.backend.expert  # the manifest named in the spec, else the one found beside the weights
         state["manifest"] = given.read_bytes() if given is not None else served_manifest(model)
+        state["expert"] = expert_digest(spec.backend.expert)
         ready_to_serve()
         yield
         if growth is not None:
@@ -243,6 +253,7 @@ def create_respondent_app(
             "domains": spec.domains,
             "registration": state["registration"],
             "corpus": state["corpus"][0] if state["corpus"] else None,
+            "expert": state["expert"],  # the served expert manifest's digest, as the chain records it
         }
 
     @app.get("/v1/expert")

@@ -120,7 +120,11 @@ class Reproducer:
         if self.weights is None or self.endpoint_of is None:
             raise WeightsUnavailable(f"weights {weights_hash} are no packaged model here, and this validator "
                                      "fetches no weights (give the Reproducer a WeightsCache)")  # fmt: skip
-        return self.weights.fetch(weights_hash, self.endpoint_of(respondent))
+        try:
+            endpoint = self.endpoint_of(respondent)
+        except LlmnetError as e:  # not registered (any more): nowhere to fetch from
+            raise WeightsUnavailable(f"no endpoint to fetch weights {weights_hash} from: {e}") from None
+        return self.weights.fetch(weights_hash, endpoint)
 
 
 class SpotChecker:

@@ -32,6 +32,9 @@ class WeightsLimits:
     max_bytes: int = 4 * 2**30  # a 7B model at 4 bits fits; a bigger file is not fetched
     max_seconds: float = 900.0  # the whole download, on top of the per-read timeout
     read_timeout_s: float = 60.0
+    # after a failed fetch the same weights are not asked for again this long: a respondent serving
+    # wrong or oversized files must not make validators download them at every spot check
+    retry_after_s: float = 3600.0
 
 
 DEFAULT_WEIGHTS_LIMITS = WeightsLimits()
@@ -49,6 +52,7 @@ class WeightsCache:
     def __init__(self, root: Path, *, transport: httpx.BaseTransport | None = None,
                  limits: WeightsLimits = DEFAULT_WEIGHTS_LIMITS) -> None:  # fmt: skip
         self.root, self.transport, self.limits = Path(root), transport, limits
+        self._failed: dict[tuple[str, str], tuple[float, str]] = {}  # (sha256, endpoint) -> (when, why)
 
     def path(self, weights_hash: str) -> Path:
         return self.root / f"{sha256_hex(weights_hash)}.gguf"
@@ -64,6 +68,16 @@ class WeightsCache:
         if found is not None:
             return found
         digest = sha256_hex(weights_hash)
+        failed = self._failed.get((digest, endpoint))
+        if failed is not None and time.monotonic() - failed[0] < self.limits.retry_after_s:
+            raise WeightsUnavailable(f"{failed[1]} (not asked again for {self.limits.retry_after_s:.0f} s)")
+        try:
+            return self._fetch(digest, endpoint)
+        except WeightsUnavailable as e:
+            self._failed[(digest, endpoint)] = (time.monotonic(), str(e))
+            raise
+
+    def _fetch(self, digest: str, endpoint: str) -> Path:
         url = f"{endpoint.rstrip('/')}/v1/weights/{digest}"
         self.root.mkdir(parents=True, exist_ok=True)
         part = self.root / f"{digest}.{os.getpid()}.part"
