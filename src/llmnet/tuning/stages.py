@@ -124,6 +124,7 @@ def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str
     ``run`` numbers this process's points in the loss log."""
     from datasets import Dataset
     from peft import PeftModel
+    from transformers import PrinterCallback
     from trl.trainer.dpo_trainer import DPOTrainer
     from trl.trainer.sft_trainer import SFTTrainer
 
@@ -137,6 +138,8 @@ def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str
             peft_config=None if isinstance(model, PeftModel) else peft_config(spec),
             callbacks=[_loss_callback(log, stage, run)],
         )  # fmt: skip
+        if not progress:
+            trainer.remove_callback(PrinterCallback)  # it prints every logged loss when the bar is off
         if resume is not None and finished(resume, spec.hyper):
             load_adapter(trainer.model, resume)  # the trainer would take one more step past the end
             return StageResult(trainer.model, checkpoint_step(resume), 0, 0.0)
