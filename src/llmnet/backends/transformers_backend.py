@@ -105,9 +105,13 @@ class TransformersBackend(Backend):
     deterministic = True
 
     def __init__(self, base: str | Path = "smollm2", *, adapter: str | Path | None = None, mode: Mode = "chat",
-                 n_threads: int = 1, few_shot: tuple[tuple[str, str], ...] = DEFAULT_FEW_SHOT) -> None:  # fmt: skip
+                 n_threads: int = 1, few_shot: tuple[tuple[str, str], ...] = DEFAULT_FEW_SHOT,
+                 prefix: str | Path | None = None) -> None:  # fmt: skip
         if mode not in ("chat", "completion"):
             raise ConfigError(f"unknown transformers mode {mode!r}; use 'chat' or 'completion'")
+        if adapter is not None and prefix is not None:
+            raise ConfigError("give the adapter folder once: adapter= (prefix= is another name for it)")
+        adapter = adapter if adapter is not None else prefix
         self.path = base_path(base)
         self.adapter = Path(adapter) if adapter is not None else None
         self.mode, self.few_shot = mode, few_shot
