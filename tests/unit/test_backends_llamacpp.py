@@ -10,6 +10,7 @@ import pytest
 from llmnet.backends import ChatMessage, GenerationRequest
 from llmnet.backends.llamacpp import LlamaCppBackend, few_shot_prompt, smollm2_path, weights_sha256
 from llmnet.errors import BackendUnavailable, ConfigError
+from tests.adapters import tiny_adapter, tiny_gguf
 
 
 def test_few_shot_prompt_ends_with_answer_slot() -> None:
@@ -54,3 +55,20 @@ def test_abandoned_stream_frees_the_model() -> None:
     stream.close()
     assert backend.complete(GenerationRequest.from_prompt("Hi", max_tokens=4)).usage.completion_tokens <= 4
     assert backend.weights_sha256 is not None and len(backend.weights_sha256) == 64
+
+
+def test_an_adapter_trained_on_another_base_is_refused_before_loading(tmp_path: Path) -> None:
+    adapter = tiny_adapter(tmp_path / "adapter.gguf", "ab" * 32)
+    with pytest.raises(ConfigError, match="trained on the base model with sha256 abababababababab…, not on the loaded"):
+        LlamaCppBackend(lora=adapter)
+
+
+def test_a_missing_adapter_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable, match="no GGUF LoRA adapter at"):
+        LlamaCppBackend(lora=tmp_path / "missing.gguf")
+
+
+def test_a_model_file_given_as_adapter_is_refused(tmp_path: Path) -> None:
+    model = tiny_gguf(tmp_path / "model.gguf", {"general.type": "model"})
+    with pytest.raises(ConfigError, match="is not a GGUF LoRA adapter"):
+        LlamaCppBackend(lora=model)

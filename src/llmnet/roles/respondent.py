@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.responses import Response as HTTPResponse
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from llmnet.experts.growing import KnowledgeChange
 
 log = logging.getLogger(__name__)
+RUNTIME_MARKS = ("@transformers", ":completion")
 
 
 class BackendSpec(BaseModel):
@@ -52,11 +53,12 @@ class BackendSpec(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     knowledge: Path | None = None  # a folder of documents makes this respondent an expert
     model_id: str | None = None  # registered and signed instead of the backend's own (its mode suffix is kept)
+    expert: Path | None = None  # the trained expert's manifest (expert.json), served at GET /v1/expert
 
     def build(self) -> Backend:
         inner = create_backend(self.kind, **self.options)
-        if self.model_id:
-            inner.model_id = self.model_id + (":completion" if inner.model_id.endswith(":completion") else "")
+        if self.model_id:  # the runtime and mode marks stay: they tell validators how to re-run answers
+            inner.model_id = self.model_id + "".join(m for m in RUNTIME_MARKS if m in inner.model_id)
         if self.knowledge is None:
             return inner
         from llmnet.experts.expert import ExpertBackend
@@ -88,6 +90,15 @@ def served_corpus(knowledge: Path | None) -> tuple[str, bytes] | None:
         log.warning("the knowledge folder %s is not served as a corpus: %s", knowledge, exc)
         return None
     return packed.manifest.corpus_hash(), packed.model_dump_json().encode()
+
+
+def expert_digest(manifest: Path | None) -> str | None:
+    """The digest of the trained expert's manifest (what ``llmnet expert register`` records), if any."""
+    if manifest is None:
+        return None
+    from llmnet.tuning.manifest import ExpertManifest
+
+    return ExpertManifest.load(manifest).digest()
 
 
 def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderProfile, stake: int) -> str:
@@ -220,7 +231,9 @@ def create_respondent_app(
         growth = watch_knowledge(model, spec.backend.knowledge, grown)
         from llmnet.tuning.registration import served_manifest  # licences and manifests: only when serving
 
-        state["manifest"] = served_manifest(model)
+        given = spec.backend.expert  # the manifest named in the spec, else the one found beside the weights
+        state["manifest"] = given.read_bytes() if given is not None else served_manifest(model)
+        state["expert"] = expert_digest(spec.backend.expert)
         ready_to_serve()
         yield
         if growth is not None:
@@ -240,6 +253,7 @@ def create_respondent_app(
             "domains": spec.domains,
             "registration": state["registration"],
             "corpus": state["corpus"][0] if state["corpus"] else None,
+            "expert": state["expert"],  # the served expert manifest's digest, as the chain records it
         }
 
     @app.get("/v1/expert")
@@ -259,6 +273,15 @@ def create_respondent_app(
         if packed is None:
             raise NotFound(f"this respondent serves no corpus {corpus_hash!r}; its /health names the one it serves")
         return HTTPResponse(packed, media_type="application/json")
+
+    @app.get("/v1/weights/{sha256}")
+    def weights(sha256: str) -> FileResponse:
+        """A weights file this respondent runs (GGUF model or adapter), by sha256, so validators can re-run it."""
+        r: Respondent = state["respondent"]
+        path = r.backend.weight_files().get(sha256.lower().removeprefix("0x"))
+        if path is None:
+            raise NotFound(f"this respondent runs no weights with sha256 {sha256!r}; its registration names them")
+        return FileResponse(path, media_type="application/octet-stream")
 
     async def respond(request: Request) -> HTTPResponse:
         # a plain route: the body is parsed once by pydantic-core, and the answer serialized once

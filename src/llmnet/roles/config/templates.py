@@ -87,6 +87,10 @@ stake = "{respondent_stake}"
 kind = "packaged"
 model = "smollm2"
 # threads = 2
+# A trained expert on this model (`llmnet expert train`): its run folder, or a GGUF LoRA adapter file.
+# A LoRA is applied by llama.cpp, a prefix-tuned expert is run by transformers; the registered weights
+# hash is then the adapter's, and the run's expert.json is served at /v1/expert.
+# adapter = "experts/law-v2"
 
 [model]
 # What it registers about its model. id: default, the backend's (the GGUF file's name, the OpenAI model).
