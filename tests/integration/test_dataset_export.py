@@ -59,6 +59,7 @@ def test_round_trip_of_every_format(ledger: Web3Ledger, accounts: list[LocalAcco
     assert (first["rejected_licence"], first["ranker"]) == ("Gemma", alice.address)
     assert (first["chain_id"], first["contract"], first["transaction_hash"]) == (ledger.chain_id, book.address,
                                                                                  revised.tx_hash)  # fmt: skip
+    assert first["block_number"] == revised.block_number  # the ranking's block: a training run's provenance
     pairs = {(r["conversation_id"], r["ranker"], r["chosen_rank"], r["rejected_rank"]) for r in rows}
     assert pairs == {(c, w, i, j) for c, w in ((sky, alice.address), (sky, bob.address), (grass, carol.address))
                      for i, j in ((0, 1), (0, 2), (1, 2))}  # fmt: skip

@@ -89,6 +89,7 @@ def test_lora_expert_stops_resumes_and_llama_cpp_serves_it(knowledge: Path, tmp_
     points = LossLog(run / "loss.jsonl").points()
     # steps 1-8 were trained by the first run and kept: the second started from its checkpoint
     assert [(p.step, p.run) for p in points] == [(s, 1 if s <= 8 else 2) for s in range(1, 13)]
+    assert points[8].learning_rate == pytest.approx(1e-3 * (12 - 8) / 12)  # on the 12-step schedule
     assert manifest == checked_run(run) and manifest.training.steps == 12  # what `llmnet expert register` reads
     base = resolve_base("smollm2")
     assert (manifest.method, manifest.objective, manifest.base.sha256) == ("lora", "sft", base.sha256)

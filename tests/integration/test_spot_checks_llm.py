@@ -13,6 +13,7 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from llmnet.backends import llamacpp
 from llmnet.backends.adversarial import ImpostorBackend
 from llmnet.backends.base import Backend
 from llmnet.backends.llamacpp import LlamaCppBackend, smollm2_path
@@ -153,9 +154,18 @@ def test_a_gguf_model_no_validator_has_is_fetched_by_hash_and_reproduced(
     respondent = Respondent(model, respondent_acct, domain, frozenset({coordinator.address}))
     endpoint = register(ledger, respondent_acct, model)
     cache = WeightsCache(tmp_path / "weights", transport=weights_server({endpoint: model.weight_files()}))
-    reproducer = Reproducer(1, weights=cache, endpoint_of=lambda who: ledger.get_provider(who).profile.endpoint)
+    reproducer = Reproducer(1, weights=cache, endpoint_of=lambda who: ledger.get_provider(who).profile.endpoint,
+                            max_models=1)  # fmt: skip
     assert "0x" + str(model.weights_sha256) not in reproducer.catalogue()
     response, payload = answer(ledger, respondent, coordinator, 1, QUESTIONS[1])
     assert SpotChecker(reproducer, validator, domain).check(response, payload) is None
-    assert reproducer.weights_for(response.message) == (cache.path(str(model.weights_sha256)), None)
-    assert reproducer.recompute(response.message, payload) == response.message.content_hash
+    fetched = cache.path(str(model.weights_sha256))
+    assert reproducer.weights_for(response.message) == (fetched, None)
+
+    packaged = Respondent(LlamaCppBackend(model="smollm2", n_threads=2), accounts[1], domain,
+                          frozenset({coordinator.address}))  # fmt: skip
+    register(ledger, accounts[1], packaged.backend, port=8402)
+    other, other_payload = answer(ledger, packaged, coordinator, 2, QUESTIONS[0])
+    assert SpotChecker(reproducer, validator, domain).check(other, other_payload) is None
+    assert not any(key[0] == str(fetched.resolve()) for key in llamacpp._LOADED)  # let go: one model at most
+    assert reproducer.recompute(response.message, payload) == response.message.content_hash  # loaded again

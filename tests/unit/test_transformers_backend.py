@@ -28,3 +28,10 @@ def test_a_base_that_is_neither_packaged_nor_a_gguf_file_is_refused(tmp_path: Pa
 def test_a_folder_without_peft_weights_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailable, match="no peft adapter in"):
         create_backend("transformers", base="smollm2", adapter=tmp_path)
+
+
+def test_prefix_is_another_name_for_the_adapter_folder(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable, match=f"no peft adapter in {tmp_path}"):
+        create_backend("transformers", base="smollm2", prefix=tmp_path)
+    with pytest.raises(ConfigError, match="give the adapter folder once"):
+        create_backend("transformers", base="smollm2", prefix=tmp_path, adapter=tmp_path)

@@ -45,6 +45,14 @@ def _load(path: Path, n_threads: int, n_ctx: int, lora: Path | None) -> tuple[An
         return _LOADED[key]
 
 
+def unload(backend: Backend) -> None:
+    """Let go of this process's hold on ``backend``'s model; it is freed once no backend uses it."""
+    server = getattr(backend, "_server", None)
+    with _LOAD_LOCK:
+        for key in [k for k, (loaded, _) in _LOADED.items() if loaded is server]:
+            del _LOADED[key]
+
+
 def check_adapter(lora: Path, base_sha256: str) -> str:
     """The adapter's sha256, once it is known to be a GGUF LoRA trained on the base with ``base_sha256``."""
     from llmnet.tuning.gguf_adapter import adapter_base_sha256

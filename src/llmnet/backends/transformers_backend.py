@@ -97,16 +97,21 @@ def _read(path: Path, adapter: Path | None) -> Loaded:
 
 
 class TransformersBackend(Backend):
-    """``base`` (a packaged name or a GGUF path) with an optional peft ``adapter`` folder, greedy on the CPU.
+    """``base`` (a packaged name or a GGUF path) with an optional peft ``adapter`` folder, on the CPU.
 
+    Decoding is always greedy (a request's temperature and seed are not used), so answers are deterministic.
     ``weights_sha256`` is the adapter's weights file (the expert's artifact), ``base_sha256`` the base's."""
 
     deterministic = True
 
     def __init__(self, base: str | Path = "smollm2", *, adapter: str | Path | None = None, mode: Mode = "chat",
-                 n_threads: int = 1, few_shot: tuple[tuple[str, str], ...] = DEFAULT_FEW_SHOT) -> None:  # fmt: skip
+                 n_threads: int = 1, few_shot: tuple[tuple[str, str], ...] = DEFAULT_FEW_SHOT,
+                 prefix: str | Path | None = None) -> None:  # fmt: skip
         if mode not in ("chat", "completion"):
             raise ConfigError(f"unknown transformers mode {mode!r}; use 'chat' or 'completion'")
+        if adapter is not None and prefix is not None:
+            raise ConfigError("give the adapter folder once: adapter= (prefix= is another name for it)")
+        adapter = adapter if adapter is not None else prefix
         self.path = base_path(base)
         self.adapter = Path(adapter) if adapter is not None else None
         self.mode, self.few_shot = mode, few_shot
@@ -187,15 +192,16 @@ class TransformersBackend(Backend):
         loaded = self._loaded
         cache = loaded.model.get_prompt(1) if loaded.virtual_tokens else None  # the prefix's keys and values
         mask = torch.ones(1, loaded.virtual_tokens + ids.shape[1], dtype=torch.long)
-        out = loaded.base(input_ids=ids, cache=cache, attention_mask=mask, use_cache=True)
-        for _ in range(max_tokens):
+        out, token = loaded.base(input_ids=ids, cache=cache, attention_mask=mask, use_cache=True), -1
+        for step in range(max_tokens):
+            if step:  # the last token through the model, after the cache of all before it
+                mask = torch.ones(1, out.cache.get_seq_length() + 1, dtype=torch.long)
+                out = loaded.base(input_ids=torch.tensor([[token]]), cache=out.cache, attention_mask=mask,
+                                  use_cache=True)  # fmt: skip
             if cancelled.is_set():
                 return
             token = int(out.logits[0, -1].argmax())
             yield token
-            cache = out.cache
-            mask = torch.ones(1, cache.get_seq_length() + 1, dtype=torch.long)
-            out = self._loaded.base(input_ids=torch.tensor([[token]]), cache=cache, attention_mask=mask, use_cache=True)
 
     def _eos(self) -> frozenset[int]:
         tokenizer, config = self._loaded.tokenizer, self._loaded.base.generation_config

@@ -38,6 +38,8 @@ from llmnet.signing import Response, SignedMessage, SigningDomain, SpotCheck, si
 from llmnet.store import content_hash
 from llmnet.types import ZERO_HASH, TxReceipt
 
+#: models a validator keeps loaded for re-running answers (each fetched adapter loads its base once more)
+MAX_LOADED_MODELS = 4
 #: marks in a model id whose answers are not re-run: an expert's private documents, PyTorch float math
 NOT_REPRODUCIBLE = ("expert:", "@transformers")
 
@@ -48,8 +50,9 @@ class Reproducer:
     adapter the respondent serves by hash."""
 
     def __init__(self, n_threads: int = 1, *, weights: WeightsCache | None = None,
-                 endpoint_of: Callable[[str], str] | None = None) -> None:  # fmt: skip
-        self.n_threads = n_threads
+                 endpoint_of: Callable[[str], str] | None = None,
+                 max_models: int = MAX_LOADED_MODELS) -> None:  # fmt: skip
+        self.n_threads, self.max_models = n_threads, max_models
         self.weights, self.endpoint_of = weights, endpoint_of
         self._catalogue: dict[str, str] | None = None
         self._backends: dict[tuple[str, str | None, str], Backend] = {}
@@ -85,18 +88,25 @@ class Reproducer:
         Raises :class:`WeightsUnavailable` when the weights are neither here nor served by the respondent."""
         if not self.reproducible(response, payload):
             raise InputError(f"response of task {response.task_id} cannot be reproduced here")
-        from llmnet.backends.llamacpp import LlamaCppBackend
-
         mode = "completion" if response.model_id.endswith(":completion") else "chat"
-        model, lora = self.weights_for(response)
-        key = (str(model), str(lora) if lora else None, mode)
-        with self._lock:
-            backend = self._backends.get(key)
-            if backend is None:
-                backend = LlamaCppBackend(model, mode=mode, n_threads=self.n_threads, lora=lora)  # type: ignore[arg-type]
-                self._backends[key] = backend
+        backend = self._backend(*self.weights_for(response), mode)
         text = backend.complete(payload.generation_request()).text.strip()  # as the respondent signs it
         return content_hash(text.encode())
+
+    def _backend(self, model: Path, lora: Path | None, mode: str) -> Backend:
+        """A llama.cpp model for these weights; the least recently used beyond ``max_models`` is let go."""
+        from llmnet.backends.llamacpp import LlamaCppBackend, unload
+
+        key = (str(model), str(lora) if lora else None, mode)
+        with self._lock:
+            backend = self._backends.pop(key, None)
+            if backend is None:
+                backend = LlamaCppBackend(model, mode=mode, n_threads=self.n_threads, lora=lora)  # type: ignore[arg-type]
+            self._backends[key] = backend  # last: the most recently used
+            while len(self._backends) > self.max_models:
+                oldest = next(iter(self._backends))
+                unload(self._backends.pop(oldest))
+        return backend
 
     def weights_for(self, response: Response) -> tuple[Path, Path | None]:
         """(GGUF model, GGUF LoRA adapter or None) that ``response``'s weights hash names."""

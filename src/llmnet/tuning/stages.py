@@ -104,6 +104,26 @@ def load_adapter(model: Any, checkpoint: Path) -> None:
     set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
 
 
+def _schedule_callback() -> Any:
+    from transformers import TrainerCallback
+
+    class ResumeSchedule(TrainerCallback):
+        """A run resumed with more steps than its checkpoint planned goes on at the new schedule's learning
+        rate, not at the one the checkpoint's optimizer holds (0 at the end of the old schedule)."""
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, lr_scheduler: Any = None,
+                           **kwargs: Any) -> None:  # fmt: skip
+            lambdas = getattr(lr_scheduler, "lr_lambdas", None)
+            if not (state.global_step and optimizer is not None and lambdas):
+                return
+            rates = [base * f(lr_scheduler.last_epoch) for base, f in zip(lr_scheduler.base_lrs, lambdas, strict=True)]
+            for group, rate in zip(optimizer.param_groups, rates, strict=True):
+                group["lr"] = rate
+            lr_scheduler._last_lr = rates
+
+    return ResumeSchedule()
+
+
 def _loss_callback(log: LossLog, stage: Stage, run: int) -> Any:
     from transformers import TrainerCallback
 
@@ -124,6 +144,7 @@ def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str
     ``run`` numbers this process's points in the loss log."""
     from datasets import Dataset
     from peft import PeftModel
+    from transformers import PrinterCallback
     from trl.trainer.dpo_trainer import DPOTrainer
     from trl.trainer.sft_trainer import SFTTrainer
 
@@ -135,8 +156,10 @@ def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str
             model=model, args=trainer_args(stage, spec.hyper, spec, folder, progress),
             train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
             peft_config=None if isinstance(model, PeftModel) else peft_config(spec),
-            callbacks=[_loss_callback(log, stage, run)],
+            callbacks=[_loss_callback(log, stage, run), _schedule_callback()],
         )  # fmt: skip
+        if not progress:
+            trainer.remove_callback(PrinterCallback)  # it prints every logged loss when the bar is off
         if resume is not None and finished(resume, spec.hyper):
             load_adapter(trainer.model, resume)  # the trainer would take one more step past the end
             return StageResult(trainer.model, checkpoint_step(resume), 0, 0.0)
