@@ -237,6 +237,8 @@ def test_v2_is_on_chain_as_a_version_of_v1_with_its_provenance(net: Network, exp
     assert (provenance.rankings, provenance.from_block, provenance.to_block) == (
         rankings.contract, rankings.from_block, rankings.to_block)  # fmt: skip
     assert net.ledger.versions_of(v1) == [v2]
+    listed = llmnet(net, "expert", "versions", v1)  # what anybody sees: v1, and v2 as its version
+    assert f"v2: {v2} (lora, manifest 0x{manifest.digest()})" in listed
     registered = net.ledger.get_provider(v2).profile  # as the respondent serving it updated it
     assert registered.weights_hash == "0x" + manifest.artifact.sha256  # llama.cpp runs the trained adapter
     assert f"+lora-{manifest.artifact.sha256[:12]}" in registered.model_id
