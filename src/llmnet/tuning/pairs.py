@@ -205,7 +205,7 @@ def clause_around(sentence: str, start: int, end: int) -> str | None:
 
 
 def fronted_question(clause: str, start: int, end: int, wh: str) -> str | None:
-    """"When was the dam completed?" from "The dam was completed in 1958.": the fact after the verb."""
+    """The question with its wh-phrase first: "When was the dam completed?" from "The dam was completed in 1958."."""
     found = _AUX.match(clause)
     if not found or start < found.start("rest") or re.search(r"[,;]", clause[found.start("rest") :]):
         return None
