@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from llmnet.errors import InputError
-from llmnet.rlhf.book import ResponseEntry
+from llmnet.rlhf.book import RankingEvent, ResponseEntry
 from llmnet.rlhf.export import dpo_pairs, export, tsv_header
 from llmnet.rlhf.records import RankedRecord, RecordFilter, agreement_stats, apply_filter, kendall_tau
 
@@ -64,3 +65,10 @@ def test_pairs_header_and_format_errors(tmp_path: Path) -> None:
         export([], "csv", tmp_path / "x")
     with pytest.raises(InputError, match="cannot be empty"):
         export([], "hf", tmp_path / "hf")
+
+
+def test_pairs_carry_the_block_of_the_latest_ranking() -> None:
+    events = (RankingEvent(0, "0xR", (1, 2, 0), False, "0x01", 40), RankingEvent(0, "0xR", (1, 2, 0), True, "0x02", 52))
+    revised = replace(record(0, "bca"), history=events)
+    assert {p["block_number"] for p in dpo_pairs(revised)} == {52}
+    assert {p["block_number"] for p in dpo_pairs(record(0, "bca"))} == {0}  # history unknown

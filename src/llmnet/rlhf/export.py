@@ -90,6 +90,7 @@ def dpo_pairs(r: RankedRecord) -> list[dict[str, Any]]:
             "chosen_model_version": better.model_version, "rejected_model_version": worse.model_version,
             "chosen_licence": better.licence, "rejected_licence": worse.licence,
             "chain_id": r.chain_id, "contract": r.contract, "transaction_hash": r.tx_hash, "ranked_at": r.ranked_at,
+            "block_number": r.block_number,
         })  # fmt: skip
     return rows
 

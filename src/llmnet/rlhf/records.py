@@ -40,6 +40,11 @@ class RankedRecord:
     tx_hash: str  # the transaction of this ranking (its latest revision)
     history: tuple[RankingEvent, ...] = ()  # this account's submissions and revisions
 
+    @property
+    def block_number(self) -> int:
+        """The block of this ranking's latest submission or revision (0 when its history is unknown)."""
+        return self.history[-1].block_number if self.history else 0
+
 
 def collect_records(book: RankingReader, texts: TextSource) -> tuple[list[RankedRecord], list[MissingTexts]]:
     """Every current ranking on chain whose texts ``texts`` has; and, per conversation, the rankings
