@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,13 @@ from llmnet.backends.base import Backend
 from llmnet.experts import ExpertBackend, KnowledgeBase
 from llmnet.tuning.manifest import ExpertManifest
 from llmnet.tuning.pairs import SftExample, normalised_question, sft_examples
+from llmnet.tuning.spec import Hyperparameters, TrainSpec
 
 BASE = "smollm2"
 METHODS = ("lora", "prefix")
 LABELS = {"base": "base + retrieval", "lora": "LoRA expert", "prefix": "prefix expert"}
 GOAL_POINTS = 10
+QUALITY_SET_LICENCE = "MIT"  # the quality set is part of llmnet, under its licence
 
 
 @dataclass(frozen=True)
@@ -69,25 +73,33 @@ def check_no_leak(examples: Sequence[SftExample], items: Sequence[QualityItem]) 
             raise SystemExit(f"training question {question!r} is a question of the quality set; refusing to train")
 
 
-def train(domain: str, method: str, examples: int, args: argparse.Namespace) -> Trained:
+def train(domain: str, method: str, args: argparse.Namespace) -> Trained:
     """The expert of ``domain`` by ``method``: trained now, resumed, or read from its finished run folder."""
-    from llmnet.tuning.spec import TrainSpec
-    from llmnet.tuning.train import train_expert
-
     run_dir = args.out / "runs" / f"{domain}-{method}"
     if (run_dir / "expert.json").is_file():
         return Trained(method, run_dir, ExpertManifest.load(run_dir))
     spec = TrainSpec(
         name=f"{domain}-{method}",
+        domains=(domain,),
         base=BASE,
         method=method,
         knowledge=knowledge_dir(domain),
-        domains=(domain,),
-        steps=args.steps,
-        seed=args.seed,
-        n_threads=args.threads,
+        knowledge_licence=QUALITY_SET_LICENCE,
+        hyper=Hyperparameters(steps=args.steps, seed=args.seed),
     )
-    return Trained(method, run_dir, train_expert(spec, run_dir, progress=True))
+    # a process of its own per expert: its peak memory is the training's alone, and it is returned after
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        manifest = pool.submit(train_in_child, spec, run_dir, args.threads).result()
+    return Trained(method, run_dir, manifest)
+
+
+def train_in_child(spec: TrainSpec, run_dir: Path, threads: int) -> ExpertManifest:
+    import torch
+
+    from llmnet.tuning.train import train_expert
+
+    torch.set_num_threads(threads)
+    return train_expert(spec, run_dir, progress=True)
 
 
 def serving_backend(trained: Trained, threads: int) -> Backend:
@@ -121,7 +133,7 @@ def run_domain(domain: str, items: Sequence[QualityItem], args: argparse.Namespa
     records = answer_all(f"base:{domain}", base, kb, items, args.max_tokens)
     stats: dict[str, Any] = {"examples": len(examples)}
     for method in args.methods:
-        trained = train(domain, method, len(examples), args)
+        trained = train(domain, method, args)
         log(f"{domain}: {method} expert in {trained.run_dir}")
         records += answer_all(f"{method}:{domain}", serving_backend(trained, args.threads), kb, items,
                               args.max_tokens)  # fmt: skip
