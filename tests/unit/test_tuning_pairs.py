@@ -34,6 +34,12 @@ def test_numbers_years_and_names_become_questions_answered_by_their_clause() -> 
     )
 
 
+def test_a_measure_is_also_asked_with_its_adjective_and_a_second_verb_ends_the_clause() -> None:
+    pairs = questions("The cable is 79 kilometres long and lets the island sell surplus wind power in winter.")
+    assert pairs["How long is the cable?"] == "The cable is 79 kilometres long."
+    assert pairs["The cable is how many kilometres long?"] == "The cable is 79 kilometres long."
+
+
 def test_every_answer_states_the_fact_its_question_leaves_out() -> None:
     for question, answer in questions(DAMS).items():
         assert question.endswith("?") and answer.endswith(".")

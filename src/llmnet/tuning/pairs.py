@@ -6,11 +6,11 @@
 
 Every sentence that states a fact gives questions: the fact (a number with its unit, a year, a name) is
 replaced by the wh-phrase that asks for it, in two forms — the sentence as a question ("The dam is how many
-metres high?") and, when the sentence has a plain subject and verb, the fronted form ("How many metres high
-is the dam?"). A sentence that starts with "It" or "Its" is about what the sentence before named, so the
-question names it. Chinese sentences are cut at ``，`` into clauses; a number becomes ``多少`` with its unit,
-a year ``哪一年``, and a name after ``是``/``为`` becomes ``什么``. The answer is the clause that states the fact,
-as a short sentence.
+metres high?") and, when the sentence has a plain subject and verb, the fronted forms ("How many metres is
+the dam high?", and "How high is the dam?" for a measure). A sentence that starts with "It" or "Its" is
+about what the sentence before named, so the question names it. A Chinese sentence is asked whole (up to
+the clause of its fact when long); a number becomes ``多少`` with its unit, a year ``哪一年``, and a name
+after ``是``/``为`` becomes ``什么``. The answer is the clause (or Chinese sentence) that states the fact.
 
 The prompt of each example is exactly what a serving :class:`~llmnet.experts.expert.ExpertBackend` sends
 its model for that question (its own retrieval run on the generated question), so training shows the model
@@ -39,11 +39,16 @@ from llmnet.facts.units import YEAR_UNIT
 MAX_CLAUSE_WORDS = 28
 _AUX = re.compile(r"^(?P<subject>[A-Z][^,;]{2,60}?) (?P<aux>is|was|are|were|has|had|have|can|will) (?P<rest>.+)$")
 _REFERS_BACK = re.compile(r"^(It|Its|They|Their)\b")
-_CLAUSE_END = re.compile(r",\s+(?=(?:and|but|while|which|where|whose|is|was|are|were|has|had)\b)|;\s*")
+# a clause ends before ", and …", "; …" or "and" with a second verb ("… is 79 km long and lets …")
+_CLAUSE_END = re.compile(
+    r",\s+(?=(?:and|but|while|which|where|whose|is|was|are|were|has|had)\b)|;\s*|\s+(?=and\s+[a-z]+(?:s|ed)\s)"
+)
 _ZH_CLAUSE = re.compile(r"(?<=[，：])")
 _ZH_NAME = re.compile(r"^(?P<ask>.{2,}?(?:是|为))(?P<name>[\u4e00-\u9fff]{2,6})$")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _ADJECTIVE = re.compile(r"^ [a-z]")
+# "58 metres high" is also asked "How high is …?"
+_MEASURE = re.compile(r"^ (high|tall|long|deep|wide|old|thick|heavy)\b")
 _SCALE_WORDS = frozenset({"a", "an", "and", "hundred", "thousand", "million", "billion", "dozen"})
 _PERSON_CUE = re.compile(r"\b(?:by|engineer|founder|chairman|director|named after|led by|designed by)\s+$", re.I)
 
@@ -149,9 +154,13 @@ def en_questions(sentence: str) -> list[tuple[str, str]]:
         answer = clause.rstrip(" .,;:") + "."
         asked = " ".join((clause[:start] + wh + clause[end:]).split()).rstrip(" .,;:")
         pairs.append((_capitalise(asked) + "?", answer))
-        fronted = fronted_question(clause, start, end, wh)
-        if fronted:
-            pairs.append((fronted, answer))
+        measured = _MEASURE.match(clause[end:]) if wh.startswith("how many") else None
+        for fronted in (
+            fronted_question(clause, start, end, wh),
+            measured and fronted_question(clause, start, end + measured.end(), f"how {measured.group(1)}"),
+        ):
+            if fronted:
+                pairs.append((fronted, answer))
     return pairs
 
 
