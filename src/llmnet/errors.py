@@ -17,6 +17,7 @@
     ├── CorpusError              a domain's reference corpus is malformed, tampered with, too big or unreachable
     ├── BackendError             an LLM backend failed to generate
     │   ├── BackendUnavailable   the model cannot be reached or loaded
+    │   │   └── WeightsUnavailable   weights named by hash cannot be fetched, are too big, or do not match it
     │   ├── BackendRateLimited   the provider asks to slow down; ``.retry_after`` in seconds
     │   └── BackendTimeout       the provider did not answer in time
     └── ChainError               talking to an Ethereum node
@@ -121,6 +122,10 @@ class BackendError(LlmnetError):
 
 
 class BackendUnavailable(BackendError):
+    pass
+
+
+class WeightsUnavailable(BackendUnavailable):
     pass
 
 

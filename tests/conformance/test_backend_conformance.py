@@ -1,4 +1,5 @@
-"""One suite every backend passes: fake, llama.cpp (SmolLM2) and OpenAI-compatible over loopback HTTP."""
+"""One suite every backend passes: fake, llama.cpp (SmolLM2, and SmolLM2 with a GGUF LoRA adapter),
+OpenAI-compatible over loopback HTTP, and transformers (SmolLM2 with a prefix-tuning adapter)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from llmnet.backends import Backend, ChatMessage, FakeBackend, GenerationRequest, create_backend
 from llmnet.errors import InputError
+from tests.adapters import make_lora_adapter, make_prefix_adapter
 from tests.conformance.openai_server import serve_openai
 
 PROMPT = "Tell me a short story about a fox."
@@ -25,6 +27,18 @@ def smollm2() -> Backend:
 
 
 @pytest.fixture(scope="session")
+def smollm2_lora(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    adapter = make_lora_adapter(tmp_path_factory.mktemp("lora") / "adapter.gguf")
+    return create_backend("llamacpp", n_threads=2, lora=adapter)
+
+
+@pytest.fixture(scope="session")
+def smollm2_prefix(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    adapter = make_prefix_adapter(tmp_path_factory.mktemp("prefix") / "prefix")
+    return create_backend("transformers", base="smollm2", adapter=adapter, n_threads=1)
+
+
+@pytest.fixture(scope="session")
 def openai_url() -> Iterator[str]:
     with serve_openai(FakeBackend(_story, model_id="fake-story")) as url:
         yield url
@@ -35,6 +49,8 @@ def openai_url() -> Iterator[str]:
         "fake",
         "openai_compat",
         pytest.param("llamacpp", marks=pytest.mark.integration),
+        pytest.param("llamacpp+lora", marks=pytest.mark.integration),
+        pytest.param("transformers+prefix", marks=pytest.mark.integration),
     ]
 )
 def backend(request: pytest.FixtureRequest) -> Backend:
@@ -43,7 +59,8 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "openai_compat":
         url = request.getfixturevalue("openai_url")
         return create_backend("openai_compat", base_url=url, model="fake-story", deterministic=True)
-    backend: Backend = request.getfixturevalue("smollm2")
+    fixture = {"llamacpp": "smollm2", "llamacpp+lora": "smollm2_lora", "transformers+prefix": "smollm2_prefix"}
+    backend: Backend = request.getfixturevalue(fixture[request.param])
     return backend
 
 

@@ -39,9 +39,16 @@ def _openai_compat(**options: Any) -> Backend:
     return OpenAICompatBackend(**options)
 
 
+def _transformers(**options: Any) -> Backend:
+    from llmnet.backends.transformers_backend import TransformersBackend
+
+    return TransformersBackend(**options)
+
+
 register_backend("fake", FakeBackend)
 register_backend("llamacpp", _llamacpp)
 register_backend("openai_compat", _openai_compat)
+register_backend("transformers", _transformers)  # prompt-tuned experts: pip install -e ".[train]"
 
 
 def _impostor(**options: Any) -> Backend:

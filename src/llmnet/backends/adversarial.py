@@ -25,9 +25,12 @@ class ImpostorBackend(Backend):
     """Generates with ``real`` while presenting ``claimed``'s model id and weights hash."""
 
     def __init__(self, real: Backend, claimed: Backend) -> None:
-        self.real = real
+        self.real, self.claimed = real, claimed
         self.model_id, self.weights_sha256 = claimed.model_id, claimed.weights_sha256
         self.deterministic = real.deterministic
+
+    def weight_files(self) -> dict[str, Path]:
+        return self.claimed.weight_files()  # it hands out the files it claims to run, as an honest one would
 
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         return self.real.generate(request)

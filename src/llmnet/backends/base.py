@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmnet.errors import BackendError, BackendUnavailable, InputError
 
@@ -109,6 +110,11 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         """Stream the reply; the final chunk carries ``finish_reason`` and ``usage``."""
+
+    def weight_files(self) -> dict[str, Path]:
+        """The weights files this backend runs, by sha256 (hex): what a respondent lets anybody fetch
+        (``GET /v1/weights/{sha256}``) to re-run its answers. None for remote or scripted models."""
+        return {}
 
     def yes_probability(self, request: GenerationRequest) -> float:
         """P(yes) / (P(yes) + P(no)) for the first token of the reply (backends with

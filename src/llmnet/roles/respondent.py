@@ -21,8 +21,8 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.responses import Response as HTTPResponse
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from llmnet.api.errors import install_error_handlers, parse_json, sse_error
@@ -41,6 +41,7 @@ from llmnet.store import content_hash
 from llmnet.types import ETHER, ZERO_HASH, ProviderProfile
 
 log = logging.getLogger(__name__)
+RUNTIME_MARKS = ("@transformers", ":completion")
 
 
 class BackendSpec(BaseModel):
@@ -48,11 +49,12 @@ class BackendSpec(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     knowledge: Path | None = None  # a folder of documents makes this respondent an expert
     model_id: str | None = None  # registered and signed instead of the backend's own (its mode suffix is kept)
+    expert: Path | None = None  # the trained expert's manifest (expert.json), served at GET /v1/expert
 
     def build(self) -> Backend:
         inner = create_backend(self.kind, **self.options)
-        if self.model_id:
-            inner.model_id = self.model_id + (":completion" if inner.model_id.endswith(":completion") else "")
+        if self.model_id:  # the runtime and mode marks stay: they tell validators how to re-run answers
+            inner.model_id = self.model_id + "".join(m for m in RUNTIME_MARKS if m in inner.model_id)
         if self.knowledge is None:
             return inner
         from llmnet.experts.expert import ExpertBackend
@@ -232,6 +234,22 @@ def create_respondent_app(
         if served is None or corpus_hash.lower() != served[0]:
             raise NotFound(f"this respondent serves no corpus {corpus_hash!r}; its /health names the one it serves")
         return HTTPResponse(served[1], media_type="application/json")
+
+    @app.get("/v1/weights/{sha256}")
+    def weights(sha256: str) -> FileResponse:
+        """A weights file this respondent runs (GGUF model or adapter), by sha256, so validators can re-run it."""
+        r: Respondent = state["respondent"]
+        path = r.backend.weight_files().get(sha256.lower().removeprefix("0x"))
+        if path is None:
+            raise NotFound(f"this respondent runs no weights with sha256 {sha256!r}; its registration names them")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    @app.get("/v1/expert")
+    def expert() -> HTTPResponse:
+        """The manifest of the trained expert this respondent serves: what it was made from."""
+        if spec.backend.expert is None:
+            raise NotFound("this respondent serves no trained expert; it has no expert manifest")
+        return HTTPResponse(spec.backend.expert.read_bytes(), media_type="application/json")
 
     async def respond(request: Request) -> HTTPResponse:
         # a plain route: the body is parsed once by pydantic-core, and the answer serialized once

@@ -8,6 +8,13 @@ different output is a :class:`~llmnet.signing.SpotCheck` it signs; once ``spot_q
 registered validators have signed one, anybody can submit them with the respondent's own
 signed response to ``TaskEscrow.convict``, which slashes its whole stake and resets its
 reputation. An honest respondent's output is reproduced exactly, so it is never convicted.
+
+Weights that are not a packaged model here (a trained expert's GGUF LoRA adapter, any other GGUF model)
+are fetched by hash from the respondent's registered endpoint (``GET /v1/weights/{sha256}``), checked and
+cached (:mod:`llmnet.roles.weights_cache`); an adapter is re-run on its base, packaged here or fetched by
+hash too. Weights a respondent does not serve cannot be re-run, so its answer is not attested either way.
+Prefix-tuned experts (served by transformers, their model id marked ``@transformers``) are not re-run:
+PyTorch float math is not promised bit-identical across machines.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,20 +31,28 @@ from eth_account.signers.local import LocalAccount
 
 from llmnet.backends.base import Backend
 from llmnet.chain.web3_ledger import Web3Ledger
-from llmnet.errors import BackendUnavailable, ConfigError, InputError, LlmnetError
+from llmnet.errors import BackendUnavailable, ConfigError, InputError, LlmnetError, WeightsUnavailable
 from llmnet.roles.protocol import RespondPayload
+from llmnet.roles.weights_cache import WeightsCache
 from llmnet.signing import Response, SignedMessage, SigningDomain, SpotCheck, sign, verify
 from llmnet.store import content_hash
 from llmnet.types import ZERO_HASH, TxReceipt
 
+#: marks in a model id whose answers are not re-run: an expert's private documents, PyTorch float math
+NOT_REPRODUCIBLE = ("expert:", "@transformers")
+
 
 class Reproducer:
-    """Runs a request again on the packaged model whose weights a response names."""
+    """Runs a request again on the weights a response names: a packaged model, or, given a ``weights``
+    cache and ``endpoint_of`` (respondent address -> its registered endpoint), any GGUF model or GGUF LoRA
+    adapter the respondent serves by hash."""
 
-    def __init__(self, n_threads: int = 1) -> None:
+    def __init__(self, n_threads: int = 1, *, weights: WeightsCache | None = None,
+                 endpoint_of: Callable[[str], str] | None = None) -> None:  # fmt: skip
         self.n_threads = n_threads
+        self.weights, self.endpoint_of = weights, endpoint_of
         self._catalogue: dict[str, str] | None = None
-        self._backends: dict[tuple[str, str], Backend] = {}
+        self._backends: dict[tuple[str, str | None, str], Backend] = {}
         self._lock = threading.Lock()
 
     def catalogue(self) -> dict[str, str]:
@@ -54,29 +70,57 @@ class Reproducer:
         return self._catalogue
 
     def reproducible(self, response: Response, payload: RespondPayload) -> bool:
+        can_fetch = self.weights is not None and self.endpoint_of is not None
         return (
             response.weights_hash != ZERO_HASH
-            and response.weights_hash in self.catalogue()
-            and not response.model_id.startswith("expert:")
+            and (response.weights_hash in self.catalogue() or can_fetch)
+            and not any(mark in response.model_id for mark in NOT_REPRODUCIBLE)
             and payload.temperature == 0
             and payload.digest() == response.request_hash
         )
 
     def recompute(self, response: Response, payload: RespondPayload) -> str:
-        """The content hash of this machine's answer to ``payload`` on the response's weights."""
+        """The content hash of this machine's answer to ``payload`` on the response's weights.
+
+        Raises :class:`WeightsUnavailable` when the weights are neither here nor served by the respondent."""
         if not self.reproducible(response, payload):
             raise InputError(f"response of task {response.task_id} cannot be reproduced here")
         from llmnet.backends.llamacpp import LlamaCppBackend
 
         mode = "completion" if response.model_id.endswith(":completion") else "chat"
-        name = self.catalogue()[response.weights_hash]
+        model, lora = self.weights_for(response)
+        key = (str(model), str(lora) if lora else None, mode)
         with self._lock:
-            backend = self._backends.get((name, mode))
+            backend = self._backends.get(key)
             if backend is None:
-                backend = LlamaCppBackend(model=name, mode=mode, n_threads=self.n_threads)  # type: ignore[arg-type]
-                self._backends[(name, mode)] = backend
+                backend = LlamaCppBackend(model, mode=mode, n_threads=self.n_threads, lora=lora)  # type: ignore[arg-type]
+                self._backends[key] = backend
         text = backend.complete(payload.generation_request()).text.strip()  # as the respondent signs it
         return content_hash(text.encode())
+
+    def weights_for(self, response: Response) -> tuple[Path, Path | None]:
+        """(GGUF model, GGUF LoRA adapter or None) that ``response``'s weights hash names."""
+        from llmnet.backends.weights import gguf_kind
+        from llmnet.tuning.gguf_adapter import adapter_base_sha256
+
+        path = self._file(response.weights_hash, response.respondent)
+        if gguf_kind(path) == "model":
+            return path, None
+        base = self._file("0x" + adapter_base_sha256(path), response.respondent)
+        if gguf_kind(base) != "model":
+            raise WeightsUnavailable(f"the base named by adapter {response.weights_hash} is itself an adapter")
+        return base, path
+
+    def _file(self, weights_hash: str, respondent: str) -> Path:
+        from llmnet.backends.llamacpp import MODELS
+
+        name = self.catalogue().get(weights_hash.lower())
+        if name is not None:
+            return MODELS[name]()
+        if self.weights is None or self.endpoint_of is None:
+            raise WeightsUnavailable(f"weights {weights_hash} are no packaged model here, and this validator "
+                                     "fetches no weights (give the Reproducer a WeightsCache)")  # fmt: skip
+        return self.weights.fetch(weights_hash, self.endpoint_of(respondent))
 
 
 class SpotChecker:
@@ -91,7 +135,10 @@ class SpotChecker:
         r = response.message
         if not self.reproducer.reproducible(r, payload):
             return None
-        recomputed = self.reproducer.recompute(r, payload)
+        try:
+            recomputed = self.reproducer.recompute(r, payload)
+        except WeightsUnavailable:
+            return None  # weights nobody here can obtain: nothing to attest either way
         if recomputed == r.content_hash:
             return None
         check = SpotCheck(task_id=r.task_id, respondent=r.respondent, request_hash=r.request_hash,

@@ -52,6 +52,7 @@ from llmnet.roles.respondent import BackendSpec
 from llmnet.roles.settler import SettlementQueue, Settler, settle_forever
 from llmnet.roles.spotcheck import Reproducer, SpotChecker, SpotService
 from llmnet.roles.trust_keeper import TrustKeeper
+from llmnet.roles.weights_cache import WeightsCache
 from llmnet.signing import MAX_SCORE, Rating, Response, SignedMessage, SigningDomain, sign, typed_data_hash
 from llmnet.types import ETHER
 
@@ -226,7 +227,9 @@ def create_validator_app(spec: ValidatorSpec, *, judge: Judge | None = None) -> 
         clock = EpochClock(ledger)
         log = RatingLog(here / f"{spec.name}-ratings.sqlite")
         state["log"] = log
-        checker = SpotChecker(Reproducer(n_threads=1), account, state["domain"])
+        reproducer = Reproducer(n_threads=1, weights=WeightsCache(here / "weights"),
+                                endpoint_of=lambda who: ledger.get_provider(who).profile.endpoint)  # fmt: skip
+        checker = SpotChecker(reproducer, account, state["domain"])
         state["checker"] = checker
         spots = SpotService(checker, ledger, spec.spot_check_rate) if spec.spot_check_rate > 0 else None
         state["spots"] = spots

@@ -14,10 +14,20 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from eth_utils.address import is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    model_validator,
+)
 
-from llmnet.errors import InputError
+from llmnet.errors import ConfigError, InputError
 from llmnet.keys import PASSWORD_ENV
+from llmnet.roles.config.adapter import ServedAdapter, served_adapter
 from llmnet.types import check_domain_name
 
 UNITS = {"wei": 1, "gwei": 10**9, "eth": 10**18, "ether": 10**18}
@@ -183,31 +193,66 @@ def _packaged(value: str) -> str:
 Threads = Annotated[int, Field(ge=1, le=512)]
 
 
-class GgufBackend(StrictModel):
+class AdaptedModel(StrictModel):
+    """A GGUF model, optionally with a trained expert's adapter (see llmnet.roles.config.adapter)."""
+
+    # a GGUF LoRA adapter file, a folder `llmnet expert train` wrote, or a peft adapter folder
+    adapter: ConfigPath | None = None
+    mode: Literal["chat", "completion"] = "chat"  # completion: a base model, prompted with few-shot Q/A
+    threads: Threads | None = None
+    _served: ServedAdapter | None = PrivateAttr(default=None)
+
+    def base_file(self) -> Path:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _adapter_fits(self) -> AdaptedModel:
+        if self.adapter is not None:
+            try:
+                self._served = served_adapter(self.adapter, self.base_file())
+            except ConfigError as e:
+                raise ValueError(str(e)) from None
+        return self
+
+    def expert_manifest(self) -> Path | None:
+        """The trained expert's expert.json, if the adapter is a training run's folder."""
+        return self._served.manifest if self._served is not None else None
+
+    def _adapted(self, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        options = {k: v for k, v in options.items() if v is not None}
+        if self._served is None:
+            return "llamacpp", options
+        return self._served.options(options, self.mode if "mode" in self.model_fields_set else None)
+
+
+class GgufBackend(AdaptedModel):
     """Any GGUF weights file, run in-process by llama.cpp."""
 
     kind: Literal["gguf"]
     path: ExistingFile
-    mode: Literal["chat", "completion"] = "chat"  # completion: a base model, prompted with few-shot Q/A
-    threads: Threads | None = None
     context: int | None = Field(default=None, ge=128)
 
+    def base_file(self) -> Path:
+        return self.path
+
     def options(self) -> tuple[str, dict[str, Any]]:
-        given = {"model_path": str(self.path), "mode": self.mode, "n_threads": self.threads, "n_ctx": self.context}
-        return "llamacpp", {k: v for k, v in given.items() if v is not None}
+        return self._adapted({"model_path": str(self.path), "mode": self.mode, "n_threads": self.threads,
+                              "n_ctx": self.context})  # fmt: skip
 
 
-class PackagedBackend(StrictModel):
+class PackagedBackend(AdaptedModel):
     """A model shipped as a Python package (``smollm2``, ``gemma3-270m``), run by llama.cpp."""
 
     kind: Literal["packaged"]
     model: Annotated[str, AfterValidator(_packaged)] = "smollm2"
-    mode: Literal["chat", "completion"] = "chat"
-    threads: Threads | None = None
+
+    def base_file(self) -> Path:
+        from llmnet.backends.weights import MODELS
+
+        return MODELS[self.model]()
 
     def options(self) -> tuple[str, dict[str, Any]]:
-        given = {"model": self.model, "mode": self.mode, "n_threads": self.threads}
-        return "llamacpp", {k: v for k, v in given.items() if v is not None}
+        return self._adapted({"model": self.model, "mode": self.mode, "n_threads": self.threads})
 
 
 class OpenAIBackend(StrictModel):
@@ -244,8 +289,8 @@ class FakeBackendConfig(StrictModel):
 
 
 BACKEND_KINDS = {
-    "gguf": "a GGUF file run by llama.cpp (path = ...)",
-    "packaged": "a model shipped with llmnet (model = its name)",
+    "gguf": "a GGUF file run by llama.cpp (path = ..., adapter = a trained expert, optional)",
+    "packaged": "a model shipped with llmnet (model = its name, adapter = a trained expert, optional)",
     "openai": "an OpenAI-compatible endpoint (base_url = ..., model = ...)",
     "fake": "a scripted echo, for tests",
 }

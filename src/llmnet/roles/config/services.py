@@ -21,6 +21,7 @@ from llmnet.errors import ConfigError
 from llmnet.roles.common import AccountSpec, ChainSpec
 from llmnet.roles.config.fields import (
     UNSPECIFIED_HOSTS,
+    AdaptedModel,
     Address,
     Amount,
     BackendConfig,
@@ -158,7 +159,9 @@ class RespondentConfig(ServiceConfig):
 
     def spec(self, chain_id: int) -> RespondentSpec:
         kind, options = self.backend.options()
-        backend = BackendSpec(kind=kind, options=options, knowledge=self.knowledge, model_id=self.model.id)
+        expert = self.backend.expert_manifest() if isinstance(self.backend, AdaptedModel) else None
+        backend = BackendSpec(kind=kind, options=options, knowledge=self.knowledge, model_id=self.model.id,
+                              expert=expert)  # fmt: skip
         given = _given(stake_wei=self.stake, licence=self.model.licence, model_version=self.model.version,
                        max_deadline_ahead_s=self.max_deadline_ahead_s)  # fmt: skip
         own = {"backend": backend, "domains": self.domains, "trusted_coordinators": self.trusted_coordinators}
