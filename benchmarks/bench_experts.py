@@ -110,7 +110,7 @@ def serving_backend(trained: Trained, threads: int) -> Backend:
     artifact = trained.run_dir / trained.manifest.artifact.file
     if trained.method == "lora":
         return LlamaCppBackend(model=BASE, n_threads=threads, lora=artifact)
-    return create_backend("transformers", base=BASE, prefix=artifact.parent, n_threads=threads)
+    return create_backend("transformers", base=BASE, adapter=artifact.parent, n_threads=threads)
 
 
 def answer_all(label: str, backend: Backend, kb: KnowledgeBase, items: Sequence[QualityItem],
