@@ -17,8 +17,11 @@ can audit it, with ``summary.json``.
 **What the experts are trained on.** Only the domain's documents (``benchmarks/quality/knowledge/<domain>/``),
 through :func:`llmnet.tuning.pairs.sft_examples`: questions generated from the documents' sentences, with
 the sentence's fact as the answer. The quality set's questions and reference answers are never used for
-training or prompting; they only score the answers afterwards. The bench checks this: it stops if any
-training question equals (normalised: case, spaces and punctuation ignored) a question of the set.
+training or prompting; they only score the answers afterwards. A question generated from a document may
+happen to be worded like a question of the set (one in ``cuicen-tea`` is); the set's questions are given
+to the trainer as held out (``TrainSpec.held_out``), so such a question is not trained on, and the bench
+checks this: it stops if any training question equals (normalised: case, spaces and punctuation ignored)
+a question of the set.
 
 A finished run folder (``<out>/runs/<domain>-<method>/expert.json``) is reused, so a rerun does not retrain;
 an unfinished one resumes from its last checkpoint.
@@ -37,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from quality.dataset import CORRECTNESS_RULE, QualityItem, domains, is_correct, knowledge_dir, load_items
+from quality.dataset import CORRECTNESS_RULE, ROOT, QualityItem, domains, is_correct, knowledge_dir, load_items
 from quality.runs import AnswerRecord, ask_backend, save
 from rich.console import Console
 from rich.table import Table
@@ -52,6 +55,7 @@ BASE = "smollm2"
 METHODS = ("lora", "prefix")
 LABELS = {"base": "base + retrieval", "lora": "LoRA expert", "prefix": "prefix expert"}
 GOAL_POINTS = 10
+QUESTIONS = ROOT / "questions.jsonl"  # held out: no training question may equal one of them
 QUALITY_SET_LICENCE = "MIT"  # the quality set is part of llmnet, under its licence
 
 
@@ -85,6 +89,7 @@ def train(domain: str, method: str, args: argparse.Namespace) -> Trained:
         method=method,
         knowledge=knowledge_dir(domain),
         knowledge_licence=QUALITY_SET_LICENCE,
+        held_out=QUESTIONS,
         hyper=Hyperparameters(steps=args.steps, seed=args.seed),
     )
     # a process of its own per expert: its peak memory is the training's alone, and it is returned after
@@ -126,7 +131,7 @@ def answer_all(label: str, backend: Backend, kb: KnowledgeBase, items: Sequence[
 
 def run_domain(domain: str, items: Sequence[QualityItem], args: argparse.Namespace, log: Callable[[str], None],
                base: Backend) -> tuple[list[AnswerRecord], dict[str, Any]]:  # fmt: skip
-    examples = sft_examples(knowledge_dir(domain), seed=args.seed)
+    examples = sft_examples(knowledge_dir(domain), seed=args.seed, held_out=[item.question for item in load_items()])
     check_no_leak(examples, load_items())
     kb = KnowledgeBase.from_folder(knowledge_dir(domain))
     log(f"{domain}: {len(items)} questions; {len(examples)} training examples from its documents")

@@ -7,7 +7,7 @@ from pathlib import Path
 from llmnet.backends import FakeBackend, GenerationRequest
 from llmnet.experts import ExpertBackend, KnowledgeBase
 from llmnet.experts.knowledge import Passage
-from llmnet.tuning.pairs import normalised_question, passage_questions, sft_examples
+from llmnet.tuning.pairs import folder_questions, normalised_question, passage_questions, sft_examples
 
 DAMS = (
     "The North Varn Dam stands 9 kilometres upstream, below the slopes of Mount Orrin. "
@@ -76,3 +76,18 @@ def test_examples_are_deterministic_and_the_seed_only_orders_them(tmp_path: Path
 def test_questions_are_compared_without_case_spaces_or_punctuation() -> None:
     assert normalised_question("When was the dam  completed?") == normalised_question("when was the Dam completed")
     assert normalised_question("海拔多少米？") == "海拔多少米"
+
+
+def test_no_question_made_from_the_quality_sets_documents_is_a_question_of_the_set() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from quality import domains, knowledge_dir, load_items
+
+    tested = {normalised_question(item.question) for item in load_items()}
+    for domain in domains():
+        made = {
+            normalised_question(f.question) for f in folder_questions(KnowledgeBase.from_folder(knowledge_dir(domain)))
+        }
+        assert len(made) >= 60, domain  # every domain's documents give plenty to train on
+        assert not made & tested, domain

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,13 +71,16 @@ class SftExample:
     source: str
 
 
-def sft_examples(folder: Path, *, seed: int = 0) -> list[SftExample]:
-    """Every question the documents of ``folder`` answer, prompted as the expert serving them prompts."""
+def sft_examples(folder: Path, *, seed: int = 0, held_out: Collection[str] = ()) -> list[SftExample]:
+    """Every question the documents of ``folder`` answer, prompted as the expert serving them prompts;
+    none equal to a ``held_out`` question (a test set's), compared by :func:`normalised_question`."""
     knowledge = KnowledgeBase.from_folder(folder)
     expert = ExpertBackend(_PromptOnly(), knowledge)
+    kept_out = {normalised_question(q) for q in held_out}
     examples = [
         SftExample(serving_prompt(expert, fact.question), fact.answer, fact.source)
         for fact in folder_questions(knowledge)
+        if normalised_question(fact.question) not in kept_out
     ]
     random.Random(seed).shuffle(examples)
     return examples
