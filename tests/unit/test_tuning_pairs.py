@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from llmnet.backends import FakeBackend, GenerationRequest
 from llmnet.experts import ExpertBackend, KnowledgeBase
 from llmnet.experts.knowledge import Passage
-from llmnet.tuning.pairs import folder_questions, normalised_question, passage_questions, sft_examples
+from llmnet.tuning.pairs import normalised_question, passage_questions, sft_examples
 
 DAMS = (
     "The North Varn Dam stands 9 kilometres upstream, below the slopes of Mount Orrin. "
@@ -78,16 +79,25 @@ def test_questions_are_compared_without_case_spaces_or_punctuation() -> None:
     assert normalised_question("海拔多少米？") == "海拔多少米"
 
 
-def test_no_question_made_from_the_quality_sets_documents_is_a_question_of_the_set() -> None:
-    import sys
+def test_held_out_questions_are_never_trained_on(tmp_path: Path) -> None:
+    (tmp_path / "dams.md").write_text(f"# Dams\n\n{DAMS}\n", encoding="utf-8")
+    test_question = "when was the North Varn Dam completed"  # worded as a generated question is, but for a test
+    assert any(normalised_question(q) == normalised_question(test_question) for q in trained_questions(tmp_path))
+    kept = trained_questions(tmp_path, held_out=[test_question])
+    assert kept and all(normalised_question(q) != normalised_question(test_question) for q in kept)
 
+
+def test_the_quality_set_is_held_out_where_its_documents_give_one_of_its_questions() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from quality import domains, knowledge_dir, load_items
 
-    tested = {normalised_question(item.question) for item in load_items()}
+    tested = [item.question for item in load_items()]
     for domain in domains():
-        made = {
-            normalised_question(f.question) for f in folder_questions(KnowledgeBase.from_folder(knowledge_dir(domain)))
-        }
+        made = trained_questions(knowledge_dir(domain), held_out=tested)
         assert len(made) >= 60, domain  # every domain's documents give plenty to train on
-        assert not made & tested, domain
+        assert not {normalised_question(q) for q in made} & {normalised_question(q) for q in tested}, domain
+
+
+def trained_questions(folder: Path, held_out: list[str] | None = None) -> list[str]:
+    examples = sft_examples(folder, held_out=held_out or [])
+    return [e.messages[-1].content.rsplit("Question: ", 1)[-1] for e in examples]
