@@ -11,7 +11,10 @@ rule), one run prints side by side, on the same questions of that domain:
 - **prefix expert**: the same retrieval, the transformers backend with the prefix (P-tuning v2) trained
   for the domain;
 
-with each expert's training time and peak memory. Every answer is saved (``answers.jsonl``) so a person
+with each expert's training time and peak memory (of the process that trained it, which is its own). The
+LoRA expert runs on the same quantized weights as the base (Q4_1, llama.cpp); the prefix expert runs on
+the same weights de-quantized to float32 by transformers, whose greedy text differs from llama.cpp's a
+little even without a prefix. Every answer is saved (``answers.jsonl``) so a person
 can audit it, with ``summary.json``.
 
 **What the experts are trained on.** Only the domain's documents (``benchmarks/quality/knowledge/<domain>/``),
