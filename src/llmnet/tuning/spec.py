@@ -10,6 +10,7 @@ Every default and limit of training is defined here, once; the CLI's flags and t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -98,6 +99,7 @@ class TrainSpec(BaseModel):
     knowledge: Path | None = None
     knowledge_licence: str | None = None  # None: the first line of the folder's LICENCE or LICENSE file
     preferences: Path | None = None
+    held_out: Path | None = None  # questions never to train on (a test set): JSON lines with "question", or text lines
     licence: str | None = None  # of the expert; None: derived from the base and the data
     hyper: Hyperparameters = Hyperparameters()
 
@@ -111,6 +113,13 @@ class TrainSpec(BaseModel):
             raise ValueError(f"preference file {self.preferences} does not exist; "
                              "write one with llmnet dataset export --format dpo-jsonl")  # fmt: skip
         return self
+
+    def held_out_questions(self) -> list[str]:
+        """The questions of the ``held_out`` file: each line's ``"question"`` if it is JSON, else the line."""
+        if self.held_out is None:
+            return []
+        lines = [line.strip() for line in self.held_out.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [str(json.loads(line)["question"]) if line.startswith("{") else line for line in lines]
 
     @property
     def objective(self) -> Objective:

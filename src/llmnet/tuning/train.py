@@ -107,7 +107,8 @@ def training_rows(spec: TrainSpec, prepared: Prepared, prompter: Prompter) -> di
 
     rows: dict[str, list[Row]] = {}
     if spec.knowledge is not None:
-        rows["sft"] = [prompter.sft(e) for e in sft_examples(spec.knowledge, seed=spec.hyper.seed)]
+        examples = sft_examples(spec.knowledge, seed=spec.hyper.seed, held_out=spec.held_out_questions())
+        rows["sft"] = [prompter.sft(e) for e in examples]
         if not rows["sft"]:
             raise InputError(f"knowledge folder {spec.knowledge} gave no question to train on; add documents")
     if prepared.preferences:
