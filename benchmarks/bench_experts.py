@@ -191,7 +191,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domains", default=",".join(domains()), help="comma-separated domains of the quality set")
     parser.add_argument("--methods", default=",".join(METHODS), help="lora, prefix or both")
-    parser.add_argument("--steps", type=int, default=400, help="training steps per expert")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per expert (of 4 examples)")
     parser.add_argument("--limit", type=int, help="only the first N questions of each domain (a quick look)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training and answering")

@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from llmnet.tuning.prefix_init import fill_prefix
+
 LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -62,23 +64,9 @@ def make_prefix_adapter(folder: Path) -> Path:
         warnings.simplefilter("ignore")  # transformers' deprecation notes inside peft
         config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=int(ids.shape[1]))
         peft_model = get_peft_model(model, config)
-        _fill_prefix(peft_model, cache)
+        fill_prefix(peft_model, cache)
         peft_model.save_pretrained(str(folder))
     return folder
-
-
-def _fill_prefix(peft_model: Any, cache: Any) -> None:
-    import torch
-
-    config = peft_model.active_peft_config
-    heads = config.num_attention_heads
-    weight = peft_model.prompt_encoder["default"].embedding.weight
-    view = weight.view(config.num_virtual_tokens, config.num_layers * 2, heads, config.token_dim // heads)
-    with torch.no_grad():
-        for layer in range(config.num_layers):
-            keys, values = cache.layers[layer].keys[0], cache.layers[layer].values[0]  # heads x tokens x dim
-            view[:, 2 * layer] = keys.permute(1, 0, 2)
-            view[:, 2 * layer + 1] = values.permute(1, 0, 2)
 
 
 def make_lora_run(folder: Path, adapter: Path) -> Path:

@@ -150,6 +150,11 @@ def run_stage(stage: Stage, model: Any, tokenizer: Any, rows: list[dict[str, str
 
     resume = last_checkpoint(folder)
     log.keep_until(stage, checkpoint_step(resume))
+    if spec.method == "prefix" and not isinstance(model, PeftModel):
+        from llmnet.tuning.prefix_init import prefix_model
+
+        with library_noise_silenced():
+            model = prefix_model(model, tokenizer, peft_config(spec))  # starts as real text, not noise
     trainer_class = DPOTrainer if stage == "dpo" else SFTTrainer
     with library_noise_silenced():
         trainer = trainer_class(
