@@ -142,7 +142,8 @@ def test_prefix_expert_trains_on_knowledge_then_preferences(knowledge: Path, tmp
     assert weights.shape == (8, 2 * 30 * 3 * 64)  # virtual tokens x (key and value: layers x kv heads x head dim)
     rankings = manifest.dataset.rankings
     assert rankings is not None and (rankings.from_block, rankings.to_block, rankings.pairs) == (40, 41, 2)
-    assert manifest.dataset.examples == len(DOCS) + 2 and manifest.hyperparameters["virtual_tokens"] == 8
+    assert manifest.dataset.examples == len(sft_examples(knowledge)) + 2  # the folder's examples and 2 pairs
+    assert manifest.hyperparameters["virtual_tokens"] == 8
     assert manifest.hyperparameters["dpo_beta"] == 0.1
     points = LossLog(run / "loss.jsonl").points()
     stages = [(p.stage, p.step) for p in points]
