@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from llmnet.tuning.prefix_init import fill_prefix
+from llmnet.tuning.prefix_init import prefix_model
 
 LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -27,12 +27,10 @@ def _base() -> tuple[Any, Any, Any]:
     return base, model, tokenizer
 
 
-def make_lora_adapter(path: Path, *, scale: float = 0.01, seed: int = 0) -> Path:
-    """A GGUF LoRA adapter for SmolLM2 whose B matrices are random (not zero), so it changes the output."""
+def _random_lora(scale: float, seed: int) -> tuple[Any, Any]:
+    """(base, SmolLM2 with a LoRA whose B matrices are random, not zero, so it changes the output)."""
     import torch
     from peft import LoraConfig, get_peft_model
-
-    from llmnet.tuning.gguf_adapter import write_lora_adapter
 
     base, model, _ = _base()
     torch.manual_seed(seed)
@@ -43,6 +41,14 @@ def make_lora_adapter(path: Path, *, scale: float = 0.01, seed: int = 0) -> Path
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:
                 param.normal_(0, scale)
+    return base, peft_model
+
+
+def make_lora_adapter(path: Path, *, scale: float = 0.01, seed: int = 0) -> Path:
+    """A GGUF LoRA adapter for SmolLM2 whose B matrices are random (not zero), so it changes the output."""
+    from llmnet.tuning.gguf_adapter import write_lora_adapter
+
+    base, peft_model = _random_lora(scale, seed)
     write_lora_adapter(peft_model, path, base)
     return path
 
@@ -53,18 +59,14 @@ PREFIX_TEXT = "You are a helpful assistant."
 def make_prefix_adapter(folder: Path) -> Path:
     """A prefix-tuning adapter folder (peft ``save_pretrained``) for SmolLM2 whose prefix is the base model's own
     keys and values for a short text: the usual "init from real tokens", so the model still writes sense."""
-    import torch
-    from peft import PrefixTuningConfig, TaskType, get_peft_model
+    from peft import PrefixTuningConfig, TaskType
 
     _, model, tokenizer = _base()
-    ids = tokenizer(PREFIX_TEXT, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    with torch.no_grad():
-        cache = model(input_ids=ids, use_cache=True).cache
+    tokens = len(tokenizer(PREFIX_TEXT, add_special_tokens=False)["input_ids"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # transformers' deprecation notes inside peft
-        config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=int(ids.shape[1]))
-        peft_model = get_peft_model(model, config)
-        fill_prefix(peft_model, cache)
+        config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=tokens)
+        peft_model = prefix_model(model, tokenizer, config, PREFIX_TEXT)
         peft_model.save_pretrained(str(folder))
     return folder
 
@@ -131,17 +133,8 @@ def renamed_model(path: Path) -> Path:
 
 def make_peft_lora(folder: Path, *, scale: float = 0.05, seed: int = 0) -> Path:
     """A LoRA for SmolLM2 as peft saves it (``adapter_model.safetensors``), with random B matrices."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    _, model, _ = _base()
-    torch.manual_seed(seed)
+    _, peft_model = _random_lora(scale, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # transformers' deprecation notes inside peft
-        peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=LORA_MODULES))
-        with torch.no_grad():
-            for name, param in peft_model.named_parameters():
-                if "lora_B" in name:
-                    param.normal_(0, scale)
         peft_model.save_pretrained(str(folder))
     return folder

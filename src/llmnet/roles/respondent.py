@@ -92,13 +92,13 @@ def served_corpus(knowledge: Path | None) -> tuple[str, bytes] | None:
     return packed.manifest.corpus_hash(), packed.model_dump_json().encode()
 
 
-def expert_digest(manifest: Path | None) -> str | None:
+def expert_digest(manifest: bytes | None) -> str | None:
     """The digest of the trained expert's manifest (what ``llmnet expert register`` records), if any."""
     if manifest is None:
         return None
     from llmnet.tuning.manifest import ExpertManifest
 
-    return ExpertManifest.load(manifest).digest()
+    return ExpertManifest.model_validate_json(manifest).digest()
 
 
 def ensure_registered(ledger: Ledger, account: LocalAccount, profile: ProviderProfile, stake: int) -> str:
@@ -233,7 +233,7 @@ def create_respondent_app(
 
         given = spec.backend.expert  # the manifest named in the spec, else the one found beside the weights
         state["manifest"] = given.read_bytes() if given is not None else served_manifest(model)
-        state["expert"] = expert_digest(spec.backend.expert)
+        state["expert"] = expert_digest(state["manifest"])  # of the manifest /v1/expert serves
         ready_to_serve()
         yield
         if growth is not None:

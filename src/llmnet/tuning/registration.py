@@ -75,7 +75,7 @@ def check_licences(manifest: ExpertManifest) -> None:
 
 def check_artifact(manifest: ExpertManifest, folder: Path) -> None:
     """The artifact the manifest names is in ``folder`` with the sha256 it records."""
-    from llmnet.backends.llamacpp import weights_sha256
+    from llmnet.backends.weights import weights_sha256
 
     path = folder / manifest.artifact.file
     if not path.is_file():
@@ -83,8 +83,9 @@ def check_artifact(manifest: ExpertManifest, folder: Path) -> None:
                           "`llmnet expert train` wrote, with its artifact beside expert.json")  # fmt: skip
     actual = weights_sha256(path)
     if actual != manifest.artifact.sha256:
-        raise ConfigError(f"{path} has sha256 {actual}, not {manifest.artifact.sha256} as the manifest records: "
-                          "the artifact changed after training; train again or restore the file")  # fmt: skip
+        raise ConfigError(f"{path} has sha256 {actual}, so it does not hash to the sha256 its manifest records "
+                          f"({manifest.artifact.sha256}): the artifact changed after training; train again or "
+                          "restore the file")  # fmt: skip
 
 
 def next_model_version(ledger: Ledger, owner: str) -> str:

@@ -12,7 +12,6 @@ is checked before a model is loaded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import resource
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from llmnet.backends.weights import file_sha256
 from llmnet.errors import ConfigError, InputError
 from llmnet.tuning.base import BaseModel, load_base, resolve_base
 from llmnet.tuning.examples import (
@@ -126,14 +126,6 @@ def check_run_folder(out_dir: Path, spec: TrainSpec, digest: str) -> None:
                           "or train into a new --out folder")  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(wanted, indent=1) + "\n")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_artifact(model: Any, spec: TrainSpec, base: BaseModel, out_dir: Path) -> Artifact:

@@ -66,14 +66,11 @@ def _gguf_lora(path: Path, base_file: Path) -> ServedAdapter:
 def _trained_run(folder: Path, base_file: Path) -> ServedAdapter:
     from llmnet.backends.weights import weights_sha256
     from llmnet.tuning.manifest import MANIFEST_FILE, ExpertManifest
+    from llmnet.tuning.registration import check_artifact
 
     manifest = ExpertManifest.load(folder)
+    check_artifact(manifest, folder)
     artifact = folder / manifest.artifact.file
-    if not artifact.is_file():
-        raise ConfigError(f"{folder / MANIFEST_FILE} names the artifact {manifest.artifact.file}, which is missing")
-    if weights_sha256(artifact) != manifest.artifact.sha256:
-        raise ConfigError(f"{artifact} does not hash to the sha256 its manifest records; it was changed after "
-                          "training: train again, or restore the file")  # fmt: skip
     base_sha = weights_sha256(base_file)
     if base_sha != manifest.base.sha256:
         raise ConfigError(f"the expert in {folder} was trained on {manifest.base.name} (sha256 "
