@@ -18,13 +18,13 @@ little even without a prefix. Every answer is saved (``answers.jsonl``) so a per
 can audit it, with ``summary.json``.
 
 **What the experts are trained on.** Only the domain's documents (``benchmarks/quality/knowledge/<domain>/``),
-through :func:`llmnet.tuning.pairs.sft_examples`: questions generated from the documents' sentences, with
-the sentence's fact as the answer. The quality set's questions and reference answers are never used for
-training or prompting; they only score the answers afterwards. A question generated from a document may
-happen to be worded like a question of the set (one in ``cuicen-tea`` is); the set's questions are given
-to the trainer as held out (``TrainSpec.held_out``), so such a question is not trained on, and the bench
-checks this: it stops if any training question equals (normalised: case, spaces and punctuation ignored)
-a question of the set.
+through :func:`llmnet.tuning.pairs.sft_examples`: questions generated from the documents' sentences, each
+answered by its fact and then the clause that states it ("1962: The North Varn Dam was completed in
+1962."). The quality set's questions and reference answers are never used for training or prompting; they
+only score the answers afterwards. A question generated from a document may happen to be worded like a
+question of the set (one in ``cuicen-tea`` is); the set's questions are given to the trainer as held out
+(``TrainSpec.held_out``), so such a question is not trained on, and the bench checks this: it stops if any
+training question equals (normalised: case, spaces and punctuation ignored) a question of the set.
 
 A finished run folder (``<out>/runs/<domain>-<method>/expert.json``) is reused, so a rerun does not retrain;
 an unfinished one resumes from its last checkpoint.
@@ -191,7 +191,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domains", default=",".join(domains()), help="comma-separated domains of the quality set")
     parser.add_argument("--methods", default=",".join(METHODS), help="lora, prefix or both")
-    parser.add_argument("--steps", type=int, default=40, help="training steps per expert (of 4 examples)")
+    parser.add_argument("--steps", type=int, default=80, help="training steps per expert (of 4 examples)")
     parser.add_argument("--limit", type=int, help="only the first N questions of each domain (a quick look)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for training and answering")

@@ -35,6 +35,22 @@ def test_numbers_years_and_names_become_questions_answered_by_their_clause() -> 
     )
 
 
+def test_the_taught_answer_leads_with_the_fact_its_question_asks_for() -> None:
+    facts = {f.question: f for f in passage_questions(Passage("doc.md#1", "doc.md", "Dams", DAMS + " " + TEA))}
+    height = facts["The North Varn Dam was completed in 1962, is how many metres high?"]
+    assert height.fact == "58 metres"
+    assert height.taught() == "58 metres: The North Varn Dam was completed in 1962, is 58 metres high."
+    assert facts["When was the North Varn Dam completed?"].fact == "1962"  # not "in 1962"
+    assert (
+        facts["The North Varn Dam stands 9 kilometres upstream, below the slopes of what?"]
+        .taught()
+        .startswith("Mount Orrin: The North Varn Dam stands")
+    )
+    summit = facts["县内最高峰为云雾尖，海拔多少米，山顶终年多雾？"]
+    assert summit.taught() == "1472米：县内最高峰为云雾尖，海拔1472米，山顶终年多雾。"
+    assert facts["开茶节始办于哪一年？"].taught() == "1999年：开茶节始办于1999年。"
+
+
 def test_a_measure_is_also_asked_with_its_adjective_and_a_second_verb_ends_the_clause() -> None:
     pairs = questions("The cable is 79 kilometres long and lets the island sell surplus wind power in winter.")
     assert pairs["How long is the cable?"] == "The cable is 79 kilometres long."
@@ -64,7 +80,7 @@ def test_examples_carry_the_prompt_the_serving_expert_sends(tmp_path: Path) -> N
         request = GenerationRequest.from_prompt(question)
         assert example.messages == serving.grounded(request, serving.retrieve(request)).messages
         assert example.source == "dams.md#1"
-    assert any(e.answer == "The North Varn Dam was completed in 1962." for e in examples)
+    assert any(e.answer == "1962: The North Varn Dam was completed in 1962." for e in examples)
 
 
 def test_examples_are_deterministic_and_the_seed_only_orders_them(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
     examples = sft_examples(Path("knowledge/isle-of-varn"))
     examples[0].messages[-1].content  # "Answer the question from these facts … Question: When was … completed?"
-    examples[0].answer                # "The South Varn Dam was completed in 1958."
+    examples[0].answer                # "1958: The South Varn Dam was completed in 1958."
 
 Every sentence that states a fact gives questions: the fact (a number with its unit, a year, a name) is
 replaced by the wh-phrase that asks for it, in two forms — the sentence as a question ("The dam is how many
@@ -10,7 +10,8 @@ metres high?") and, when the sentence has a plain subject and verb, the fronted 
 the dam high?", and "How high is the dam?" for a measure). A sentence that starts with "It" or "Its" is
 about what the sentence before named, so the question names it. A Chinese sentence is asked whole (up to
 the clause of its fact when long); a number becomes ``多少`` with its unit, a year ``哪一年``, and a name
-after ``是``/``为`` becomes ``什么``. The answer is the clause (or Chinese sentence) that states the fact.
+after ``是``/``为`` becomes ``什么``. The answer is the clause (or Chinese sentence) that states the fact,
+and the example teaches it led by the fact itself (:meth:`FactQuestion.taught`).
 
 The prompt of each example is exactly what a serving :class:`~llmnet.experts.expert.ExpertBackend` sends
 its model for that question (its own retrieval run on the generated question), so training shows the model
@@ -60,6 +61,17 @@ class FactQuestion:
     question: str
     answer: str
     source: str  # the passage id, e.g. "dams_and_power.md#1"
+    fact: str = ""  # what the question asks for, as the sentence writes it: "58 metres", "1962", "the Tallow"
+
+    def taught(self) -> str:
+        """The answer a model is trained to give: the fact first, then the clause that states it
+        ("1962: The North Varn Dam was completed in 1962."). Leading with the fact makes the model find
+        it in the evidence before it writes anything, rather than turn the question into a statement and
+        guess the blank; the clause after it is the grounding a reader and a validator check."""
+        if not self.fact:
+            return self.answer
+        lead = self.fact[:1].upper() + self.fact[1:]
+        return lead + ("：" if _HAN.search(self.answer) else ": ") + self.answer
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,7 @@ def sft_examples(folder: Path, *, seed: int = 0, held_out: Collection[str] = ())
     expert = ExpertBackend(_PromptOnly(), knowledge)
     kept_out = {normalised_question(q) for q in held_out}
     examples = [
-        SftExample(serving_prompt(expert, fact.question), fact.answer, fact.source)
+        SftExample(serving_prompt(expert, fact.question), fact.taught(), fact.source)
         for fact in folder_questions(knowledge)
         if normalised_question(fact.question) not in kept_out
     ]
@@ -119,7 +131,7 @@ def passage_questions(passage: Passage) -> list[FactQuestion]:
         else:
             pairs = en_questions(with_subject(sentence, subject))
             subject = sentence_subject(sentence) or subject
-        out += [FactQuestion(q, a, passage.id) for q, a in pairs]
+        out += [FactQuestion(q, a, passage.id, f) for q, a, f in pairs]
     return out
 
 
@@ -147,23 +159,24 @@ def with_subject(sentence: str, subject: str) -> str:
     return own + sentence[found.end() :]
 
 
-def en_questions(sentence: str) -> list[tuple[str, str]]:
-    """(question, answer) pairs for every number and name ``sentence`` states."""
-    pairs: list[tuple[str, str]] = []
+def en_questions(sentence: str) -> list[tuple[str, str, str]]:
+    """(question, answer, fact) for every number and name ``sentence`` states."""
+    pairs: list[tuple[str, str, str]] = []
     for start, end, wh in en_facts(sentence):
         clause = clause_around(sentence, start, end)
         if clause is None or len(clause.split()) > MAX_CLAUSE_WORDS:
             continue
         answer = clause.rstrip(" .,;:") + "."
         asked = " ".join((clause[:start] + wh + clause[end:]).split()).rstrip(" .,;:")
-        pairs.append((_capitalise(asked) + "?", answer))
+        fact = re.sub(r"^(in|since|by|until|from) ", "", clause[start:end])
+        pairs.append((_capitalise(asked) + "?", answer, fact))
         measured = _MEASURE.match(clause[end:]) if wh.startswith("how many") else None
         for fronted in (
             fronted_question(clause, start, end, wh),
             measured and fronted_question(clause, start, end + measured.end(), f"how {measured.group(1)}"),
         ):
             if fronted:
-                pairs.append((fronted, answer))
+                pairs.append((fronted, answer, fact))
     return pairs
 
 
@@ -235,10 +248,10 @@ def _capitalise(text: str) -> str:
 # --- Chinese --------------------------------------------------------------------------------------
 
 
-def zh_questions(sentence: str) -> list[tuple[str, str]]:
+def zh_questions(sentence: str) -> list[tuple[str, str, str]]:
     """(question, answer) pairs for the numbers and ``是``/``为`` names of a Chinese sentence: the whole
     sentence asked and answered, or, when it is long, the sentence up to the clause of the fact."""
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str]] = []
     body = sentence.rstrip("。！？；")
     clauses = _ZH_CLAUSE.split(body)
     for i, clause in enumerate(clauses):
@@ -247,12 +260,12 @@ def zh_questions(sentence: str) -> list[tuple[str, str]]:
         tail = "".join(clauses[i + 1 :]) if len(body) <= 2 * MAX_CLAUSE_WORDS else ""
         gap = clause[len(own) :] if tail else ""
         answer = head + own + gap + tail + "。"
-        pairs += [(head + asked + gap + tail + "？", answer) for asked in zh_asked(own)]
+        pairs += [(head + asked + gap + tail + "？", answer, fact) for asked, fact in zh_asked(own)]
     return pairs
 
 
-def zh_asked(clause: str) -> Iterator[str]:
-    """``clause`` with each of its facts replaced by the question word for it."""
+def zh_asked(clause: str) -> Iterator[tuple[str, str]]:
+    """``clause`` with each of its facts replaced by the question word for it, and that fact."""
     for q in quantities(clause):
         at = clause.find(q.text, q.start)
         if at < 0:
@@ -260,14 +273,15 @@ def zh_asked(clause: str) -> Iterator[str]:
         unit = re.sub(r"^[\d.,]+|^[零〇一二两三四五六七八九十百千点]+", "", q.text)
         after = clause[at + len(q.text) :]
         if q.unit == YEAR_UNIT.canonical and q.text.endswith("年"):
-            yield clause[:at] + "哪一年" + after
+            yield clause[:at] + "哪一年" + after, q.text
         elif unit == "%":
-            yield clause[:at] + "百分之多少" + after
+            yield clause[:at] + "百分之多少" + after, q.text
         elif unit or _HAN.match(after):  # a unit, or a measure word after the number (87家, 12个)
-            yield clause[:at] + "多少" + unit + after
+            measure = after[:1] if not unit and _HAN.match(after) else ""
+            yield clause[:at] + "多少" + unit + after, q.text + measure
     named = _ZH_NAME.match(clause)
     if named:
-        yield named.group("ask") + "什么"
+        yield named.group("ask") + "什么", named.group("name")
 
 
 class _PromptOnly(Backend):
