@@ -202,7 +202,7 @@ class Network:
         specs: list[tuple[str, BaseModel]] = []
         for i, plan in enumerate(o.respondents):
             knowledge = o.knowledge_root / plan.knowledge if plan.knowledge else None
-            backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge)
+            backend = BackendSpec(kind=plan.backend, options=plan.options, knowledge=knowledge, expert=plan.expert)
             respondent = RespondentSpec(**self._common(plan.name, o.respondent_base_port + i, respondent_dev(i)),
                                   backend=backend,
                                   domains=list(plan.domains),

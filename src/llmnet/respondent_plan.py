@@ -17,6 +17,8 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from llmnet.data import shipped_knowledge
+from llmnet.errors import ConfigError
+from llmnet.roles.config.adapter import ServedAdapter, served_adapter
 from llmnet.types import check_domain_name
 
 MODEL_THREADS = 1  # one thread per model: several models share two cores, and oversubscription slows them all
@@ -34,6 +36,7 @@ class RespondentPlan:
     licence: str = "Apache-2.0"
     version: str = "SmolLM2-135M-Instruct Q4_1"
     options: dict[str, Any] = field(default_factory=lambda: {"n_threads": MODEL_THREADS})
+    expert: Path | None = None  # a trained expert's manifest (expert.json), served at GET /v1/expert
 
 
 def _folder(info: ValidationInfo) -> Path:
@@ -53,6 +56,9 @@ class RespondentEntry(BaseModel):
     backend: str = RespondentPlan.backend
     model: str | None = None  # llamacpp: a packaged model; openai_compat: the server's model name
     gguf: Path | None = None  # llamacpp: any GGUF weights file
+    # llamacpp: a trained expert on that model — a folder `llmnet expert train` wrote, a GGUF LoRA adapter or a
+    # peft adapter folder; a LoRA is applied by llama.cpp, a prefix-tuned expert is run by transformers
+    adapter: Path | None = None
     mode: Literal["chat", "completion"] | None = None  # llamacpp: completion for base models
     threads: int | None = Field(default=None, ge=1, le=256)  # llamacpp
     url: str | None = None  # openai_compat: the server's OpenAI base URL
@@ -101,6 +107,16 @@ class RespondentEntry(BaseModel):
             raise ValueError(f"no file at {path}; give the path of a GGUF weights file")
         return path
 
+    @field_validator("adapter")
+    @classmethod
+    def _adapter(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = (_folder(info) / value.expanduser()).resolve()
+        if not path.exists():
+            raise ValueError(f"no adapter at {path}; give the folder `llmnet expert train` wrote (or its adapter)")
+        return path
+
     @field_validator("api_key_env")
     @classmethod
     def _api_key_env(cls, value: str | None) -> str | None:
@@ -110,8 +126,9 @@ class RespondentEntry(BaseModel):
 
     @model_validator(mode="after")
     def _fields_of_its_backend(self) -> Self:
-        given = {name for name in ("gguf", "mode", "threads", "url", "api_key_env") if getattr(self, name) is not None}
-        allowed = {"llamacpp": {"gguf", "mode", "threads"}, "openai_compat": {"url", "api_key_env"}}
+        fields = ("gguf", "adapter", "mode", "threads", "url", "api_key_env")
+        given = {name for name in fields if getattr(self, name) is not None}
+        allowed = {"llamacpp": {"gguf", "adapter", "mode", "threads"}, "openai_compat": {"url", "api_key_env"}}
         stray = given - allowed.get(self.backend, set())
         if stray:
             raise ValueError(f"{', '.join(sorted(stray))}: not for backend {self.backend!r} (they do not apply to "
@@ -125,7 +142,21 @@ class RespondentEntry(BaseModel):
             raise ValueError("backend 'openai_compat' needs url (the server's /v1 base URL) and model (its name)")
         if self.model is not None and self.backend not in allowed:
             raise ValueError(f"model does not apply to backend {self.backend!r}; give its options in `options`")
+        if self.adapter is not None:
+            self.served_adapter()  # fits the base model, or the file is refused with the reason
         return self
+
+    def served_adapter(self) -> ServedAdapter | None:
+        """What ``adapter`` is and how it is served, once it is known to fit this entry's model."""
+        if self.adapter is None:
+            return None
+        from llmnet.backends.weights import MODELS
+
+        base = self.gguf or MODELS[self.model or DEFAULT_MODEL]()
+        try:
+            return served_adapter(self.adapter, base)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
 
     def backend_options(self) -> dict[str, Any]:
         """What the backend is created with: the fields of this entry, then ``options``."""
@@ -143,16 +174,32 @@ class RespondentEntry(BaseModel):
 
     def plan(self) -> RespondentPlan:
         extra = {name: getattr(self, name) for name in ("knowledge", "description") if getattr(self, name)}
-        return RespondentPlan(self.name, tuple(self.domains), backend=self.backend, options=self.backend_options(),
-                              **extra, **self._model_card())  # fmt: skip
+        backend, options = self.backend, self.backend_options()
+        served = self.served_adapter()
+        if served is not None:
+            backend, options = served.options(options, self.mode)
+        return RespondentPlan(self.name, tuple(self.domains), backend=backend, options=options,
+                              expert=served.manifest if served else None, **extra, **self._model_card())  # fmt: skip
 
     def _model_card(self) -> dict[str, str]:
         """Licence and version as given; for a model other than the packaged default, unknown licence
         and the model's name as version unless given."""
-        default_model = self.backend == "llamacpp" and self.gguf is None and self.model in (None, DEFAULT_MODEL)
+        default_model = (self.backend == "llamacpp" and self.gguf is None and self.adapter is None
+                         and self.model in (None, DEFAULT_MODEL))  # fmt: skip
         named = self.model or (self.gguf.name if self.gguf else self.backend)
-        card = {} if default_model else {"licence": "", "version": named}
+        if self.adapter is not None:  # the trained expert on its base: "smollm2+law-v2"
+            named = f"{self.model or (self.gguf.name if self.gguf else DEFAULT_MODEL)}+{self.adapter.name}"
+        card = {} if default_model else {"licence": self._adapter_licence(), "version": named}
         return card | {name: getattr(self, name) for name in ("licence", "version") if getattr(self, name) is not None}
+
+    def _adapter_licence(self) -> str:
+        """A trained expert's licence, from its manifest; unknown ("") for anything else."""
+        served = self.served_adapter()
+        if served is None or served.manifest is None:
+            return ""
+        from llmnet.tuning.manifest import ExpertManifest
+
+        return ExpertManifest.load(served.manifest.parent).licence
 
 
 def packaged_models() -> list[str]:
