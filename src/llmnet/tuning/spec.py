@@ -22,7 +22,7 @@ from llmnet.tuning.manifest import HyperValue, Method, Objective
 
 DEFAULT_STEPS = 60  # optimizer steps per stage when neither steps nor epochs is given
 MAX_STEPS = 100_000
-DEFAULT_LEARNING_RATE: dict[Method, float] = {"lora": 1e-3, "prefix": 1e-2}
+DEFAULT_LEARNING_RATE: dict[Method, float] = {"lora": 1e-3, "prefix": 3e-3}
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 # the modules a LoRA may adapt: those the GGUF adapter writer can name for llama.cpp
 LORA_MODULES = frozenset(name.split(".")[-1] for name in TENSOR_NAMES)
